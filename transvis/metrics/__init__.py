@@ -1,0 +1,32 @@
+"""Transferability metrics: one module per metric, one contract, one registry.
+
+    from transvis.metrics import compute, available
+    result = compute("sfda", features, labels)      # features [N, D], labels [N] in 0..C-1
+    result.score, result.trace
+
+Every module in this package whose name does not start with ``_`` registers its metric(s) on import.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from ._contract import MetricResult, MetricSpec, available, compute, compute_many, get_spec, register
+from ._stats import ClassStats, ensure_stats
+
+__all__ = [
+    "ClassStats",
+    "MetricResult",
+    "MetricSpec",
+    "available",
+    "compute",
+    "compute_many",
+    "ensure_stats",
+    "get_spec",
+    "register",
+]
+
+for _module in pkgutil.iter_modules(__path__):
+    if not _module.name.startswith("_"):
+        importlib.import_module(f"{__name__}.{_module.name}")
