@@ -64,7 +64,8 @@ class TorchBackend:
             for ref, tensor in self._cache:
                 if ref() is arr:
                     return tensor
-        tensor = torch.as_tensor(np.ascontiguousarray(arr, dtype=np.float64), device=self.device)
+        # torch.tensor copies, so read-only feature views are fine (as_tensor would warn on them).
+        tensor = torch.tensor(np.asarray(arr, dtype=np.float64), device=self.device)
         if arr.size >= 1 << 16:
             try:
                 self._cache = [(r, t) for r, t in self._cache if r() is not None][-1:]
