@@ -134,6 +134,12 @@ def get_backend(backend: str | NumpyBackend | TorchBackend = "auto", device: str
 
 @functools.lru_cache(maxsize=1)
 def _cuda_available() -> bool:
+    import glob
+    import sys
+
+    # Importing torch costs seconds; skip it when it is not loaded yet and no NVIDIA device exists.
+    if "torch" not in sys.modules and not glob.glob("/dev/nvidia[0-9]*"):
+        return False
     try:
         import torch
     except ImportError:  # pragma: no cover

@@ -1,0 +1,290 @@
+"""PED: Potential Energy Decline (Li et al., ICCV 2023), a feature-dynamics wrapper around another metric.
+
+Li et al., "Exploring Model Transferability through the Lens of Potential Energy", ICCV 2023.
+Official code: ``lixiaotong97/PED:metrics.py`` (``One_Step_PED``, ``PED_Score``), commit e5af6e7.
+
+Classes whose clusters overlap repel each other, as if the features relaxed towards a lower potential
+energy during fine-tuning; the wrapped metric (SFDA by default) then scores the moved features. One step,
+in the space standardised by a reference set G (the same model's ImageNet-val features in the paper):
+
+    Z = (X − mean(G)) / max(std(G), eps)                      per dimension
+    μ_c = class mean of Z,  R_c = sqrt(Σ_d Var_c(Z_d))        (RMS radius; unchanged by translation)
+    F_ij = max(nσ (R_i + R_j) − ‖μ_i − μ_j‖, 0)              overlap "force" of each pair
+    s_ij = min(½ Δt² k F_ij, F_ij)                            displacement magnitude (k = ``constant``)
+    Δ_i = Σ_{j≠i} s_ij (μ_i − μ_j) / ‖μ_i − μ_j‖               every sample of class i moves by Δ_i
+    position change = Σ_{i,d} |Δ_{i,d}|                        (L1, standardised space)
+
+The outer loop takes at most 6 steps; a step is applied only while its position change divided by the
+first step's exceeds ``exit_ratio`` (the rejected step is still reported). With no overlapping pair the
+first change is 0, the official ratio is 0/0 = NaN and the features stay unchanged.
+
+Only the class centres move (rigidly), so the whole trajectory is computed on the C×D centres: O(N·D) for
+the statistics plus O(C²·D) per step, without the official C×C×D tensor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.spatial.distance
+
+from ._contract import MetricResult, MetricSpec, compute, get_spec, register
+from ._stats import ClassStats, ensure_stats
+from ._validation import as_features
+
+REFERENCE_OFFICIAL = "reference features"
+REFERENCE_SELF = "target features (deviation from official PED)"
+
+
+# -- building blocks shared with FSP -------------------------------------------------------------------
+def class_radii(stats: ClassStats, scale: np.ndarray | None = None) -> np.ndarray:
+    """RMS distance of each class to its centroid, ``R_c = sqrt(Σ_d Var_c(X_d / scale_d))`` [C] (population var)."""
+    resid = stats.features - stats.class_means[stats.labels]
+    if scale is not None:
+        resid /= scale
+    np.square(resid, out=resid)
+    per_class = np.asarray(stats.indicator @ resid.sum(axis=1)) / stats.counts
+    return np.sqrt(per_class)
+
+
+def centre_distances(centres: np.ndarray) -> np.ndarray:
+    """Euclidean distances between class centres [C, C] (computed pairwise, no cancellation)."""
+    return scipy.spatial.distance.cdist(centres, centres)
+
+
+def pairwise_displacement(centres: np.ndarray, amount: np.ndarray, distances: np.ndarray | None = None) -> np.ndarray:
+    """``Δ_i = Σ_{j≠i} amount_ij (μ_i − μ_j)/‖μ_i − μ_j‖`` [C, D] for centres [C, D], amounts [C, C].
+
+    Positive amounts push i away from j. Pairs with coincident centres (direction undefined; the official
+    code produces NaN) contribute nothing. Accumulated as ``(W·1) μ − W μ`` with ``W_ij = amount_ij/d_ij``,
+    on centres shifted to their mean (translation invariant, better conditioned), never as a C×C×D tensor.
+    """
+    centres = np.asarray(centres, dtype=np.float64)
+    if distances is None:
+        distances = centre_distances(centres)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weights = np.where(distances > 0, np.asarray(amount, dtype=np.float64) / distances, 0.0)
+    np.fill_diagonal(weights, 0.0)
+    shifted = centres - centres.mean(axis=0)
+    return weights.sum(axis=1)[:, None] * shifted - weights @ shifted
+
+
+def overlap_forces(centres: np.ndarray, radii: np.ndarray, nsigma: float,
+                   distances: np.ndarray | None = None) -> np.ndarray:
+    """PED's pairwise overlap ``F_ij = max(|nσ| (R_i + R_j) − d_ij, 0)`` [C, C], zero diagonal."""
+    if distances is None:
+        distances = centre_distances(centres)
+    force = np.maximum(abs(nsigma) * (radii[:, None] + radii[None, :]) - distances, 0.0)
+    np.fill_diagonal(force, 0.0)
+    return force
+
+
+# -- the trajectory --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PEDStep:
+    """One call of the official ``One_Step_PED`` (accepted or not).
+
+    centres_std [C, D]: class centres *before* the step, standardised space; displacement [C, D]: Δ in
+    that space; overlap [C, C]: F_ij; position_change: Σ|Δ|; ratio: position_change / first change (None when
+    the first change is 0); accepted: whether the loop applied it.
+    """
+
+    index: int
+    centres_std: np.ndarray
+    overlap: np.ndarray
+    displacement: np.ndarray
+    position_change: float
+    ratio: float | None
+    accepted: bool
+    offset: np.ndarray
+    scale: np.ndarray
+
+    @property
+    def centres(self) -> np.ndarray:
+        """Class centres before the step in the original feature space [C, D]."""
+        return self.centres_std * self.scale + self.offset
+
+    @property
+    def centres_after_std(self) -> np.ndarray:
+        """Class centres after the step, standardised space [C, D] (as if accepted)."""
+        return self.centres_std + self.displacement
+
+    @property
+    def centres_after(self) -> np.ndarray:
+        """Class centres after the step in the original space [C, D] (as if accepted)."""
+        return self.centres_after_std * self.scale + self.offset
+
+
+@dataclass(frozen=True)
+class PEDTrajectory:
+    """Every step PED takes on one feature set (see :func:`ped_trajectory`).
+
+    steps: every call of one step, including the rejected last one; radii [C] (standardised space);
+    offset [D] and scale [D]: the standardisation ``Z = (X − offset)/scale``; reference: which features
+    defined it; features [N, D], labels [N]: the inputs (read-only, not copied).
+    """
+
+    steps: tuple[PEDStep, ...]
+    radii: np.ndarray
+    offset: np.ndarray
+    scale: np.ndarray
+    reference: str
+    features: np.ndarray
+    labels: np.ndarray
+
+    @property
+    def num_steps(self) -> int:
+        """Number of accepted steps (0..max_steps)."""
+        return sum(step.accepted for step in self.steps)
+
+    @property
+    def position_changes(self) -> list[float]:
+        return [step.position_change for step in self.steps]
+
+    @property
+    def change_ratios(self) -> list[float | None]:
+        return [step.ratio for step in self.steps]
+
+    def class_shift(self, n_steps: int | None = None) -> np.ndarray:
+        """Total displacement of each class after the first ``n_steps`` accepted steps, original space [C, D]."""
+        n_steps = self.num_steps if n_steps is None else int(n_steps)
+        if not 0 <= n_steps <= self.num_steps:
+            raise ValueError(f"n_steps must be in 0..{self.num_steps} (accepted steps); got {n_steps}.")
+        total = np.zeros((self.radii.size, self.offset.size))
+        for step in self.steps[:n_steps]:
+            total = total + step.displacement
+        return total * self.scale
+
+    def features_after(self, n_steps: int | None = None) -> np.ndarray:
+        """Features [N, D] after ``n_steps`` accepted steps (default: all, what PED scores); a new array."""
+        return self.features + self.class_shift(n_steps)[self.labels]
+
+
+def standardisation(features: np.ndarray, eps: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
+    """Per-dimension ``(mean, max(std, eps))`` [D] each, as PED rescales with its reference set."""
+    return features.mean(axis=0), np.maximum(features.std(axis=0), eps)
+
+
+def ped_trajectory(features, labels, *, stats=None, reference_features=None, time_step: float = 0.1,
+                   nsigma: float = 0.6, exit_ratio: float = 0.5, max_steps: int = 6, constant: float = 1.0,
+                   eps: float = 1e-3) -> PEDTrajectory:
+    """Run PED's dynamics on features [N, D] and return every step (for scoring and for drawing).
+
+    ``reference_features`` G [M, D]: the same model's features on a reference set (official: required);
+    ``None`` standardises with the target features themselves, a deviation recorded in ``reference``.
+    Matches the official ``PED_Score`` loop (position changes bit-for-bit up to summation order).
+    """
+    stats = ensure_stats(features, labels, stats)
+    if reference_features is None:
+        offset, scale = standardisation(stats.features, eps)
+        reference = REFERENCE_SELF
+    else:
+        ref = as_features(reference_features, name="reference_features")
+        if ref.shape[1] != stats.n_dims:
+            raise ValueError(
+                f"reference_features has {ref.shape[1]} dimensions but features has {stats.n_dims}; pass the "
+                "same model's features (same layer) on the reference set."
+            )
+        offset, scale = standardisation(ref, eps)
+        reference = REFERENCE_OFFICIAL
+    max_steps = int(max_steps)
+    if max_steps < 0:
+        raise ValueError(f"max_steps must be >= 0; got {max_steps}. The official value is 6.")
+    radii = class_radii(stats, scale)
+    centres = (stats.class_means - offset) / scale
+    steps: list[PEDStep] = []
+    first_change = None
+    for index in range(max_steps):
+        distances = centre_distances(centres)
+        force = overlap_forces(centres, radii, nsigma, distances)
+        amount = np.minimum(0.5 * time_step**2 * constant * force, force)
+        displacement = pairwise_displacement(centres, amount, distances)
+        change = float(np.abs(displacement).sum())
+        if index == 0:
+            first_change = change
+        ratio = change / first_change if first_change > 0 else None
+        accepted = ratio is not None and ratio > exit_ratio
+        steps.append(PEDStep(index, centres, force, displacement, change, ratio, accepted, offset, scale))
+        if not accepted:
+            break
+        centres = centres + displacement
+    return PEDTrajectory(tuple(steps), radii, offset, scale, reference, stats.features, stats.labels)
+
+
+def resolve_wrapped_metric(metric: str, metric_params, owner: str):
+    """Registry entry and parameters of the metric that ``owner`` (PED, FSP) wraps; clear errors otherwise."""
+    spec = get_spec(metric)
+    if spec.wraps_metric:
+        raise ValueError(
+            f"{owner} cannot wrap {spec.name!r}, which itself wraps a metric; pick e.g. 'sfda' or 'logme'."
+        )
+    if spec.needs_source_probs:
+        raise ValueError(
+            f"{owner} moves the features, but {spec.name!r} scores the source model's probabilities, which do not "
+            "move; pick a feature-based metric such as 'sfda', 'logme', 'nleep' or 'gbc'."
+        )
+    if metric_params is None:
+        metric_params = {}
+    if not isinstance(metric_params, dict):
+        raise ValueError(
+            f"metric_params must be a dict of {spec.name!r}'s parameters; got {type(metric_params).__name__}."
+        )
+    return spec, dict(metric_params)
+
+
+def ped(features, labels, *, stats=None, metric: str = "sfda", metric_params=None, reference_features=None,
+        time_step: float = 0.1, nsigma: float = 0.6, exit_ratio: float = 0.5, max_steps: int = 6,
+        constant: float = 1.0, eps: float = 1e-3) -> MetricResult:
+    """PED: the wrapped ``metric`` on features [N, D] moved by PED's class repulsion (see module docstring).
+
+    Parameters (official CLI defaults): ``metric`` any registered feature metric ("sfda" official default;
+    the official code also has "nleep" and "logme"; "gbc" works too) with ``metric_params`` passed to it;
+    ``reference_features`` G [M, D] (None: standardise with X itself, a labelled deviation);
+    ``time_step`` 0.1, ``nsigma`` 0.6, ``exit_ratio`` 0.5, ``max_steps`` 6, ``constant`` 1, ``eps`` 1e-3.
+
+    Matches ``PED_Score`` of lixiaotong97/PED; with ``metric="logme"`` pass
+    ``metric_params={"variant": "official_fixed_point"}`` for the official LogME.
+
+    trace: ``num_steps`` (accepted), ``position_changes`` and ``change_ratios`` (every step call,
+    including the rejected one; ratios None when the first change is 0), ``radii`` [C], ``overlap`` [C, C]
+    (first-step F_ij), ``reference`` ("reference features" or "target features (deviation from official
+    PED)"), ``score_before`` (wrapped metric on the unmoved features), ``metric`` (wrapped name),
+    ``wrapped_trace`` (the wrapped metric's trace on the moved features).
+    """
+    stats = ensure_stats(features, labels, stats)
+    spec, wrapped_params = resolve_wrapped_metric(metric, metric_params, "PED")
+    trajectory = ped_trajectory(
+        stats.features, stats.labels, stats=stats, reference_features=reference_features, time_step=time_step,
+        nsigma=nsigma, exit_ratio=exit_ratio, max_steps=max_steps, constant=constant, eps=eps,
+    )
+    before = compute(spec.name, stats.features, stats.labels, stats=stats, **wrapped_params)
+    if trajectory.num_steps == 0:
+        after = before
+    else:
+        after = compute(spec.name, trajectory.features_after(), stats.labels, backend=stats.backend,
+                        **wrapped_params)
+    first = trajectory.steps[0] if trajectory.steps else None
+    trace = {
+        "num_steps": trajectory.num_steps,
+        "position_changes": trajectory.position_changes,
+        "change_ratios": trajectory.change_ratios,
+        "radii": trajectory.radii,
+        "overlap": first.overlap if first is not None else np.zeros((stats.n_classes, stats.n_classes)),
+        "reference": trajectory.reference,
+        "score_before": before.score,
+        "metric": spec.name,
+        "wrapped_trace": after.trace,
+    }
+    params = {"metric": spec.name, "metric_params": wrapped_params, "time_step": time_step, "nsigma": nsigma,
+              "exit_ratio": exit_ratio, "max_steps": max_steps, "constant": constant, "eps": eps,
+              "reference": trajectory.reference}
+    return MetricResult("ped", after.score, trace, params=params)
+
+
+register(MetricSpec(
+    name="ped", fn=ped, aliases=("potential_energy_decline",),
+    summary="Repels overlapping classes (a few potential-energy steps), then scores with a wrapped metric.",
+    citation="Li et al., Exploring Model Transferability through the Lens of Potential Energy, ICCV 2023",
+    wraps_metric=True,
+))
