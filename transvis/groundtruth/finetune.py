@@ -1,0 +1,259 @@
+"""Fine-tuning ground truth: train the whole network with a new head, report held-out test accuracy.
+
+Protocol (the shape used by the transferability literature, e.g. You et al., LogME, ICML 2021; Shao et al.,
+SFDA, ECCV 2022): a new linear head for the target classes, SGD with momentum and weight decay, a cosine
+learning-rate schedule over all steps, one run per learning rate of a small grid, the learning rate picked by
+validation accuracy, and the test accuracy of that run reported. Preprocessing comes from the model's own
+timm data config (``timm.data.resolve_model_data_config`` + ``create_transform``), with an optional
+``input_size`` override so the same protocol runs on a CPU at reduced resolution.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .splits import stratified_split
+
+DEFAULT_LRS = (0.01, 0.001)
+
+
+@dataclass
+class FinetuneResult:
+    """Test accuracy at the learning rate chosen on validation, and every run's numbers."""
+
+    accuracy: float
+    best_lr: float
+    val_accuracy: dict[float, float]
+    test_accuracy: dict[float, float]
+    n_train: int
+    n_val: int
+    n_test: int
+    seconds: float
+    protocol: dict[str, Any] = field(default_factory=dict)
+
+
+def pick_device(device: str | None = None) -> str:
+    """``device`` when given, else "cuda", then "mps", then "cpu"."""
+    import torch
+
+    if device:
+        return str(device)
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def as_module(loaded):
+    """The ``torch.nn.Module`` inside whatever a model loader returned (a module, a tuple, or an object with
+    a ``.model``)."""
+    import torch
+
+    if isinstance(loaded, torch.nn.Module):
+        return loaded
+    if isinstance(loaded, (tuple, list)):
+        for item in loaded:
+            if isinstance(item, torch.nn.Module):
+                return item
+    inner = getattr(loaded, "model", None)
+    if isinstance(inner, torch.nn.Module):
+        return inner
+    raise ValueError(f"the model loader returned a {type(loaded).__name__}, not a torch.nn.Module.")
+
+
+def with_new_head(model, num_classes: int, input_size: int = 64):
+    """``model`` with a freshly initialised ``num_classes``-way linear head.
+
+    timm models use ``reset_classifier``; modules with a final ``fc`` / ``classifier`` / ``head`` Linear get
+    it replaced; anything else gets a Linear appended after its (flattened) output.
+    """
+    import torch
+
+    if hasattr(model, "reset_classifier"):
+        model.reset_classifier(num_classes)
+        return model
+    for attr in ("fc", "classifier", "head"):
+        layer = getattr(model, attr, None)
+        if isinstance(layer, torch.nn.Linear):
+            setattr(model, attr, torch.nn.Linear(layer.in_features, num_classes))
+            return model
+        if isinstance(layer, torch.nn.Sequential) and len(layer) and isinstance(layer[-1], torch.nn.Linear):
+            layer[-1] = torch.nn.Linear(layer[-1].in_features, num_classes)
+            return model
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        width = model(torch.zeros(1, 3, input_size, input_size)).flatten(1).shape[1]
+    model.train(was_training)
+    return torch.nn.Sequential(model, torch.nn.Flatten(1), torch.nn.Linear(width, num_classes))
+
+
+def model_transforms(model, input_size: int | None = None, augment: bool = False):
+    """(train transform, eval transform, resolved data config) from the model's own timm config.
+
+    input_size : square side overriding the config's input size (CPU-friendly runs).
+    augment : random-resized-crop (scale 0.5-1) + horizontal flip for training; otherwise training uses the
+        deterministic eval transform.
+    """
+    from timm.data import create_transform, resolve_model_data_config
+
+    config = dict(resolve_model_data_config(model))
+    if input_size is not None:
+        config["input_size"] = (3, int(input_size), int(input_size))
+    eval_tf = create_transform(**config, is_training=False)
+    if augment:
+        train_tf = create_transform(**config, is_training=True, scale=(0.5, 1.0), hflip=0.5, color_jitter=0.0)
+    else:
+        train_tf = eval_tf
+    return train_tf, eval_tf, config
+
+
+class _Transformed:
+    """``dataset`` restricted to ``indices`` with ``transform`` applied to each PIL image."""
+
+    def __init__(self, dataset, indices, transform):
+        self.dataset, self.indices, self.transform = dataset, np.asarray(indices), transform
+
+    def __len__(self):
+        return int(self.indices.size)
+
+    def __getitem__(self, i):
+        image, label = self.dataset[int(self.indices[i])]
+        return self.transform(image), label
+
+
+def evaluate(model, loader, device: str) -> float:
+    """Top-1 accuracy of ``model`` over ``loader``."""
+    import torch
+
+    model.eval()
+    correct = total = 0
+    with torch.inference_mode(), torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
+        for images, labels in loader:
+            images = images.to(device, non_blocking=True)
+            if device == "cuda":
+                images = images.contiguous(memory_format=torch.channels_last)
+            pred = model(images).argmax(1).cpu()
+            correct += int((pred == labels).sum())
+            total += int(labels.numel())
+    return correct / max(total, 1)
+
+
+def train_one(model, train_loader, lr: float, epochs: int, device: str, momentum: float = 0.9,
+              weight_decay: float = 1e-4, max_steps: int | None = None,
+              progress: Callable[[int, int], None] | None = None):
+    """SGD(momentum, weight decay) with a per-step cosine schedule from ``lr`` to 0; trains in place."""
+    import torch
+
+    steps = epochs * len(train_loader)
+    if max_steps is not None:
+        steps = min(steps, int(max_steps))
+    steps = max(steps, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)))
+    loss_fn = torch.nn.CrossEntropyLoss()
+    model.train()
+    step = 0
+    while step < steps:
+        for images, labels in train_loader:
+            images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+            if device == "cuda":
+                images = images.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
+                loss = loss_fn(model(images), labels)
+            if not torch.isfinite(loss):
+                raise ValueError(f"fine-tuning diverged (loss {loss.item()}) at lr={lr}; use a smaller learning rate.")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            step += 1
+            if progress is not None:
+                progress(step, steps)
+            if step >= steps:
+                break
+    return model
+
+
+def finetune(model, dataset, *, seed: int = 0, lrs: Sequence[float] = DEFAULT_LRS, epochs: int = 3,
+             batch_size: int = 32, input_size: int | None = None, device: str | None = None,
+             val_fraction: float = 0.2, test_fraction: float = 0.3, momentum: float = 0.9,
+             weight_decay: float = 1e-4, augment: bool = False, max_steps: int | None = None,
+             num_workers: int | None = None,
+             progress: Callable[[str, int, int], None] | None = None) -> FinetuneResult:
+    """Fine-tune ``model`` on ``dataset`` (an ImageDataset: ``ds[i] -> (PIL image, label)``) and return the
+    test accuracy at the learning rate chosen on validation.
+
+    model : a ``torch.nn.Module`` (deep-copied for every learning rate) or a zero-argument callable returning
+        a fresh pretrained module (called once per learning rate). Its head is replaced (:func:`with_new_head`).
+    lrs : learning-rate grid; epochs / max_steps : training length per run (``max_steps`` caps the steps).
+    input_size : square input side overriding the model's config (e.g. 64 or 96 on a CPU).
+    progress : ``progress(stage, done, total)`` with stage ``"lr=<lr>"``.
+    """
+    import torch
+
+    if len(lrs) == 0:
+        raise ValueError("lrs must hold at least one learning rate.")
+    start = time.perf_counter()
+    device = pick_device(device)
+    labels = np.asarray(dataset.labels)
+    num_classes = len(dataset.class_names)
+    train, val, test = stratified_split(labels, val_fraction if len(lrs) > 1 else 0.0, test_fraction, seed)
+    if test.size == 0 or train.size == 0:
+        raise ValueError("too few images to fine-tune: need at least two per class for a test split.")
+    if num_workers is None:
+        num_workers = 4 if device == "cuda" else 0
+
+    def fresh():
+        torch.manual_seed(seed)  # the same initial weights (random parts included) for every learning rate
+        module = as_module(model() if callable(model) and not isinstance(model, torch.nn.Module)
+                           else copy.deepcopy(model))
+        torch.manual_seed(seed)
+        return with_new_head(module, num_classes, int(input_size or 64))
+
+    first = fresh()
+    train_tf, eval_tf, config = model_transforms(first, input_size, augment)
+
+    def loader(indices, transform, shuffle):
+        generator = torch.Generator().manual_seed(seed)
+        return torch.utils.data.DataLoader(
+            _Transformed(dataset, indices, transform), batch_size=batch_size, shuffle=shuffle,
+            drop_last=shuffle and len(indices) > batch_size, num_workers=num_workers, generator=generator,
+            pin_memory=device == "cuda", persistent_workers=False,
+        )
+
+    val_loader = loader(val, eval_tf, False) if val.size else None
+    test_loader = loader(test, eval_tf, False)
+    val_accuracy, test_accuracy = {}, {}
+    for lr in [float(v) for v in lrs]:
+        net = (first if first is not None else fresh()).to(device)
+        first = None
+        train_loader = loader(train, train_tf, True)  # the same batch order for every learning rate
+        if device == "cuda":
+            net = net.to(memory_format=torch.channels_last)
+        step_progress = (lambda d, t, lr=lr: progress(f"lr={lr:g}", d, t)) if progress else None
+        torch.manual_seed(seed)
+        train_one(net, train_loader, lr, epochs, device, momentum, weight_decay, max_steps, step_progress)
+        val_accuracy[lr] = evaluate(net, val_loader, device) if val_loader is not None else float("nan")
+        test_accuracy[lr] = evaluate(net, test_loader, device)
+        del net
+    if val_loader is not None:
+        best_lr = max(val_accuracy, key=lambda lr: (val_accuracy[lr], -lr))
+    else:
+        best_lr = next(iter(test_accuracy))
+    protocol = {
+        "method": "full fine-tuning, new linear head, SGD momentum, cosine schedule per step, lr chosen on val",
+        "seed": int(seed), "lrs": [float(v) for v in lrs], "best_lr": best_lr, "epochs": int(epochs),
+        "max_steps": max_steps, "batch_size": int(batch_size), "momentum": momentum, "weight_decay": weight_decay,
+        "augment": bool(augment), "input_size": list(config["input_size"]), "val_fraction": val_fraction,
+        "test_fraction": test_fraction, "device": device, "dataset_id": getattr(dataset, "dataset_id", None),
+    }
+    return FinetuneResult(test_accuracy[best_lr], best_lr, val_accuracy, test_accuracy, int(train.size),
+                          int(val.size), int(test.size), time.perf_counter() - start, protocol)

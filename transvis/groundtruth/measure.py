@@ -1,0 +1,134 @@
+"""Measure ground truth for a list of models on one dataset and write it as CSV (both regimes).
+
+    measure_groundtruth(["offline/efficientnet_lite0", ...], "fashion-mnist", seed=0,
+                        out_csv="assets/groundtruth/fashion-mnist.csv",
+                        finetune_kw=dict(input_size=96, epochs=2), max_per_class=200)
+
+Models come from ``model_loader(model_id) -> torch.nn.Module`` (default: ``transvis.models.load_model``);
+linear-probe features from ``feature_fn(model_id, dataset) -> FeatureSet | array [N, D]`` (default: a plain
+pooled pre-logits pass with the model's own eval transform, :func:`embed_dataset`).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .csvio import GroundTruthRow, normalise_regime, write_groundtruth_csv
+from .finetune import as_module, finetune, model_transforms, pick_device
+from .linear_probe import linear_probe
+
+
+def default_model_loader(model_id: str):
+    """``transvis.models.load_model(model_id)`` as a ``torch.nn.Module``."""
+    from transvis.models import load_model  # imported late: groundtruth does not need the zoo otherwise
+
+    return as_module(load_model(model_id))
+
+
+def embed_dataset(model, dataset, input_size: int | None = None, batch_size: int = 64, device: str | None = None,
+                  num_workers: int | None = None) -> np.ndarray:
+    """float32 [N, D] pooled pre-logits features of ``dataset`` under ``model``'s own eval transform.
+
+    timm models use ``forward_features`` + ``forward_head(pre_logits=True)``; other modules use their output.
+    """
+    import torch
+
+    device = pick_device(device)
+    _, eval_tf, _ = model_transforms(model, input_size)
+    if num_workers is None:
+        num_workers = 4 if device == "cuda" else 0
+
+    class _Images(torch.utils.data.Dataset):
+        def __len__(self):
+            return len(dataset)
+
+        def __getitem__(self, i):
+            return eval_tf(dataset[i][0])
+
+    loader = torch.utils.data.DataLoader(_Images(), batch_size=batch_size, num_workers=num_workers,
+                                         pin_memory=device == "cuda")
+    model = model.to(device).eval()
+    out = []
+    with torch.inference_mode(), torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
+        for images in loader:
+            images = images.to(device, non_blocking=True)
+            if hasattr(model, "forward_features") and hasattr(model, "forward_head"):
+                feats = model.forward_head(model.forward_features(images), pre_logits=True)
+            else:
+                feats = model(images)
+            out.append(feats.flatten(1).float().cpu().numpy())
+    return np.concatenate(out).astype(np.float32)
+
+
+def measure_groundtruth(model_ids: Sequence[str], dataset, regimes: Sequence[str] = ("linear_probe", "finetune"),
+                        seed: int = 0, out_csv: str | Path | None = None,
+                        model_loader: Callable[[str], Any] | None = None,
+                        feature_fn: Callable[[str, Any], Any] | None = None, max_per_class: int | None = None,
+                        probe_kw: dict | None = None, finetune_kw: dict | None = None,
+                        progress: Callable[[str], None] | None = None) -> list[GroundTruthRow]:
+    """Ground-truth accuracy of every model on ``dataset`` for each regime; rows are merged into ``out_csv``
+    (when given) after each model, so an interrupted run keeps what it measured.
+
+    dataset : an ImageDataset or anything :func:`transvis.data.load_dataset` accepts. Images that fail to
+        decode are dropped first (reported through ``progress``).
+    max_per_class : stratified subsample (seed ``seed``) before measuring.
+    probe_kw / finetune_kw : extra arguments for :func:`linear_probe` / :func:`finetune` (e.g. ``input_size``,
+        ``epochs``, ``lrs``, ``device``); ``input_size``/``device`` in ``finetune_kw`` also apply to the default
+        feature pass.
+    """
+    if isinstance(dataset, (str, Path)):
+        from transvis.data import load_dataset
+
+        dataset = load_dataset(dataset)
+    dataset = dataset.subsample(max_per_class, seed) if max_per_class is not None else dataset
+    say = progress or (lambda message: None)
+    bad = dataset.validate()
+    if bad:  # a corrupt file would stop fine-tuning mid-epoch; measure on the images that decode
+        say(f"skipping {len(bad)} image(s) that cannot be decoded, e.g. {bad[0].where}")
+        dataset = dataset.without(bad)
+    regimes = [normalise_regime(r) for r in regimes]
+    unknown = [r for r in regimes if r not in ("linear_probe", "finetune")]
+    if unknown:
+        raise ValueError(f"unknown regime(s) {unknown}; measure 'linear_probe' and/or 'finetune'.")
+    loader = model_loader or default_model_loader
+    probe_kw, finetune_kw = dict(probe_kw or {}), dict(finetune_kw or {})
+    rows = []
+    for model_id in model_ids:
+        model_rows = []
+        for regime in regimes:
+            say(f"{model_id}: {regime}")
+            start = time.perf_counter()
+            if regime == "linear_probe":
+                labels = dataset.labels
+                if feature_fn is not None:
+                    feats = feature_fn(model_id, dataset)
+                    labels = getattr(feats, "labels", labels)  # an extractor may have skipped images
+                    feats = getattr(feats, "features", feats)
+                else:
+                    feats = embed_dataset(as_module(loader(model_id)), dataset,
+                                          input_size=finetune_kw.get("input_size"),
+                                          device=finetune_kw.get("device"))
+                result = linear_probe(feats, labels, seed=seed, **probe_kw)
+                protocol = {**result.protocol, "input_size": finetune_kw.get("input_size"),
+                            "features": "feature_fn" if feature_fn else "embed_dataset (pre-logits)"}
+            else:
+                result = finetune(lambda mid=model_id: loader(mid), dataset, seed=seed, **finetune_kw)
+                protocol = result.protocol
+            protocol = {**protocol, "dataset_id": dataset.dataset_id}
+            model_rows.append(GroundTruthRow(
+                model=model_id, dataset=dataset.dataset_id, regime=regime, accuracy=float(result.accuracy),
+                protocol=protocol,
+                extra={"n_train": result.n_train, "n_val": result.n_val, "n_test": result.n_test,
+                       "seconds": f"{time.perf_counter() - start:.1f}",
+                       "created": datetime.now(timezone.utc).isoformat(timespec="seconds")},
+            ))
+            say(f"{model_id}: {regime} accuracy {result.accuracy:.4f}")
+        rows += model_rows
+        if out_csv is not None:
+            write_groundtruth_csv(model_rows, out_csv, merge=True)
+    return rows
