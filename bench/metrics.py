@@ -1,0 +1,240 @@
+"""Time every seed/baseline metric of transvis against a transcription of its official implementation.
+
+    .venv/bin/python bench/metrics.py --quick                 # small sizes, about a minute
+    .venv/bin/python bench/metrics.py                         # N=5,000 D=1,280 C=10 and N=20,000 D=2,048 C=100
+    .venv/bin/python bench/metrics.py --sizes 5000x1280x10 --backend torch
+    .venv/bin/python bench/metrics.py --sizes large --no-official   # ours only
+
+For each feature-set size (synthetic, float32, CNN-like: ReLU of Gaussian class clusters with a power-law
+spectrum, plus a reference set G for PED) and each metric of the suite, it prints
+
+- ``ours shared``: the metric's incremental time inside one suite run on one model, with one
+  :class:`~transvis.metrics.ClassStats` shared by every metric (how ``transvis.ranking`` scores a zoo; a
+  statistic is paid by the first metric that needs it);
+- ``ours cold``: the metric alone, with fresh statistics;
+- ``official``: the transcription in ``bench/official.py``, measured in the same run;
+- the speed-up (official / ours cold) and the max relative difference between the two values.
+
+Then the suite total per model (LogME + H-score + shrinkage H-score + TransRate + SFDA + PED + FSP + NCTI)
+and its extrapolation to 10 models. Targets (bench/README.md): every metric at least as fast as its
+official implementation; the suite over 10 models at the large size under a minute on the 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import official  # noqa: E402
+from transvis.metrics import ClassStats, compute  # noqa: E402
+
+NAMED_SIZES = {
+    "medium": (5_000, 1_280, 10),
+    "large": (20_000, 2_048, 100),
+    "quick-small": (2_000, 256, 10),
+    "quick-large": (4_000, 512, 40),
+}
+DEFAULT_SIZES = ("medium", "large")
+QUICK_SIZES = ("quick-small", "quick-large")
+REFERENCE_ROWS = 2_000
+
+
+@dataclass
+class SuiteEntry:
+    """One metric of the suite: our registered call and the official transcription it is compared with.
+
+    ``ours`` maps G to the ``compute`` keyword arguments; ``value`` extracts the compared number(s) from
+    our MetricResult; ``official`` computes the same number(s) from (X64, y, G64) and is what is timed;
+    ``check``, when set, is the official computation used for the value comparison instead (NCTI: the
+    official call's PCA is an unseeded randomised solver, so the values are compared with an exact PCA).
+    """
+
+    label: str
+    metric: str
+    ours: callable
+    official: callable
+    value: callable = field(default=lambda result: (result.score,))
+    check: callable = None
+
+
+def _logme_params(_g):
+    return {"variant": "official_fixed_point"}
+
+
+SUITE = [
+    SuiteEntry("LogME (fixed point)", "logme", _logme_params,
+               lambda x, y, g: (official.logme_fixed_point(x, y),)),
+    SuiteEntry("H-score", "hscore", lambda g: {}, lambda x, y, g: (official.h_score(x, y),)),
+    SuiteEntry("H-score shrinkage", "hscore_shrinkage", lambda g: {},
+               lambda x, y, g: (official.regularized_h_score(x, y),)),
+    SuiteEntry("TransRate", "transrate", lambda g: {}, lambda x, y, g: (official.transrate(x, y),)),
+    SuiteEntry("SFDA", "sfda", lambda g: {}, lambda x, y, g: (official.sfda_score(x.copy(), y),)),
+    SuiteEntry("PED (SFDA)", "ped", lambda g: {"metric": "sfda", "reference_features": g},
+               lambda x, y, g: (official.ped_score(x.copy(), y, g, metric="SFDA"),)),
+    SuiteEntry("FSP official (LogME)", "fsp",
+               lambda g: {"metric": "logme", "variant": "official",
+                          "metric_params": {"variant": "official_fixed_point"}},
+               lambda x, y, g: (official.sa_score(x.copy(), y, metric="LOGME"),)),
+    SuiteEntry("NCTI (3 components)", "ncti", lambda g: {},
+               lambda x, y, g: official.ncti_components(x.copy(), y),
+               value=lambda r: (r.trace["seli"], r.trace["ncc"], r.trace["vc"]),
+               check=lambda x, y, g: official.ncti_components(x.copy(), y, svd_solver="covariance_eigh")),
+]
+
+
+def parse_size(text: str) -> tuple[int, int, int]:
+    if text in NAMED_SIZES:
+        return NAMED_SIZES[text]
+    try:
+        n, d, c = (int(v) for v in text.lower().split("x"))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(
+            f"size {text!r}: use NxDxC (e.g. 5000x1280x10) or one of {sorted(NAMED_SIZES)}"
+        ) from err
+    return n, d, c
+
+
+def synthetic_features(n: int, d: int, c: int, seed: int = 0):
+    """CNN-like features [N, D] float32 (ReLU of Gaussian clusters), labels [N], reference set G [M, D]."""
+    rng = np.random.default_rng(seed)
+    labels = rng.permutation(np.arange(n) % c)
+    spectrum = 1.0 / np.arange(1, d + 1) ** 0.6
+    basis = np.linalg.qr(rng.normal(size=(d, d)))[0].astype(np.float32)
+    means = (rng.normal(size=(c, d)) * 0.9 * np.sqrt(spectrum)).astype(np.float32)
+
+    def draw(lab, spread):
+        z = means[lab] + rng.standard_normal((lab.size, d), dtype=np.float32) * (spread * np.sqrt(spectrum)).astype(np.float32)
+        return np.maximum(z @ basis + 0.3, 0.0).astype(np.float32)
+
+    x = draw(labels, 1.0)
+    reference = draw(rng.integers(0, c, size=REFERENCE_ROWS), 1.6)
+    return x, labels.astype(np.int64), reference
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+def _rel_diff(ours, theirs) -> float:
+    ours, theirs = np.asarray(ours, dtype=float), np.asarray(theirs, dtype=float)
+    return float(np.max(np.abs(ours - theirs) / np.maximum(np.abs(theirs), 1e-12)))
+
+
+def _best_of(repeat, fn):
+    """(last output, min wall time) over ``repeat`` runs: the least-disturbed run on a shared machine."""
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        out, seconds = _timed(fn)
+        best = min(best, seconds)
+    return out, best
+
+
+def run_size(n, d, c, *, entries, backend, run_official, run_cold, repeat=1, seed=0):
+    x, y, g = synthetic_features(n, d, c, seed)
+    x64, g64 = x.astype(np.float64), g.astype(np.float64)
+    # Shared: one ClassStats for the whole suite, metrics in suite order (as ranking does it).
+    stats_time = float("inf")
+    shared = {e.label: float("inf") for e in entries}
+    results = {}
+    for _ in range(repeat):
+        stats, seconds = _timed(lambda: ClassStats(x, y, backend=backend))
+        stats_time = min(stats_time, seconds)
+        for entry in entries:
+            result, seconds = _timed(lambda e=entry: compute(e.metric, stats.features, stats.labels, stats=stats,
+                                                             **e.ours(g)))
+            shared[entry.label] = min(shared[entry.label], seconds)
+            results[entry.label] = result
+        del stats
+    rows = []
+    for entry in entries:
+        cold_s = official_s = diff = float("nan")
+        if run_cold:
+            _, cold_s = _best_of(repeat, lambda e=entry: compute(e.metric, x, y, backend=backend, **e.ours(g)))
+        if run_official:
+            theirs, official_s = _best_of(repeat, lambda e=entry: e.official(x64, y, g64))
+            if entry.check is not None:
+                theirs = entry.check(x64, y, g64)
+            diff = _rel_diff(entry.value(results[entry.label]), theirs)
+        rows.append({"label": entry.label, "shared": shared[entry.label], "cold": cold_s,
+                     "official": official_s, "rel_diff": diff})
+    return rows, stats_time
+
+
+def _fmt_s(v):
+    return "      -" if not np.isfinite(v) else f"{v:7.2f}" if v >= 0.995 else f"{v:7.3f}"
+
+
+def print_table(n, d, c, rows, stats_time, n_models):
+    print(f"\n=== N={n:,} D={d:,} C={c}  (validation + ClassStats setup {stats_time:.3f} s) ===")
+    header = f"{'metric':<24} {'ours shared s':>13} {'ours cold s':>11} {'official s':>10} {'speed-up':>9} {'max rel diff':>12}"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        speed = r["official"] / r["cold"] if np.isfinite(r["official"]) and np.isfinite(r["cold"]) else float("nan")
+        speed_s = f"{speed:8.1f}x" if np.isfinite(speed) else "        -"
+        diff_s = f"{r['rel_diff']:12.1e}" if np.isfinite(r["rel_diff"]) else "           -"
+        print(f"{r['label']:<24} {_fmt_s(r['shared']):>13} {_fmt_s(r['cold']):>11} {_fmt_s(r['official']):>10} "
+              f"{speed_s} {diff_s}")
+    ours_model = stats_time + sum(r["shared"] for r in rows)
+    official_model = sum(r["official"] for r in rows)
+    print("-" * len(header))
+    print(f"{'suite per model':<24} {_fmt_s(ours_model):>13} {'':>11} {_fmt_s(official_model):>10}"
+          + (f" {official_model / ours_model:8.1f}x" if np.isfinite(official_model) else ""))
+    print(f"{f'suite x {n_models} models':<24} {_fmt_s(ours_model * n_models):>13} {'':>11} "
+          f"{_fmt_s(official_model * n_models):>10}")
+    return ours_model, official_model
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", nargs="+", type=parse_size, default=None,
+                        help="NxDxC or a name: " + ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in NAMED_SIZES.items()))
+    parser.add_argument("--quick", action="store_true", help="small sizes (" + ", ".join(QUICK_SIZES) + ")")
+    parser.add_argument("--backend", choices=("numpy", "torch", "auto"), default="numpy")
+    parser.add_argument("--metrics", nargs="+", default=None, help="subset of suite labels or metric names")
+    parser.add_argument("--no-official", action="store_true", help="skip the (slow) official transcriptions")
+    parser.add_argument("--no-cold", action="store_true", help="skip the cold (fresh statistics) timings")
+    parser.add_argument("--models", type=int, default=10, help="pool size for the extrapolated suite total")
+    parser.add_argument("--repeat", type=int, default=1, help="time each call this many times and keep the fastest")
+    args = parser.parse_args(argv)
+
+    sizes = args.sizes or [NAMED_SIZES[s] for s in (QUICK_SIZES if args.quick else DEFAULT_SIZES)]
+    entries = SUITE
+    if args.metrics:
+        wanted = {m.lower() for m in args.metrics}
+        entries = [e for e in SUITE if e.metric in wanted or e.label.lower() in wanted]
+        if not entries:
+            parser.error(f"no suite metric matches {args.metrics}; choose from {[e.metric for e in SUITE]}")
+    print(f"transvis metrics benchmark: backend={args.backend}, python {platform.python_version()}, "
+          f"numpy {np.__version__}, {os.cpu_count()} CPUs, {platform.machine()}, "
+          f"OPENBLAS/OMP threads {os.environ.get('OPENBLAS_NUM_THREADS', '-')}/{os.environ.get('OMP_NUM_THREADS', '-')}, "
+          f"load average {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
+    if args.backend != "numpy":
+        import torch
+
+        print(f"torch {torch.__version__}, CUDA available: {torch.cuda.is_available()}"
+              + (f" ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else ""))
+    # Warm-up on a tiny set: imports, BLAS thread pools and first-call costs stay out of the timings.
+    run_size(400, 96, 4, entries=entries, backend=args.backend, run_official=not args.no_official,
+             run_cold=False)
+    for n, d, c in sizes:
+        rows, stats_time = run_size(n, d, c, entries=entries, backend=args.backend,
+                                    run_official=not args.no_official, run_cold=not args.no_cold,
+                                    repeat=max(1, args.repeat))
+        print_table(n, d, c, rows, stats_time, args.models)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
