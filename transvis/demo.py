@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -84,4 +85,85 @@ def synthetic_demo(
         features=features,
         groundtruth={"ncm_heldout": accuracy},
         description="Synthetic models with graded class separation (ground truth: held-out NCM accuracy).",
+    )
+
+
+# The built-in offline demo: the demo zoo on a stratified Fashion-MNIST sample, at a CPU-friendly input size.
+DEMO_DATASET = "fashion-mnist"
+DEMO_SPLIT = "test"  # the vendored 10,000 images, identical on every machine
+DEMO_MAX_PER_CLASS = 100
+DEMO_SEED = 0
+DEMO_INPUT_SIZE = 112
+DEMO_GROUNDTRUTH_CSV = Path(__file__).resolve().parents[1] / "assets" / "groundtruth" / "demo_fashion_mnist.csv"
+
+
+class DemoNotPreparedError(RuntimeError):
+    """The demo's features are not in the feature store yet."""
+
+
+def demo_dataset():
+    """The demo's image sample: Fashion-MNIST test split, 100 images per class, seed 0."""
+    from transvis.data import load_dataset
+
+    return load_dataset(DEMO_DATASET, split=DEMO_SPLIT, max_per_class=DEMO_MAX_PER_CLASS, seed=DEMO_SEED)
+
+
+def prepare_demo(*, progress=None, device="auto", cache_dir=None) -> list[str]:
+    """Convert the demo zoo (once) and extract its features on the demo sample (once). Idempotent.
+
+    ``progress(message)`` is called with one line per step. Returns the model ids prepared.
+    """
+    from transvis.models import prepare_demo_zoo, zoo_ids
+    from transvis.pipeline import get_features
+
+    say = progress or (lambda message: None)
+    say("converting the offline demo zoo (once)")
+    prepare_demo_zoo(cache_dir=cache_dir)
+    dataset = demo_dataset()
+    for model_id in zoo_ids():
+        _, cached = get_features(model_id, dataset, input_size=DEMO_INPUT_SIZE, device=device,
+                                 progress=False, cache_dir=cache_dir)
+        say(f"{model_id}: {'cached' if cached else 'extracted'}")
+    return zoo_ids()
+
+
+def load_demo(*, cache_dir=None) -> Demo:
+    """The prepared offline demo: every demo-zoo model's features on the demo sample, plus ground truth.
+
+    Raises :class:`DemoNotPreparedError` (saying how to prepare it) when features are missing.
+    """
+    from transvis.models import is_prepared, zoo_ids
+    from transvis.pipeline import feature_key_parts
+    from transvis.store import FeatureStore
+
+    store = FeatureStore(cache_dir)
+    dataset = demo_dataset()
+    features = {}
+    for model_id in zoo_ids():
+        entry = None
+        if is_prepared(model_id, cache_dir):
+            entry = store.get(feature_key_parts(model_id, dataset, input_size=DEMO_INPUT_SIZE, cache_dir=cache_dir))
+        if entry is None:
+            raise DemoNotPreparedError(
+                f"demo features for {model_id} are not prepared; run `python -m transvis demo prepare` "
+                "(the README's launch command does this)."
+            )
+        features[model_id] = entry
+    groundtruth = {}
+    if DEMO_GROUNDTRUTH_CSV.exists():
+        from transvis.groundtruth import groundtruth_for
+
+        for regime in ("linear_probe", "finetune"):
+            try:
+                values = groundtruth_for(DEMO_GROUNDTRUTH_CSV, regime=regime, dataset=DEMO_DATASET)
+            except ValueError:
+                continue
+            if values:
+                groundtruth[regime] = values
+    return Demo(
+        name="demo-zoo/fashion-mnist",
+        features=features,
+        groundtruth=groundtruth,
+        description=(f"{len(features)} ImageNet models from the offline demo zoo on Fashion-MNIST "
+                     f"({DEMO_MAX_PER_CLASS} test images per class, input {DEMO_INPUT_SIZE}px)."),
     )

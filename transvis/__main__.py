@@ -1,0 +1,3 @@
+from transvis.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,257 @@
+"""``transvis`` / ``python -m transvis``: a thin command-line front end over the same functions as the app.
+
+    transvis zoo list | zoo prepare
+    transvis demo prepare
+    transvis extract --dataset fashion-mnist --models demo
+    transvis score --features feats.npz --metrics logme,sfda
+    transvis rank --dataset fashion-mnist --models demo --metrics logme,sfda,ped,fsp,face \\
+                  --groundtruth linear_probe --json out.json
+    transvis cache list | cache delete KEY | cache clear
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+DEFAULT_METRICS = "logme,sfda,ped,fsp,face,nc,hscore,hscore_shrinkage,transrate,gbc,ncti,leep,nce"
+
+
+def _split(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _model_ids(spec: str) -> list[str]:
+    from transvis.models import zoo_ids
+
+    ids = []
+    for item in _split(spec):
+        ids.extend(zoo_ids() if item == "demo" else [item])
+    if not ids:
+        raise ValueError("--models is empty; pass timm names, offline/<name> ids, or 'demo'.")
+    return ids
+
+
+def _dataset(args):
+    from transvis.data import load_dataset
+
+    kwargs = {"max_per_class": args.max_per_class, "seed": args.seed}
+    if args.split:
+        kwargs["split"] = args.split
+    return load_dataset(args.dataset, **kwargs)
+
+
+def _input_size(args, model_ids):
+    from transvis.demo import DEMO_INPUT_SIZE
+    from transvis.models import is_zoo_id
+
+    if args.input_size is not None:
+        return args.input_size
+    # The demo zoo is extracted at a CPU-friendly size by default, so `--models demo` reuses its cache.
+    return DEMO_INPUT_SIZE if all(is_zoo_id(m) for m in model_ids) else None
+
+
+def _features_for(args) -> dict:
+    from transvis.pipeline import get_features
+
+    model_ids = _model_ids(args.models)
+    dataset = _dataset(args)
+    input_size = _input_size(args, model_ids)
+    out = {}
+    for model_id in model_ids:
+        features, cached = get_features(model_id, dataset, input_size=input_size, device=args.device,
+                                        batch_size=args.batch_size, progress=None if args.progress else False)
+        print(f"{model_id}: {features.n_samples}x{features.n_dims} ({'cached' if cached else 'extracted'})",
+              file=sys.stderr)
+        out[model_id] = features
+    return out
+
+
+def _groundtruth(args, features_by_model) -> tuple[dict | None, str | None]:
+    """``--groundtruth`` is a regime name (looked up in the shipped/--groundtruth-csv CSV, else measured by a
+    linear probe on the features) or ``path.csv[:regime]``."""
+    if not args.groundtruth:
+        return None, None
+    from transvis.groundtruth import groundtruth_for, linear_probe
+
+    spec = args.groundtruth
+    path, regime = (spec.rsplit(":", 1) + ["linear_probe"])[:2] if spec.endswith(".csv") or ".csv:" in spec else (None, spec)
+    if path is None:
+        from transvis.demo import DEMO_GROUNDTRUTH_CSV
+
+        path = args.groundtruth_csv or (DEMO_GROUNDTRUTH_CSV if DEMO_GROUNDTRUTH_CSV.exists() else None)
+    dataset_name = args.dataset.split(":")[0] if args.dataset else None
+    values = {}
+    if path is not None:
+        values = groundtruth_for(path, regime=regime, dataset=dataset_name)
+    models = list(features_by_model)
+    if all(m in values for m in models):
+        return {m: values[m] for m in models}, f"{regime} ({path})"
+    if regime != "linear_probe":
+        missing = [m for m in models if m not in values]
+        raise ValueError(f"no {regime!r} ground truth for {missing}; pass --groundtruth-csv with those rows "
+                         "or use --groundtruth linear_probe to measure it.")
+    measured = {m: linear_probe(fs, seed=args.seed).accuracy for m, fs in features_by_model.items()}
+    return measured, "linear_probe (measured now on these features)"
+
+
+def _print_table(table, metrics) -> None:
+    scores = table.scores
+    width = max(len(m) for m in table.models) + 2
+    header = "model".ljust(width) + "".join(f"{m[:14]:>16}" for m in metrics)
+    print(header)
+    for model in table.models:
+        cells = []
+        for metric in metrics:
+            value = scores.loc[model, metric]
+            rank = table.ranks.loc[model, metric]
+            cells.append(f"{value:>11.4g} ({int(rank)})" if value == value else f"{'—':>16}")
+        print(model.ljust(width) + "".join(f"{c:>16}" for c in cells))
+
+
+def cmd_rank(args, *, with_groundtruth=True) -> int:
+    from transvis.data import load_feature_npz
+    from transvis.ranking import rank_models
+
+    metrics = _split(args.metrics)
+    if getattr(args, "features", None):
+        features_by_model = {}
+        for path in args.features:
+            fs = load_feature_npz(path)
+            features_by_model[fs.model_id or Path(path).stem] = fs
+    else:
+        if not args.dataset or not args.models:
+            raise ValueError("pass --features FILE.npz, or --dataset and --models.")
+        features_by_model = _features_for(args)
+    groundtruth, source = _groundtruth(args, features_by_model) if with_groundtruth else (None, None)
+    table = rank_models(features_by_model, metrics, groundtruth=groundtruth, backend=args.backend)
+    _print_table(table, metrics)
+    for model, metric, reason in table.skipped:
+        print(f"skipped {metric} for {model}: {reason}", file=sys.stderr)
+    for model, metric, reason in table.failed:
+        print(f"FAILED {metric} for {model}: {reason}", file=sys.stderr)
+    if groundtruth:
+        print(f"\nweighted Kendall tau against {source}:")
+        for metric, tau in table.weighted_tau.items():
+            print(f"  {metric:<20} {tau:+.3f}" if tau == tau else f"  {metric:<20} n/a")
+    if args.json:
+        payload = table.to_dict()
+        payload["groundtruth_source"] = source
+        Path(args.json).write_text(json.dumps(payload, indent=2, allow_nan=False, default=str))
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
+
+
+def cmd_extract(args) -> int:
+    _features_for(args)
+    return 0
+
+
+def cmd_zoo(args) -> int:
+    from transvis.models import list_zoo, prepare_demo_zoo
+
+    if args.action == "prepare":
+        prepare_demo_zoo()
+    for row in list_zoo():
+        print(f"{row['name']:<32} {row['architecture']:<24} {row['source']:<44} {row['status']}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from transvis.demo import prepare_demo
+
+    prepare_demo(progress=lambda message: print(f"[demo] {message}", file=sys.stderr), device=args.device)
+    return 0
+
+
+def cmd_cache(args) -> int:
+    from transvis.store import FeatureStore
+
+    store = FeatureStore()
+    if args.action == "list":
+        entries = store.list()
+        for entry in entries:
+            shape = entry.meta.get("features_shape") or entry.meta.get("shape") or ""
+            flag = f"  PROBLEM: {entry.problem}" if entry.problem else ""
+            print(f"{entry.key}  {entry.model_id or '?':<32} {entry.dataset_id or '?':<36} "
+                  f"{entry.size_bytes / 1e6:7.1f} MB {shape}{flag}")
+        print(f"{len(entries)} entries, {store.total_bytes() / 1e6:.1f} MB in {store.root}")
+    elif args.action == "delete":
+        if not args.key:
+            raise ValueError("cache delete needs a KEY (or a unique prefix) from `transvis cache list`.")
+        key = store.resolve(args.key)
+        store.delete(key)
+        print(f"deleted {key}")
+    elif args.action == "clear":
+        count = len(store.list())
+        store.clear()
+        print(f"deleted {count} entries")
+    return 0
+
+
+def _add_source_args(p, *, models_required=False):
+    p.add_argument("--dataset", help="built-in name (fashion-mnist, mnist-5k, digits), torchvision name, "
+                                     "image folder or .zip")
+    p.add_argument("--split", help="dataset split (e.g. test/train for fashion-mnist)")
+    p.add_argument("--models", required=models_required,
+                   help="comma-separated timm names with tag, offline/<name>, or 'demo' for the demo zoo")
+    p.add_argument("--max-per-class", type=int, default=100, help="stratified subsample size (default 100)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--input-size", type=int, default=None,
+                   help="input side override (default: the model's own; the demo zoo's CPU-friendly size)")
+    p.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:1, mps")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--progress", action="store_true", help="show a progress bar while extracting")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="transvis", description="Transferability estimation, made visible.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("rank", help="models x metrics table, ranks and weighted tau against ground truth")
+    _add_source_args(p)
+    p.add_argument("--features", nargs="+", help=".npz feature files (features, labels[, source_probs])")
+    p.add_argument("--metrics", default=DEFAULT_METRICS)
+    p.add_argument("--groundtruth", help="regime (linear_probe, finetune) or path.csv[:regime]")
+    p.add_argument("--groundtruth-csv", help="CSV model,dataset,regime,accuracy,... to look regimes up in")
+    p.add_argument("--backend", default="auto", choices=["auto", "numpy", "torch"])
+    p.add_argument("--json", help="write {models, weighted_tau, ...} here")
+    p.set_defaults(func=cmd_rank)
+
+    p = sub.add_parser("score", help="score features with metrics (no ground truth)")
+    _add_source_args(p)
+    p.add_argument("--features", nargs="+")
+    p.add_argument("--metrics", default=DEFAULT_METRICS)
+    p.add_argument("--backend", default="auto", choices=["auto", "numpy", "torch"])
+    p.add_argument("--json")
+    p.set_defaults(func=lambda a: cmd_rank(a, with_groundtruth=False), groundtruth=None)
+
+    p = sub.add_parser("extract", help="extract (and cache) features")
+    _add_source_args(p, models_required=True)
+    p.set_defaults(func=cmd_extract)
+
+    p = sub.add_parser("zoo", help="the offline demo zoo")
+    p.add_argument("action", choices=["list", "prepare"])
+    p.set_defaults(func=cmd_zoo)
+
+    p = sub.add_parser("demo", help="prepare the built-in offline demo (zoo + features)")
+    p.add_argument("action", choices=["prepare"])
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("cache", help="list or delete cached features")
+    p.add_argument("action", choices=["list", "delete", "clear"])
+    p.add_argument("key", nargs="?")
+    p.set_defaults(func=cmd_cache)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as err:  # every user-facing error in transvis is a ValueError with the fix in it
+        print(f"transvis: error: {err}", file=sys.stderr)
+        return 2

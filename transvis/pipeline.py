@@ -1,0 +1,50 @@
+"""Glue from images to cached features: the one function the CLI and the app call to get features.
+
+dataset + model id  ──►  feature-store key  ──►  hit: stored FeatureSet
+                                             └─►  miss: extract, store atomically, return
+"""
+
+from __future__ import annotations
+
+from transvis.features.featureset import FeatureSet
+
+
+def feature_key_parts(model_id: str, dataset, *, input_size=None, layer: str = "pre_logits",
+                      weights_file=None, cache_dir=None) -> dict:
+    """Store key parts (model id + weights hash + dataset id + subsample + transform + layer)."""
+    from transvis.models import canonical_model_id, model_fingerprint, preprocessing_config, preprocessing_fingerprint
+    from transvis.store import key_parts
+
+    canonical = canonical_model_id(model_id)
+    return key_parts(
+        model_id=canonical,
+        weights_hash=model_fingerprint(canonical, weights_file=weights_file, cache_dir=cache_dir),
+        dataset_id=dataset.dataset_id,
+        subsample=getattr(dataset, "subset_spec", None),
+        transform=preprocessing_fingerprint(preprocessing_config(canonical, input_size)),
+        layer=layer,
+    )
+
+
+def get_features(model_id: str, dataset, *, input_size=None, device="auto", batch_size: int = 64,
+                 progress=None, store=None, recompute: bool = False, cache_dir=None) -> tuple[FeatureSet, bool]:
+    """Pre-logits features of ``dataset`` under ``model_id``, from the store when present.
+
+    Returns ``(feature_set, from_cache)``. A miss extracts (on ``device``; progress callback
+    ``progress(done, total, images_per_s, eta_s)``) and stores the result atomically.
+    """
+    from transvis.features.extract import extract_features
+    from transvis.store import FeatureStore
+
+    store = store if store is not None else FeatureStore(cache_dir)
+    parts = feature_key_parts(model_id, dataset, input_size=input_size, cache_dir=cache_dir)
+    if not recompute:
+        cached = store.get(parts)
+        if cached is not None:
+            return cached, True
+    features = extract_features(parts["model_id"], dataset, batch_size=batch_size, device=device,
+                                input_size=input_size, progress=progress, cache_dir=cache_dir)
+    # Extraction records the canonical model id; keep the store's view of it identical.
+    features.model_id = parts["model_id"]
+    store.put(parts, features, overwrite=True)
+    return features, False
