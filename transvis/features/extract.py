@@ -1,0 +1,421 @@
+"""Frozen features of a timm model on a dataset, in one pass.
+
+For every image the pass gives the pooled pre-logits features (``forward_features`` then
+``forward_head(pre_logits=True)``) and, when the model has its source classifier, the softmax of its logits
+(source probabilities, for LEEP and NCE). Optional intermediate taps (``forward_intermediates``, each
+global-average-pooled) let layers be ranked too.
+
+A dataset is any object with ``__len__``, ``__getitem__(i) -> (PIL.Image.Image, int label)`` and the
+attributes ``labels`` (int64 [N]), ``class_names`` (list[str]) and ``dataset_id`` (str). An item whose
+``__getitem__`` raises (a corrupt image) is skipped and recorded in ``meta["skipped"]``; labels stay aligned
+with the feature rows.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import sys
+import time
+import warnings
+from contextlib import nullcontext
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from .featureset import FeatureSet
+
+__all__ = ["PRE_LOGITS", "auto_num_workers", "extract_features", "select_device"]
+
+ProgressCallback = Callable[[int, int, float, float], None]
+
+PRE_LOGITS = "pre_logits"
+_MAX_ERRORS_KEPT = 20
+
+
+# --------------------------------------------------------------------------- devices
+
+
+def select_device(device: str | torch.device | None = "auto") -> torch.device:
+    """``"auto"`` picks CUDA, then Apple MPS, then CPU; anything else is passed to ``torch.device``
+    after checking that it is available."""
+    if device is None or (isinstance(device, str) and device == "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' was asked for but no CUDA GPU is available; use device='auto' or 'cpu'.")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError("device='mps' was asked for but Apple MPS is not available; use device='auto' or 'cpu'.")
+    return device
+
+
+def _amp_dtype(device: torch.device, amp: bool | None) -> torch.dtype | None:
+    """Mixed precision on CUDA by default (bfloat16 where supported, else float16); full precision elsewhere."""
+    if amp is False or device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def _is_oom(error: BaseException) -> bool:
+    if isinstance(error, torch.cuda.OutOfMemoryError):
+        return True
+    return isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
+
+
+def _empty_cache(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    elif device.type == "mps" and hasattr(torch, "mps"):
+        torch.mps.empty_cache()
+
+
+# --------------------------------------------------------------------------- data
+
+
+class _SafeTransformed(Dataset):
+    """Wraps a transvis dataset: RGB conversion + the model's transform, and a raising item becomes a
+    recorded failure instead of an exception (so a DataLoader worker never dies on one bad file)."""
+
+    def __init__(self, dataset, transform):
+        self.dataset = dataset
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int):
+        try:
+            image, label = self.dataset[index]
+            if image.mode != "RGB":  # grayscale, palette, RGBA, CMYK -> 3 channels
+                image = image.convert("RGB")
+            return index, self.transform(image), int(label), None
+        except Exception as error:  # noqa: BLE001 - any failure of one item is recorded, not raised
+            return index, None, -1, f"{type(error).__name__}: {error}"
+
+
+def _collate(items):
+    good = [item for item in items if item[3] is None]
+    failed = [(item[0], item[3]) for item in items if item[3] is not None]
+    if good:
+        indices = torch.tensor([item[0] for item in good], dtype=torch.long)
+        images = torch.stack([item[1] for item in good])
+        labels = torch.tensor([item[2] for item in good], dtype=torch.long)
+    else:
+        indices, images, labels = torch.empty(0, dtype=torch.long), None, torch.empty(0, dtype=torch.long)
+    return indices, images, labels, failed
+
+
+def _worker_init(_worker_id: int) -> None:
+    torch.set_num_threads(1)  # workers only decode and resize; leave the cores to the model
+
+
+def auto_num_workers(n_items: int, batch_size: int, device: torch.device | str = "cpu") -> int:
+    """Loader processes: none for a single batch. On a GPU up to 8, leaving one core to the main process,
+    since decoding and resizing then set the pace. On CPU the model's threads want every core: one loader
+    process from 4 cores up, none below (on 2 cores a loader slows the forward more than it saves)."""
+    cores = os.cpu_count() or 1
+    if n_items <= batch_size:
+        return 0
+    if torch.device(device).type == "cpu":
+        return 1 if cores >= 4 else 0
+    return int(min(8, max(0, cores - 1)))
+
+
+# --------------------------------------------------------------------------- progress
+
+
+class _Progress:
+    def __init__(self, total: int, progress, description: str):
+        self.total = total
+        self.callback = progress if callable(progress) else None
+        use_bar = progress is True or (progress is None and sys.stderr is not None and sys.stderr.isatty())
+        self.bar = None
+        if use_bar:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc=description, unit="img", leave=False)
+        self.start = time.perf_counter()
+
+    def update(self, done: int, step: int) -> None:
+        elapsed = max(time.perf_counter() - self.start, 1e-9)
+        rate = done / elapsed
+        eta = (self.total - done) / rate if rate > 0 else math.inf
+        if self.bar is not None:
+            self.bar.update(step)
+        if self.callback is not None:
+            self.callback(done, self.total, rate, eta)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+# --------------------------------------------------------------------------- the pass
+
+
+def _pool(tap: torch.Tensor) -> torch.Tensor:
+    """Global average pool of a tap: NCHW over H, W; token sequences (N, L, C) over L."""
+    if tap.ndim == 4:
+        return tap.float().mean(dim=(2, 3))
+    if tap.ndim == 3:
+        return tap.float().mean(dim=1)
+    return tap.float().flatten(1)
+
+
+def _count_taps(model, input_size, device, amp_dtype) -> int:
+    probe = torch.zeros((1, *input_size), device=device)
+    with torch.inference_mode(), _autocast(device, amp_dtype):
+        return len(model.forward_intermediates(probe, intermediates_only=True))
+
+
+def _autocast(device: torch.device, amp_dtype: torch.dtype | None):
+    return torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None else nullcontext()
+
+
+def _resolve_taps(model, layers, input_size, device, amp_dtype) -> list[int]:
+    if layers is None:
+        return []
+    if not hasattr(model, "forward_intermediates"):
+        raise ValueError(
+            f"{type(model).__name__} has no forward_intermediates in this timm version, so intermediate "
+            "layers cannot be tapped; pass layers=None."
+        )
+    n_taps = _count_taps(model, input_size, device, amp_dtype)
+    if isinstance(layers, str):
+        if layers != "all":
+            raise ValueError(f"layers must be None, 'all' or a list of tap indices (0..{n_taps - 1}); got {layers!r}.")
+        return list(range(n_taps))
+    taps = []
+    for index in layers:
+        index = int(index)
+        if not -n_taps <= index < n_taps:
+            raise ValueError(f"tap index {index} is out of range: this model has taps 0..{n_taps - 1}.")
+        taps.append(index % n_taps)
+    return sorted(set(taps))
+
+
+class _Forward:
+    """Forward of one batch in chunks; a chunk that runs out of memory is halved and retried."""
+
+    def __init__(self, model, device, amp_dtype, channels_last, taps, with_logits, batch_size):
+        self.model, self.device, self.amp_dtype = model, device, amp_dtype
+        self.channels_last, self.taps, self.with_logits = channels_last, taps, with_logits
+        self.chunk = batch_size
+        self.backoffs = 0
+
+    def _one(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        images = images.to(self.device, non_blocking=True)
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        with _autocast(self.device, self.amp_dtype):
+            out = {}
+            if self.taps:
+                final, intermediates = self.model.forward_intermediates(images, indices=self.taps)
+                for index, tap in zip(self.taps, intermediates):
+                    out[f"tap{index}"] = _pool(tap)
+            else:
+                final = self.model.forward_features(images)
+            pre_logits = self.model.forward_head(final, pre_logits=True)
+            out[PRE_LOGITS] = _pool(pre_logits) if pre_logits.ndim > 2 else pre_logits.float()
+            if self.with_logits:
+                out["probs"] = torch.softmax(self.model.forward_head(final).float(), dim=1)
+        return {k: v.float().cpu() for k, v in out.items()}
+
+    def __call__(self, images: torch.Tensor) -> dict[str, np.ndarray]:
+        while True:
+            try:
+                parts = [self._one(chunk) for chunk in images.split(self.chunk)]
+                return {k: torch.cat([p[k] for p in parts]).numpy() for k in parts[0]}
+            except Exception as error:  # noqa: BLE001 - only out-of-memory is handled, the rest re-raised
+                if not _is_oom(error):
+                    raise
+                _empty_cache(self.device)
+                if self.chunk == 1:
+                    raise ValueError(
+                        f"Out of {self.device.type} memory even with one image per forward; use device='cpu' or a "
+                        "smaller input_size."
+                    ) from error
+                self.chunk = max(1, self.chunk // 2)
+                self.backoffs += 1
+                warnings.warn(f"out of memory on {self.device}: batch size reduced to {self.chunk}", stacklevel=2)
+
+
+def extract_features(
+    model_or_id,
+    dataset,
+    *,
+    batch_size: int = 64,
+    device: str | torch.device | None = "auto",
+    input_size: int | tuple[int, int] | None = None,
+    layers: Sequence[int] | str | None = None,
+    num_workers: int | None = None,
+    progress: ProgressCallback | bool | None = None,
+    amp: bool | None = None,
+    channels_last: bool | None = None,
+    with_source_probs: bool = True,
+    cache_dir: str | os.PathLike | None = None,
+) -> FeatureSet | dict[str, FeatureSet]:
+    """Features of ``dataset`` under one model, in one pass.
+
+    model_or_id : a model id (timm name with tag, or ``offline/<name>``; loaded with
+        :func:`transvis.models.load_model`) or a loaded timm model (put in eval mode and moved to ``device``).
+    dataset : see the module docstring; grayscale images become 3 channels.
+    batch_size : images per forward; on out-of-memory it is halved and the batch retried, never a crash.
+    device : ``"auto"`` (CUDA, then MPS, then CPU) or an explicit device.
+    input_size : override of the model's input side (int or (H, W)) for CPU-friendly runs; the rest of the
+        preprocessing is always the model's own timm config.
+    layers : intermediate taps besides the pre-logits features: ``"all"`` or tap indices (negative from the
+        end) of ``model.forward_intermediates``; each is global-average-pooled.
+    num_workers : DataLoader processes (default: :func:`auto_num_workers`).
+    progress : ``progress(done, total, images_per_s, eta_s)`` after every batch; ``True`` shows a tqdm bar,
+        ``False`` nothing; ``None`` shows tqdm only on a terminal.
+    amp : mixed precision (default: on for CUDA, off elsewhere); channels_last likewise.
+    with_source_probs : compute source probabilities when the model has a classifier.
+
+    Returns the pre-logits :class:`FeatureSet` (float32 features [N, D], labels [N], source_probs [N, Cs] or
+    None), or, when ``layers`` is given, ``{"pre_logits": FeatureSet, "tap<i>": FeatureSet, ...}``.
+    ``meta`` records the preprocessing, device, precision, effective batch size, timing, versions and the
+    dataset indices that were skipped (``meta["skipped"]``) with their errors.
+    """
+    import timm
+    from timm.data import create_transform
+
+    from transvis.models import load_model, preprocessing_config, preprocessing_fingerprint
+
+    for attribute in ("class_names", "dataset_id"):
+        if not hasattr(dataset, attribute):
+            raise ValueError(f"The dataset has no `{attribute}` attribute; transvis datasets provide it.")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
+    n_items = len(dataset)
+    if n_items == 0:
+        raise ValueError(f"Dataset {dataset.dataset_id} is empty; nothing to extract.")
+
+    device = select_device(device)
+    amp_dtype = _amp_dtype(device, amp)
+    use_channels_last = (device.type == "cuda") if channels_last is None else bool(channels_last)
+    if isinstance(model_or_id, str):
+        model = load_model(model_or_id, device="cpu", cache_dir=cache_dir)
+    else:
+        model = model_or_id
+    model_id = getattr(model, "transvis_model_id", None) or _describe(model)
+    model = model.eval().to(device)
+    if use_channels_last:
+        model = model.to(memory_format=torch.channels_last)
+
+    config = preprocessing_config(model, input_size)
+    transform = create_transform(
+        input_size=tuple(config["input_size"]),
+        interpolation=config["interpolation"],
+        mean=tuple(config["mean"]),
+        std=tuple(config["std"]),
+        crop_pct=config["crop_pct"],
+        crop_mode=config.get("crop_mode", "center"),
+        is_training=False,
+    )
+    taps = _resolve_taps(model, layers, tuple(config["input_size"]), device, amp_dtype)
+    with_logits = bool(with_source_probs) and int(getattr(model, "num_classes", 0) or 0) > 0
+    forward = _Forward(model, device, amp_dtype, use_channels_last, taps, with_logits, batch_size)
+
+    workers = auto_num_workers(n_items, batch_size, device) if num_workers is None else int(num_workers)
+    loader = DataLoader(
+        _SafeTransformed(dataset, transform),
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=workers,
+        collate_fn=_collate,
+        pin_memory=device.type == "cuda",
+        worker_init_fn=_worker_init if workers > 0 else None,
+        prefetch_factor=4 if workers > 0 else None,
+    )
+
+    chunks: dict[str, list[np.ndarray]] = {}
+    kept_labels: list[np.ndarray] = []
+    skipped: list[int] = []
+    errors: dict[str, str] = {}
+    bar = _Progress(n_items, progress, f"{model_id} on {dataset.dataset_id}")
+    start = time.perf_counter()
+    done = 0
+    try:
+        with torch.inference_mode():
+            for indices, images, labels, failed in loader:
+                for index, message in failed:
+                    skipped.append(int(index))
+                    if len(errors) < _MAX_ERRORS_KEPT:
+                        errors[str(int(index))] = message
+                if images is not None:
+                    for key, value in forward(images).items():
+                        chunks.setdefault(key, []).append(value)
+                    kept_labels.append(labels.numpy())
+                step = len(indices) + len(failed)
+                done += step
+                bar.update(done, step)
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - start
+    if not kept_labels:
+        first = next(iter(errors.values()), "unknown error")
+        raise ValueError(f"No image of {dataset.dataset_id} could be read (first error: {first}).")
+
+    labels = np.concatenate(kept_labels).astype(np.int64)
+    probs = np.concatenate(chunks.pop("probs")) if "probs" in chunks else None
+    meta: dict[str, Any] = {
+        "model_id": model_id,
+        "preprocessing": config,
+        "preprocessing_id": preprocessing_fingerprint(config),
+        "device": str(device),
+        "precision": str(amp_dtype).replace("torch.", "") if amp_dtype is not None else "float32",
+        "channels_last": use_channels_last,
+        "batch_size": forward.chunk,
+        "requested_batch_size": batch_size,
+        "oom_backoffs": forward.backoffs,
+        "num_workers": workers,
+        "n_total": n_items,
+        "n_kept": int(labels.shape[0]),
+        "skipped": sorted(skipped),
+        "skipped_errors": errors,
+        "seconds": round(seconds, 3),
+        "images_per_s": round(n_items / max(seconds, 1e-9), 2),
+        "source_head": with_logits,
+        "versions": {"torch": torch.__version__, "timm": timm.__version__},
+    }
+    class_names = list(dataset.class_names)
+
+    def featureset(layer: str, values: np.ndarray, source_probs) -> FeatureSet:
+        layer_meta = dict(copy.deepcopy(meta), layer=layer)
+        if layer != PRE_LOGITS:
+            layer_meta["tap_index"] = int(layer[3:])
+        return FeatureSet(
+            features=values,
+            labels=labels,
+            class_names=class_names,
+            model_id=model_id,
+            dataset_id=str(dataset.dataset_id),
+            source_probs=source_probs,
+            layer=layer,
+            meta=layer_meta,
+        )
+
+    pre_logits = featureset(PRE_LOGITS, np.concatenate(chunks.pop(PRE_LOGITS)), probs)
+    if layers is None:
+        return pre_logits
+    out = {PRE_LOGITS: pre_logits}
+    for index in taps:
+        out[f"tap{index}"] = featureset(f"tap{index}", np.concatenate(chunks[f"tap{index}"]), None)
+    return out
+
+
+def _describe(model) -> str:
+    cfg = getattr(model, "pretrained_cfg", None) or {}
+    arch, tag = cfg.get("architecture"), cfg.get("tag")
+    if arch:
+        return f"{arch}.{tag}" if tag else arch
+    return type(model).__name__
