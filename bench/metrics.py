@@ -46,6 +46,10 @@ NAMED_SIZES = {
 DEFAULT_SIZES = ("medium", "large")
 QUICK_SIZES = ("quick-small", "quick-large")
 REFERENCE_ROWS = 2_000
+# Amplitude of the synthetic features: large enough, like raw CNN features, that the FSP scale gate fires
+# (mean of the top-2 eigenvalues of S_T > 4.145) and SFDA's adaptive shrinkage sits at its 1e-10 floor
+# (λ̂_max(S_W) > 4.6) at every named size.
+FEATURE_SCALE = 3.0
 
 
 @dataclass
@@ -113,7 +117,7 @@ def synthetic_features(n: int, d: int, c: int, seed: int = 0):
 
     def draw(lab, spread):
         z = means[lab] + rng.standard_normal((lab.size, d), dtype=np.float32) * (spread * np.sqrt(spectrum)).astype(np.float32)
-        return np.maximum(z @ basis + 0.3, 0.0).astype(np.float32)
+        return (FEATURE_SCALE * np.maximum(z @ basis + 0.3, 0.0)).astype(np.float32)
 
     x = draw(labels, 1.0)
     reference = draw(rng.integers(0, c, size=REFERENCE_ROWS), 1.6)
@@ -126,73 +130,100 @@ def _timed(fn):
     return out, time.perf_counter() - start
 
 
+def _timed_cpu(fn):
+    """(output, wall s, process CPU s). With one BLAS thread the CPU time is what the call costs on an idle
+    core, however loaded the machine is."""
+    start, start_cpu = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - start, time.process_time() - start_cpu
+
+
 def _rel_diff(ours, theirs) -> float:
     ours, theirs = np.asarray(ours, dtype=float), np.asarray(theirs, dtype=float)
     return float(np.max(np.abs(ours - theirs) / np.maximum(np.abs(theirs), 1e-12)))
 
 
 def _best_of(repeat, fn):
-    """(last output, min wall time) over ``repeat`` runs: the least-disturbed run on a shared machine."""
-    best, out = float("inf"), None
+    """(last output, min wall time, min CPU time) over ``repeat`` runs: the least-disturbed run on a shared
+    machine."""
+    best, best_cpu, out = float("inf"), float("inf"), None
     for _ in range(repeat):
-        out, seconds = _timed(fn)
-        best = min(best, seconds)
-    return out, best
+        out, seconds, cpu = _timed_cpu(fn)
+        best, best_cpu = min(best, seconds), min(best_cpu, cpu)
+    return out, best, best_cpu
 
 
 def run_size(n, d, c, *, entries, backend, run_official, run_cold, repeat=1, seed=0):
     x, y, g = synthetic_features(n, d, c, seed)
     x64, g64 = x.astype(np.float64), g.astype(np.float64)
     # Shared: one ClassStats for the whole suite, metrics in suite order (as ranking does it).
-    stats_time = float("inf")
+    stats_time = stats_cpu = float("inf")
     shared = {e.label: float("inf") for e in entries}
+    shared_cpu = {e.label: float("inf") for e in entries}
     results = {}
     for _ in range(repeat):
-        stats, seconds = _timed(lambda: ClassStats(x, y, backend=backend))
-        stats_time = min(stats_time, seconds)
+        stats, seconds, cpu = _timed_cpu(lambda: ClassStats(x, y, backend=backend))
+        stats_time, stats_cpu = min(stats_time, seconds), min(stats_cpu, cpu)
         for entry in entries:
-            result, seconds = _timed(lambda e=entry: compute(e.metric, stats.features, stats.labels, stats=stats,
-                                                             **e.ours(g)))
+            result, seconds, cpu = _timed_cpu(lambda e=entry: compute(e.metric, stats.features, stats.labels,
+                                                                      stats=stats, **e.ours(g)))
             shared[entry.label] = min(shared[entry.label], seconds)
+            shared_cpu[entry.label] = min(shared_cpu[entry.label], cpu)
             results[entry.label] = result
         del stats
     rows = []
     for entry in entries:
-        cold_s = official_s = diff = float("nan")
+        cold_s = official_s = cold_cpu = official_cpu = diff = float("nan")
         if run_cold:
-            _, cold_s = _best_of(repeat, lambda e=entry: compute(e.metric, x, y, backend=backend, **e.ours(g)))
+            _, cold_s, cold_cpu = _best_of(repeat, lambda e=entry: compute(e.metric, x, y, backend=backend,
+                                                                           **e.ours(g)))
         if run_official:
-            theirs, official_s = _best_of(repeat, lambda e=entry: e.official(x64, y, g64))
+            theirs, official_s, official_cpu = _best_of(repeat, lambda e=entry: e.official(x64, y, g64))
             if entry.check is not None:
                 theirs = entry.check(x64, y, g64)
             diff = _rel_diff(entry.value(results[entry.label]), theirs)
-        rows.append({"label": entry.label, "shared": shared[entry.label], "cold": cold_s,
-                     "official": official_s, "rel_diff": diff})
-    return rows, stats_time
+        rows.append({"label": entry.label, "shared": shared[entry.label], "shared_cpu": shared_cpu[entry.label],
+                     "cold": cold_s, "official": official_s, "cold_cpu": cold_cpu, "official_cpu": official_cpu,
+                     "rel_diff": diff})
+    return rows, stats_time, stats_cpu
 
 
 def _fmt_s(v):
     return "      -" if not np.isfinite(v) else f"{v:7.2f}" if v >= 0.995 else f"{v:7.3f}"
 
 
-def print_table(n, d, c, rows, stats_time, n_models):
+def _ratio(num, den):
+    return num / den if np.isfinite(num) and np.isfinite(den) and den > 0 else float("nan")
+
+
+def _fmt_x(v, width=8):
+    return f"{v:{width}.1f}x" if np.isfinite(v) else " " * width + "-"
+
+
+def print_table(n, d, c, rows, stats_time, n_models, stats_cpu=float("nan")):
     print(f"\n=== N={n:,} D={d:,} C={c}  (validation + ClassStats setup {stats_time:.3f} s) ===")
-    header = f"{'metric':<24} {'ours shared s':>13} {'ours cold s':>11} {'official s':>10} {'speed-up':>9} {'max rel diff':>12}"
+    header = (f"{'metric':<24} {'ours shared s':>13} {'ours cold s':>11} {'official s':>10} {'speed-up':>9} "
+              f"{'cold cpu s':>10} {'offic. cpu s':>12} {'cpu speed-up':>12} {'max rel diff':>12}")
     print(header)
     print("-" * len(header))
     for r in rows:
-        speed = r["official"] / r["cold"] if np.isfinite(r["official"]) and np.isfinite(r["cold"]) else float("nan")
-        speed_s = f"{speed:8.1f}x" if np.isfinite(speed) else "        -"
         diff_s = f"{r['rel_diff']:12.1e}" if np.isfinite(r["rel_diff"]) else "           -"
         print(f"{r['label']:<24} {_fmt_s(r['shared']):>13} {_fmt_s(r['cold']):>11} {_fmt_s(r['official']):>10} "
-              f"{speed_s} {diff_s}")
+              f"{_fmt_x(_ratio(r['official'], r['cold']))} {_fmt_s(r['cold_cpu']):>10} "
+              f"{_fmt_s(r['official_cpu']):>12} {_fmt_x(_ratio(r['official_cpu'], r['cold_cpu']), 11)} {diff_s}")
     ours_model = stats_time + sum(r["shared"] for r in rows)
     official_model = sum(r["official"] for r in rows)
+    ours_cpu = stats_cpu + sum(r["shared_cpu"] for r in rows)
+    official_cpu = sum(r["official_cpu"] for r in rows)
     print("-" * len(header))
-    print(f"{'suite per model':<24} {_fmt_s(ours_model):>13} {'':>11} {_fmt_s(official_model):>10}"
-          + (f" {official_model / ours_model:8.1f}x" if np.isfinite(official_model) else ""))
+    print(f"{'suite per model':<24} {_fmt_s(ours_model):>13} {'':>11} {_fmt_s(official_model):>10} "
+          f"{_fmt_x(_ratio(official_model, ours_model))} {_fmt_s(ours_cpu):>10} {_fmt_s(official_cpu):>12} "
+          f"{_fmt_x(_ratio(official_cpu, ours_cpu), 11)}")
     print(f"{f'suite x {n_models} models':<24} {_fmt_s(ours_model * n_models):>13} {'':>11} "
-          f"{_fmt_s(official_model * n_models):>10}")
+          f"{_fmt_s(official_model * n_models):>10} {'':>9} {_fmt_s(ours_cpu * n_models):>10} "
+          f"{_fmt_s(official_cpu * n_models):>12}")
+    print("(cpu columns: process CPU time; with one BLAS thread that is the time on an otherwise idle core. In the\n"
+          " suite rows the cpu column under 'cold cpu s' is ours shared.)")
     return ours_model, official_model
 
 
@@ -207,7 +238,26 @@ def main(argv=None):
     parser.add_argument("--no-cold", action="store_true", help="skip the cold (fresh statistics) timings")
     parser.add_argument("--models", type=int, default=10, help="pool size for the extrapolated suite total")
     parser.add_argument("--repeat", type=int, default=1, help="time each call this many times and keep the fastest")
+    parser.add_argument("--blas-threads", type=int, default=None,
+                        help="limit BLAS/OpenMP threads for the whole run (threadpoolctl); default: leave as set")
     args = parser.parse_args(argv)
+    if args.blas_threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=args.blas_threads):
+            return _run(args, parser)
+    return _run(args, parser)
+
+
+def _blas_threads() -> str:
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:  # pragma: no cover - a scikit-learn dependency
+        return "?"
+    return ", ".join(f"{i.get('internal_api')} {i.get('num_threads')}" for i in threadpool_info()) or "?"
+
+
+def _run(args, parser):
 
     sizes = args.sizes or [NAMED_SIZES[s] for s in (QUICK_SIZES if args.quick else DEFAULT_SIZES)]
     entries = SUITE
@@ -220,6 +270,7 @@ def main(argv=None):
           f"numpy {np.__version__}, {os.cpu_count()} CPUs, {platform.machine()}, "
           f"OPENBLAS/OMP threads {os.environ.get('OPENBLAS_NUM_THREADS', '-')}/{os.environ.get('OMP_NUM_THREADS', '-')}, "
           f"load average {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
+    print(f"date {time.strftime('%Y-%m-%d %H:%M')}, threads in use: {_blas_threads()}")
     if args.backend != "numpy":
         import torch
 
@@ -229,10 +280,11 @@ def main(argv=None):
     run_size(400, 96, 4, entries=entries, backend=args.backend, run_official=not args.no_official,
              run_cold=False)
     for n, d, c in sizes:
-        rows, stats_time = run_size(n, d, c, entries=entries, backend=args.backend,
-                                    run_official=not args.no_official, run_cold=not args.no_cold,
-                                    repeat=max(1, args.repeat))
-        print_table(n, d, c, rows, stats_time, args.models)
+        rows, stats_time, stats_cpu = run_size(n, d, c, entries=entries, backend=args.backend,
+                                               run_official=not args.no_official, run_cold=not args.no_cold,
+                                               repeat=max(1, args.repeat))
+        print_table(n, d, c, rows, stats_time, args.models, stats_cpu)
+        print(f"load average after this size: {' '.join(f'{v:.1f}' for v in os.getloadavg())}", flush=True)
     return 0
 
 

@@ -15,6 +15,7 @@ combined after every model is scored, so their scores change when the pool chang
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -132,6 +133,15 @@ def _json_clean(obj):
     return obj
 
 
+def _limit_blas_threads(limit: int | None):
+    """Context limiting BLAS/OpenMP thread pools to ``limit`` threads (a no-op for None)."""
+    if limit is None:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits  # a scikit-learn dependency
+
+    return threadpool_limits(limits=limit)
+
+
 def _unpack(model: str, item) -> tuple[Any, Any, Any]:
     """(features, labels, source_probs or None) from a FeatureSet or an (X, y[, P]) tuple."""
     if isinstance(item, FeatureSet):
@@ -173,6 +183,7 @@ def rank_models(
     backend: str = "auto",
     device: str | None = None,
     on_error: str = "record",
+    blas_threads: int | None = None,
 ) -> RankingTable:
     """Score every model of a pool with every metric and rank them.
 
@@ -190,12 +201,18 @@ def rank_models(
     backend, device : where the heavy linear algebra runs (see :mod:`transvis.metrics._backend`).
     on_error : ``"record"`` (default) notes a metric that raises in ``failed`` and carries on;
         ``"raise"`` re-raises the first error.
+    blas_threads : limit the BLAS/OpenMP threads while scoring (threadpoolctl), e.g. 1 on a busy machine,
+        where multi-threaded OpenBLAS can be several times slower (threads spin waiting for a core); None
+        (default) leaves the process setting untouched. The setting is restored afterwards.
 
     A metric needing source probabilities is *skipped* (with the reason) for a model that has none.
     Unknown metric names, parameters or variants raise a ``ValueError`` before anything is computed.
     """
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {ON_ERROR}; got {on_error!r}.")
+    if blas_threads is not None and (isinstance(blas_threads, bool) or not isinstance(blas_threads, int)
+                                     or blas_threads < 1):
+        raise ValueError(f"blas_threads must be a positive integer or None; got {blas_threads!r}.")
     if not isinstance(features_by_model, Mapping) or not features_by_model:
         raise ValueError("features_by_model must be a non-empty dict {model: FeatureSet or (X, y[, P])}.")
     if isinstance(metrics, str):
@@ -232,46 +249,47 @@ def rank_models(
     skipped: list[tuple[str, str, str]] = []
     failed: list[tuple[str, str, str]] = []
 
-    for model in models:
-        features, labels, source_probs = _unpack(model, features_by_model[model])
-        start = time.perf_counter()
-        try:
-            # One ClassStats per model: every metric below reuses its cached statistics. It is dropped
-            # after this model so a large pool never holds more than one model's statistics.
-            stats = ClassStats(features, labels, backend=backend, device=device)
-        except Exception as err:  # invalid features for this model: every metric fails the same way
-            if on_error == "raise":
-                raise
-            reason = f"{type(err).__name__}: {err}"
-            failed.extend((model, column, reason) for column in metrics)
-            continue
-        stats_seconds[model] = time.perf_counter() - start
-        for column, spec in specs.items():
-            if spec.needs_source_probs and source_probs is None:
-                skipped.append((
-                    model, column,
-                    f"{spec.name} needs source_probs (the model's softmax over its source classes); "
-                    "this model has none (no classification head).",
-                ))
-                continue
-            kwargs = {**metric_params[column], **model_params.get(model, {}).get(column, {})}
+    with _limit_blas_threads(blas_threads):
+        for model in models:
+            features, labels, source_probs = _unpack(model, features_by_model[model])
             start = time.perf_counter()
             try:
-                result = compute(
-                    spec.name, stats.features, stats.labels, source_probs=source_probs, stats=stats, **kwargs
-                )
-                score = float(result.score)
-                if not math.isfinite(score):
-                    raise ValueError(f"{spec.name} returned a non-finite score ({score}).")
-            except Exception as err:
+                # One ClassStats per model: every metric below reuses its cached statistics. It is dropped
+                # after this model so a large pool never holds more than one model's statistics.
+                stats = ClassStats(features, labels, backend=backend, device=device)
+            except Exception as err:  # invalid features for this model: every metric fails the same way
                 if on_error == "raise":
                     raise
-                failed.append((model, column, f"{type(err).__name__}: {err}"))
+                reason = f"{type(err).__name__}: {err}"
+                failed.extend((model, column, reason) for column in metrics)
                 continue
-            finally:
-                seconds.at[model, column] = time.perf_counter() - start
-            raw[column][model] = result
-        del stats
+            stats_seconds[model] = time.perf_counter() - start
+            for column, spec in specs.items():
+                if spec.needs_source_probs and source_probs is None:
+                    skipped.append((
+                        model, column,
+                        f"{spec.name} needs source_probs (the model's softmax over its source classes); "
+                        "this model has none (no classification head).",
+                    ))
+                    continue
+                kwargs = {**metric_params[column], **model_params.get(model, {}).get(column, {})}
+                start = time.perf_counter()
+                try:
+                    result = compute(
+                        spec.name, stats.features, stats.labels, source_probs=source_probs, stats=stats, **kwargs
+                    )
+                    score = float(result.score)
+                    if not math.isfinite(score):
+                        raise ValueError(f"{spec.name} returned a non-finite score ({score}).")
+                except Exception as err:
+                    if on_error == "raise":
+                        raise
+                    failed.append((model, column, f"{type(err).__name__}: {err}"))
+                    continue
+                finally:
+                    seconds.at[model, column] = time.perf_counter() - start
+                raw[column][model] = result
+            del stats
 
     results: dict[str, dict[str, MetricResult]] = {}
     for column, spec in specs.items():

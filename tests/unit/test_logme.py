@@ -261,4 +261,6 @@ def test_shared_stats_give_the_same_result():
     features, labels = blobs(70, 12, 3, seed=8)
     stats = ClassStats(features, labels)
     assert compute("logme", features, labels, stats=stats).score == logme(features, labels).score
-    assert stats.__dict__.get("raw_gram") is not None  # N > D reads the shared XᵀX
+    # N > D reads XᵀX's eigendecomposition, a rank-one update of the shared S_T one (no second XᵀX product)
+    assert stats.__dict__.get("raw_gram_eigh") is not None
+    assert stats.__dict__.get("total_eigh") is not None

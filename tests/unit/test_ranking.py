@@ -292,3 +292,28 @@ def test_inputs_are_not_modified():
         np.testing.assert_array_equal(x, copies[m][0])
         np.testing.assert_array_equal(y, copies[m][1])
         assert x.flags.writeable
+
+
+def test_blas_threads_limit_is_scoped_and_validated():
+    from threadpoolctl import threadpool_info
+
+    pool = _pool(n_models=3)
+    before = [info["num_threads"] for info in threadpool_info()]
+    seen = []
+
+    def spy(features, labels, *, stats=None):
+        seen.append({info["num_threads"] for info in threadpool_info()})
+        return _mean_norm(features, labels, stats=stats)
+
+    reference = rank_models(pool, ["hscore", "sfda"])
+    target = 2 if max(before) == 1 else 1  # a value different from the current one (tests run with 1)
+    with pytest.MonkeyPatch().context() as patch:
+        _fake(patch, "toy_threads", spy)
+        limited = rank_models(pool, ["hscore", "sfda", "toy_threads"], blas_threads=target)
+    assert len(seen) == 3 and all(threads == {target} for threads in seen)
+    assert [info["num_threads"] for info in threadpool_info()] == before  # restored afterwards
+    for metric in ("hscore", "sfda"):
+        np.testing.assert_allclose(limited.scores[metric], reference.scores[metric], rtol=1e-12)
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="blas_threads"):
+            rank_models(pool, ["hscore"], blas_threads=bad)

@@ -144,3 +144,21 @@ def test_torch_backend_equals_numpy(n, d):
     np.testing.assert_allclose(got.score, ref.score, rtol=1e-9)
     np.testing.assert_allclose(got.trace["class_rates"], ref.trace["class_rates"], rtol=1e-9)
     np.testing.assert_allclose(got.trace["global_rate"], ref.trace["global_rate"], rtol=1e-9)
+
+
+@pytest.mark.parametrize("scale", [1e-5, 1e-3, 1.0, 1e3])
+def test_cholesky_and_eigenvalue_paths_keep_relative_accuracy(scale):
+    # Reference: ½·Σ log1p(λ/(nε)) over accurate eigenvalues, which keeps full relative accuracy even when
+    # every λ/(nε) is tiny (there a Cholesky log-determinant of I + A would only be accurate to ~k·eps).
+    features, labels = blobs(150, 12, 3, seed=4)
+    features = features * scale
+
+    def rate(rows):
+        values = np.linalg.eigvalsh(rows.T @ rows)
+        return 0.5 * np.log1p(np.maximum(values, 0.0) / (rows.shape[0] * 1e-4)).sum()
+
+    centred = features - features.mean(axis=0)
+    class_rates = np.array([rate(centred[labels == c]) for c in range(3)])
+    result = transrate(features, labels)
+    np.testing.assert_allclose(result.trace["class_rates"], class_rates, rtol=1e-9)
+    np.testing.assert_allclose(result.trace["global_rate"], rate(centred), rtol=1e-9)

@@ -2,18 +2,31 @@
 
 Most transferability metrics are functions of a handful of quantities: class counts and means, the
 total / within / between scatter matrices and one eigendecomposition. Computing them once per model (and
-lazily: only what some metric asks for) is what makes scoring a whole zoo fast.
+lazily: only what some metric asks for) is what makes scoring a whole zoo fast:
+
+- one O(N·D²) Gram per model (S_T, accumulated over row blocks, so no N×D temporary); XᵀX = N·(S_T + μμᵀ)
+  and its eigendecomposition (a rank-one update of S_T's) follow from it;
+- one O(D³) eigendecomposition of S_T (``total_eigh``; ``top_eigh`` reads PCA bases off it);
+- :meth:`ClassStats.moved` derives, exactly and without another pass over the samples, the statistics of
+  features whose classes were moved and/or scaled about their means (PED, FSP);
+- :meth:`ClassStats.memo` keeps deterministic metric results, so a wrapper (PED, FSP) that needs the plain
+  score on the same features does not compute it twice.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from functools import cached_property
 
 import numpy as np
 import scipy.sparse
 
-from ._backend import get_backend
+from ._backend import DenseEigh, eigh_rank_one_update, get_backend
 from ._validation import as_features, as_labels
+
+# Row blocks of at most this many float64 entries (8 MiB): per-block temporaries are then served from the
+# allocator's heap instead of fresh pages, and no N×D temporary is ever needed.
+_BLOCK_ENTRIES = 1 << 20
 
 
 class ClassStats:
@@ -44,6 +57,7 @@ class ClassStats:
         self.counts = np.bincount(self.labels, minlength=self.n_classes)
         self.priors = self.counts / self.n_samples
         self.mean = self.features.mean(axis=0)
+        self._results: dict = {}
 
     def matches(self, features, labels) -> bool:
         """True when these statistics were built from ``features`` (same object) and equal ``labels``."""
@@ -78,8 +92,9 @@ class ClassStats:
 
     @cached_property
     def total_scatter(self) -> np.ndarray:
-        """S_T = Cov(X) with bias=1 [D, D]."""
-        return self.backend.gram(self.centered) / self.n_samples
+        """S_T = Cov(X) with bias=1 [D, D] (accumulated over row blocks of X − μ)."""
+        blocks = (block for _, block in self.centered_blocks())
+        return self.backend.gram_sum(blocks, self.n_dims) / self.n_samples
 
     @cached_property
     def between_scatter(self) -> np.ndarray:
@@ -98,15 +113,124 @@ class ClassStats:
         w, v = self.backend.eigh(self.total_scatter)
         return w[::-1].copy(), v[:, ::-1].copy()
 
+    def top_eigh(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The k largest eigenvalues of S_T (descending) [k] and their eigenvectors [D, k] (PCA bases).
+
+        Read off ``total_eigh`` when it is already computed; otherwise a partial eigendecomposition (about a
+        third of the cost), cached. The two agree to round-off (up to eigenvector signs).
+        """
+        k = int(min(max(k, 1), self.n_dims))
+        if "total_eigh" in self.__dict__:
+            values, vectors = self.total_eigh
+            return values[:k], vectors[:, :k]
+        cached = self.__dict__.get("_top_eigh")
+        if cached is None or cached[0].size < k:
+            w, v = self.backend.eigh_top(self.total_scatter, k)
+            cached = self.__dict__["_top_eigh"] = (w[::-1].copy(), v[:, ::-1].copy())
+        return cached[0][:k], cached[1][:, :k]
+
     @cached_property
     def raw_gram(self) -> np.ndarray:
-        """XᵀX [D, D] of the uncentred features (LogME's design matrix)."""
-        return self.backend.gram(self.features)
+        """XᵀX = N·(S_T + μμᵀ) [D, D] of the uncentred features (LogME's design matrix), from the shared S_T
+        (a sum of two PSD terms: no cancellation, and no second N×D² product)."""
+        return self.n_samples * (self.total_scatter + np.outer(self.mean, self.mean))
+
+    @cached_property
+    def raw_gram_eigh(self):
+        """Eigendecomposition of XᵀX [D, D]: ``.values`` [D] descending, ``.project(rows)`` = rows @ V,
+        ``.expand(coef)`` = coef @ Vᵀ, ``.vectors``.
+
+        XᵀX/N = S_T + μμᵀ is a rank-one update of the shared ``total_eigh`` (O(D²), see
+        :class:`~transvis.metrics._backend.RankOneUpdatedEigh`) instead of a second O(D³) decomposition;
+        a direct eigendecomposition of ``raw_gram`` is the fallback.
+        """
+        values, vectors = self.total_eigh
+        updated = eigh_rank_one_update(values, vectors, self.mean)
+        if updated is not None:
+            updated.values = updated.values * self.n_samples
+            return updated
+        w, v = self.backend.eigh(self.raw_gram)
+        return DenseEigh(w[::-1].copy(), v[:, ::-1].copy())
 
     @cached_property
     def raw_sample_gram(self) -> np.ndarray:
         """XXᵀ [N, N] of the uncentred features (the smaller form when N < D)."""
         return self.backend.matmul(self.features, self.features.T)
+
+    # -- blockwise access (no N×D temporaries) ------------------------------------------------------------
+    def row_blocks(self):
+        """Consecutive row slices covering 0..N-1, each with at most ~1M entries (8 MiB of float64)."""
+        step = max(1, _BLOCK_ENTRIES // max(self.n_dims, 1))
+        return [slice(start, min(start + step, self.n_samples)) for start in range(0, self.n_samples, step)]
+
+    def residual_blocks(self):
+        """Yield ``(rows, r)`` with r = x_i − μ_{y_i} [n_rows, D] for consecutive row slices (a new array each:
+        the caller may overwrite it)."""
+        for rows in self.row_blocks():
+            yield rows, self.features[rows] - self.class_means[self.labels[rows]]
+
+    def block_indicator(self, rows: slice, weights: np.ndarray | None = None) -> scipy.sparse.csr_matrix:
+        """Sparse one-hot [C, n_rows] of a row slice (optionally weighted): ``block_indicator(rows) @ a``
+        sums the rows of ``a`` per class."""
+        labels = self.labels[rows]
+        data = np.ones(labels.size) if weights is None else np.asarray(weights, dtype=np.float64)
+        return scipy.sparse.csr_matrix((data, (labels, np.arange(labels.size))), shape=(self.n_classes, labels.size))
+
+    @cached_property
+    def class_variances(self) -> np.ndarray:
+        """Per-class, per-dimension population variances ``mean_{i∈c} (x_id − μ_cd)²`` [C, D] (two-pass)."""
+        total = np.zeros((self.n_classes, self.n_dims))
+        for rows, resid in self.residual_blocks():
+            np.square(resid, out=resid)
+            total += self.block_indicator(rows) @ resid
+        return total / self.counts[:, None]
+
+    def centered_blocks(self):
+        """Yield ``(rows, x − μ)`` [n_rows, D] for consecutive row slices (a new array each)."""
+        for rows in self.row_blocks():
+            yield rows, self.features[rows] - self.mean
+
+    def centered_dot(self, matrix: np.ndarray) -> np.ndarray:
+        """``(X − μ) @ matrix`` [N, k] for matrix [D, k], block by block (``centered`` is not materialised)."""
+        matrix = np.asarray(matrix, dtype=np.float64)
+        out = np.empty((self.n_samples, matrix.shape[1]))
+        for rows, block in self.centered_blocks():
+            out[rows] = self.backend.matmul(block, matrix)
+        return out
+
+    def centered_row_norms2(self) -> np.ndarray:
+        """‖x_i − μ‖² [N], block by block."""
+        out = np.empty(self.n_samples)
+        for rows, block in self.centered_blocks():
+            out[rows] = np.einsum("ij,ij->i", block, block)
+        return out
+
+    # -- shared results and derived statistics ------------------------------------------------------------
+    def memo(self, key, build):
+        """``build()`` once per hashable ``key`` on these statistics (e.g. a deterministic metric's result,
+        which a wrapper metric asks for again). Metric results come back as shallow copies."""
+        try:
+            hash(key)
+        except TypeError:
+            return build()
+        results = self.__dict__.setdefault("_results", {})
+        if key not in results:
+            results[key] = build()
+        value = results[key]
+        if dataclasses.is_dataclass(value) and hasattr(value, "trace"):
+            return dataclasses.replace(value, trace=dict(value.trace), params=dict(value.params))
+        return value
+
+    def moved(self, class_means, *, residual_scale: float = 1.0, features=None) -> "MovedClassStats":
+        """Statistics of the class-wise affine move ``x'_i = μ'_{y_i} + s·(x_i − μ_{y_i})``.
+
+        class_means : μ' [C, D]; residual_scale : s ≥ 0. The within-class scatter is s²·S_W (the residuals
+        are scaled, not recomputed), so PED's rigid class shifts (s = 1) and FSP's Spread/Attract cost
+        O(C·D²) instead of another O(N·D²) pass. ``features``, a zero-argument function returning the moved
+        [N, D] features as a new array (then made read-only), fixes how they are materialised when a metric
+        needs the rows themselves; by default ``μ'_{y_i} + s·(x_i − μ_{y_i})``, block by block.
+        """
+        return MovedClassStats(self, class_means, residual_scale=residual_scale, features=features)
 
 
 def ensure_stats(features, labels, stats: ClassStats | None = None, *, backend="auto", device=None) -> ClassStats:
@@ -117,3 +241,89 @@ def ensure_stats(features, labels, stats: ClassStats | None = None, *, backend="
         if stats.matches(features, labels):
             return stats
     return ClassStats(features, labels, backend=backend, device=device)
+
+
+class MovedClassStats(ClassStats):
+    """:class:`ClassStats` of ``x'_i = μ'_{y_i} + s·(x_i − μ_{y_i})`` derived from the base statistics.
+
+    Exact by construction (no new pass over the samples): counts, priors, labels, indicator and class
+    indices are the base's; class means are μ'; the mean is Σ π_c μ'_c; S_W' = s²·S_W (the same residuals,
+    scaled); S_B' from μ'; S_T' = S_W' + S_B'; XᵀX' = N·(S_T' + μ'μ'ᵀ); per-class variances s²× the base's.
+    ``features`` (and what needs the rows themselves: ``centered``, ``raw_sample_gram``) are materialised
+    only when a metric asks for them.
+    """
+
+    def __init__(self, base: ClassStats, class_means, *, residual_scale: float = 1.0, features=None):
+        scale = float(residual_scale)
+        if not (np.isfinite(scale) and scale >= 0.0):
+            raise ValueError(f"residual_scale must be a finite number >= 0; got {residual_scale!r}.")
+        means = np.array(class_means, dtype=np.float64)
+        if means.shape != base.class_means.shape:
+            raise ValueError(f"class_means must have shape {base.class_means.shape}; got {means.shape}.")
+        means.flags.writeable = False
+        self._base = base
+        self._source = None
+        self._build_features = features
+        self.residual_scale = scale
+        self.labels = base.labels
+        self.backend = base.backend
+        self.n_samples, self.n_dims, self.n_classes = base.n_samples, base.n_dims, base.n_classes
+        self.counts = base.counts
+        self.priors = base.priors
+        self.class_means = means
+        self.mean = self.priors @ means
+        self._results = {}
+
+    @cached_property
+    def features(self) -> np.ndarray:
+        if self._build_features is not None:
+            out = np.asarray(self._build_features(), dtype=np.float64)  # a new array, owned from here on
+            if out.shape != (self.n_samples, self.n_dims):
+                raise ValueError(f"moved features must have shape {(self.n_samples, self.n_dims)}; got {out.shape}.")
+        else:
+            out = np.empty((self.n_samples, self.n_dims))
+            for rows, resid in self._base.residual_blocks():
+                if self.residual_scale != 1.0:
+                    resid *= self.residual_scale
+                np.add(resid, self.class_means[self.labels[rows]], out=out[rows])
+        out.flags.writeable = False
+        return out
+
+    @cached_property
+    def indicator(self):
+        return self._base.indicator
+
+    @cached_property
+    def class_indices(self):
+        return self._base.class_indices
+
+    @cached_property
+    def within_scatter(self) -> np.ndarray:
+        base = self._base.within_scatter
+        return base if self.residual_scale == 1.0 else self.residual_scale**2 * base
+
+    @cached_property
+    def total_scatter(self) -> np.ndarray:
+        return self.within_scatter + self.between_scatter
+
+    @cached_property
+    def class_variances(self) -> np.ndarray:
+        base = self._base.class_variances
+        return base if self.residual_scale == 1.0 else self.residual_scale**2 * base
+
+    def residual_blocks(self):
+        for rows, resid in self._base.residual_blocks():
+            if self.residual_scale != 1.0:
+                resid *= self.residual_scale
+            yield rows, resid
+
+    def centered_dot(self, matrix: np.ndarray) -> np.ndarray:
+        # x'_i − x̄' = s·(x_i − x̄) + (μ'_c − x̄') − s·(μ_c − x̄): one product with the base's centred rows.
+        matrix = np.asarray(matrix, dtype=np.float64)
+        base = self._base
+        offsets = (self.class_means - self.mean) - self.residual_scale * (base.class_means - base.mean)
+        out = base.centered_dot(matrix)
+        if self.residual_scale != 1.0:
+            out *= self.residual_scale
+        out += (offsets @ matrix)[self.labels]
+        return out

@@ -185,18 +185,22 @@ def fsp(features, labels, *, stats=None, variant: str = "paper", metric: str = "
         raise ValueError(f"pca_dims must be a positive integer; got {pca_dims}. The official value is 64.")
     unperturbed = compute(spec.name, stats.features, stats.labels, stats=stats, **wrapped_params)
     fired, top2 = gate(stats) if variant == "official" else (None, None)
-    radii = class_radii(stats)
     trace = {"gate_fired": fired, "gate_top2_mean_eig": top2, "score_unperturbed": unperturbed.score,
              "space": "original", "pca_dims": None, "attract_amount": None, "metric": spec.name}
-    before = (stats.class_means, radii)
     params = {"metric": spec.name, "metric_params": wrapped_params}
 
+    if variant == "paper" or (variant == "official" and not fired):
+        radii = class_radii(stats)
+        before = (stats.class_means, radii)
+    # (otherwise the geometry is reported in the PCA space, below)
     if variant == "paper":
         moved = spread_attract(stats.features, stats.labels, spread, attract, class_means=stats.class_means)
         after_means = stats.mean + (1.0 - attract) * (stats.class_means - stats.mean)
         after = (after_means, (1.0 + spread) * radii)
         params.update(spread=spread, attract=attract)
-        result = compute(spec.name, moved, stats.labels, backend=stats.backend, **wrapped_params)
+        # Spread scales every residual by (1 + s) and Attract moves the class means: derived statistics.
+        moved_stats = stats.moved(after_means, residual_scale=1.0 + spread, features=lambda: moved)
+        result = compute(spec.name, moved_stats.features, stats.labels, stats=moved_stats, **wrapped_params)
     elif variant == "official" and not fired:
         after = before
         params.update(alpha=alpha, sigma=sigma, pca_dims=pca_dims)
@@ -217,8 +221,9 @@ def fsp(features, labels, *, stats=None, variant: str = "paper", metric: str = "
             after = (reduced_stats.class_means + shift, reduced_radii)
             trace["attract_amount"] = amount
             params.update(alpha=alpha, sigma=sigma)
-            result = compute(spec.name, reduced + shift[stats.labels], stats.labels, backend=stats.backend,
-                             **wrapped_params)
+            moved_stats = reduced_stats.moved(reduced_stats.class_means + shift,
+                                              features=lambda: reduced + shift[stats.labels])
+            result = compute(spec.name, moved_stats.features, stats.labels, stats=moved_stats, **wrapped_params)
 
     spread_before, distance_before = _geometry(before[0], before[1], stats.priors)
     spread_after, distance_after = _geometry(after[0], after[1], stats.priors)

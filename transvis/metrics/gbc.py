@@ -24,7 +24,7 @@ VARIANCE_FLOOR = 1e-4  # official tf.maximum(variance, 1e-4)
 
 
 def pca_scores(stats, n_dims: int | None) -> np.ndarray:
-    """Exact PCA scores (X − μ) V_k [N, k] from the shared eigendecomposition of S_T (k ≤ min(N, D)).
+    """Exact PCA scores (X − μ) V_k [N, k] from the top eigenvectors of S_T (``ClassStats.top_eigh``; k ≤ min(N, D)).
 
     ``n_dims=None`` keeps the features as they are (centred). Any exact PCA basis gives the same GBC: the
     spherical and diagonal formulas only see distances and per-axis variances of the same subspace.
@@ -32,8 +32,8 @@ def pca_scores(stats, n_dims: int | None) -> np.ndarray:
     if n_dims is None:
         return stats.centered
     k = min(int(n_dims), stats.n_samples, stats.n_dims)
-    _, vectors = stats.total_eigh
-    return stats.backend.matmul(stats.centered, np.ascontiguousarray(vectors[:, :k]))
+    _, vectors = stats.top_eigh(k)
+    return stats.centered_dot(np.ascontiguousarray(vectors[:, :k]))
 
 
 def class_gaussians(reduced: np.ndarray, stats) -> tuple[np.ndarray, np.ndarray]:
@@ -89,6 +89,11 @@ def gbc(features, labels, *, stats=None, gaussian_type: str = "spherical", pca_d
     if pca_dims is not None and int(pca_dims) < 1:
         raise ValueError(f"pca_dims must be a positive integer or None; got {pca_dims!r}.")
     stats = ensure_stats(features, labels, stats)
+    # Memoised on the shared statistics: PED asks for the same score on the unmoved features.
+    return stats.memo(("gbc", gaussian_type, pca_dims), lambda: _gbc(stats, gaussian_type, pca_dims))
+
+
+def _gbc(stats, gaussian_type: str, pca_dims) -> MetricResult:
     reduced = pca_scores(stats, pca_dims)
     means, variances = class_gaussians(reduced, stats)
     dist = bhattacharyya_distances(means, variances, gaussian_type)

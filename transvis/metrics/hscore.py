@@ -5,7 +5,7 @@ Both are closed forms of the shared statistics:
     H  = tr(pinv(Cov(X)) · Cov(g))            g_i = μ_{y_i}
     Hα = tr(pinv(Σ_α) · (1−α) · Cov(g))       Σ_α = (1−α) S + α (tr S / D) I   (Ledoit-Wolf α)
 
-With ``Cov(X) = V diag(w) Vᵀ`` (one eigendecomposition shared with TransRate, FSP and NCTI) both reduce to
+With ``Cov(X) = V diag(w) Vᵀ`` (one eigendecomposition shared with LogME, FSP, NCTI and GBC) both reduce to
 sums over eigen-directions of the between-class energy ``b_k = v_kᵀ S_B v_k``.
 """
 
@@ -54,7 +54,7 @@ def ledoit_wolf_shrinkage(stats) -> float:
         return 0.0
     cov = stats.total_scatter
     mu = np.trace(cov) / d
-    row_sq = (stats.centered**2).sum(axis=1)
+    row_sq = stats.centered_row_norms2()  # ||x_i − μ||², block by block
     delta_ = (cov**2).sum()  # ||S||_F²
     beta_ = (row_sq**2).sum() / n  # (1/N) Σ_i ||x_i||⁴
     beta = (beta_ - delta_) / n

@@ -11,8 +11,9 @@ Everything reduces to the thin SVD ``F = U diag(s) Vᵀ`` (σ = s²) and the pro
 
     γ = Σ σ/(σ+t),  ‖m‖² = Σ σ z²/(σ+t)²,  ‖F m − y_c‖² = Σ z² t²/(σ+t)² + (n_c − ‖z‖²),   t = α/β
 
-The SVD is read off one eigendecomposition of the shared Gram matrix: XᵀX [D, D] when N > D, XXᵀ [N, N]
-when N ≤ D. ``Fᵀ y_c`` is the class sum of the features, so no one-hot matrix is ever multiplied.
+The SVD is read off one eigendecomposition of the shared Gram matrix: XᵀX [D, D] when N > D (obtained
+from the shared eigendecomposition of S_T by a rank-one update, XᵀX = N·(S_T + μμᵀ)), XXᵀ [N, N] when
+N ≤ D. ``Fᵀ y_c`` is the class sum of the features, so no one-hot matrix is ever multiplied.
 """
 
 from __future__ import annotations
@@ -39,27 +40,32 @@ def _spectrum(stats):
     """
     n, d = stats.n_samples, stats.n_dims
     backend = stats.backend
-    gram = stats.raw_gram if n > d else stats.raw_sample_gram
-    eigvals, eigvecs = backend.eigh(gram)
-    eigvals, eigvecs = eigvals[::-1], eigvecs[:, ::-1]
+    if n > d:
+        decomposition = stats.raw_gram_eigh  # XᵀX from the shared S_T eigendecomposition (rank-one update)
+        eigvals = decomposition.values
+    else:
+        eigvals, eigvecs = backend.eigh(stats.raw_sample_gram)
+        eigvals, eigvecs = eigvals[::-1], eigvecs[:, ::-1]
     # Round-off puts null directions at ~eps·σ_max (either sign): treat them as exact zeros.
     cutoff = max(eigvals[0] * max(n, d) * np.finfo(float).eps, 0.0)
     keep = eigvals > cutoff
     sigma = eigvals[keep].copy()
     s = np.sqrt(sigma)
-    basis = eigvecs[:, keep]
     if n > d:
-        # basis = V [D, k]; U = F V / s, so Uᵀ y_c = Vᵀ (class sum of F) / s.
+        # V's kept columns; U = F V / s, so Uᵀ y_c = Vᵀ (class sum of F) / s.
         class_sums = stats.class_means * stats.counts[:, None]
-        z = (class_sums @ basis) / s
+        z = decomposition.project(class_sums)[:, keep] / s
 
         def weights(coef):
-            return (coef * s) @ basis.T
+            full = np.zeros((coef.shape[0], d))
+            full[:, keep] = coef * s
+            return decomposition.expand(full)
 
         # The official code keeps s > 1e-10 of svd(XᵀX); its null directions come out as round-off
         # s ≈ 1e-8·s_max and are (almost always) kept, each adding ≈ log α: all D directions count.
         n_official_terms = d
     else:
+        basis = eigvecs[:, keep]
         # basis = U [N, k]; Uᵀ y_c sums U's rows of class c, and V diag(s) = Fᵀ U.
         z = np.asarray(stats.indicator @ basis)
 
@@ -156,6 +162,11 @@ def logme(features, labels, *, stats=None, variant: str = "exact") -> MetricResu
     if variant not in VARIANTS:
         raise ValueError(f"logme has no variant {variant!r}; choose one of {', '.join(VARIANTS)}.")
     stats = ensure_stats(features, labels, stats)
+    # Memoised on the shared statistics: PED and FSP ask for the same score on the unmoved features.
+    return stats.memo(("logme", variant), lambda: _logme(stats, variant))
+
+
+def _logme(stats, variant: str) -> MetricResult:
     n, d = stats.n_samples, stats.n_dims
     sigma, singular_values, z, to_weights, n_official_terms = _spectrum(stats)
     k = sigma.size

@@ -27,20 +27,22 @@ SHRINKAGE_FLOOR = 1e-10  # official max(exp(−Σ var), 1e-10); the floor switch
 def exact_pca(stats, n_components: int) -> tuple[np.ndarray, np.ndarray]:
     """Exact PCA of the features: scores [N, k] and explained variances [k] (unbiased, like scikit-learn).
 
-    Uses the shared eigendecomposition of S_T; k = min(n_components, N, D, numerical rank of S_T)
+    Uses the top eigenpairs of S_T (``ClassStats.top_eigh``); k = min(n_components, N, D, numerical rank of S_T)
     (components of zero variance are dropped; at least one is kept). Component signs follow
     scikit-learn's ``svd_flip(u_based_decision=False)`` (largest-|·| loading positive), so the scores equal
     ``PCA(n_components, svd_solver='full').fit_transform(X)`` up to round-off.
     """
-    values, vectors = stats.total_eigh
+    # The top eigenpairs of S_T: shared with the other metrics when computed, else a partial decomposition.
+    values, vectors = stats.top_eigh(min(int(n_components), stats.n_samples, stats.n_dims))
     # Directions of (numerically) zero variance are dropped: when N ≤ k their PCA "scores" are round-off,
-    # which an LDA would standardise into a random, row-order dependent extra feature.
+    # which an LDA would standardise into a random, row-order dependent extra feature. (Counting among the
+    # top values only is enough: k never exceeds their number.)
     rank = int(np.sum(values > values[0] * max(stats.n_samples, stats.n_dims) * np.finfo(float).eps))
     k = max(1, min(int(n_components), stats.n_samples, stats.n_dims, rank))
     basis = vectors[:, :k].copy()
     pivot = np.abs(basis).argmax(axis=0)
     basis *= np.sign(basis[pivot, np.arange(k)])
-    scores = stats.backend.matmul(stats.centered, basis)
+    scores = stats.centered_dot(basis)
     explained = np.clip(values[:k], 0.0, None) * stats.n_samples / (stats.n_samples - 1)
     return scores, explained
 

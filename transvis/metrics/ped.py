@@ -19,7 +19,10 @@ first step's exceeds ``exit_ratio`` (the rejected step is still reported). With 
 first change is 0, the official ratio is 0/0 = NaN and the features stay unchanged.
 
 Only the class centres move (rigidly), so the whole trajectory is computed on the C×D centres: O(N·D) for
-the statistics plus O(C²·D) per step, without the official C×C×D tensor.
+the statistics plus O(C²·D) per step, without the official C×C×D tensor. For the same reason the wrapped
+metric scores the moved features through statistics derived from the shared ones
+(:meth:`ClassStats.moved`: same within-class scatter, shifted class means), and the score on the unmoved
+features is the shared, memoised one.
 """
 
 from __future__ import annotations
@@ -40,12 +43,10 @@ REFERENCE_SELF = "target features (deviation from official PED)"
 # -- building blocks shared with FSP -------------------------------------------------------------------
 def class_radii(stats: ClassStats, scale: np.ndarray | None = None) -> np.ndarray:
     """RMS distance of each class to its centroid, ``R_c = sqrt(Σ_d Var_c(X_d / scale_d))`` [C] (population var)."""
-    resid = stats.features - stats.class_means[stats.labels]
+    variances = stats.class_variances  # shared [C, D], one blockwise pass over the residuals
     if scale is not None:
-        resid /= scale
-    np.square(resid, out=resid)
-    per_class = np.asarray(stats.indicator @ resid.sum(axis=1)) / stats.counts
-    return np.sqrt(per_class)
+        variances = variances / np.asarray(scale, dtype=np.float64) ** 2
+    return np.sqrt(variances.sum(axis=1))
 
 
 def centre_distances(centres: np.ndarray) -> np.ndarray:
@@ -258,12 +259,15 @@ def ped(features, labels, *, stats=None, metric: str = "sfda", metric_params=Non
         stats.features, stats.labels, stats=stats, reference_features=reference_features, time_step=time_step,
         nsigma=nsigma, exit_ratio=exit_ratio, max_steps=max_steps, constant=constant, eps=eps,
     )
+    # The plain metric on the same features: memoised on the shared statistics when it was computed before.
     before = compute(spec.name, stats.features, stats.labels, stats=stats, **wrapped_params)
     if trajectory.num_steps == 0:
         after = before
     else:
-        after = compute(spec.name, trajectory.features_after(), stats.labels, backend=stats.backend,
-                        **wrapped_params)
+        # A rigid class shift keeps every within-class residual: the moved statistics are derived exactly
+        # from the shared ones (S_W unchanged, class means shifted), without another O(N·D²) pass.
+        moved = stats.moved(stats.class_means + trajectory.class_shift())
+        after = compute(spec.name, moved.features, moved.labels, stats=moved, **wrapped_params)
     first = trajectory.steps[0] if trajectory.steps else None
     trace = {
         "num_steps": trajectory.num_steps,

@@ -142,6 +142,9 @@ class ShrinkageLDA:
     def fit(self, X, y, *, stats: ClassStats | None = None) -> "ShrinkageLDA":
         """Fit on features X [N, D] and labels y [N] in 0..C-1 (or on a prepared :class:`ClassStats`)."""
         stats = ensure_stats(X, y, stats, backend=self.backend, device=self.device)
+        return self._fit_stats(stats)
+
+    def _fit_stats(self, stats: ClassStats) -> "ShrinkageLDA":
         return self._fit_moments(
             stats.class_means, stats.priors, stats.mean, stats.within_scatter,
             between_scatter=lambda: stats.between_scatter, backend=stats.backend,
@@ -281,26 +284,52 @@ def confmix(features, labels, weights, *, class_means=None) -> np.ndarray:
     return p * x + (1.0 - p) * outer_class_means(class_means)[y]
 
 
-def _confmix_moments(stats: ClassStats, weights: np.ndarray):
-    """Class means [C, D] and within-class residuals [N, D] of the ConfMix-ed features, built in O(ND).
+class _ConfMixMoments:
+    """Moments of the ConfMix-ed features, built in O(N·D) from the shared statistics.
 
     With r_i = x_i − μ_c, d_c = μ_c − μ̄_{−c}, p̄_c the class mean of p and q_c = mean_{i∈c} p_i r_i, the
     mixed sample is x'_i = μ̄_{−c} + p_i (d_c + r_i), so its class mean is μ̄_{−c} + p̄_c d_c + q_c and its
-    residual is (p_i − p̄_c) d_c + p_i r_i − q_c: S'_W is then one Gram of these residuals (no per-class
-    loop, no uncentred-Gram cancellation).
+    residual is e_i = (p_i − p̄_c) d_c + p_i r_i − q_c: S'_W = (1/N) Σ e eᵀ is one Gram of these residuals (no
+    per-class loop, no uncentred-Gram cancellation). The residuals are produced block by block
+    (:meth:`residual_blocks`), so no N×D array is held.
     """
-    y = stats.labels
-    means = stats.class_means
-    outer = outer_class_means(means)
-    shift = means - outer  # d_c
-    p_bar = np.bincount(y, weights=weights, minlength=stats.n_classes) / stats.counts
-    resid = stats.features - means[y]
-    resid *= weights[:, None]  # p_i r_i
-    q = np.asarray(stats.indicator @ resid) / stats.counts[:, None]
-    resid += (weights - p_bar[y])[:, None] * shift[y]
-    resid -= q[y]
-    mixed_means = outer + p_bar[:, None] * shift + q
-    return mixed_means, resid
+
+    def __init__(self, stats: ClassStats, weights: np.ndarray):
+        self.stats = stats
+        self.weights = np.asarray(weights, dtype=np.float64)
+        outer = outer_class_means(stats.class_means)
+        self.shift = stats.class_means - outer  # d_c
+        self.p_bar = np.bincount(stats.labels, weights=self.weights, minlength=stats.n_classes) / stats.counts
+        q = np.zeros((stats.n_classes, stats.n_dims))
+        for rows, resid in stats.residual_blocks():
+            q += stats.block_indicator(rows, self.weights[rows]) @ resid
+        self.q = q / stats.counts[:, None]
+        self.means = outer + self.p_bar[:, None] * self.shift + self.q
+
+    def residual_blocks(self):
+        """Yield ``(rows, e)``: the mixed features' within-class residuals e_i [n_rows, D] by row slice."""
+        stats, p = self.stats, self.weights
+        for rows, resid in stats.residual_blocks():
+            y = stats.labels[rows]
+            resid *= p[rows, None]
+            resid += (p[rows] - self.p_bar[y])[:, None] * self.shift[y]
+            resid -= self.q[y]
+            yield rows, resid
+
+    def within_scatter(self) -> np.ndarray:
+        """S'_W [D, D] (biased, π-weighted)."""
+        stats = self.stats
+        return stats.backend.gram_sum((e for _, e in self.residual_blocks()), stats.n_dims) / stats.n_samples
+
+
+def _confmix_moments(stats: ClassStats, weights: np.ndarray):
+    """Class means [C, D] and within-class residuals [N, D] of the ConfMix-ed features (see
+    :class:`_ConfMixMoments`; this materialises the residuals, e.g. for a picture)."""
+    moments = _ConfMixMoments(stats, weights)
+    resid = np.empty((stats.n_samples, stats.n_dims))
+    for rows, block in moments.residual_blocks():
+        resid[rows] = block
+    return moments.means, resid
 
 
 def _soft_confusion(stats: ClassStats, posteriors: np.ndarray) -> np.ndarray:
@@ -335,8 +364,14 @@ def sfda(features, labels, *, stats=None, shrinkage=None, confmix=True, spectrum
     absent when ``confmix=False``), ``eigenvalues`` [D] (only with ``spectrum=True``).
     """
     stats = ensure_stats(features, labels, stats)
-    first = ShrinkageLDA(shrinkage, backend=stats.backend).fit(stats.features, stats.labels, stats=stats)
-    post_first = scipy.special.softmax(first.decision_function_centred(stats.centered), axis=1)
+    key = ("sfda", shrinkage, confmix, spectrum)
+    # Memoised on the shared statistics: PED asks for the same score on the unmoved features.
+    return stats.memo(key, lambda: _sfda(stats, shrinkage, confmix, spectrum))
+
+
+def _sfda(stats: ClassStats, shrinkage, confmix: bool, spectrum: bool) -> MetricResult:
+    first = ShrinkageLDA(shrinkage, backend=stats.backend)._fit_stats(stats)
+    post_first = scipy.special.softmax(stats.centered_dot(first.coef_.T) + first.intercept_, axis=1)
     confusion_first = _soft_confusion(stats, post_first)
     trace = {
         "shrinkage": first.shrinkage_,
@@ -354,14 +389,16 @@ def sfda(features, labels, *, stats=None, shrinkage=None, confmix=True, spectrum
 
     weights = confmix_weights(post_first, stats.labels)
     del post_first
-    mixed_means, mixed_resid = _confmix_moments(stats, weights)
-    mixed_within = stats.backend.gram(mixed_resid) / stats.n_samples
-    second = ShrinkageLDA.from_moments(mixed_means, stats.priors, mixed_within,
+    mixed = _ConfMixMoments(stats, weights)
+    second = ShrinkageLDA.from_moments(mixed.means, stats.priors, mixed.within_scatter(),
                                        shrinkage=first.shrinkage_, backend=stats.backend)
-    # x'_i − x̄' = residual_i + (μ'_c − x̄'), so logits = residual·coefᵀ + per-class offsets.
-    offsets = (mixed_means - second.xbar_) @ second.coef_.T  # [C, C]
-    logits = stats.backend.matmul(mixed_resid, second.coef_.T) + offsets[stats.labels] + second.intercept_
-    del mixed_resid
+    # x'_i − x̄' = e_i + (μ'_c − x̄'), so logits = e·coefᵀ + per-class offsets (the residuals are rebuilt block
+    # by block rather than stored).
+    offsets = (mixed.means - second.xbar_) @ second.coef_.T + second.intercept_  # [C, C]
+    logits = np.empty((stats.n_samples, stats.n_classes))
+    for rows, resid in mixed.residual_blocks():
+        logits[rows] = stats.backend.matmul(resid, second.coef_.T)
+    logits += offsets[stats.labels]
     post = scipy.special.softmax(logits, axis=1)
     confusion = _soft_confusion(stats, post)
     trace.update(

@@ -15,19 +15,27 @@ from ._contract import MetricResult, MetricSpec, register
 from ._stats import ensure_stats
 
 
-def _rate_from_eigenvalues(gram_eigenvalues: np.ndarray, n_rows: int, eps: float) -> float:
-    """½·Σ log(1 + λ/(n·ε)) over the eigenvalues λ of AᵀA (or of AAᵀ: same non-zero spectrum)."""
-    return 0.5 * float(np.log1p(np.maximum(gram_eigenvalues, 0.0) / (n_rows * eps)).sum())
+def _coding_rate(backend, gram: np.ndarray, n_rows: int, eps: float) -> float:
+    """R = ½·log det(I + gram/(n·ε)) for gram = AᵀA or AAᵀ (same non-zero spectrum).
+
+    Cholesky of I + gram/(nε). When even the trace of gram/(nε) is below 1 (tiny features) R is small and
+    Cholesky's absolute round-off (~k·eps) would dominate it: then ½·Σ log1p(λ/(nε)) over the eigenvalues.
+    """
+    scale = 1.0 / (n_rows * eps)
+    if float(np.trace(gram)) * scale < 1.0:
+        values = backend.eigh(np.asarray(gram, dtype=np.float64))[0]
+        return 0.5 * float(np.log1p(np.maximum(values, 0.0) * scale).sum())
+    return 0.5 * backend.logdet_eye_plus(gram, scale)
 
 
 def _class_rate(stats, rows: np.ndarray, eps: float) -> float:
     """R(Z_c) for the centred rows of one class, from the smaller of the n_c×n_c and D×D Gram matrices."""
-    block = stats.centered[rows]
+    block = stats.features[rows] - stats.mean
     if block.shape[0] < stats.n_dims:
         gram = stats.backend.matmul(block, block.T)  # log det(I_D + AᵀA) = log det(I_n + AAᵀ)
     else:
         gram = stats.backend.gram(block)
-    return _rate_from_eigenvalues(stats.backend.eigh(gram)[0], rows.size, eps)
+    return _coding_rate(stats.backend, gram, rows.size, eps)
 
 
 def transrate(features, labels, *, stats=None, eps: float = 1e-4) -> MetricResult:
@@ -37,8 +45,11 @@ def transrate(features, labels, *, stats=None, eps: float = 1e-4) -> MetricResul
     ``tllib.ranking.transrate(X, y, eps=1e-4)`` (also EMMS ``metrics.py``): unweighted 1/C class
     average, each class's rate with its own n_c, rows centred by the global mean only.
 
-    The global rate uses the shared eigenvalues w of S_T (ZᵀZ = N·S_T): ``R(Z) = ½·Σ log(1 + w/ε)``.
-    Each class rate is a log-determinant of the smaller of Z_c Z_cᵀ [n_c, n_c] and Z_cᵀ Z_c [D, D].
+    The global rate uses the shared S_T (ZᵀZ = N·S_T): ``R(Z) = ½·log det(I + S_T/ε)``. Each class rate is
+    a log-determinant of the smaller of Z_c Z_cᵀ [n_c, n_c] and Z_cᵀ Z_c [D, D]. Each log-determinant is a
+    Cholesky factorisation of the positive-definite ``I + A/(nε)`` (eigenvalues and log1p only when the
+    trace of A/(nε) is below 1, where Cholesky's round-off would dominate the tiny rate), so the value does
+    not depend on which other metrics ran first.
     Not scale invariant: ε is an absolute distortion. Once every eigenvalue above is ≫ ε, rescaling
     the features by c shifts TrR by ½·(rank Z − mean_c rank Z_c)·log c², which vanishes only when every
     class has full rank (n_c > D); as c → 0 the score falls to 0.
@@ -50,8 +61,7 @@ def transrate(features, labels, *, stats=None, eps: float = 1e-4) -> MetricResul
     if not (np.isfinite(eps) and eps > 0):
         raise ValueError(f"transrate eps must be a positive distortion; got {eps!r}. TLlib's default is 1e-4.")
     stats = ensure_stats(features, labels, stats)
-    eigenvalues_st, _ = stats.total_eigh
-    global_rate = _rate_from_eigenvalues(eigenvalues_st, 1, eps)  # N·S_T/(N·ε) = S_T/ε
+    global_rate = _coding_rate(stats.backend, stats.total_scatter, 1, eps)  # ZᵀZ/(N·ε) = S_T/ε
     class_rates = np.array([_class_rate(stats, rows, eps) for rows in stats.class_indices])
     score = global_rate - float(class_rates.mean())
     return MetricResult(
