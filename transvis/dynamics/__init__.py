@@ -1,0 +1,55 @@
+"""The dynamics engine: what Spread/Attract, SFDA's Fisher space, PED and neural collapse do to a feature
+space, as frames with a live model ranking (UI-free; the app's pages draw these).
+
+    from transvis.dynamics import run
+    traj = run("spread_attract" | "fisher" | "ped" | "collapse", features, labels, metric="logme", **params)
+    # (metric defaults to "sfda" for "fisher" and "logme" otherwise)
+    # features: {model_name: array [N, D_model] or FeatureSet} over the same samples, labels: [N]
+    traj.frames[i].scores      # {model: score of `metric` on this frame's features}
+    traj.frames[i].ranks       # {model: 1 = best}; .rank_changes, .overtakes (who overtook whom)
+    traj.frames[i].positions   # {model: [N, 2]} in a projection fitted once on the unperturbed features
+    traj.frames[i].centres     # {model: [C, 2]}
+    traj.frames[i].quantities  # {model: {name: value}} the method's own quantities (see each module),
+                               #   computed for a model when first read
+    traj.info                  # {model: {...}} per-model constants (mixing weights, gate, radii, spectra)
+    traj.scores_table(), traj.ranks_table(), traj.quantity("nc1", model), traj.all_overtakes()
+
+    run(..., cache_key=store_key)   # reuse prepared models and trajectories (small explicit key, no hashing)
+    run(..., threads="auto")        # 1 BLAS thread when the machine is busy (see run's docstring)
+
+Methods (each module's docstring lists its parameters and quantities):
+
+* ``spread_attract`` (:mod:`.spread_attract`) — FSP's Spread and Attract from strength 0 to a maximum;
+  ``variant="paper"`` (our reconstruction) or ``"official"`` (gate, PCA-64, signed step); ``mode`` spread /
+  attract / both.
+* ``fisher`` (:mod:`.fisher`) — samples moving to their ConfMix positions in SFDA's Fisher plane, or λ swept.
+* ``ped`` (:mod:`.ped`) — every step of PED's potential-energy decline, with forces, energy and exit ratio.
+* ``collapse`` (:mod:`.collapse`) — the teaching interpolation x(t) = (1−t)x + tμ_y with NC1–NC4 and FaCe.
+
+Correctness: frame scores are the registry's (``transvis.metrics.compute``) on the frame's features — the
+moments of these per-class affine moves are passed in closed form (``ClassStats.moved``, :class:`FrameStats`),
+and LogME has an exact low-rank fast path (one eigendecomposition per model instead of one per frame), tested
+equal to the registry. Frame 0 is the unperturbed features (for ``fisher``: SFDA's first pass).
+"""
+
+from ._context import FrameStats
+from ._engine import METHODS, clear_cache, method_params, run
+from .collapse import nearest_simplex_etf
+from .frames import Frame, LazyMap, Overtake, Trajectory, find_overtakes, rank_scores
+from .ped import potential_energy
+
+__all__ = [
+    "METHODS",
+    "Frame",
+    "FrameStats",
+    "LazyMap",
+    "Overtake",
+    "Trajectory",
+    "clear_cache",
+    "find_overtakes",
+    "method_params",
+    "nearest_simplex_etf",
+    "potential_energy",
+    "rank_scores",
+    "run",
+]

@@ -1,0 +1,361 @@
+"""The one entry point :func:`run`: validate, prepare each model once, build a method's frames, score, rank."""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import os
+import sys
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+
+import numpy as np
+
+from transvis.features.featureset import FeatureSet
+from transvis.metrics import compute
+from transvis.metrics._backend import get_backend
+from transvis.metrics.ped import resolve_wrapped_metric
+from transvis.projection import FisherProjection, PCAProjection
+
+from . import _fast_logme, collapse, fisher, ped, spread_attract
+from ._context import AffineFrame, Display, clear_contexts, get_context
+from .frames import Frame, LazyMap, Trajectory, attach_ranks
+
+METHODS = {"spread_attract": spread_attract, "fisher": fisher, "ped": ped, "collapse": collapse}
+ALIASES = {"fsp": "spread_attract", "sa": "spread_attract", "spread_and_attract": "spread_attract",
+           "sfda": "fisher", "fisher_space": "fisher", "potential_energy_decline": "ped",
+           "neural_collapse": "collapse", "nc": "collapse"}
+PROJECTIONS = ("pca", "fisher")
+DEFAULT_PROJECTION = {"spread_attract": "pca", "fisher": "fisher", "ped": "pca", "collapse": "pca"}
+DEFAULT_METRIC = {"spread_attract": "logme", "fisher": "sfda", "ped": "logme", "collapse": "logme"}
+_ENGINE_ARGS = {"contexts", "displays", "metric", "metric_params", "projection", "n_frames"}
+
+_TRAJECTORIES: OrderedDict = OrderedDict()
+TRAJECTORY_CACHE_SIZE = 32
+
+
+class _Unhashable(Exception):
+    pass
+
+
+def method_params(method: str) -> tuple[str, ...]:
+    """The method-specific keyword parameters ``run`` accepts for ``method`` (besides the common ones)."""
+    build = METHODS[_resolve_method(method)].build
+    return tuple(p.name for p in inspect.signature(build).parameters.values()
+                 if p.kind is p.KEYWORD_ONLY and p.name not in _ENGINE_ARGS)
+
+
+def clear_cache() -> None:
+    """Forget every cached trajectory and prepared model (e.g. after the features behind a key changed)."""
+    _TRAJECTORIES.clear()
+    clear_contexts()
+
+
+def run(method: str, features, labels=None, metric: str | None = None, *, metric_params=None, projection=None,
+        n_frames=None, backend="auto", device=None, cache_key=None, fast: bool = True, threads="auto",
+        **params) -> Trajectory:
+    """Compute a trajectory of ``method`` for every model of a pool, scored by ``metric`` at every frame.
+
+    Parameters
+    ----------
+    method : "spread_attract" | "fisher" | "ped" | "collapse" (see :mod:`transvis.dynamics`).
+    features : {model: array [N, D_model] or FeatureSet} over the same N samples (D may differ by model).
+    labels : int array [N] in 0..C−1; None takes them from the FeatureSets (which must agree).
+    metric, metric_params : any registered feature metric (not a wrapper, no source probabilities) and its
+        parameters; every frame's score is that metric's score on the frame's features. Default: "sfda" for
+        "fisher", "logme" for the others.
+    projection : "pca" (exact PCA of the unperturbed features) or "fisher" (SFDA's Fisher plane); default
+        per method (Fisher for "fisher", PCA otherwise). Fitted once per model, fixed for every frame.
+    n_frames : frames of the sweep (default 11; not for "ped", whose frames are its steps).
+    backend, device : where the heavy linear algebra runs ("auto", "numpy", "torch").
+    cache_key : a small hashable id of ``features``/``labels`` (the app passes its feature-store key). With
+        it, prepared models (Gram matrices, decompositions, projections) and whole trajectories are cached
+        per (key, method, metric, parameters); without it nothing is cached. Parameters holding arrays
+        (PED's reference features) bypass the trajectory cache.
+    fast : use exact closed-form scorers where they exist (LogME on affine frames); False scores every frame
+        through ``transvis.metrics.compute``.
+    threads : BLAS/OpenMP threads for this computation: an int, None (the libraries' setting), or "auto" (1 when
+        the machine is busy — 1-minute load average above cores − 1 — else the libraries' setting). Multi-threaded
+        OpenBLAS degrades badly when other processes hold the cores: a 1,280² eigendecomposition took 0.6 s on
+        one thread and 3–13 s on two on the shared 2-core development machine.
+    **params : the method's own parameters (:func:`method_params` lists them).
+    """
+    method = _resolve_method(method)
+    module = METHODS[method]
+    if metric is None:
+        metric = DEFAULT_METRIC[method]
+    spec, metric_params = resolve_wrapped_metric(metric, metric_params, "the dynamics engine")
+    projection = DEFAULT_PROJECTION[method] if projection is None else projection
+    if projection not in PROJECTIONS:
+        raise ValueError(f"projection must be one of {', '.join(PROJECTIONS)}; got {projection!r}. "
+                         "(UMAP draws a static overview only: transvis.projection.umap_overview.)")
+    accepted = method_params(method)
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ValueError(f"method {method!r} has no parameter(s) {unknown}; it accepts: {', '.join(accepted)} (plus "
+                         "metric, metric_params, projection, n_frames, backend, device, cache_key, fast, threads).")
+    if method == "ped" and n_frames is not None:
+        raise ValueError("PED's frames are its steps; set max_steps=… instead of n_frames.")
+
+    key = None
+    if cache_key is not None:
+        try:
+            key = _freeze((cache_key, method, spec.name, metric_params, params, projection, n_frames, backend,
+                           device, bool(fast)))  # threads change speed, not results
+            hash(key)
+        except (_Unhashable, TypeError):
+            key = None
+        if key is not None and key in _TRAJECTORIES:
+            _TRAJECTORIES.move_to_end(key)
+            return _TRAJECTORIES[key]
+
+    started = time.perf_counter()
+    with _thread_limit(threads):
+        trajectory = _compute(method, module, spec, metric_params, projection, features, labels, n_frames, backend,
+                              device, cache_key, fast, params)
+    trajectory.seconds = time.perf_counter() - started
+    if key is not None:
+        _TRAJECTORIES[key] = trajectory
+        while len(_TRAJECTORIES) > TRAJECTORY_CACHE_SIZE:
+            _TRAJECTORIES.popitem(last=False)
+    return trajectory
+
+
+def _compute(method, module, spec, metric_params, projection, features, labels, n_frames, backend, device,
+             cache_key, fast, params) -> Trajectory:
+    arrays, labels = _pool(features, labels)
+    backend_obj = get_backend(backend, device)
+    contexts = {m: get_context(m, x, labels, backend=backend_obj, cache_key=cache_key) for m, x in arrays.items()}
+    shrinkage = params.get("shrinkage") if method == "fisher" else None
+    displays, projections = {}, {}
+    for model, context in contexts.items():
+        fitted, display, display_key = _projection(context, projection, shrinkage)
+        projections[model] = fitted
+        displays[id(context)] = (display, display_key)
+
+    build_args = dict(params, displays=displays)
+    build_params = inspect.signature(module.build).parameters
+    if "n_frames" in build_params:
+        build_args["n_frames"] = n_frames
+    for name, value in (("metric", spec.name), ("metric_params", metric_params), ("projection", projection)):
+        if name in build_params:
+            build_args[name] = value
+    plan = module.build(contexts, **build_args)
+    displays.update(plan.displays)
+
+    scored = _score(spec, metric_params, plan, contexts, fast)
+    errors = scored.errors
+    n = len(plan.values)
+    frames = []
+    for index in range(n):
+        positions, centres, scores = {}, {}, {}
+        for model in contexts:
+            frame_spec = plan.frames[model][index]
+            if plan.positions is not None and model in plan.positions:
+                positions[model], centres[model] = plan.positions[model][index]
+            else:
+                display, display_key = displays[id(frame_spec.context)]
+                positions[model], centres[model] = frame_spec.display(display, display_key)
+            scores[model] = scored.scores[index].get(model, float("nan"))
+        frames.append(Frame(
+            index=index, value=plan.values[index], label=plan.labels[index], positions=positions, centres=centres,
+            scores=scores,
+            quantities=LazyMap(contexts, lambda m, i=index: _quantities(plan, scored, errors, m, i)),
+            predicted=None if plan.predicted is None else LazyMap(contexts, lambda m, i=index: plan.predicted(m, i)),
+            contribution=(None if plan.contribution is None
+                          else LazyMap(contexts, lambda m, i=index: plan.contribution(m, i))),
+        ))
+    attach_ranks(frames, higher_is_better=spec.higher_is_better)
+    projection_name = plan.projection_name or (
+        "PCA of the unperturbed features" if projection == "pca" else "Fisher plane of the unperturbed features")
+    trajectory = Trajectory(
+        method=method, metric=spec.name, metric_params=metric_params, params=plan.params, parameter=plan.parameter,
+        models=list(contexts), labels=next(iter(contexts.values())).labels, frames=frames,
+        projection_name=projection_name, projection_fixed=plan.projection_fixed, projections=projections,
+        info=plan.info, scoring=scored.scoring, errors=errors,
+        cache_key=cache_key,
+    )
+    return trajectory
+
+
+@contextlib.contextmanager
+def _thread_limit(threads):
+    """Limit BLAS/OpenMP (and torch) threads inside the block; see ``run``'s ``threads``."""
+    if threads == "auto":
+        cores = os.cpu_count() or 1
+        try:
+            busy = os.getloadavg()[0] > cores - 1
+        except OSError:  # pragma: no cover - no load average on this platform
+            busy = False
+        threads = 1 if busy else None
+    if threads is None:
+        yield
+        return
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise ValueError(f"threads must be a positive integer, None or 'auto'; got {threads!r}.")
+    from threadpoolctl import threadpool_limits
+
+    torch = sys.modules.get("torch")
+    torch_threads = torch.get_num_threads() if torch is not None else None
+    try:
+        if torch is not None:
+            torch.set_num_threads(threads)
+        with threadpool_limits(limits=threads):
+            yield
+    finally:
+        if torch is not None:
+            torch.set_num_threads(torch_threads)
+
+
+# -- inputs ------------------------------------------------------------------------------------------------
+def _resolve_method(method) -> str:
+    if not isinstance(method, str):
+        raise ValueError(f"method must be a string; got {type(method).__name__}.")
+    key = method.strip().lower().replace("-", "_").replace(" ", "_")
+    key = ALIASES.get(key, key)
+    if key not in METHODS:
+        raise ValueError(f"unknown dynamics {method!r}; choose one of {', '.join(METHODS)}.")
+    return key
+
+
+def _pool(features, labels):
+    """{model: array [N, D]} and labels [N] from arrays or FeatureSets, with clear errors."""
+    if not isinstance(features, Mapping) or not features:
+        raise ValueError("features must be a non-empty dict {model name: array [N, D] or FeatureSet} over the "
+                         "same samples; for one model pass {'model': X}.")
+    arrays, from_sets = {}, []
+    for name, value in features.items():
+        if isinstance(value, FeatureSet):
+            arrays[str(name)] = value.features
+            from_sets.append((name, value.labels))
+        else:
+            arrays[str(name)] = value
+    if len(arrays) != len(features):
+        raise ValueError("model names must be distinct strings.")
+    if labels is None:
+        if not from_sets:
+            raise ValueError("labels are required when features are plain arrays: pass labels=[N] class indices.")
+        labels = from_sets[0][1]
+        for name, other in from_sets[1:]:
+            if not np.array_equal(other, labels):
+                raise ValueError(f"FeatureSet {name!r} has different labels from {from_sets[0][0]!r}; every model "
+                                 "of a trajectory must be extracted on the same samples.")
+    n = len(labels)
+    for name, x in arrays.items():
+        rows = np.shape(x)[0] if np.ndim(x) >= 1 else 0
+        if rows != n:
+            raise ValueError(f"model {name!r} has {rows} feature rows but there are {n} labels; every model must "
+                             "be extracted on the same samples.")
+    return arrays, labels
+
+
+def _freeze(value):
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(k), _freeze(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, np.ndarray):
+        raise _Unhashable
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+# -- projections -------------------------------------------------------------------------------------------
+def _projection(context, kind: str, shrinkage):
+    key = ("pca",) if kind == "pca" else ("fisher", shrinkage)
+
+    def fit():
+        stats = context.stats
+        if kind == "pca":
+            return PCAProjection(2).fit(stats.features, stats=stats, covariance=stats.total_scatter)
+        lda = fisher.first_pass(context, shrinkage)[0]  # SFDA's first pass, shared with the Fisher dynamics
+        return FisherProjection(2, shrinkage=shrinkage).fit(stats.features, stats.labels, stats=stats, lda=lda)
+
+    fitted = context.cached(("projection",) + key, fit)
+    display = Display(fitted.mean_, np.ascontiguousarray(fitted.components_[:2].T), np.zeros(2))
+    return fitted, display, key
+
+
+def _quantities(plan, scored, errors, model, index) -> dict:
+    """A frame's quantities for one model: the plan's, the method hook's (computed now, on first read) and the
+    metric's trace."""
+    frame = plan.frames[model][index]
+    result = scored.results[model][index]
+    out = dict(plan.quantities.get(model, [{}] * len(plan.values))[index])
+    if plan.frame_hook is not None:
+        built = {}
+
+        def stats_of_frame():
+            if "stats" not in built:
+                built["stats"] = frame.make_stats()
+            return built["stats"]
+
+        try:
+            out.update(plan.frame_hook(model, index, stats_of_frame, result) or {})
+        except Exception as err:  # noqa: BLE001 - recorded; the frame keeps its other quantities
+            errors.append((model, index, f"quantities: {type(err).__name__}: {err}"))
+    out["metric_trace"] = result.trace if result is not None else None
+    return out
+
+
+# -- scoring -----------------------------------------------------------------------------------------------
+class _Scored:
+    def __init__(self, models, n):
+        self.results = {m: [None] * n for m in models}
+        self.scores = [{} for _ in range(n)]
+        self.scoring, self.errors = {}, []
+
+
+def _score(spec, metric_params, plan, contexts, fast) -> _Scored:
+    n = len(plan.values)
+    out = _Scored(list(contexts), n)
+    variant = metric_params.get("variant", "exact")
+    for model, context in contexts.items():
+        frames = plan.frames[model]
+        params_per_frame = (plan.metric_params or {}).get(model) or [metric_params] * n
+        memo: dict = {}
+
+        def memo_key(i):
+            return id(frames[i]), _freeze(params_per_frame[i])
+
+        fast_frames = 0
+        if fast and spec.name == "logme" and spec.pool_combine is None:
+            by_context: dict = {}
+            for i, frame in enumerate(frames):
+                if isinstance(frame, AffineFrame) and params_per_frame[i] == metric_params:
+                    by_context.setdefault(id(frame.context), {})[id(frame)] = frame
+            for group in by_context.values():
+                group = list(group.values())
+                if not _fast_logme.applicable(group[0].context, variant, len(group)):
+                    continue
+                for frame, result in zip(group, _fast_logme.logme_frames(group, variant)):
+                    if result is not None:
+                        memo[(id(frame), _freeze(metric_params))] = result
+                        fast_frames += 1
+        distinct = len({memo_key(i) for i in range(n)})
+        out.scoring[model] = (
+            f"closed form for {fast_frames} of {distinct} distinct frames (exact low-rank LogME update, equal to "
+            "the registry); registry for the rest" if fast_frames
+            else "registry (transvis.metrics.compute with closed-form shared statistics)")
+
+        for i, frame in enumerate(frames):
+            k = memo_key(i)
+            if k not in memo:
+                try:
+                    stats = frame.make_stats()
+                    memo[k] = compute(spec.name, stats.features, stats.labels, stats=stats, **params_per_frame[i])
+                except Exception as err:  # noqa: BLE001 - recorded, the score is NaN, the rest goes on
+                    memo[k] = None
+                    out.errors.append((model, i, f"{type(err).__name__}: {err}"))
+            out.results[model][i] = memo[k]
+    for i in range(n):
+        results = {m: out.results[m][i] for m in contexts if out.results[m][i] is not None}
+        if spec.pool_combine is not None and results:
+            combined = spec.pool_combine(results)
+            out.scores[i] = {m: float(combined.get(m, np.nan)) for m in contexts}
+        else:
+            out.scores[i] = {m: (float(results[m].score) if m in results else float("nan")) for m in contexts}
+    return out
+

@@ -1,0 +1,150 @@
+"""LogME of every frame of a per-class affine trajectory without one eigendecomposition per frame.
+
+LogME (You et al., ICML 2021; :mod:`transvis.metrics.logme`) depends on the features F [N, D] only through the
+spectrum σ of FᵀF and the projections z of the one-vs-rest targets. For a frame ``x'_i = m'_c + a·r_i``
+(class means m'_c, within-class residuals r_i of the unperturbed features scaled by a):
+
+    F'ᵀF' = a² Σ_i r_i r_iᵀ + Σ_c n_c m'_c m'_cᵀ = Q (a²Λ + B Bᵀ) Qᵀ,    B = Qᵀ [√n_c m'_c]_c  [D, C]
+
+with Σ r rᵀ = QΛQᵀ decomposed **once per model**. Every quantity of LogME's fixed-point iteration is a
+spectral sum of A = a²Λ + BBᵀ, a diagonal plus a rank-C term, evaluated exactly through the C×C matrix
+``S_t = I + Bᵀ(a²Λ + tI)⁻¹B`` (Woodbury and the matrix-determinant lemma), for class c with e_c = √n_c·1_c:
+
+    φ(t)  = e_cᵀ S_t⁻¹ e_c = residual0 + Σ z² t/(σ+t)        ‖m‖² = Σ σz²/(σ+t)² = ‖(a²Λ+tI)⁻¹ B S_t⁻¹ e_c‖²
+    ‖Fm − y_c‖² = φ(t) − t‖m‖²                              γ = Σ a²λ/(a²λ+t) + t·tr(S_t⁻¹ Bᵀ(a²Λ+tI)⁻² B)
+    log det(αI + βFᵀF) = D log β + Σ log(a²λ + t) + log det S_t,      t = α/β
+
+so a frame costs O(iterations·C³·D) instead of O(N·D² + D³). The iteration, its stopping rules, the 1e-5
+guards and the three variants are those of :func:`transvis.metrics.logme.logme` (tests assert equality with
+``compute("logme", frame_features, labels)``). Valid when N > D (LogME's XᵀX path); the engine uses the
+registry otherwise, and whenever this would be slower (many classes relative to D).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from transvis.metrics import MetricResult
+from transvis.metrics import logme as _logme
+
+from ._context import AffineFrame, ModelContext
+
+VARIANTS = _logme.VARIANTS
+_CHUNK_FLOATS = 1 << 22  # classes per batch chosen so a [k, C, D] temporary stays ~32 MB
+
+
+def applicable(context: ModelContext, variant: str, n_frames: int) -> bool:
+    """Whether the closed form applies (N > D) and beats one LogME per frame (~9·D³ flops each)."""
+    n, d, c = context.n_samples, context.n_dims, context.stats.n_classes
+    if variant not in VARIANTS or n <= d:
+        return False
+    setup = 9.0 * d**3 + 2.0 * n * d * d  # one eigh + the within Gram, once per model
+    per_frame_fast = 2.0 * (_logme._MAX_ITERATIONS + 2) * c**3 * d * 3 + 2.0 * c * d * d
+    per_frame_registry = 9.0 * d**3 + 2.0 * c * d * d
+    return setup + n_frames * per_frame_fast < n_frames * per_frame_registry + 2.0 * n * d * d
+
+
+def _terms(spectrum, rows, sqrt_counts, classes, t, *, gamma=False, logdet=False):
+    """m2, res2 (and γ, log det(A + tI) − D log ... see module docstring) for ``classes`` at their own t."""
+    n_classes, d = rows.shape
+    out_m2, out_res2 = np.empty(classes.size), np.empty(classes.size)
+    out_gamma = np.empty(classes.size) if gamma else None
+    out_logdet = np.empty(classes.size) if logdet else None
+    step = max(1, _CHUNK_FLOATS // max(1, n_classes * d))
+    eye = np.eye(n_classes)
+    for start in range(0, classes.size, step):
+        part = slice(start, start + step)
+        idx, tt = classes[part], t[part]
+        k = idx.size
+        inv = 1.0 / (spectrum[None, :] + tt[:, None])  # [k, D]
+        kernel = np.matmul(rows[None, :, :] * inv[:, None, :], rows.T)  # [k, C, C] = Bᵀ (a²Λ + tI)⁻¹ B
+        system = kernel + eye
+        rhs = np.zeros((k, n_classes, 1))
+        rhs[np.arange(k), idx, 0] = sqrt_counts[idx]
+        w = np.linalg.solve(system, rhs)[..., 0]  # [k, C]
+        h = (w @ rows) * inv  # [k, D]: (A + tI)⁻¹ g_c
+        m2 = np.einsum("kd,kd->k", h, h)
+        phi = sqrt_counts[idx] * w[np.arange(k), idx]
+        out_m2[part] = m2
+        out_res2[part] = phi - tt * m2
+        if gamma:
+            kernel2 = np.matmul(rows[None, :, :] * (inv * inv)[:, None, :], rows.T)
+            trace = np.einsum("kii->k", np.linalg.solve(system, kernel2))
+            out_gamma[part] = (spectrum[None, :] * inv).sum(axis=1) + tt * trace
+        if logdet:
+            out_logdet[part] = np.linalg.slogdet(system)[1] + np.log(spectrum[None, :] + tt[:, None]).sum(axis=1)
+    return out_m2, out_res2, out_gamma, out_logdet
+
+
+def logme_low_rank(spectrum: np.ndarray, rows: np.ndarray, counts: np.ndarray, n: int,
+                   variant: str = "exact") -> MetricResult | None:
+    """LogME from ``spectrum`` = a²λ [D] (≥ 0) and ``rows`` = Bᵀ [C, D] (see module docstring).
+
+    Returns None where LogME's own code takes a degenerate branch (no feature direction at all).
+    """
+    guard, max_iterations = _logme._GUARD, _logme._MAX_ITERATIONS
+    d = spectrum.size
+    n_classes = counts.size
+    if not (np.any(spectrum > 0) or np.any(rows)):
+        return None
+    sqrt_counts = np.sqrt(counts.astype(np.float64))
+    alpha, beta = np.ones(n_classes), np.ones(n_classes)
+    t_used, m2_used, res2_used = np.zeros(n_classes), np.zeros(n_classes), np.zeros(n_classes)
+    active = np.arange(n_classes)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for _ in range(max_iterations):
+            if active.size == 0:
+                break
+            t = alpha[active] / beta[active]
+            m2, res2, gamma, _unused = _terms(spectrum, rows, sqrt_counts, active, t, gamma=True)
+            new_alpha = gamma / (m2 + guard)
+            new_beta = (n - gamma) / (res2 + guard)
+            t_used[active], m2_used[active], res2_used[active] = t, m2, res2
+            alpha[active], beta[active] = new_alpha, new_beta
+            ratio = np.abs(new_alpha / new_beta - t) / t
+            if variant == "official_icml":
+                done = ratio < 1e-2
+            else:
+                done = (new_alpha == 0.0) | (ratio <= 1e-3)
+            active = active[~done]
+    if np.any(alpha <= 0) or not np.all(np.isfinite(alpha)) or not np.all(np.isfinite(beta)):
+        return None
+    t_final = alpha / beta
+    classes = np.arange(n_classes)
+    if variant == "exact":
+        m2, res2, _unused, logdet_part = _terms(spectrum, rows, sqrt_counts, classes, t_final, logdet=True)
+    else:
+        logdet_part = _terms(spectrum, rows, sqrt_counts, classes, t_final, logdet=True)[3]
+        m2, res2 = m2_used, res2_used
+        if variant == "official_icml":
+            m2, res2 = m2 + guard, res2 + guard
+    # Σ_D log(α + βσ) = D log β + log det(A + tI); LogME's k/2·log α with the k non-null terms equals
+    # D/2·log α with all D (null directions add log α to both), for all three variants when N > D.
+    log_det = d * np.log(beta) + logdet_part
+    evidence = (d / 2.0 * np.log(alpha) + n / 2.0 * np.log(beta) - 0.5 * log_det
+                - beta / 2.0 * res2 - alpha / 2.0 * m2 - n / 2.0 * _logme._LOG_2PI) / n
+    trace = {"alpha": alpha, "beta": beta, "evidence": evidence,
+             "closed_form": "low-rank update of the unperturbed within-class spectrum (transvis.dynamics)"}
+    return MetricResult("logme", float(evidence.mean()), trace, variant=variant)
+
+
+def logme_frames(frames: list[AffineFrame], variant: str) -> list[MetricResult | None]:
+    """LogME of each affine frame (all of one context); None where the closed form does not apply."""
+    if not frames:
+        return []
+    context = frames[0].context
+    values, vectors = context.within_eigh
+    stats = context.stats
+    base_rows = context.cached("logme_base_rows", lambda: stats.class_means @ vectors)  # [C, D]
+    sqrt_counts = np.sqrt(stats.counts.astype(np.float64))[:, None]
+    projected = {}  # direction @ Q, once per distinct direction
+    out = []
+    for frame in frames:
+        rows = base_rows
+        if frame.shift is not None:
+            key = id(frame.direction)
+            if key not in projected:
+                projected[key] = frame.direction @ vectors
+            rows = base_rows + frame.amount * projected[key]
+        out.append(logme_low_rank(frame.scale**2 * values, rows * sqrt_counts, stats.counts, stats.n_samples, variant))
+    return out
