@@ -1,0 +1,171 @@
+"""How fast the app is with features cached: page render times and frame-scrub latency.
+
+    .venv/bin/python bench/app.py                 # the demo the app opens on (real demo if prepared)
+    .venv/bin/python bench/app.py --demo synthetic
+    .venv/bin/python bench/app.py --no-browser    # server-side render times only (AppTest)
+
+Two tables:
+
+1. Server-side (``streamlit.testing.v1.AppTest`` through the router): each page's first run (cold: scores,
+   trajectories and figures computed) and its second run (warm: everything cached) — the warm time is what a
+   user waits for when switching pages or moving a control back.
+2. Browser (Playwright + Debian chromium against ``streamlit run``): time from navigation to an idle page
+   (warm), and the latency of one animation frame update (``Plotly.animate`` to a frame, the same call the
+   slider makes) on each dynamics page: median and worst over every frame.
+
+Targets from the issue: any page < 2 s warm, a scrub step < 300 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PAGES = ["leaderboard", "setup", "spread_attract", "fisher_space", "ped_dynamics", "neural_collapse",
+         "deep_dive", "export"]
+DYNAMICS = {"spread_attract": "Spread & Attract on", "fisher_space": "Fisher space of",
+            "ped_dynamics": "PED on", "neural_collapse": "Collapsing"}
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def server_side(repeats: int) -> list[tuple[str, float, float]]:
+    from streamlit.testing.v1 import AppTest
+
+    rows = []
+    for page in PAGES:  # in navigation order, as a user would; caches are shared across pages
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=900)
+        start = time.perf_counter()
+        at.run()  # the router opens on the leaderboard
+        if page != "leaderboard":
+            start = time.perf_counter()
+            at.switch_page(f"pages/{page}.py").run()
+        cold = time.perf_counter() - start
+        if at.exception:
+            raise RuntimeError(f"{page}: {at.exception}")
+        warm = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            at.run()
+            warm.append(time.perf_counter() - start)
+        rows.append((page, cold, statistics.median(warm)))
+    return rows
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_idle(page, timeout_s=600.0):
+    page.wait_for_selector('[data-testid="stApp"]')
+    deadline, quiet = time.time() + timeout_s, None
+    while time.time() < deadline:
+        busy = page.get_by_role("button", name="Stop").count() + page.locator('[data-testid="stSpinner"]').count()
+        if busy:
+            quiet = None
+        elif quiet is None:
+            quiet = time.time()
+        elif time.time() - quiet > 0.3 and page.locator('[data-testid="stMainBlockContainer"] h1').count():
+            return time.time() - 0.3
+        page.wait_for_timeout(50)
+    raise RuntimeError("page did not become idle")
+
+
+def browser(chromium: str) -> tuple[list[tuple[str, float]], list[tuple[str, int, float, float]]]:
+    from playwright.sync_api import sync_playwright
+
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"], cwd=ROOT, env=dict(os.environ),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read().strip() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.5)
+        renders, scrubs = [], []
+        with sync_playwright() as playwright:
+            instance = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            tab = instance.new_page(viewport={"width": 1400, "height": 1000})
+            tab.set_default_timeout(600_000)
+            for page in PAGES:  # warm every cache once
+                tab.goto(f"{url}/{'' if page == 'leaderboard' else page}")
+                _wait_idle(tab)
+            for page in PAGES:
+                start = time.time()
+                tab.goto(f"{url}/{'' if page == 'leaderboard' else page}")
+                renders.append((page, _wait_idle(tab) - start))
+                if page in DYNAMICS:
+                    chart = tab.locator('[data-testid="stPlotlyChart"]').filter(has_text=DYNAMICS[page]).first
+                    chart.scroll_into_view_if_needed()
+                    times = chart.locator(".js-plotly-plot").evaluate("""async (gd) => {
+                        const names = gd._transitionData._frames.map(f => f.name);
+                        const out = [];
+                        for (const name of names.concat(names.slice().reverse())) {
+                            const t0 = performance.now();
+                            await Plotly.animate(gd, [name], {frame: {duration: 0, redraw: true},
+                                                 transition: {duration: 0}, mode: 'immediate'});
+                            out.push(performance.now() - t0);
+                        }
+                        return [names.length, out];
+                    }""")
+                    n_frames, ms = times
+                    scrubs.append((page, n_frames, statistics.median(ms), max(ms)))
+            instance.close()
+        return renders, scrubs
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--demo", choices=["auto", "synthetic"], default="auto",
+                        help="the pool the app opens on (auto: the real demo when prepared)")
+    parser.add_argument("--repeats", type=int, default=3, help="warm runs per page (median reported)")
+    parser.add_argument("--no-browser", action="store_true", help="skip the browser measurements")
+    parser.add_argument("--chromium", default=os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+    args = parser.parse_args()
+    os.environ["TRANSVIS_APP_DEMO"] = args.demo
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    print(f"transvis app benchmark — demo: {args.demo}, {os.cpu_count()} CPU(s)\n")
+    print("Server-side render (AppTest through the router), seconds")
+    print(f"{'page':<18}{'cold':>10}{'warm':>10}   target warm < 2 s")
+    for page, cold, warm in server_side(args.repeats):
+        print(f"{page:<18}{cold:>10.2f}{warm:>10.2f}   {'ok' if warm < 2 else 'SLOW'}")
+    if args.no_browser:
+        return
+    if not Path(args.chromium).exists():
+        print(f"\n(no browser measurements: {args.chromium} missing; run bash scripts/install_chromium.sh)")
+        return
+    renders, scrubs = browser(args.chromium)
+    print("\nBrowser: navigation to an idle page (warm caches), seconds")
+    print(f"{'page':<18}{'render':>10}   target < 2 s")
+    for page, seconds in renders:
+        print(f"{page:<18}{seconds:>10.2f}   {'ok' if seconds < 2 else 'SLOW'}")
+    print("\nBrowser: one animation frame update (Plotly.animate, as the slider does), milliseconds")
+    print(f"{'page':<18}{'frames':>8}{'median':>10}{'worst':>10}   target < 300 ms")
+    for page, n_frames, median, worst in scrubs:
+        print(f"{page:<18}{n_frames:>8}{median:>10.1f}{worst:>10.1f}   {'ok' if worst < 300 else 'SLOW'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,261 @@
+"""Streamlit glue shared by the pages: the active pool, cached computations, persistent widgets.
+
+Only layout-level helpers live here; every computation is a ``transvis`` call. Caches are keyed by small
+explicit keys (the pool's ``key`` + parameters); the big arrays are passed as ``_``-prefixed arguments,
+which Streamlit does not hash.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from transvis.session import Pool, match_groundtruth, params_key, pool_from_demo
+
+# Widget keys with this prefix survive page switches (Streamlit drops the state of widgets that are not
+# rendered; re-assigning the value at the start of every run keeps it).
+PERSIST = "w:"
+DEMO_ENV = "TRANSVIS_APP_DEMO"  # "synthetic" forces the synthetic demo (tests, machines without the zoo)
+
+
+def persist_widgets() -> None:
+    """Call once per run, before any widget: keeps every ``w:``-keyed widget's value across pages."""
+    for key in list(st.session_state.keys()):
+        if isinstance(key, str) and key.startswith(PERSIST):
+            st.session_state[key] = st.session_state[key]
+
+
+def default(key: str, value: Any) -> str:
+    """Set a widget's initial value through session state (so widgets never get both) and return the key."""
+    if key not in st.session_state:
+        st.session_state[key] = value
+    return key
+
+
+@st.cache_resource(show_spinner="Loading the demo…")
+def load_default_pool(choice: str = "auto") -> Pool:
+    """The pool the app opens on: the real demo zoo on Fashion-MNIST when prepared, else the synthetic one."""
+    from transvis import demo as demo_module
+
+    if choice != "synthetic":
+        loader = getattr(demo_module, "load_demo", None)
+        if loader is None:
+            reason = "the real demo loader (transvis.demo.load_demo) is not available in this version"
+        else:
+            try:
+                pool = pool_from_demo(loader(), origin="demo")
+            except Exception as err:  # noqa: BLE001 - any failure falls back to the synthetic demo, reported
+                reason = f"{type(err).__name__}: {err}"
+            else:
+                pool.image_fn = _demo_images(pool)
+                return pool
+        note = (f"Showing the **synthetic demo** because the demo zoo on Fashion-MNIST could not be loaded "
+                f"({reason}). Run `bash scripts/app.sh` to prepare it, or build your own pool on **Setup**.")
+    else:
+        note = None
+    return pool_from_demo(demo_module.synthetic_demo(), origin="synthetic", note=note)
+
+
+def _demo_images(pool: Pool):
+    """``i -> PIL image`` of the demo's sample (thumbnails), when its dataset is the one the features name."""
+    try:
+        from transvis.demo import demo_dataset
+
+        dataset = demo_dataset()
+    except Exception:  # noqa: BLE001 - thumbnails are optional
+        return None
+    if str(dataset.dataset_id) != pool.dataset_id or len(dataset) != pool.n_samples:
+        return None
+    return lambda i: dataset[int(i)][0]
+
+
+def init_state() -> None:
+    """Session defaults: the pools known to this session and the active one."""
+    if "pools" not in st.session_state:
+        pool = load_default_pool(os.environ.get(DEMO_ENV, "auto"))
+        st.session_state["pools"] = {pool.key: pool}
+        st.session_state["active_pool"] = pool.key
+        st.session_state.setdefault("groundtruth_uploads", {})
+
+
+def active_pool() -> Pool:
+    init_state()
+    pools = st.session_state["pools"]
+    key = st.session_state.get("active_pool")
+    if key not in pools:
+        key = next(iter(pools))
+        st.session_state["active_pool"] = key
+    return pools[key]
+
+
+def add_pool(pool: Pool, activate: bool = True) -> None:
+    init_state()
+    st.session_state["pools"][pool.key] = pool
+    if activate:
+        st.session_state["active_pool"] = pool.key
+
+
+def groundtruth_options(pool: Pool) -> dict[str, dict[str, float]]:
+    """``{label: {model: accuracy}}`` for the pool: shipped regimes, then uploaded tables that match models."""
+    options = {}
+    for regime, table in pool.groundtruth.items():
+        matched = match_groundtruth(table, pool.models)
+        if matched:
+            options[regime] = matched
+    for label, table in st.session_state.get("groundtruth_uploads", {}).items():
+        matched = match_groundtruth(table, pool.models)
+        if matched:
+            options[f"uploaded: {label}"] = matched
+    return options
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _ranking(pool_key: str, metric: str, params_json: str, _pool: Pool, _params):
+    from transvis.ranking import rank_models
+
+    return rank_models(_pool.features, [metric], params=_params or None)
+
+
+def ranking(pool: Pool, metrics: list[str], params: dict | None = None, groundtruth: dict | None = None):
+    """``transvis.ranking.rank_models`` of the pool, scored and cached one metric at a time under (pool key,
+    metric, its parameters), merged, then correlated with ``groundtruth`` (cheap, never cached): changing
+    the metric selection or the ground truth recomputes nothing already scored. A progress bar names the
+    metric being scored."""
+    from transvis.session import merge_rankings, with_groundtruth
+
+    params = params or {}
+    tables, bar = [], None
+    for i, metric in enumerate(metrics):
+        metric_params = {metric: params[metric]} if params.get(metric) else {}
+        if bar is None and len(metrics) > 1:
+            bar = st.progress(0.0, text="Scoring the pool…")
+        if bar is not None:
+            bar.progress(i / len(metrics), text=f"Scoring every model with {metric_label(metric)} "
+                                                f"({i + 1}/{len(metrics)})…")
+        tables.append(_ranking(pool.key, metric, params_key(metric_params), pool, metric_params))
+    if bar is not None:
+        bar.empty()
+    return with_groundtruth(merge_rankings(tables), groundtruth)
+
+
+def ensure_router() -> None:
+    """Run the page through ``app.py`` when Streamlit started it on its own.
+
+    A deep link opened as the server's very first request runs in Streamlit's legacy pages-folder mode
+    (because ``pages/`` exists), which skips the router: no page config, navigation or session setup. The
+    router is executed instead (it renders the requested page) and this run stops.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        from pathlib import Path
+
+        app = Path(__file__).resolve().parents[1] / "app.py"
+        exec(compile(app.read_text(), str(app), "exec"), {"__name__": "__main__", "__file__": str(app)})  # noqa: S102
+        st.stop()
+
+
+def variant_params(metrics: list[str]) -> dict:
+    """``{metric: {"variant": …}}`` as chosen on the Leaderboard (defaults until changed there), so every page
+    that ranks the pool shares the Leaderboard's cache entry."""
+    from transvis.metrics import get_spec
+
+    out = {}
+    for name in metrics:
+        spec = get_spec(name)
+        if spec.variants:
+            out[name] = {"variant": st.session_state.get(f"w:lb_variant_{name}",
+                                                         spec.default_variant or spec.variants[0])}
+    return out
+
+
+def leaderboard_metrics() -> list[str]:
+    """The metrics chosen on the Leaderboard (all registered ones until changed there)."""
+    from transvis.metrics import available
+
+    chosen = st.session_state.get("w:lb_metrics")
+    return [m for m in chosen if m in available()] if chosen else available()
+
+
+def page_header(title: str, caption: str | None = None) -> Pool:
+    """Title, the active pool in one line (and its note), returns the pool."""
+    ensure_router()
+    pool = active_pool()
+    st.title(title)
+    if caption:
+        st.caption(caption)
+    if pool.note:
+        st.info(pool.note, icon=":material/info:")
+    return pool
+
+
+def sidebar_pool_summary() -> None:
+    pool = active_pool()
+    with st.sidebar:
+        st.markdown(f"**Pool:** {pool.name}")
+        st.caption(pool.summary())
+
+
+def error_box(err: Exception, what: str) -> None:
+    """A readable error for the user; the app keeps running."""
+    message = str(err) or type(err).__name__
+    st.error(f"**{what} failed.** {message}", icon=":material/error:")
+
+
+def metric_label(name: str) -> str:
+    labels = {
+        "logme": "LogME", "sfda": "SFDA", "ped": "PED", "fsp": "FSP (Spread/Attract)", "leep": "LEEP",
+        "nleep": "NLEEP", "nce": "NCE", "hscore": "H-score", "hscore_shrinkage": "H-score (shrinkage)",
+        "gbc": "GBC", "transrate": "TransRate", "ncti": "NCTI", "parc": "PARC", "nc": "NC (neural collapse)",
+        "ncm_softmax": "NCM softmax (\"LDA\")", "face": "FaCe",
+    }
+    return labels.get(name, name)
+
+
+def dataframe_download(df: pd.DataFrame, filename: str, key: str, label: str = "Download CSV") -> None:
+    st.download_button(label, df.to_csv().encode(), file_name=filename, mime="text/csv", key=key)
+
+
+def add_groundtruth_upload(name: str, data: bytes, pool: Pool) -> None:
+    """Parse an uploaded ground-truth CSV into the session's tables, with a readable error or summary."""
+    from transvis.session import parse_groundtruth_csv
+
+    try:
+        tables = parse_groundtruth_csv(data)
+    except ValueError as err:
+        error_box(err, f"Reading {name}")
+        return
+    uploads = st.session_state.setdefault("groundtruth_uploads", {})
+    matched = 0
+    for label, table in tables.items():
+        uploads[label] = table
+        matched = max(matched, len(match_groundtruth(table, pool.models)))
+    if matched == 0:
+        st.warning(f"{name}: none of its models is in this pool ({', '.join(pool.models[:4])}…); "
+                   "the `model` column must name the pool's models.")
+    else:
+        st.success(f"{name}: {len(tables)} ground-truth table(s) added; choose them under **Ground truth**.")
+
+
+@st.cache_resource(max_entries=8, show_spinner="Training a linear probe per model…")
+def _linear_probe(pool_key: str, _pool: Pool) -> dict[str, float]:
+    from transvis.groundtruth import linear_probe
+
+    return {m: float(linear_probe(fs, seed=0).accuracy) for m, fs in _pool.features.items()}
+
+
+MEASURED_GT = "linear probe (measured here)"
+
+
+def measure_linear_probe(pool: Pool) -> None:
+    """Linear-probe accuracy of every model on the pool's own samples (stratified train/val/test split), added
+    to the session's ground-truth tables."""
+    try:
+        accuracies = _linear_probe(pool.key, pool)
+    except Exception as err:  # noqa: BLE001
+        error_box(err, "The linear probe")
+        return
+    st.session_state.setdefault("groundtruth_uploads", {})[MEASURED_GT] = accuracies

@@ -1,0 +1,151 @@
+"""Export: results as CSV/JSON, any figure as PNG/SVG/HTML, animations as HTML/GIF, a one-file HTML report."""
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from pages._dynamics import engine, trajectory
+from pages._ui import (
+    default,
+    error_box,
+    groundtruth_options,
+    leaderboard_metrics,
+    metric_label,
+    page_header,
+    ranking,
+    variant_params,
+)
+from transvis.metrics import get_spec
+from transvis.viz import model_colors, short_model_name
+from transvis.viz.export import animation_gif, figure_bytes, figure_html, html_report, image_export_available
+from transvis.viz.leaderboard import (
+    correlation_bars,
+    display_table,
+    metric_agreement,
+    metric_agreement_heatmap,
+    rank_bump_chart,
+)
+
+pool = page_header(
+    ":material/download: Export",
+    "Take the results with you: tables as CSV/JSON, figures as PNG, SVG or interactive HTML, animations as HTML "
+    "or GIF, and a single self-contained HTML report of this session.",
+)
+
+metrics = leaderboard_metrics()
+gt_options = groundtruth_options(pool)
+gt_label = st.session_state.get("w:lb_gt")
+groundtruth = gt_options.get(gt_label) if gt_label in gt_options else (next(iter(gt_options.values()), None)
+                                                                         if gt_label is None else None)
+try:
+    table = ranking(pool, metrics, variant_params(metrics), groundtruth)
+except Exception as err:  # noqa: BLE001
+    error_box(err, "Ranking")
+    st.stop()
+colors = model_colors(pool.models)
+gt_series = pd.Series(groundtruth, dtype=float) if groundtruth else None
+slug = pool.name.replace("/", "-").replace(" ", "_")
+
+# --- results ---------------------------------------------------------------------------------------------
+st.header("Results", divider="gray")
+c1, c2, c3 = st.columns(3)
+scores_table = display_table(table.scores, table.ranks, gt_series, show="scores")
+ranks_table = display_table(table.scores, table.ranks, gt_series, show="ranks")
+c1.download_button("Scores (CSV)", scores_table.to_csv().encode(), f"{slug}_scores.csv", "text/csv",
+                   key="ex_scores_csv", on_click="ignore", icon=":material/table:")
+c2.download_button("Ranks (CSV)", ranks_table.to_csv().encode(), f"{slug}_ranks.csv", "text/csv",
+                   key="ex_ranks_csv", on_click="ignore", icon=":material/table:")
+payload = table.to_dict()
+payload["pool"] = {"name": pool.name, "dataset": pool.dataset_id, "models": pool.models,
+                   "groundtruth": gt_label if groundtruth else None}
+c3.download_button("Everything (JSON)", json.dumps(payload, indent=2, allow_nan=False), f"{slug}_ranking.json",
+                   "application/json", key="ex_json", on_click="ignore", icon=":material/data_object:")
+st.caption(f"{len(table.models)} models × {len(table.metrics)} metrics"
+           + (f", correlations against ground truth '{gt_label}'." if groundtruth else ", no ground truth."))
+
+# --- figures ---------------------------------------------------------------------------------------------
+st.header("Figures", divider="gray")
+figures = {
+    "Rank bump chart": lambda: rank_bump_chart(table.ranks.rename(columns=metric_label), gt_series, colors),
+    "Metric agreement heat map": lambda: metric_agreement_heatmap(
+        metric_agreement(table.scores).rename(index=metric_label, columns=metric_label)),
+}
+if table.correlations:
+    corr = pd.DataFrame({m: table.correlations[m] for m in table.correlations}).T
+    numeric = corr[["weighted_tau", "kendall_tau", "spearman", "pearson"]].apply(pd.to_numeric, errors="coerce")
+    figures["Weighted τ per metric"] = lambda: correlation_bars(numeric.rename(index=metric_label))
+f1, f2 = st.columns([2, 1])
+if st.session_state.get("w:ex_figure") not in figures:
+    st.session_state["w:ex_figure"] = next(iter(figures))
+figure_name = f1.selectbox("Figure", list(figures), key="w:ex_figure")
+fmt = f2.radio("Format", ["png", "svg", "html"], key=default("w:ex_format", "html"), horizontal=True)
+fig = figures[figure_name]()
+st.plotly_chart(fig, width="stretch", key="ex_preview")
+mime = {"png": "image/png", "svg": "image/svg+xml", "html": "text/html"}[fmt]
+file_name = f"{slug}_{figure_name.lower().replace(' ', '_').replace('τ', 'tau')}.{fmt}"
+
+
+can_render = fmt == "html" or image_export_available()
+if not can_render:
+    st.warning("PNG/SVG/GIF export needs a Chromium browser on the server (`bash scripts/install_chromium.sh`); "
+               "HTML export works without it.")
+st.download_button(f"Download {figure_name} ({fmt.upper()})", lambda: figure_bytes(fig, fmt), file_name, mime,
+                   key="ex_figure_dl", on_click="ignore", icon=":material/image:", disabled=not can_render)
+
+# --- animations ------------------------------------------------------------------------------------------
+st.header("Animations", divider="gray")
+if engine() is None:
+    st.info("Animation export needs the dynamics engine (`transvis.dynamics`), not available in this version yet.",
+            icon=":material/hourglass_empty:")
+else:
+    from transvis.viz.animation import dynamics_figure, trajectory_view
+
+    kinds = {"spread_attract": "Spread & Attract", "fisher": "Fisher space", "ped": "PED dynamics",
+             "collapse": "Neural collapse"}
+    a1, a2, a3 = st.columns(3)
+    kind = a1.selectbox("Animation", list(kinds), format_func=kinds.get, key=default("w:ex_anim", "collapse"))
+    if st.session_state.get("w:ex_anim_model") not in pool.models:
+        st.session_state["w:ex_anim_model"] = pool.models[0]
+    model = a2.selectbox("Model", pool.models, format_func=short_model_name, key="w:ex_anim_model")
+    anim_fmt = a3.radio("Format", ["html", "gif"], key=default("w:ex_anim_format", "html"), horizontal=True)
+    try:
+        view = trajectory_view(trajectory(pool, kind, "logme", {}), model)
+        anim = dynamics_figure(view.positions, pool.labels, pool.class_names, view.scores, view.ranks,
+                               centres=view.centres, frame_names=view.frame_names, colors=colors,
+                               metric_label="LogME", title=f"{kinds[kind]} — {short_model_name(model)}")
+    except Exception as err:  # noqa: BLE001
+        error_box(err, "Building the animation")
+    else:
+        data = (lambda: figure_html(anim).encode()) if anim_fmt == "html" else (lambda: animation_gif(anim))
+        st.download_button(f"Download animation ({anim_fmt.upper()})", data, f"{slug}_{kind}.{anim_fmt}",
+                           "text/html" if anim_fmt == "html" else "image/gif", key="ex_anim_dl", on_click="ignore",
+                           icon=":material/movie:", disabled=anim_fmt == "gif" and not image_export_available())
+
+# --- report ------------------------------------------------------------------------------------------------
+st.header("One-file HTML report", divider="gray")
+st.caption("The leaderboard, correlations, bump chart, agreement map and the metrics' references in one HTML "
+           "file that opens offline.")
+
+
+def build_report() -> bytes:
+    sections = [("Pool", f"{pool.name}: {pool.summary()}. {pool.description}"),
+                ("Leaderboard (scores)", scores_table), ("Leaderboard (ranks)", ranks_table)]
+    if table.correlations:
+        corr_table = pd.DataFrame({metric_label(m): table.correlations[m] for m in table.correlations}).T
+        sections.append((f"Correlation with ground truth ({gt_label})", corr_table))
+    for name, make in figures.items():
+        sections.append((name, make()))
+    refs = pd.DataFrame({"metric": [metric_label(m) for m in table.metrics],
+                         "what it measures": [get_spec(m).summary for m in table.metrics],
+                         "reference": [get_spec(m).citation for m in table.metrics]}).set_index("metric")
+    sections.append(("Metrics and references", refs))
+    if table.skipped or table.failed:
+        rows = [(short_model_name(m), k, "skipped", r) for m, k, r in table.skipped]
+        rows += [(short_model_name(m), k, "failed", r) for m, k, r in table.failed]
+        sections.append(("Skipped or failed", pd.DataFrame(rows, columns=["model", "metric", "status", "reason"])))
+    return html_report(f"transvis report — {pool.name}", sections, subtitle=pool.summary()).encode()
+
+
+st.download_button("Download the report (HTML)", build_report, f"{slug}_report.html", "text/html",
+                   key="ex_report", type="primary", on_click="ignore", icon=":material/description:")

@@ -1,0 +1,94 @@
+"""Fisher space (SFDA): the regularised Fisher projection, ConfMix self-challenge, and λ's effect."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from pages._dynamics import animation_section, method_results, model_select
+from pages._ui import default, error_box, page_header
+from transvis.viz import model_colors, short_model_name
+from transvis.viz.methods import before_after_bars, histograms, matrix_heatmap, per_class_bars, spectrum_plot
+
+SWEEPS = {"confmix": "ConfMix (t from 0 to 1)", "shrinkage": "shrinkage λ"}
+
+pool = page_header(
+    ":material/center_focus_strong: Fisher space",
+    "SFDA (Shao et al., ECCV 2022) projects the features onto a regularised Fisher discriminant space, scores "
+    "how confidently each sample is assigned to its own class, then **challenges** itself: ConfMix mixes every "
+    "sample towards its most confusing class and scores again. Models whose classes stay apart win.",
+)
+
+c1, c2, c3 = st.columns([1, 2, 1])
+adaptive = c1.toggle("Adaptive λ (official)", key=default("w:fs_adaptive", True),
+                     help="SFDA's λ = max(exp(−5·λ_max(S_W)), 1e-10) depends on the feature scale.")
+log_lambda = c2.slider("Shrinkage λ (log₁₀)", -6.0, 0.0, step=0.25, key=default("w:fs_log_lambda", -2.0),
+                       disabled=adaptive, help="Fixed λ for every model: 0 = plain LDA, 1 = nearest class mean.")
+confmix = c3.toggle("ConfMix self-challenge", key=default("w:fs_confmix", True))
+params = {"shrinkage": None if adaptive else float(10.0 ** log_lambda), "confmix": bool(confmix), "spectrum": True}
+
+st.subheader("The animation in the Fisher plane")
+a1, a2 = st.columns([2, 1])
+model = model_select(pool, "w:fs_model", container=a1)
+sweep = a2.radio("Animate", list(SWEEPS), key=default("w:fs_sweep", "confmix"), format_func=SWEEPS.get,
+                 horizontal=True)
+engine_params = {"shrinkage": params["shrinkage"], "confmix": params["confmix"], "sweep": sweep}
+traj = animation_section(pool, "fisher", "sfda", engine_params, model, key="fs",
+                         title=f"Fisher space of {short_model_name(model)}")
+if traj is not None and sweep == "confmix":
+    st.caption("Each sample slides from its place (t = 0) to its ConfMix position (t = 1), pulled towards the "
+               "mean of the other classes by 1 − p, its mixing weight; colour by *per-sample contribution* to "
+               "see which samples cost the score.")
+elif traj is not None:
+    st.caption("λ sweeps from little to full shrinkage: with λ → 1 the Fisher discriminant becomes nearest "
+               "class mean; watch which models depend on the regularisation.")
+
+st.subheader("SFDA's quantities for every model")
+try:
+    table = method_results(pool, "sfda", params)
+except Exception as err:  # noqa: BLE001
+    error_box(err, "SFDA")
+    st.stop()
+results = table.results["sfda"]
+models = [m for m in pool.models if m in results]
+if not models:
+    st.error("SFDA could not score any model: " + "; ".join(r for _, _, r in table.failed[:3]))
+    st.stop()
+colors = model_colors(pool.models)
+trace = {m: results[m].trace for m in models}
+first = pd.Series({m: float(np.dot(np.bincount(pool.labels) / pool.n_samples, trace[m]["class_posterior_first"]))
+                   for m in models})
+score = pd.Series({m: results[m].score for m in models})
+left, right = st.columns(2)
+left.plotly_chart(before_after_bars(first, score, "mean true-class posterior", colors,
+                                    ("first pass", "after ConfMix" if confmix else "scored pass"),
+                                    title="SFDA score: first pass vs self-challenged"),
+                  width="stretch", key="fs_scores")
+lam = pd.DataFrame({"λ (shrinkage)": {short_model_name(m): trace[m]["shrinkage"] for m in models},
+                    "SFDA": {short_model_name(m): score[m] for m in models},
+                    "rank": {short_model_name(m): table.ranks.loc[m, "sfda"] for m in models}})
+right.dataframe(lam, width="stretch", key="fs_lambda_table",
+                column_config={"λ (shrinkage)": st.column_config.NumberColumn(format="%.3e")})
+right.caption("λ interpolates the within-class covariance towards a scaled identity; the adaptive value "
+              "depends on each model's feature scale, so models are regularised differently.")
+
+chosen = model_select(pool, "w:fs_detail_model", "Per-class detail for")
+if chosen in trace:
+    left, right = st.columns(2)
+    left.plotly_chart(per_class_bars({"first pass": trace[chosen]["class_posterior_first"],
+                                      "scored pass": trace[chosen]["class_posterior"]}, pool.class_names,
+                                     "mean true-class posterior",
+                                     colors={"first pass": "#9ecae1", "scored pass": colors[chosen]},
+                                     title=f"{short_model_name(chosen)}: which classes are confidently separated"),
+                      width="stretch", key="fs_per_class")
+    right.plotly_chart(matrix_heatmap(trace[chosen]["confusion"], pool.class_names, title="Soft confusion "
+                                      "(row = true class, mean posterior)", zmin=0, zmax=1,
+                                      value_label="posterior"), width="stretch", key="fs_confusion")
+left, right = st.columns(2)
+if confmix and all("mixing_weights" in trace[m] for m in models):
+    left.plotly_chart(histograms({m: trace[m]["mixing_weights"] for m in models}, "ConfMix mixing weight p",
+                                 colors, title="How hard ConfMix pushes each sample"),
+                      width="stretch", key="fs_mixing")
+if all("eigenvalues" in trace[m] for m in models):
+    right.plotly_chart(spectrum_plot({m: trace[m]["eigenvalues"] for m in models}, colors,
+                                     title="Generalised eigenvalues (Fisher spectrum)"),
+                       width="stretch", key="fs_spectrum")

@@ -1,0 +1,101 @@
+"""PED: classes repel each other like charges; the wrapped metric is scored after the potential energy drops."""
+
+import pandas as pd
+import streamlit as st
+
+from pages._dynamics import (
+    animation_section,
+    frame_select,
+    method_results,
+    metric_select,
+    model_select,
+    quantity_curves,
+)
+from pages._ui import default, error_box, metric_label, page_header
+from transvis.viz import model_colors, short_model_name
+from transvis.viz.leaderboard import rank_bump_chart
+from transvis.viz.methods import before_after_bars, curves, matrix_heatmap, per_class_bars
+
+pool = page_header(
+    ":material/bolt: PED dynamics",
+    "PED (Li et al., ICCV 2023) treats class centres as charged particles: overlapping classes push each other "
+    "apart, step by step, until the position change falls below the exit ratio. A model whose classes barely "
+    "need to move was already well separated.",
+)
+
+c1, c2, c3, c4 = st.columns(4)
+metric = metric_select("Wrapped metric", "w:ped_metric", preferred="sfda", container=c1)
+exit_ratio = c2.slider("Exit ratio", 0.05, 0.95, step=0.05, key=default("w:ped_exit_ratio", 0.5),
+                       help="Stop when a step moves less than this fraction of the first step.")
+time_step = c3.slider("Time step", 0.01, 0.5, step=0.01, key=default("w:ped_time_step", 0.1))
+max_steps = c4.slider("Max steps", 1, 12, key=default("w:ped_max_steps", 6))
+params = {"metric": metric, "exit_ratio": float(exit_ratio), "time_step": float(time_step), "max_steps": int(max_steps)}
+st.caption("Reference features: the official method standardises with the same model's features on a reference "
+           "set (ImageNet val); this pool has none, so PED standardises with the target features themselves — "
+           "a labelled deviation from the official method.")
+
+st.subheader("The animation: class centres repelling, step by step")
+model = model_select(pool, "w:ped_model")
+traj = animation_section(pool, "ped", metric, {k: v for k, v in params.items() if k != "metric"}, model,
+                         key="ped", title=f"PED on {short_model_name(model)}")
+if traj is not None:
+    colors = model_colors(pool.models)
+    left, right = st.columns(2)
+    with left:
+        quantity_curves(traj, "potential_energy", "potential energy", "Potential energy after each step",
+                        "ped_energy", colors)
+    with right:
+        step = frame_select(traj, "w:ped_step", "Step shown in the force map")
+        overlap = traj.frames[step].quantities.get(model, {}).get("overlap")
+        if overlap is not None:
+            st.plotly_chart(matrix_heatmap(overlap, pool.class_names, colorscale="Reds", value_label="F_ij",
+                                           title=f"{short_model_name(model)}: pairwise forces at "
+                                                 f"{traj.frames[step].label}"),
+                            width="stretch", key="ped_step_overlap")
+
+st.subheader("PED's quantities for every model")
+try:
+    table = method_results(pool, "ped", params)
+except Exception as err:  # noqa: BLE001
+    error_box(err, "PED")
+    st.stop()
+results = table.results["ped"]
+models = [m for m in pool.models if m in results]
+if not models:
+    st.error("PED could not score any model: " + "; ".join(r for _, _, r in table.failed[:3]))
+    st.stop()
+colors = model_colors(pool.models)
+trace = {m: results[m].trace for m in models}
+before = pd.Series({m: trace[m]["score_before"] for m in models})
+after = pd.Series({m: results[m].score for m in models})
+left, right = st.columns(2)
+left.plotly_chart(before_after_bars(before, after, metric_label(metric), colors, ("before PED", "after PED"),
+                                    title=f"{metric_label(metric)} before and after the energy decline"),
+                  width="stretch", key="ped_scores")
+ranks = pd.DataFrame({"before": before.rank(ascending=False, method="min"),
+                      "after": after.rank(ascending=False, method="min")})
+right.plotly_chart(rank_bump_chart(ranks, colors=colors, title="Rank before → after PED"), width="stretch",
+                   key="ped_ranks")
+left, right = st.columns(2)
+ratios = {m: [r if r is not None else float("nan") for r in trace[m]["change_ratios"]] for m in models}
+width = max(len(r) for r in ratios.values())
+left.plotly_chart(curves(range(1, width + 1), ratios, "step", "position change / first change", colors,
+                         threshold=float(exit_ratio), threshold_label="exit ratio",
+                         title="When does each model stop moving?"), width="stretch", key="ped_ratios")
+changes = {m: trace[m]["position_changes"] for m in models}
+right.plotly_chart(curves(range(1, width + 1), changes, "step", "position change", colors,
+                          title="Position change per step"), width="stretch", key="ped_changes")
+chosen = model_select(pool, "w:ped_detail_model", "Forces and radii for")
+if chosen in trace:
+    left, right = st.columns(2)
+    left.plotly_chart(matrix_heatmap(trace[chosen]["overlap"], pool.class_names,
+                                     title=f"{short_model_name(chosen)}: pairwise overlap (first-step force)",
+                                     colorscale="Reds", value_label="F_ij", text_format=".2f"),
+                      width="stretch", key="ped_overlap")
+    right.plotly_chart(per_class_bars({chosen: trace[chosen]["radii"]}, pool.class_names, "class radius", colors,
+                                      title=f"{short_model_name(chosen)}: class radii"),
+                       width="stretch", key="ped_radii")
+st.dataframe(pd.DataFrame({"steps": {short_model_name(m): trace[m]["num_steps"] for m in models},
+                           "before": {short_model_name(m): before[m] for m in models},
+                           "after": {short_model_name(m): after[m] for m in models}}),
+             width="stretch", key="ped_summary")

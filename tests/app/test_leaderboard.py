@@ -1,0 +1,140 @@
+"""Leaderboard page (the page the app opens on), through the real router."""
+
+import numpy as np
+
+from tests.app.conftest import charts, errors, values
+
+
+def _table(at, first_column):
+    for frame in at.dataframe:
+        df = frame.value
+        if len(df.columns) and df.columns[0] == first_column:
+            return df
+    raise AssertionError(f"no table starting with column {first_column!r}")
+
+
+def test_opens_on_the_demo_leaderboard(app):
+    at = app()
+    assert "Leaderboard" in at.title[0].value
+    assert not errors(at)
+    assert any("Pool:** synthetic" in m.value for m in at.sidebar.markdown)
+    table = _table(at, "ground truth")
+    assert list(table.index) == ["model-4", "model-3", "model-2", "model-1", "model-0"]
+    assert table["ground truth"].is_monotonic_decreasing
+    # key widgets exist and are keyed
+    assert at.multiselect(key="w:lb_metrics").value
+    assert at.selectbox(key="w:lb_gt").value == "ncm_heldout"
+    assert at.radio(key="w:lb_show").value == "scores"
+    assert {"lb_bump", "lb_agreement", "lb_scatter", "lb_corr_bars"} <= set(charts(at))
+
+
+def test_choosing_metrics_changes_the_bump_chart_and_agreement(app):
+    at = app()
+    at.multiselect(key="w:lb_metrics").set_value(["logme", "sfda", "hscore"]).run()
+    assert not at.exception
+    bump = charts(at)["lb_bump"]
+    assert bump["data"][0]["x"] == ["ground truth", "LogME", "SFDA", "H-score"]
+    assert len(bump["data"]) == 5
+    agreement = charts(at)["lb_agreement"]["data"][0]
+    assert agreement["x"] == ["LogME", "SFDA", "H-score"]
+    z = values(agreement["z"]).astype(float)
+    assert z.shape == (3, 3) and np.allclose(np.diag(z), 1.0)
+
+
+def test_ranks_view_shows_integer_ranks(app):
+    at = app()
+    at.multiselect(key="w:lb_metrics").set_value(["logme", "hscore"]).run()
+    at.radio(key="w:lb_show").set_value("ranks").run()
+    table = _table(at, "ground-truth rank")
+    assert sorted(table["logme"].tolist()) == [1, 2, 3, 4, 5]
+    assert table.loc["model-4", "ground-truth rank"] == 1
+
+
+def test_scatter_metric_control_changes_the_figure(app):
+    at = app()
+    at.multiselect(key="w:lb_metrics").set_value(["logme", "hscore"]).run()
+    at.selectbox(key="w:lb_scatter_metric").set_value("logme").run()
+    first = charts(at)["lb_scatter"]
+    at.selectbox(key="w:lb_scatter_metric").set_value("hscore").run()
+    second = charts(at)["lb_scatter"]
+    assert "LogME" in first["layout"]["title"]["text"] and "H-score" in second["layout"]["title"]["text"]
+    assert not np.allclose(values(first["data"][0]["x"]), values(second["data"][0]["x"]))
+    np.testing.assert_array_equal(values(first["data"][0]["y"]), values(second["data"][0]["y"]))
+
+
+def test_selection_on_the_scatter_filters_the_table(app):
+    at = app()
+    at.multiselect(key="w:lb_metrics").set_value(["logme", "hscore"]).run()
+    assert len(at.dataframe[-1].value) == 5
+    at.session_state["lb_scatter"] = {"selection": {
+        "points": [{"curve_number": 0, "point_index": 1, "text": "model-1", "x": 0.0, "y": 0.8},
+                   {"curve_number": 0, "point_index": 3, "text": "model-3", "x": 0.1, "y": 0.99}],
+        "point_indices": [1, 3], "box": [], "lasso": []}}
+    at.run()
+    assert not at.exception
+    selected = at.dataframe[-1].value
+    assert sorted(selected.index) == ["model-1", "model-3"]
+    assert any("2 selected model(s)" in c.value for c in at.caption)
+
+
+def test_without_groundtruth_the_page_still_ranks(app):
+    at = app()
+    at.multiselect(key="w:lb_metrics").set_value(["logme", "hscore"]).run()
+    at.selectbox(key="w:lb_gt").set_value("none").run()
+    assert not at.exception
+    assert any("No ground truth" in i.value for i in at.info)
+    assert "ground truth" not in charts(at)["lb_bump"]["data"][0]["x"]
+
+
+def test_uploaded_groundtruth_becomes_an_option(app):
+    at = app()
+    at.multiselect(key="w:lb_metrics").set_value(["logme", "hscore"]).run()
+    # what the CSV upload stores (the uploader itself cannot be driven by AppTest); model-0 is best here
+    at.session_state["groundtruth_uploads"] = {"finetune": {
+        "model-0": 0.9, "model-1": 0.8, "model-2": 0.7, "model-3": 0.6, "model-4": 0.5}}
+    at.run()
+    options = at.selectbox(key="w:lb_gt").options
+    assert "uploaded: finetune" in options
+    at.selectbox(key="w:lb_gt").set_value("uploaded: finetune").run()
+    corr = charts(at)["lb_corr_bars"]["data"][0]
+    assert values(corr["x"]).max() < 0  # every metric ranks opposite to this (reversed) ground truth
+
+
+def test_widget_state_survives_page_switches(app):
+    at = app()
+    at.multiselect(key="w:lb_metrics").set_value(["logme", "sfda"]).run()
+    at.radio(key="w:lb_show").set_value("ranks").run()
+    at.switch_page("pages/setup.py").run()
+    assert not at.exception
+    at.switch_page("pages/leaderboard.py").run()
+    assert at.radio(key="w:lb_show").value == "ranks"
+    assert at.multiselect(key="w:lb_metrics").value == ["logme", "sfda"]
+
+
+def test_failed_real_demo_falls_back_to_synthetic_with_a_note(monkeypatch):
+    import transvis.demo
+    from pages._ui import load_default_pool
+
+    def broken():
+        raise FileNotFoundError("demo features not prepared")
+
+    monkeypatch.setattr(transvis.demo, "load_demo", broken, raising=False)
+    load_default_pool.clear()
+    try:
+        pool = load_default_pool("auto")
+    finally:
+        load_default_pool.clear()
+    assert pool.origin == "synthetic"
+    assert "demo features not prepared" in pool.note and "scripts/app.sh" in pool.note
+
+
+def test_linear_probe_ground_truth_measured_from_the_page(app):
+    at = app()
+    at.multiselect(key="w:lb_metrics").set_value(["logme", "hscore"]).run()
+    at.button(key="lb_measure_gt").click().run()
+    assert not at.exception and not errors(at)
+    assert at.selectbox(key="w:lb_gt").value == "uploaded: linear probe (measured here)"
+    measured = at.session_state["groundtruth_uploads"]["linear probe (measured here)"]
+    assert set(measured) == {f"synthetic/model-{k}" for k in range(5)}
+    assert measured["synthetic/model-4"] > measured["synthetic/model-0"]  # separation shows in the probe
+    assert "lb_corr_bars" in charts(at)

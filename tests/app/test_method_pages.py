@@ -1,0 +1,281 @@
+"""The four method pages, the model deep-dive and the export page, on the synthetic demo."""
+
+import numpy as np
+
+from tests.app.conftest import chart, charts, errors, values
+
+
+def _engine_missing(at):
+    return any("dynamics engine" in i.value for i in at.info)
+
+
+def _animation_or_notice(at, key):
+    """Either the engine's animation is on the page (frames, play button) or the page says it is missing."""
+    figures = charts(at)
+    if key in figures:
+        fig = figures[key]
+        assert len(fig["frames"]) >= 2
+        assert fig["layout"]["updatemenus"][0]["buttons"][0]["label"] == "▶ Play"
+        assert all(t["type"] in ("scatter", "bar") for fr in fig["frames"] for t in fr["data"])
+    else:
+        assert _engine_missing(at)
+
+
+def _selection(indices):
+    return {"selection": {"points": [{"curve_number": 0, "point_index": i, "customdata": [i], "x": 0.0, "y": 0.0}
+                                     for i in indices], "point_indices": list(indices), "box": [], "lasso": []}}
+
+
+def test_spread_attract_strength_controls_change_the_figures(app):
+    at = app("pages/spread_attract.py")
+    assert not errors(at)
+    assert at.selectbox(key="w:sa_metric").value == "logme"
+    assert at.selectbox(key="w:sa_variant").value == "paper"
+    assert at.radio(key="w:sa_mode").value == "both"
+    _animation_or_notice(at, "sa_anim")
+    before = values(charts(at)["sa_spread"]["data"][1]["y"])
+    anim_before = charts(at)["sa_anim"]
+    at.slider(key="w:sa_spread").set_value(0.8).run()
+    after = values(charts(at)["sa_spread"]["data"][1]["y"])
+    unperturbed = values(charts(at)["sa_spread"]["data"][0]["y"])
+    # Spread multiplies every class's RMS radius by (1 + spread): 1.3x before, 1.8x after
+    np.testing.assert_allclose(before / unperturbed, 1.3, rtol=1e-6)
+    np.testing.assert_allclose(after / unperturbed, 1.8, rtol=1e-6)
+    anim_after = charts(at)["sa_anim"]
+    # frame 0 is the unperturbed features either way; the last frame moved further
+    np.testing.assert_allclose(values(anim_before["frames"][0]["data"][0]["x"]),
+                               values(anim_after["frames"][0]["data"][0]["x"]))
+    assert not np.allclose(values(anim_before["frames"][-1]["data"][0]["x"]),
+                           values(anim_after["frames"][-1]["data"][0]["x"]))
+
+
+def test_spread_attract_animation_frames_and_ranking(app):
+    at = app("pages/spread_attract.py")
+    fig = charts(at)["sa_anim"]
+    assert len(fig["frames"]) == 11
+    kinds = [t["type"] for t in fig["frames"][5]["data"]]
+    assert kinds == ["scatter", "scatter", "bar", "scatter"]
+    assert sorted(values(fig["frames"][5]["data"][2]["y"]).tolist()) == [1, 2, 3, 4, 5]
+    # per-frame curves of the method's own quantities, one line per model
+    assert len(charts(at)["sa_spread_curve"]["data"]) == 5
+
+
+def test_spread_attract_lasso_selection_lists_the_samples(app):
+    at = app("pages/spread_attract.py")
+    assert any("Box- or lasso-select" in c.value for c in at.caption)
+    at.session_state["sa_anim"] = _selection([0, 5, 7])
+    at.run()
+    assert not at.exception
+    table = next(df.value for df in at.dataframe if "sample" in df.value.columns)
+    assert table["sample"].tolist() == [0, 5, 7]
+    labels = at.session_state["pools"][at.session_state["active_pool"]].labels
+    assert table["class"].tolist() == [f"class {labels[i]}" for i in (0, 5, 7)]
+
+
+def test_spread_attract_official_variant_disables_strengths(app):
+    at = app("pages/spread_attract.py")
+    at.selectbox(key="w:sa_variant").set_value("official").run()
+    assert not at.exception and not errors(at)
+    assert at.slider(key="w:sa_spread").disabled
+    _animation_or_notice(at, "sa_anim")
+
+
+def test_fisher_space_lambda_control_changes_score_and_table(app):
+    at = app("pages/fisher_space.py")
+    assert not errors(at)
+    _animation_or_notice(at, "fs_anim")
+    adaptive = values(charts(at)["fs_scores"]["data"][1]["y"])
+    at.toggle(key="w:fs_adaptive").set_value(False).run()
+    at.slider(key="w:fs_log_lambda").set_value(0.0).run()  # λ = 1: nearest class mean
+    fixed = values(charts(at)["fs_scores"]["data"][1]["y"])
+    assert not np.allclose(adaptive, fixed)
+    lam_table = at.dataframe[0].value
+    assert np.allclose(lam_table["λ (shrinkage)"].to_numpy(dtype=float), 1.0)
+    spectrum = chart(at, "Fisher spectrum")
+    assert spectrum["layout"]["yaxis"]["type"] == "log"
+    assert len(spectrum["data"]) == 5
+
+
+def test_fisher_space_colour_by_contribution_uses_a_colour_scale(app):
+    at = app("pages/fisher_space.py")
+    fig = charts(at)["fs_anim"]
+    assert isinstance(fig["frames"][0]["data"][0]["marker"]["color"], list)  # class colours per point
+    at.radio(key="w:fs_color").set_value("per-sample contribution").run()
+    assert not at.exception
+    marker = charts(at)["fs_anim"]["frames"][-1]["data"][0]["marker"]
+    assert "colorscale" in marker and len(values(marker["color"])) == 360
+    at.radio(key="w:fs_color").set_value("predicted label").run()
+    first = charts(at)["fs_anim"]["frames"][0]["data"][0]["marker"]["color"]
+    assert len(first) == 360 and not at.exception
+
+
+def test_fisher_space_detail_model_changes_per_class_figure(app):
+    at = app("pages/fisher_space.py")
+    first = values(charts(at)["fs_per_class"]["data"][1]["y"])
+    at.selectbox(key="w:fs_detail_model").set_value("synthetic/model-4").run()
+    second = values(charts(at)["fs_per_class"]["data"][1]["y"])
+    assert second.mean() > first.mean()  # the best-separated model is more confident in every class
+
+
+def test_ped_exit_ratio_moves_the_threshold(app):
+    at = app("pages/ped_dynamics.py")
+    assert not errors(at)
+    assert at.selectbox(key="w:ped_metric").value == "sfda"
+    _animation_or_notice(at, "ped_anim")
+    assert charts(at)["ped_ratios"]["layout"]["shapes"][0]["y0"] == 0.5
+    at.slider(key="w:ped_exit_ratio").set_value(0.8).run()
+    ratios = charts(at)["ped_ratios"]
+    assert ratios["layout"]["shapes"][0]["y0"] == 0.8
+    steps = at.dataframe[-1].value["steps"]
+    assert (steps >= 0).all() and (steps <= 6).all()
+    assert steps["model-4"] < steps["model-0"]  # well-separated classes barely need to move
+
+
+def test_ped_step_slider_changes_the_force_map(app):
+    at = app("pages/ped_dynamics.py")
+    last = values(charts(at)["ped_step_overlap"]["data"][0]["z"]).astype(float)
+    labels = at.select_slider(key="w:ped_step").options
+    at.select_slider(key="w:ped_step").set_value(labels[1]).run()
+    first = values(charts(at)["ped_step_overlap"]["data"][0]["z"]).astype(float)
+    assert first.shape == last.shape and not np.allclose(first, last)
+    assert len(charts(at)["ped_energy"]["data"]) == 5
+
+
+def test_ped_max_steps_limits_the_curves(app):
+    at = app("pages/ped_dynamics.py")
+    at.slider(key="w:ped_max_steps").set_value(2).run()
+    changes = charts(at)["ped_changes"]
+    assert all(len(values(t["y"])) <= 3 for t in changes["data"])  # accepted steps + the rejected one
+
+
+def test_neural_collapse_page_shows_statistics_and_geometry(app):
+    at = app("pages/neural_collapse.py")
+    assert not errors(at)
+    assert at.toggle(key="w:nc_teaching").value is True
+    _animation_or_notice(at, "nc_anim")
+    bars = charts(at)["nc_bars"]
+    titles = [a["text"] for a in bars["layout"]["annotations"]]
+    assert titles[0].startswith("NC1") and "FaCe score ↑" in titles
+    nc1 = values(bars["data"][0]["y"])
+    assert np.all(np.diff(nc1) < 0)  # better-separated synthetic models are more collapsed
+    gram = charts(at)["nc_gram"]
+    etf = values(gram["data"][1]["z"]).astype(float)
+    c = etf.shape[0]
+    np.testing.assert_allclose(etf[~np.eye(c, dtype=bool)], -1 / (c - 1))
+    before = values(gram["data"][0]["z"]).astype(float)
+    at.selectbox(key="w:nc_detail_model").set_value("synthetic/model-4").run()
+    after = values(charts(at)["nc_gram"]["data"][0]["z"]).astype(float)
+    assert not np.allclose(before, after)
+
+
+def test_collapse_interpolation_slider_drives_statistics(app):
+    at = app("pages/neural_collapse.py")
+    assert at.select_slider(key="w:nc_t").value == "t = 0.00"
+    nc1_start = at.dataframe[0].value["nc1"]
+    at.select_slider(key="w:nc_t").set_value("t = 1.00").run()
+    nc1_end = at.dataframe[0].value["nc1"]
+    assert (nc1_end < 1e-6).all() and (nc1_start > 0.05).all()  # interpolation to class means kills NC1
+    gram_t1 = values(charts(at)["nc_t_gram"]["data"][0]["z"]).astype(float)
+    at.toggle(key="w:nc_to_etf").set_value(True).run()
+    gram_etf = values(charts(at)["nc_t_gram"]["data"][0]["z"]).astype(float)
+    etf = values(charts(at)["nc_t_gram"]["data"][1]["z"]).astype(float)
+    assert np.abs(gram_etf - etf).max() < 1e-6 < np.abs(gram_t1 - etf).max()
+
+
+def test_neural_collapse_teaching_mode_toggles_explanations(app):
+    at = app("pages/neural_collapse.py")
+    with_teaching = len(at.caption)
+    at.toggle(key="w:nc_teaching").set_value(False).run()
+    assert len(at.caption) < with_teaching
+    assert not at.exception
+
+
+def test_deep_dive_selection_filters_the_hardest_samples(app):
+    at = app("pages/deep_dive.py")
+    assert not errors(at)
+    assert at.selectbox(key="w:dd_model_a").value == "synthetic/model-0"
+    assert at.toggle(key="w:dd_compare").value is True
+    hardest = [df.value for df in at.dataframe if "ConfMix weight" in df.value.columns]
+    assert len(hardest) == 2 and len(hardest[0]) == 16
+    assert hardest[0]["ConfMix weight"].is_monotonic_increasing  # hardest first
+    assert hardest[0]["class"].nunique() > 1
+    at.session_state["dd_class_bars"] = {"selection": {
+        "points": [{"curve_number": 0, "point_index": 2, "x": "class 2", "y": 0.5}],
+        "point_indices": [2], "box": [], "lasso": []}}
+    at.run()
+    assert not at.exception
+    hardest = [df.value for df in at.dataframe if "ConfMix weight" in df.value.columns]
+    assert set(hardest[0]["class"]) == {"class 2"} and set(hardest[1]["class"]) == {"class 2"}
+
+
+def test_deep_dive_model_choice_changes_the_heatmap(app):
+    at = app("pages/deep_dive.py")
+    first = charts(at)["dd_heat_a"]
+    at.selectbox(key="w:dd_model_a").set_value("synthetic/model-3").run()
+    second = charts(at)["dd_heat_a"]
+    assert first["layout"]["title"]["text"] == "model-0" and second["layout"]["title"]["text"] == "model-3"
+    assert not np.allclose(values(first["data"][0]["text"]).astype(float),
+                           values(second["data"][0]["text"]).astype(float))
+
+
+def test_export_offers_every_download_and_previews_the_chosen_figure(app):
+    at = app("pages/export.py")
+    assert not errors(at)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert {"Scores (CSV)", "Ranks (CSV)", "Everything (JSON)", "Download the report (HTML)"} <= set(labels)
+    assert charts(at)["ex_preview"]["layout"]["title"]["text"] == "How each metric ranks the models"
+    at.selectbox(key="w:ex_figure").set_value("Metric agreement heat map").run()
+    assert charts(at)["ex_preview"]["data"][0]["type"] == "heatmap"
+    at.radio(key="w:ex_format").set_value("png").run()
+    assert any("(PNG)" in b.proto.label for b in at.get("download_button"))
+
+
+def test_deep_dive_compares_two_models_on_one_slider(app):
+    at = app("pages/deep_dive.py")
+    if "dd_paired" not in charts(at):
+        assert _engine_missing(at) or not at.toggle(key="w:dd_compare").value
+        return
+    fig = charts(at)["dd_paired"]
+    assert [a["text"] for a in fig["layout"]["annotations"][:2]] == ["model-0", "model-4"]
+    assert len(fig["frames"]) == 11 and len(fig["layout"]["sliders"][0]["steps"]) == 11
+    at.selectbox(key="w:dd_kind").set_value("ped").run()
+    assert not at.exception
+    assert charts(at)["dd_paired"]["layout"]["sliders"][0]["steps"][0]["label"] == "start"
+
+
+def test_deep_dive_overview_map_lasso_and_colour(app):
+    at = app("pages/deep_dive.py")
+    fig = charts(at)["dd_overview"]
+    assert [t["name"] for t in fig["data"]] == [f"class {c}" for c in range(6)]
+    assert sum(len(values(t["x"])) for t in fig["data"]) == 360  # every sample, no subsampling
+    at.session_state["dd_overview"] = _selection([3, 4, 200])
+    at.run()
+    table = next(df.value for df in at.dataframe if "sample" in df.value.columns and "ConfMix weight"
+                 not in df.value.columns)
+    assert table["sample"].tolist() == [3, 4, 200]
+    at.radio(key="w:dd_overview_colour").set_value("hardness").run()
+    marker = charts(at)["dd_overview"]["data"][0]["marker"]
+    assert "colorscale" in marker and len(values(marker["color"])) == 360
+    at.radio(key="w:dd_projection").set_value("fisher").run()
+    assert not at.exception and "Fisher plane" in charts(at)["dd_overview"]["layout"]["title"]["text"]
+
+
+PAGES = ["pages/leaderboard.py", "pages/spread_attract.py", "pages/fisher_space.py", "pages/ped_dynamics.py",
+         "pages/neural_collapse.py", "pages/deep_dive.py", "pages/export.py", "pages/setup.py"]
+
+
+def test_every_page_survives_a_tiny_one_model_pool(app):
+    from transvis.features.featureset import FeatureSet
+    from transvis.session import pool_from_featuresets
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1, 2], 8)
+    tiny = FeatureSet(rng.normal(size=(24, 5)) + labels[:, None], labels, ["a", "b", "c"], "upload/tiny", "tiny")
+    pool = pool_from_featuresets([tiny], "tiny", "upload")
+    at = app()
+    at.session_state["pools"] = {**at.session_state["pools"], pool.key: pool}
+    at.session_state["active_pool"] = pool.key
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert not at.exception, (page, at.exception)
+        assert "Pool:** tiny" in at.sidebar.markdown[0].value

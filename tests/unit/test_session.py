@@ -1,0 +1,114 @@
+"""The app's UI-free session model: pools, ground-truth uploads, selections, feature store round trip."""
+
+import numpy as np
+import pytest
+
+from transvis.demo import synthetic_demo
+from transvis.features.featureset import FeatureSet
+from transvis.session import (
+    match_groundtruth,
+    params_key,
+    parse_groundtruth_csv,
+    pool_from_demo,
+    pool_from_featuresets,
+    selected_indices,
+    selected_labels,
+    selected_values,
+)
+
+
+def _fs(model, labels, names=("u", "v"), seed=0):
+    rng = np.random.default_rng(seed)
+    return FeatureSet(rng.normal(size=(len(labels), 3)), labels, list(names), model, "ds")
+
+
+def test_pool_from_demo_key_is_stable_and_content_specific():
+    a, b = pool_from_demo(synthetic_demo(seed=0)), pool_from_demo(synthetic_demo(seed=0))
+    c = pool_from_demo(synthetic_demo(seed=1))
+    assert a.key == b.key and a.key != c.key
+    assert a.models[0] == "synthetic/model-0" and a.shared_samples
+    assert a.summary().startswith("5 models · 360 samples · 6 classes")
+    assert set(a.feature_arrays()) == set(a.models)
+
+
+def test_pool_from_featuresets_checks_classes_ids_and_single_class():
+    labels = np.array([0, 1, 0, 1])
+    pool = pool_from_featuresets([_fs("a", labels), _fs("b", labels, seed=1)], "up", "upload")
+    assert pool.models == ["a", "b"] and pool.key.startswith("upload:")
+    with pytest.raises(ValueError, match="same model id"):
+        pool_from_featuresets([_fs("a", labels), _fs("a", labels)], "up", "upload")
+    with pytest.raises(ValueError, match="same classes"):
+        pool_from_featuresets([_fs("a", labels), _fs("b", labels, names=("x", "y"))], "up", "upload")
+    with pytest.raises(ValueError, match="single class"):
+        pool_from_featuresets([_fs("a", np.array([0, 0, 0]))], "up", "upload")
+    with pytest.raises(ValueError, match="at least one"):
+        pool_from_featuresets([], "up", "upload")
+
+
+def test_parse_groundtruth_csv_groups_by_regime_and_dataset():
+    one = parse_groundtruth_csv(b"model,dataset,regime,accuracy\na,fm,linear probe,0.5\nb,fm,fine-tune,0.7\n")
+    assert one == {"linear_probe": {"a": 0.5}, "finetune": {"b": 0.7}}
+    two = parse_groundtruth_csv("model,dataset,regime,accuracy\na,fm,lp,0.5\na,cifar,lp,0.6\n")
+    assert two == {"fm · linear_probe": {"a": 0.5}, "cifar · linear_probe": {"a": 0.6}}
+
+
+@pytest.mark.parametrize("text, message", [
+    (b"model,score\na,1\n", "lacks the column"),
+    (b"model,dataset,regime,accuracy\na,fm,lp,87\n", "percentage"),
+    (b"model,dataset,regime,accuracy\na,fm,lp,abc\n", "not a number"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00", "not a text CSV"),
+    (b"model,dataset,regime,accuracy\n", "no rows"),
+])
+def test_parse_groundtruth_csv_errors_name_the_fix(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_groundtruth_csv(text)
+
+
+def test_match_groundtruth_by_id_or_bare_name():
+    table = {"mobilenetv2_100": 0.8, "offline/vgg16": 0.5, "other": 0.1, "nan_model": float("nan")}
+    assert match_groundtruth(table, ["offline/mobilenetv2_100", "offline/vgg16", "nan_model", "x"]) == {
+        "offline/mobilenetv2_100": 0.8, "offline/vgg16": 0.5}
+
+
+def test_selection_readers():
+    event = {"selection": {"points": [
+        {"customdata": [5], "text": "m-1", "x": "class 2"},
+        {"customdata": [3], "text": "m-1", "x": "class 1"},
+        {"x": "class 2"},
+        {"customdata": ["bad"]},
+    ], "box": [], "lasso": []}}
+    assert selected_indices(event) == [3, 5]
+    assert selected_indices(event["selection"]) == [3, 5]
+    assert selected_labels(event) == ["m-1", "bad"]  # text first, else customdata[0]
+    assert selected_values(event, "x") == ["class 2", "class 1"]
+    assert selected_indices(None) == [] and selected_labels({}) == [] and selected_values(None) == []
+
+
+def test_params_key_is_order_free():
+    assert params_key({"b": 1, "a": {"y": 2, "x": 1}}) == params_key({"a": {"x": 1, "y": 2}, "b": 1})
+    assert params_key(None) == "{}"
+
+
+def test_per_metric_rankings_merge_to_the_same_table_as_one_call():
+    import pandas as pd
+
+    from transvis.ranking import rank_models
+    from transvis.session import merge_rankings, with_groundtruth
+
+    demo = synthetic_demo(n_models=4, n_per_class=20, seed=2)
+    gt = demo.groundtruth["ncm_heldout"]
+    metrics = ["logme", "hscore", "ncti", "leep"]
+    whole = rank_models(demo.features, metrics, groundtruth=gt)
+    merged = with_groundtruth(merge_rankings([rank_models(demo.features, [m]) for m in metrics]), gt)
+    pd.testing.assert_frame_equal(merged.scores, whole.scores)
+    pd.testing.assert_frame_equal(merged.ranks, whole.ranks)
+    assert merged.correlations.keys() == whole.correlations.keys()
+    for metric, stats in whole.correlations.items():
+        for name, value in stats.items():
+            assert merged.correlations[metric][name] == pytest.approx(value, nan_ok=True) if isinstance(
+                value, float) else merged.correlations[metric][name] == value
+    assert merged.correlation_skipped == whole.correlation_skipped  # LEEP: no source head, no correlation
+    assert sorted(merged.skipped) == sorted(whole.skipped)
+    assert with_groundtruth(merged, None).correlations == {}
+    with pytest.raises(ValueError, match="same models"):
+        merge_rankings([whole, rank_models({m: demo.features[m] for m in list(demo.features)[:2]}, ["logme"])])

@@ -1,0 +1,156 @@
+"""Method-quantity figures, deep-dive helpers, thumbnails and exports (no browser needed except GIF/PNG)."""
+
+import base64
+import io
+import shutil
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+from PIL import Image
+
+from transvis.metrics import MetricResult
+from transvis.viz import model_colors
+from transvis.viz.animation import ranking_race
+from transvis.viz.deepdive import hardest_samples, per_class_heatmap, per_class_table
+from transvis.viz.export import (
+    animation_gif,
+    figure_bytes,
+    figure_html,
+    frame_figures,
+    html_report,
+    image_export_available,
+)
+from transvis.viz.methods import (
+    before_after_bars,
+    curves,
+    gram_vs_etf,
+    histograms,
+    matrix_heatmap,
+    per_class_bars,
+    small_multiples_bars,
+    spectrum_plot,
+)
+from transvis.viz.thumbnails import sample_table, thumbnail_data_url
+
+MODELS = ["m/a", "m/b"]
+
+
+def test_before_after_bars_pairs_values_per_model():
+    fig = before_after_bars(pd.Series([1.0, 2.0], index=MODELS), pd.Series([0.5, 2.5], index=MODELS), "score")
+    assert [t.name for t in fig.data] == ["before", "after"]
+    assert list(fig.data[0].x) == ["a", "b"]
+    assert list(fig.data[1].y) == [0.5, 2.5]
+    assert list(fig.data[1].marker.color) == [model_colors(MODELS)[m] for m in MODELS]
+
+
+def test_small_multiples_one_panel_per_quantity():
+    table = pd.DataFrame({"nc1": [2.0, 1.0], "nc4": [0.5, 0.9], "face": [0.1, 0.3]}, index=MODELS)
+    fig = small_multiples_bars(table, titles={"nc1": "NC1"}, cols=2)
+    assert len(fig.data) == 3
+    assert [a.text for a in fig.layout.annotations] == ["NC1", "nc4", "face"]
+    assert list(fig.data[1].y) == [0.5, 0.9]
+    assert fig.data[2].xaxis == "x3"
+
+
+def test_per_class_bars_and_heatmaps():
+    fig = per_class_bars({"m/a": [0.1, 0.2, 0.3]}, ["u", "v", "w"], "posterior")
+    assert list(fig.data[0].x) == ["u", "v", "w"] and list(fig.data[0].y) == [0.1, 0.2, 0.3]
+    heat = matrix_heatmap(np.eye(3), ["u", "v", "w"], zmin=0, zmax=1)
+    np.testing.assert_array_equal(np.asarray(heat.data[0].z), np.eye(3))
+    with pytest.raises(ValueError, match="labels"):
+        matrix_heatmap(np.eye(3), ["u", "v"])
+    etf = np.full((3, 3), -0.5) + 1.5 * np.eye(3)
+    pair = gram_vs_etf(np.eye(3), etf, ["u", "v", "w"], distance=1.2)
+    assert len(pair.data) == 2 and "1.200" in pair.layout.title.text
+    np.testing.assert_array_equal(np.asarray(pair.data[1].z), etf)
+
+
+def test_curves_threshold_histograms_and_spectrum():
+    fig = curves([1, 2, 3], {"m/a": [1.0, 0.8, 0.4], "m/b": [1.0, 0.3]}, "step", "ratio", threshold=0.5)
+    assert len(fig.data[1].x) == 2  # shorter series keep their own length
+    assert fig.layout.shapes[0].y0 == 0.5
+    hist = histograms({"m/a": [0.1, 0.2], "m/b": [0.3, 0.9]}, "p", nbins=4)
+    assert hist.data[0].xbins.start == pytest.approx(0.1)
+    assert hist.data[0].xbins.size == pytest.approx(0.2)
+    spec = spectrum_plot({"m/a": [0.1, 10.0, 1.0, 0.0]}, top=3)
+    np.testing.assert_allclose(spec.data[0].y, [10.0, 1.0, 0.1])
+    assert spec.layout.yaxis.type == "log"
+
+
+def test_per_class_table_reads_documented_traces():
+    names = ["u", "v"]
+    results = {
+        "sfda": MetricResult("sfda", 0.5, {"class_posterior": np.array([0.9, 0.1])}),
+        "nc": MetricResult("nc", 0.1, {"nc1_per_class": np.array([0.2, 0.8])}),
+        "logme": MetricResult("logme", 0.0, {"evidence": np.array([1.0])}),  # wrong length: skipped
+    }
+    table = per_class_table(results, names)
+    assert list(table.columns) == ["SFDA posterior ↑", "NC1 share ↓"]
+    fig = per_class_heatmap(table)
+    # class u helps both scores (high posterior, low NC1 share): top rank in both columns
+    np.testing.assert_allclose(np.asarray(fig.data[0].z)[0], [1.0, 1.0])
+    with pytest.raises(ValueError, match="no per-class"):
+        per_class_heatmap(pd.DataFrame(index=names))
+
+
+def test_hardest_samples_lowest_first_and_per_class():
+    posterior = np.array([0.9, 0.1, 0.5, 0.05, 0.7])
+    labels = np.array([0, 0, 1, 1, 1])
+    np.testing.assert_array_equal(hardest_samples(posterior, 3), [3, 1, 2])
+    np.testing.assert_array_equal(hardest_samples(posterior, 2, labels, only_class=1), [3, 2])
+    with pytest.raises(ValueError, match="labels"):
+        hardest_samples(posterior, 2, only_class=1)
+
+
+def test_thumbnails_and_sample_table():
+    digit = np.zeros((8, 8), dtype=np.uint8)
+    digit[2:6, 3:5] = 255
+    url = thumbnail_data_url(digit, size=32)
+    image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert image.size == (32, 32) and np.asarray(image).max() == 255
+    table = sample_table(np.array([0, 1, 1]), ["u", "v"], [2, 0], image_fn=lambda i: digit,
+                         columns={"score": np.array([0.1, 0.2, 0.3])})
+    assert list(table.columns) == ["thumbnail", "sample", "class", "score"]
+    assert list(table["class"]) == ["v", "u"] and list(table["score"]) == [0.3, 0.1]
+    assert table["thumbnail"][0].startswith("data:image/png;base64,")
+    broken = sample_table(np.array([0]), ["u"], [0], image_fn=lambda i: 1 / 0)
+    assert broken["thumbnail"][0] is None
+    with pytest.raises(ValueError, match="indices"):
+        sample_table(np.array([0]), ["u"], [3])
+
+
+def test_html_exports_are_self_contained():
+    fig = go.Figure(go.Bar(x=[1, 2], y=[3, 4]))
+    page = figure_html(fig)
+    assert page.lower().startswith("<!doctype html>") and "plotly" in page.lower()
+    assert len(page) > 1_000_000  # plotly.js inlined: works offline
+    assert len(figure_bytes(fig, "html")) == pytest.approx(len(page.encode()), abs=100)  # only div ids differ
+    with pytest.raises(ValueError, match="format"):
+        figure_bytes(fig, "bmp")
+    report = html_report("My <report>", [("Scores", pd.DataFrame({"x": [1.5]})), ("Chart", fig), ("Bars", fig),
+                                         ("Note", "a < b")])
+    assert "My &lt;report&gt;" in report and "a &lt; b" in report
+    assert report.count("<table") == 1
+    assert len(report) < 1.5 * len(page)  # plotly.js inlined once for both charts
+    assert report.count('class="plotly-graph-div"') == 2
+
+
+def test_frame_figures_bake_each_frame():
+    fig = ranking_race(pd.DataFrame([[2.0, 1.0], [1.0, 3.0]], columns=MODELS))
+    statics = frame_figures(fig)
+    assert len(statics) == 2 and not statics[1].frames
+    assert list(statics[1].data[0].y) == list(fig.frames[1].data[0].y)
+    assert not statics[1].layout.updatemenus and "frame 1" in statics[1].layout.title.text
+    with pytest.raises(ValueError, match="no animation frames"):
+        frame_figures(go.Figure())
+
+
+@pytest.mark.skipif(not image_export_available() or shutil.which("chromium") is None, reason="needs chromium")
+def test_png_and_gif_exports_with_chromium():
+    fig = ranking_race(pd.DataFrame([[2.0, 1.0], [1.0, 3.0], [0.5, 3.5]], columns=MODELS))
+    png = figure_bytes(fig, "png", width=400, height=300, scale=1)
+    assert Image.open(io.BytesIO(png)).size == (400, 300)
+    gif = Image.open(io.BytesIO(animation_gif(fig, width=400, height=300)))
+    assert gif.n_frames == 3 and gif.size == (400, 300)

@@ -1,0 +1,364 @@
+"""The app's session model, free of any UI: the active model pool, ground truth tables, selections.
+
+A :class:`Pool` is what every page works on: the features of several models over one dataset (sub)sample,
+the ground truth accuracies known for them, and a small ``key`` that names its content. Pages cache their
+expensive results under ``(pool.key, parameters)`` and never hash the arrays themselves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from transvis.features.featureset import FeatureSet
+
+
+
+def short_digest(*parts: Any, length: int = 12) -> str:
+    """A short stable hex digest of JSON-able parts (for cache keys)."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+@dataclass
+class Pool:
+    """Models ranked together: ``{model_id: FeatureSet}`` plus what is known about them.
+
+    key : small string naming the content (cache key for everything computed from the pool).
+    groundtruth : ``{regime: {model_id: accuracy}}`` (e.g. ``linear_probe``, ``finetune``).
+    origin : where it came from: ``demo``, ``synthetic``, ``upload``, ``store``.
+    image_fn : optional ``i -> PIL.Image`` for sample ``i`` (thumbnails); None when images are unknown.
+    note : shown to the user (e.g. why the app fell back to the synthetic demo).
+    """
+
+    key: str
+    name: str
+    features: dict[str, FeatureSet]
+    groundtruth: dict[str, dict[str, float]] = field(default_factory=dict)
+    description: str = ""
+    origin: str = "demo"
+    image_fn: Callable[[int], Any] | None = None
+    note: str | None = None
+
+    def __post_init__(self):
+        if not self.features:
+            raise ValueError("a pool needs at least one model's features.")
+
+    @property
+    def models(self) -> list[str]:
+        return list(self.features)
+
+    @property
+    def first(self) -> FeatureSet:
+        return next(iter(self.features.values()))
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.first.labels
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.first.class_names)
+
+    @property
+    def n_samples(self) -> int:
+        return self.first.n_samples
+
+    @property
+    def dataset_id(self) -> str:
+        return self.first.dataset_id
+
+    @property
+    def shared_samples(self) -> bool:
+        """True when every model's features cover the same samples (same labels, same dataset id)."""
+        first = self.first
+        return all(
+            fs.dataset_id == first.dataset_id and np.array_equal(fs.labels, first.labels)
+            for fs in self.features.values()
+        )
+
+    def feature_arrays(self) -> dict[str, np.ndarray]:
+        """``{model: features [N, D_model]}`` (the dynamics engine's input)."""
+        return {m: fs.features for m, fs in self.features.items()}
+
+    def summary(self) -> str:
+        return (f"{len(self.features)} models · {self.n_samples:,} samples · {len(self.class_names)} classes"
+                f" · {self.dataset_id}")
+
+
+def pool_from_demo(demo, origin: str = "demo", note: str | None = None) -> Pool:
+    """A :class:`Pool` from a :class:`transvis.demo.Demo` (its key names the demo, dataset and models)."""
+    first = next(iter(demo.features.values()))
+    key = f"{origin}:{demo.name}:" + short_digest(first.dataset_id, sorted(demo.features), first.n_samples)
+    return Pool(
+        key=key, name=demo.name, features=dict(demo.features), groundtruth=dict(demo.groundtruth or {}),
+        description=getattr(demo, "description", ""), origin=origin,
+        image_fn=getattr(demo, "image_fn", None) or _array_image_fn(getattr(demo, "images", None)), note=note,
+    )
+
+
+def _array_image_fn(images) -> Callable[[int], Any] | None:
+    if images is None:
+        return None
+    if callable(images):
+        return images
+    arr = np.asarray(images)
+
+    def image(i: int):
+        from PIL import Image
+
+        return Image.fromarray(arr[int(i)])
+
+    return image
+
+
+def pool_from_featuresets(
+    featuresets: Sequence[FeatureSet] | Mapping[str, FeatureSet],
+    name: str,
+    origin: str,
+    groundtruth: Mapping[str, Mapping[str, float]] | None = None,
+    key_parts: Any = None,
+    image_fn: Callable[[int], Any] | None = None,
+) -> Pool:
+    """A :class:`Pool` from feature sets (uploads or store entries), checked to be rankable together.
+
+    Every feature set must cover the same classes (same class names in the same order); model ids must be
+    distinct. ``key_parts`` (e.g. the store keys or the uploads' SHA-256) names the content.
+    """
+    items = list(featuresets.values()) if isinstance(featuresets, Mapping) else list(featuresets)
+    if not items:
+        raise ValueError("choose at least one model's features.")
+    ids = [fs.model_id for fs in items]
+    dupes = sorted({m for m in ids if ids.count(m) > 1})
+    if dupes:
+        raise ValueError(f"two feature sets have the same model id {dupes}; give each file a distinct model_id.")
+    names = items[0].class_names
+    for fs in items[1:]:
+        if list(fs.class_names) != list(names):
+            raise ValueError(
+                f"{fs.model_id} has classes {fs.class_names[:4]}… but {items[0].model_id} has {names[:4]}…; "
+                "rank models on the same dataset (same classes)."
+            )
+    for fs in items:
+        if len(np.unique(fs.labels)) < 2:
+            raise ValueError(f"{fs.model_id}: its labels hold a single class; ranking needs at least two classes.")
+    key = f"{origin}:" + short_digest(key_parts if key_parts is not None else [
+        (fs.model_id, fs.dataset_id, fs.n_samples, fs.n_dims, fs.meta.get("sha256")) for fs in items])
+    return Pool(key=key, name=name, features={fs.model_id: fs for fs in items},
+                groundtruth={k: dict(v) for k, v in (groundtruth or {}).items()}, origin=origin,
+                description=f"{len(items)} model(s) from {origin}", image_fn=image_fn)
+
+
+def parse_groundtruth_csv(source: bytes | str) -> dict[str, dict[str, float]]:
+    """Ground-truth tables from CSV text/bytes ``model,dataset,regime,accuracy[,protocol,…]``.
+
+    Validated by :func:`transvis.groundtruth.read_groundtruth_csv` (fractions in [0, 1], one row per model,
+    dataset and regime). Returns ``{label: {model: accuracy}}`` with one label per (dataset, regime): the
+    regime alone when the file covers one dataset, ``"<dataset> · <regime>"`` otherwise. Raises
+    ``ValueError`` naming the fix for anything else.
+    """
+    import os
+    import tempfile
+
+    from transvis.groundtruth import read_groundtruth_csv
+
+    data = source if isinstance(source, bytes) else str(source).encode("utf-8")
+    if b"\x00" in data[:4096]:
+        raise ValueError("this file is not a text CSV; upload a CSV with a header model,dataset,regime,accuracy.")
+    with tempfile.NamedTemporaryFile("wb", suffix=".csv", delete=False) as fh:
+        fh.write(data)
+        path = fh.name
+    try:
+        rows = read_groundtruth_csv(path)
+    except ValueError as err:
+        raise ValueError(str(err).replace(path, "the uploaded CSV")) from None
+    finally:
+        os.unlink(path)
+    several = len({r.dataset for r in rows}) > 1
+    out: dict[str, dict[str, float]] = {}
+    for row in rows:
+        label = f"{row.dataset} · {row.regime}" if several else row.regime
+        out.setdefault(label, {})[row.model] = float(row.accuracy)
+    return out
+
+
+def match_groundtruth(groundtruth: Mapping[str, float], models: Sequence[str]) -> dict[str, float]:
+    """``{pool model id: accuracy}`` for the models the table names, by exact id or by name without the
+    source prefix (``offline/mobilenetv2_100`` matches ``mobilenetv2_100``); unmatched entries are dropped."""
+    out = {}
+    for model in models:
+        bare = model.split("/", 1)[1] if "/" in model else model
+        for candidate in (model, bare):
+            if candidate in groundtruth and math.isfinite(float(groundtruth[candidate])):
+                out[model] = float(groundtruth[candidate])
+                break
+    return out
+
+
+def selected_indices(event: Any) -> list[int]:
+    """Sample indices picked by a plotly lasso/box/click selection (each point's ``customdata[0]``).
+
+    Accepts the chart's selection state as Streamlit returns it (``{"selection": {"points": [...]}}``),
+    the inner ``{"points": [...]}`` or ``None``. Points without customdata are ignored.
+    """
+    if not event:
+        return []
+    selection = event["selection"] if _has(event, "selection") else event
+    points = selection["points"] if _has(selection, "points") else []
+    out = []
+    for point in points or []:
+        data = point.get("customdata") if isinstance(point, Mapping) else None
+        if data is None:
+            continue
+        value = data[0] if isinstance(data, (list, tuple, np.ndarray)) else data
+        try:
+            out.append(int(value))
+        except (TypeError, ValueError):
+            continue
+    return sorted(set(out))
+
+
+def selected_labels(event: Any) -> list[str]:
+    """The ``text`` (or ``customdata[0]``) of selected points, for charts whose points are models."""
+    if not event:
+        return []
+    selection = event["selection"] if _has(event, "selection") else event
+    points = selection["points"] if _has(selection, "points") else []
+    out = []
+    for point in points or []:
+        if not isinstance(point, Mapping):
+            continue
+        value = point.get("text")
+        if value is None and point.get("customdata") is not None:
+            data = point["customdata"]
+            value = data[0] if isinstance(data, (list, tuple)) else data
+        if value is not None:
+            out.append(str(value))
+    return list(dict.fromkeys(out))
+
+
+def selected_values(event: Any, field: str = "x") -> list[str]:
+    """One field (``x``, ``y``, ``text`` …) of every selected point, as strings, in selection order."""
+    if not event:
+        return []
+    selection = event["selection"] if _has(event, "selection") else event
+    points = selection["points"] if _has(selection, "points") else []
+    values = [str(p[field]) for p in points or [] if isinstance(p, Mapping) and p.get(field) is not None]
+    return list(dict.fromkeys(values))
+
+
+def _has(obj: Any, key: str) -> bool:
+    try:
+        obj[key]
+    except (KeyError, TypeError, IndexError, AttributeError):
+        return False
+    return True
+
+
+def params_key(params: Mapping[str, Any] | None) -> str:
+    """Stable JSON of a parameter dict: the parameter half of a cache key."""
+    return json.dumps(params or {}, sort_keys=True, default=str)
+
+
+def features_for(
+    model_id: str,
+    dataset,
+    *,
+    weights_file: str | None = None,
+    device: str = "auto",
+    input_size: int | None = None,
+    batch_size: int = 64,
+    progress: Callable[[int, int, float, float], None] | None = None,
+    store=None,
+) -> tuple[FeatureSet, bool]:
+    """Pre-logits features of ``model_id`` on ``dataset``: from the feature store when cached, else extracted
+    (``progress(done, total, images_per_s, eta_s)`` per batch) and stored. Returns ``(features, from_cache)``.
+
+    Hub and demo-zoo models go through :func:`transvis.pipeline.get_features` (the CLI's path, so both
+    front ends share cache entries). A local checkpoint (``weights_file``) uses the same key parts with the
+    loader's name for it (``<arch>@<file>``) as model id, so it never collides with the hub weights.
+    Errors (unknown model, weights not available offline, unreadable images) are ``ValueError``s whose
+    message says the fix.
+    """
+    from transvis.pipeline import feature_key_parts, get_features
+
+    if weights_file is None:
+        return get_features(model_id, dataset, input_size=input_size, device=device, batch_size=batch_size,
+                            progress=progress if progress is not None else False, store=store)
+
+    from transvis.features.extract import extract_features
+    from transvis.models import load_model
+    from transvis.store import FeatureStore
+
+    store = store if store is not None else FeatureStore()
+    model = load_model(model_id, weights_file=weights_file)  # validates the file against the architecture
+    parts = feature_key_parts(model_id, dataset, input_size=input_size, weights_file=weights_file)
+    parts["model_id"] = getattr(model, "transvis_model_id", None) or parts["model_id"]
+    cached = store.get(parts)
+    if cached is not None:
+        return cached, True
+    featureset = extract_features(model, dataset, batch_size=batch_size, device=device, input_size=input_size,
+                                  progress=progress if progress is not None else False)
+    featureset.model_id = parts["model_id"]
+    store.put(parts, featureset, overwrite=True)
+    return featureset, False
+
+
+def merge_rankings(tables):
+    """One :class:`transvis.ranking.RankingTable` from tables of the same pool over disjoint metrics.
+
+    Lets the app score and cache one metric at a time (changing the metric selection recomputes nothing
+    already scored). Pool-level metrics (NCTI) stay correct because each table covers the whole pool.
+    Ground-truth correlations are dropped; add them with :func:`with_groundtruth`.
+    """
+    import pandas as pd
+
+    from transvis.ranking import RankingTable
+
+    tables = list(tables)
+    if not tables:
+        raise ValueError("merge_rankings needs at least one table.")
+    models = tables[0].models
+    for table in tables[1:]:
+        if table.models != models:
+            raise ValueError("tables to merge must rank the same models in the same order.")
+    seconds = [t.seconds for t in tables if t.seconds is not None]
+    return RankingTable(
+        scores=pd.concat([t.scores for t in tables], axis=1),
+        ranks=pd.concat([t.ranks for t in tables], axis=1),
+        results={k: v for t in tables for k, v in t.results.items()},
+        skipped=[s for t in tables for s in t.skipped],
+        failed=[f for t in tables for f in t.failed],
+        seconds=pd.concat(seconds, axis=1) if seconds else None,
+        stats_seconds=dict(tables[0].stats_seconds),
+    )
+
+
+def with_groundtruth(table, groundtruth: Mapping[str, float] | None):
+    """A copy of ``table`` with its correlations against ``groundtruth`` ({model: accuracy}), computed as
+    :func:`transvis.ranking.rank_models` does (lower-is-better metrics flipped; at least 3 models)."""
+    import dataclasses
+
+    from transvis.metrics import get_spec
+    from transvis.metrics.correlation import MIN_MODELS, correlate
+
+    if not groundtruth:
+        return dataclasses.replace(table, groundtruth=None, correlations={}, correlation_skipped={})
+    gt = {m: float(v) for m, v in groundtruth.items() if math.isfinite(float(v))}
+    correlations, skipped = {}, {}
+    for column in table.metrics:
+        scores = table.scores[column].dropna()
+        shared = [m for m in scores.index if m in gt]
+        if len(shared) < MIN_MODELS:
+            skipped[column] = (f"only {len(shared)} model(s) have both a {column} score and an accuracy; "
+                               f"a correlation needs at least {MIN_MODELS}.")
+            continue
+        sign = 1.0 if get_spec(column).higher_is_better else -1.0
+        correlations[column] = correlate({m: sign * float(scores[m]) for m in shared}, {m: gt[m] for m in shared})
+    return dataclasses.replace(table, groundtruth=gt, correlations=correlations, correlation_skipped=skipped)

@@ -1,0 +1,160 @@
+"""Exports: figures as PNG/SVG/HTML, animations as HTML/GIF, and a one-file HTML report of a session.
+
+PNG/SVG/GIF go through ``kaleido`` (which drives a local Chromium, e.g. Debian's ``/usr/bin/chromium``);
+HTML needs nothing but plotly. An animated figure becomes a GIF by rendering each of its frames in one
+batched kaleido call (much faster than one call per frame) and assembling them with Pillow.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import tempfile
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+
+IMAGE_FORMATS = ("png", "svg")
+EXPORT_FORMATS = ("png", "svg", "html")
+
+
+def image_export_available() -> bool:
+    """Whether a Chromium/Chrome executable is on this machine for kaleido (PNG, SVG, GIF export)."""
+    import os
+    import shutil
+
+    if os.environ.get("BROWSER_PATH") and Path(os.environ["BROWSER_PATH"]).is_file():
+        return True
+    return any(shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome", "chrome"))
+
+
+def figure_html(fig: go.Figure, full: bool = True) -> str:
+    """Self-contained HTML of a figure (plotly.js inlined, works offline; animations keep their controls).
+
+    ``full=False`` returns a ``<div>`` without plotly.js, for embedding several figures in one page.
+    """
+    return pio.to_html(fig, include_plotlyjs=True if full else False, full_html=full,
+                       config={"displaylogo": False}, auto_play=False)
+
+
+def figure_bytes(fig: go.Figure, fmt: str, width: int = 1100, height: int | None = None, scale: float = 2.0) -> bytes:
+    """The figure as ``png``, ``svg`` (via kaleido) or ``html`` bytes.
+
+    Raises ``ValueError`` for an unknown format, and a ``ValueError`` naming the fix when no Chromium is
+    available for kaleido.
+    """
+    fmt = fmt.lower()
+    if fmt == "html":
+        return figure_html(fig).encode("utf-8")
+    if fmt not in IMAGE_FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}.")
+    height = height or int(fig.layout.height or 500)
+    try:
+        return pio.to_image(fig, format=fmt, width=width, height=height, scale=scale if fmt == "png" else 1)
+    except Exception as err:  # noqa: BLE001 - kaleido raises various errors when Chrome is missing
+        raise ValueError(
+            f"image export needs a Chromium browser for kaleido ({type(err).__name__}: {err}). Install it with "
+            "`bash scripts/install_chromium.sh`, or export as HTML."
+        ) from err
+
+
+def frame_figures(fig: go.Figure) -> list[go.Figure]:
+    """One static figure per animation frame: the frame's traces written into the figure's data.
+
+    The play/pause buttons and slider are dropped; the slider's position is set to the frame so the
+    frame label stays visible in the title.
+    """
+    if not fig.frames:
+        raise ValueError("this figure has no animation frames; export it as PNG, SVG or HTML instead.")
+    out = []
+    for frame in fig.frames:
+        static = go.Figure(fig)
+        static.frames = []
+        for index, trace in zip(frame.traces or range(len(frame.data)), frame.data):
+            static.data[index].update(trace.to_plotly_json())
+        title = (fig.layout.title.text or "") if fig.layout.title else ""
+        static.layout.updatemenus = ()
+        static.layout.sliders = ()
+        static.update_layout(title=dict(text=f"{title} — {frame.name}" if title else str(frame.name)),
+                             margin=dict(b=60))
+        out.append(static)
+    return out
+
+
+def animation_gif(fig: go.Figure, width: int = 1000, height: int | None = None, frame_ms: int = 600,
+                  max_frames: int = 60) -> bytes:
+    """An animated GIF of the figure's frames (at most ``max_frames``, evenly picked), looping forever."""
+    from PIL import Image
+
+    statics = frame_figures(fig)
+    if len(statics) > max_frames:
+        step = len(statics) / max_frames
+        statics = [statics[int(i * step)] for i in range(max_frames)]
+    height = height or int(fig.layout.height or 560)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = [Path(tmp) / f"frame_{i:04d}.png" for i in range(len(statics))]
+        _render_pngs(statics, paths, width, height)
+        images = [Image.open(p).convert("RGB") for p in paths]
+        palette = [im.convert("P", palette=Image.ADAPTIVE, colors=255) for im in images]
+    buffer = io.BytesIO()
+    palette[0].save(buffer, format="GIF", save_all=True, append_images=palette[1:], duration=frame_ms, loop=0,
+                    optimize=False, disposal=2)
+    return buffer.getvalue()
+
+
+def _render_pngs(figures: Sequence[go.Figure], paths: Sequence[Path], width: int, height: int) -> None:
+    """All figures to PNG files in one kaleido session (one browser start for the whole batch)."""
+    try:
+        import kaleido
+
+        specs = [{"fig": f.to_plotly_json(), "path": str(p),
+                  "opts": {"format": "png", "width": width, "height": height, "scale": 1}}
+                 for f, p in zip(figures, paths)]
+        kaleido.write_fig_from_object_sync(specs, cancel_on_error=True)
+    except Exception as err:  # noqa: BLE001
+        raise ValueError(
+            f"GIF export needs a Chromium browser for kaleido ({type(err).__name__}: {err}). Install it with "
+            "`bash scripts/install_chromium.sh`, or export the animation as HTML."
+        ) from err
+    missing = [p.name for p in paths if not p.is_file()]
+    if missing:
+        raise ValueError(f"kaleido did not write {len(missing)} frame(s) (e.g. {missing[0]}); try HTML export.")
+
+
+def html_report(title: str, sections: Sequence[tuple[str, Any]], subtitle: str = "") -> str:
+    """One self-contained HTML page: each section is (heading, content) with content a plotly Figure, a
+    pandas DataFrame (rendered as a table), or a string (paragraph text, HTML-escaped). plotly.js is
+    inlined once, so the file works offline."""
+    parts = []
+    plotly_js_done = False
+    for heading, content in sections:
+        parts.append(f"<h2>{html.escape(str(heading))}</h2>")
+        if isinstance(content, go.Figure):
+            parts.append(pio.to_html(content, include_plotlyjs=not plotly_js_done, full_html=False,
+                                     config={"displaylogo": False}, auto_play=False))
+            plotly_js_done = True
+        elif isinstance(content, pd.DataFrame):
+            parts.append(content.to_html(classes="table", float_format=lambda v: f"{v:.4g}", na_rep="–",
+                                         border=0, escape=True))
+        else:
+            parts.append(f"<p>{html.escape(str(content))}</p>")
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>
+body {{ font-family: Inter, Segoe UI, Helvetica, Arial, sans-serif; max-width: 1200px; margin: 2em auto;
+       color: #222; padding: 0 1em; }}
+h1 {{ margin-bottom: 0.2em; }} .sub {{ color: #666; margin-top: 0; }}
+h2 {{ border-bottom: 1px solid #ddd; padding-bottom: 0.2em; margin-top: 1.6em; }}
+table.table {{ border-collapse: collapse; font-size: 0.9em; }}
+table.table th, table.table td {{ padding: 4px 10px; border-bottom: 1px solid #eee; text-align: right; }}
+table.table th {{ background: #f6f6f6; }}
+</style></head><body>
+<h1>{html.escape(title)}</h1><p class="sub">{html.escape(subtitle)} · generated by transvis, {stamp}</p>
+{''.join(parts)}
+</body></html>"""

@@ -1,0 +1,217 @@
+"""Figures of each method's own quantities (from metric traces or dynamics frames), one colour per model.
+
+* :func:`before_after_bars` — a quantity before and after a perturbation, per model (FSP, PED).
+* :func:`small_multiples_bars` — several quantities with different scales, one panel each (NC1–NC4, FaCe).
+* :func:`per_class_bars` — a per-class quantity for one or more models (posteriors, NC1 shares).
+* :func:`matrix_heatmap` / :func:`gram_vs_etf` — class × class matrices (overlap, confusion, Gram vs ETF).
+* :func:`curves` — per-step curves with an optional threshold line (PED position change vs exit ratio).
+* :func:`histograms` — per-sample distributions (ConfMix mixing weights).
+* :func:`spectrum_plot` — eigenvalue spectra on a log axis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ._style import base_layout, class_colors, model_colors, short_model_name
+
+
+def _colors(models, colors):
+    return colors or model_colors(models)
+
+
+def before_after_bars(
+    before: pd.Series,
+    after: pd.Series,
+    quantity: str,
+    colors: dict[str, str] | None = None,
+    labels: tuple[str, str] = ("before", "after"),
+    title: str | None = None,
+) -> go.Figure:
+    """Paired bars per model: ``before`` (light, hatched) and ``after`` (solid) a perturbation."""
+    models = list(before.index)
+    colors = _colors(models, colors)
+    names = [short_model_name(m) for m in models]
+    fig = go.Figure([
+        go.Bar(x=names, y=before.astype(float).to_numpy(), name=labels[0], opacity=0.45,
+               marker=dict(color=[colors[m] for m in models], pattern=dict(shape="/")),
+               hovertemplate="%{x}<br>" + labels[0] + ": %{y:.4g}<extra></extra>"),
+        go.Bar(x=names, y=after.reindex(models).astype(float).to_numpy(), name=labels[1],
+               marker=dict(color=[colors[m] for m in models]),
+               hovertemplate="%{x}<br>" + labels[1] + ": %{y:.4g}<extra></extra>"),
+    ])
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(title=quantity)
+    return base_layout(fig, title or f"{quantity}: {labels[0]} vs {labels[1]}", height=380)
+
+
+def small_multiples_bars(
+    table: pd.DataFrame,
+    colors: dict[str, str] | None = None,
+    titles: Mapping[str, str] | None = None,
+    title: str | None = None,
+    cols: int = 3,
+) -> go.Figure:
+    """One bar panel per column of ``table`` [models × quantities] (each with its own y scale)."""
+    quantities = list(table.columns)
+    models = list(table.index)
+    colors = _colors(models, colors)
+    titles = titles or {}
+    rows = int(np.ceil(len(quantities) / cols))
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[titles.get(q, q) for q in quantities],
+                        vertical_spacing=0.18 if rows > 1 else 0.1, horizontal_spacing=0.08)
+    names = [short_model_name(m) for m in models]
+    for i, q in enumerate(quantities):
+        fig.add_trace(go.Bar(
+            x=names, y=table[q].astype(float).to_numpy(), marker_color=[colors[m] for m in models],
+            name=titles.get(q, q), showlegend=False,
+            hovertemplate="%{x}<br>" + titles.get(q, q) + " = %{y:.4g}<extra></extra>",
+        ), row=i // cols + 1, col=i % cols + 1)
+    fig.update_xaxes(tickangle=-35)
+    return base_layout(fig, title, height=300 * rows + 80)
+
+
+def per_class_bars(
+    values: Mapping[str, Sequence[float]] | pd.DataFrame,
+    class_names: Sequence[str],
+    quantity: str,
+    colors: dict[str, str] | None = None,
+    title: str | None = None,
+) -> go.Figure:
+    """Grouped bars: x = class, one bar series per model (``values[model]`` is a length-C array)."""
+    table = values if isinstance(values, pd.DataFrame) else pd.DataFrame(
+        {m: np.asarray(v, dtype=float) for m, v in values.items()}, index=list(class_names))
+    colors = _colors(list(table.columns), colors)
+    fig = go.Figure([
+        go.Bar(x=list(class_names), y=table[m].to_numpy(dtype=float), name=short_model_name(m),
+               marker_color=colors[m], hovertemplate="%{x}<br>" + quantity + " = %{y:.4g}<extra>"
+               + short_model_name(m) + "</extra>")
+        for m in table.columns
+    ])
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(title=quantity)
+    return base_layout(fig, title or f"{quantity} per class", height=400)
+
+
+def matrix_heatmap(
+    matrix,
+    row_labels: Sequence[str],
+    col_labels: Sequence[str] | None = None,
+    title: str | None = None,
+    colorscale: str = "Blues",
+    zmin: float | None = None,
+    zmax: float | None = None,
+    value_label: str = "value",
+    text_format: str = ".2f",
+) -> go.Figure:
+    """A [R × K] matrix as an annotated heat map (rows top to bottom in the given order)."""
+    z = np.asarray(matrix, dtype=float)
+    col_labels = list(col_labels) if col_labels is not None else list(row_labels)
+    if z.shape != (len(row_labels), len(col_labels)):
+        raise ValueError(f"matrix {z.shape} does not match {len(row_labels)} row and {len(col_labels)} column labels.")
+    show_text = z.size <= 400
+    fig = go.Figure(go.Heatmap(
+        z=z, x=col_labels, y=list(row_labels), colorscale=colorscale, zmin=zmin, zmax=zmax,
+        texttemplate="%{z:" + text_format + "}" if show_text else None,
+        colorbar=dict(title=value_label, thickness=12),
+        hovertemplate="%{y} → %{x}<br>" + value_label + " = %{z:.4g}<extra></extra>",
+    ))
+    fig.update_yaxes(autorange="reversed")
+    return base_layout(fig, title, height=max(360, 28 * len(row_labels) + 160))
+
+
+def gram_vs_etf(mean_gram, etf_gram, class_names: Sequence[str], distance: float | None = None,
+                title: str | None = None) -> go.Figure:
+    """Side-by-side heat maps: the Gram matrix of normalised centred class means and the ideal simplex ETF."""
+    g, e = np.asarray(mean_gram, dtype=float), np.asarray(etf_gram, dtype=float)
+    names = list(class_names)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("class-mean Gram (cosines)", "ideal simplex ETF"),
+                        horizontal_spacing=0.12)
+    for col, z in ((1, g), (2, e)):
+        fig.add_trace(go.Heatmap(z=z, x=names, y=names, zmin=-1, zmax=1, colorscale="RdBu", showscale=col == 2,
+                                 colorbar=dict(title="cos", thickness=12),
+                                 hovertemplate="%{y} · %{x}: %{z:.3f}<extra></extra>"), row=1, col=col)
+    fig.update_yaxes(autorange="reversed")
+    fig.update_yaxes(showticklabels=False, row=1, col=2)  # same classes as the left panel
+    suffix = f" — distance to ETF ‖G − ETF‖ = {distance:.3f}" if distance is not None else ""
+    return base_layout(fig, (title or "Class-mean geometry") + suffix, height=430)
+
+
+def curves(
+    x,
+    series: Mapping[str, Sequence[float]],
+    x_title: str,
+    y_title: str,
+    colors: dict[str, str] | None = None,
+    threshold: float | None = None,
+    threshold_label: str = "threshold",
+    title: str | None = None,
+    log_y: bool = False,
+) -> go.Figure:
+    """Lines over a step/parameter axis, one per model (series may have different lengths)."""
+    colors = _colors(list(series), colors)
+    fig = go.Figure()
+    x = list(x)
+    for m, y in series.items():
+        y = np.asarray(y, dtype=float)
+        fig.add_trace(go.Scatter(x=x[: y.size], y=y, mode="lines+markers", name=short_model_name(m),
+                                 line=dict(color=colors[m], width=2.5),
+                                 hovertemplate=f"{short_model_name(m)}<br>{x_title} %{{x}}<br>{y_title} %{{y:.4g}}"
+                                               "<extra></extra>"))
+    if threshold is not None:
+        fig.add_hline(y=threshold, line=dict(color="#555", dash="dash"), annotation_text=threshold_label,
+                      annotation_position="top left")
+    fig.update_xaxes(title=x_title)
+    fig.update_yaxes(title=y_title, type="log" if log_y else None)
+    return base_layout(fig, title, height=380)
+
+
+def histograms(
+    values: Mapping[str, Sequence[float]],
+    quantity: str,
+    colors: dict[str, str] | None = None,
+    nbins: int = 30,
+    title: str | None = None,
+) -> go.Figure:
+    """Overlaid histograms of a per-sample quantity, one per model (shared bins)."""
+    colors = _colors(list(values), colors)
+    arrays = {m: np.asarray(v, dtype=float) for m, v in values.items()}
+    finite = np.concatenate([a[np.isfinite(a)] for a in arrays.values()]) if arrays else np.array([0.0])
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    size = (hi - lo) / nbins if hi > lo else 1.0
+    fig = go.Figure([
+        go.Histogram(x=a, name=short_model_name(m), marker_color=colors[m], opacity=0.6,
+                     xbins=dict(start=lo, end=hi + size, size=size))
+        for m, a in arrays.items()
+    ])
+    fig.update_layout(barmode="overlay")
+    fig.update_xaxes(title=quantity)
+    fig.update_yaxes(title="samples")
+    return base_layout(fig, title or f"Distribution of {quantity}", height=360)
+
+
+def spectrum_plot(
+    spectra: Mapping[str, Sequence[float]],
+    colors: dict[str, str] | None = None,
+    title: str = "Eigenvalue spectrum",
+    y_title: str = "eigenvalue",
+    top: int = 50,
+) -> go.Figure:
+    """The ``top`` largest eigenvalues of each model, sorted, on a log axis."""
+    series = {}
+    for m, s in spectra.items():
+        s = np.sort(np.asarray(s, dtype=float))[::-1][:top]
+        series[m] = np.where(s > 0, s, np.nan)
+    width = max((len(s) for s in series.values()), default=0)
+    return curves(range(1, width + 1), series, "index (largest first)", y_title, colors, title=title, log_y=True)
+
+
+def class_legend_colors(class_names: Sequence[str]) -> dict[str, str]:
+    """{class name: colour} matching the scatter plots' class colours."""
+    palette = class_colors(len(class_names))
+    return {str(n): palette[i] for i, n in enumerate(class_names)}
