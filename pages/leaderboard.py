@@ -49,9 +49,12 @@ if st.session_state.pop("lb_measure_pending", False):  # the button's request, h
 gt_options = groundtruth_options(pool)
 
 c1, c2, c3 = st.columns([3, 1.3, 1])
+# NLEEP (a 5C-component GMM) and PARC (N² dissimilarities) cost minutes on real pools: opt-in.
+OPT_IN_METRICS = ("nleep", "parc")
 metrics = c1.multiselect(
-    "Metrics", all_metrics, key=default("w:lb_metrics", all_metrics), format_func=metric_label,
-    help="Every registered transferability metric; remove slow ones (NLEEP, PARC) for big pools.",
+    "Metrics", all_metrics, key=default("w:lb_metrics", [m for m in all_metrics if m not in OPT_IN_METRICS]),
+    format_func=metric_label,
+    help="Every registered transferability metric; NLEEP and PARC are slow on big pools, so add them here.",
 )
 gt_choices = [*gt_options, NO_GT]
 if st.session_state.get("w:lb_gt") not in gt_choices:

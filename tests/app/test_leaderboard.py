@@ -22,7 +22,10 @@ def test_opens_on_the_demo_leaderboard(app):
     assert list(table.index) == ["model-4", "model-3", "model-2", "model-1", "model-0"]
     assert table["ground truth"].is_monotonic_decreasing
     # key widgets exist and are keyed
-    assert at.multiselect(key="w:lb_metrics").value
+    selected = at.multiselect(key="w:lb_metrics").value
+    # Every metric but the two that take minutes on real pools (opt-in).
+    assert {"sfda", "ped", "fsp", "face", "logme", "ncti"} <= set(selected)
+    assert not {"nleep", "parc"} & set(selected)
     assert at.selectbox(key="w:lb_gt").value == "ncm_heldout"
     assert at.radio(key="w:lb_show").value == "scores"
     assert {"lb_bump", "lb_agreement", "lb_scatter", "lb_corr_bars"} <= set(charts(at))
