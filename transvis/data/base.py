@@ -7,6 +7,8 @@ it was drawn, so the id can key the feature cache.
 
 from __future__ import annotations
 
+import abc
+
 import hashlib
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -120,7 +122,7 @@ def contiguous_labels(raw: Sequence | np.ndarray, class_names: Sequence[str] | N
     return np.searchsorted(present, raw).astype(np.int64), names, dropped
 
 
-class ImageDataset:
+class ImageDataset(abc.ABC):
     """Images + int64 labels 0..C-1 + class names, with a stable ``dataset_id`` (abstract base).
 
     Subclasses implement :meth:`load_image` (and :meth:`describe` for nicer error messages).
@@ -143,8 +145,9 @@ class ImageDataset:
             raise ValueError("labels must lie in 0..C-1 for the C class names.")
 
     # -- what subclasses provide -------------------------------------------------------------------
+    @abc.abstractmethod
     def load_image(self, index: int) -> Image.Image:
-        raise NotImplementedError
+        """Decode image ``index`` (subclasses: arrays, files, torchvision datasets, subsets)."""
 
     def describe(self, index: int) -> str:
         """Where image ``index`` comes from (a path, or an index into an array)."""
