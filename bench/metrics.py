@@ -4,16 +4,19 @@
     .venv/bin/python bench/metrics.py                         # N=5,000 D=1,280 C=10 and N=20,000 D=2,048 C=100
     .venv/bin/python bench/metrics.py --sizes 5000x1280x10 --backend torch
     .venv/bin/python bench/metrics.py --sizes large --no-official   # ours only
+    .venv/bin/python bench/metrics.py --blas-threads 1              # one BLAS thread (threadpoolctl)
 
-For each feature-set size (synthetic, float32, CNN-like: ReLU of Gaussian class clusters with a power-law
-spectrum, plus a reference set G for PED) and each metric of the suite, it prints
+For each feature-set size (synthetic, float32, CNN-like: 3 × ReLU of Gaussian class clusters with a power-law
+spectrum, raw-CNN scale so that the FSP gate fires and SFDA's shrinkage is at its floor, plus a reference set G
+for PED) and each metric of the suite, it prints
 
 - ``ours shared``: the metric's incremental time inside one suite run on one model, with one
   :class:`~transvis.metrics.ClassStats` shared by every metric (how ``transvis.ranking`` scores a zoo; a
   statistic is paid by the first metric that needs it);
 - ``ours cold``: the metric alone, with fresh statistics;
 - ``official``: the transcription in ``bench/official.py``, measured in the same run;
-- the speed-up (official / ours cold) and the max relative difference between the two values.
+- the speed-up (official / ours cold), the same in process CPU time (with one BLAS thread the robust
+  comparison on a shared machine) and the max relative difference between the two values.
 
 Then the suite total per model (LogME + H-score + shrinkage H-score + TransRate + SFDA + PED + FSP + NCTI)
 and its extrapolation to 10 models. Targets (bench/README.md): every metric at least as fast as its
