@@ -112,11 +112,17 @@ def groundtruth_options(pool: Pool) -> dict[str, dict[str, float]]:
     return options
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _pool_stats(pool_key: str) -> dict:
+    """``{model: ClassStats}`` shared by every metric scored on this pool (one eigendecomposition per model)."""
+    return {}
+
+
 @st.cache_resource(show_spinner=False, max_entries=256)
 def _ranking(pool_key: str, metric: str, params_json: str, _pool: Pool, _params):
     from transvis.ranking import rank_models
 
-    return rank_models(_pool.features, [metric], params=_params or None)
+    return rank_models(_pool.features, [metric], params=_params or None, stats_cache=_pool_stats(pool_key))
 
 
 def ranking(pool: Pool, metrics: list[str], params: dict | None = None, groundtruth: dict | None = None):

@@ -20,7 +20,7 @@ import dataclasses
 import json
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,6 +180,7 @@ def rank_models(
     params: Mapping[str, Mapping] | None = None,
     model_params: Mapping[str, Mapping[str, Mapping]] | None = None,
     groundtruth: Mapping[str, float] | None = None,
+    stats_cache: MutableMapping[str, ClassStats] | None = None,
     backend: str = "auto",
     device: str | None = None,
     on_error: str = "record",
@@ -198,6 +199,8 @@ def rank_models(
     model_params : ``{model: {metric: {param: value}}}`` per-model overrides, for parameters that belong to
         one model (e.g. PED's ``reference_features``, that model's features on a reference set).
     groundtruth : ``{model: accuracy}``; adds ``correlations`` per metric.
+    stats_cache : a dict ``{model: ClassStats}`` kept by the caller across calls, so that scoring one metric
+        per call (as the app does) still computes each model's shared statistics once.
     backend, device : where the heavy linear algebra runs (see :mod:`transvis.metrics._backend`).
     on_error : ``"record"`` (default) notes a metric that raises in ``failed`` and carries on;
         ``"raise"`` re-raises the first error.
@@ -255,8 +258,13 @@ def rank_models(
             start = time.perf_counter()
             try:
                 # One ClassStats per model: every metric below reuses its cached statistics. It is dropped
-                # after this model so a large pool never holds more than one model's statistics.
-                stats = ClassStats(features, labels, backend=backend, device=device)
+                # after this model so a large pool never holds more than one model's statistics, unless
+                # the caller keeps them in ``stats_cache`` (the app, scoring one metric per call).
+                stats = stats_cache.get(model) if stats_cache is not None else None
+                if stats is None or not stats.matches(features, labels):
+                    stats = ClassStats(features, labels, backend=backend, device=device)
+                    if stats_cache is not None:
+                        stats_cache[model] = stats
             except Exception as err:  # invalid features for this model: every metric fails the same way
                 if on_error == "raise":
                     raise

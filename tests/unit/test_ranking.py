@@ -317,3 +317,26 @@ def test_blas_threads_limit_is_scoped_and_validated():
     for bad in (0, -1, 1.5, True, "2"):
         with pytest.raises(ValueError, match="blas_threads"):
             rank_models(pool, ["hscore"], blas_threads=bad)
+
+
+def test_stats_cache_shares_statistics_across_calls(monkeypatch):
+    from transvis import ranking
+    from transvis.demo import synthetic_demo
+
+    demo = synthetic_demo(n_models=3, seed=4)
+    built = []
+    real = ranking.ClassStats
+
+    def counting(*args, **kwargs):
+        built.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ranking, "ClassStats", counting)
+    cache = {}
+    first = ranking.rank_models(demo.features, ["hscore"], stats_cache=cache)
+    second = ranking.rank_models(demo.features, ["transrate"], stats_cache=cache)
+    assert len(built) == 3 and set(cache) == set(demo.features)
+    # Same numbers as without the cache.
+    plain = ranking.rank_models(demo.features, ["hscore", "transrate"])
+    assert first.scores["hscore"].equals(plain.scores["hscore"])
+    assert np.allclose(second.scores["transrate"], plain.scores["transrate"], rtol=1e-12)
