@@ -157,7 +157,8 @@ def _die_between_temp_write_and_rename(cache, parts):
 
 
 def test_kill_between_temp_write_and_rename_leaves_no_entry(store):
-    ctx = multiprocessing.get_context("fork")
+    # spawn, not fork: forking a pytest worker that has loaded torch/OpenMP can wedge the child.
+    ctx = multiprocessing.get_context("spawn")
     proc = ctx.Process(target=_die_between_temp_write_and_rename, args=(store.cache_root, _parts()))
     proc.start()
     proc.join(60)
@@ -194,7 +195,8 @@ def _writer(cache, seed_for_parts, rounds, barrier):
 
 
 def test_concurrent_writers_of_the_same_key(store):
-    ctx = multiprocessing.get_context("fork")
+    # spawn, not fork: forking a pytest worker that has loaded torch/OpenMP can wedge the child.
+    ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(4)
     procs = [ctx.Process(target=_writer, args=(store.cache_root, k, 6, barrier)) for k in range(4)]
     with warnings.catch_warnings():
@@ -203,7 +205,7 @@ def test_concurrent_writers_of_the_same_key(store):
             p.start()
         for p in procs:
             p.join(120)
-    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0], "a writer process failed or hung"
     assert [e.key for e in store.list()] == [store_key(_parts())]
     _assert_same(_featureset(), store.get(_parts()))
     assert not any((store.root / ".tmp").iterdir())
