@@ -1,0 +1,56 @@
+"""Time scoring a pool one metric per call (as the app's leaderboard does), with and without a shared stats cache.
+
+    .venv/bin/python bench/ranking.py            # the prepared offline demo (7 zoo models, 1,000 images)
+    .venv/bin/python bench/ranking.py --synthetic
+
+Prints one row per metric: seconds without sharing (fresh ClassStats per call), with
+``rank_models(stats_cache=...)``, and the ratio, plus totals. NLEEP and PARC (opt-in in the app) are left out
+unless named with --metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from transvis.metrics import available  # noqa: E402
+from transvis.ranking import rank_models  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--synthetic", action="store_true", help="use the synthetic pool instead of the demo")
+    parser.add_argument("--metrics", nargs="+", default=[m for m in available() if m not in ("nleep", "parc")])
+    args = parser.parse_args()
+    if args.synthetic:
+        from transvis.demo import synthetic_demo
+
+        pool = synthetic_demo().features
+    else:
+        from transvis.demo import load_demo
+
+        pool = load_demo().features
+    print(f"pool: {len(pool)} models, {next(iter(pool.values())).n_samples} samples")
+    print(f"{'metric':<18}{'fresh s':>10}{'shared s':>10}{'ratio':>8}")
+    cache: dict = {}
+    total_fresh = total_shared = 0.0
+    for metric in args.metrics:
+        start = time.perf_counter()
+        rank_models(pool, [metric])
+        fresh = time.perf_counter() - start
+        start = time.perf_counter()
+        rank_models(pool, [metric], stats_cache=cache)
+        shared = time.perf_counter() - start
+        total_fresh += fresh
+        total_shared += shared
+        print(f"{metric:<18}{fresh:>10.2f}{shared:>10.2f}{fresh / max(shared, 1e-9):>7.1f}x")
+    print(f"{'total':<18}{total_fresh:>10.2f}{total_shared:>10.2f}{total_fresh / max(total_shared, 1e-9):>7.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
