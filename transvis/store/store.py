@@ -275,11 +275,17 @@ class FeatureStore:
             _fsync_dir(temp)
             if overwrite and final.exists():
                 self._discard(final)
-            try:
-                os.rename(temp, final)
-            except OSError:
-                if not final.is_dir():  # a real failure, not a concurrent writer of this key that won
-                    raise
+            for attempt in range(5):
+                try:
+                    os.rename(temp, final)
+                    break
+                except OSError:
+                    if final.is_dir():  # a concurrent writer of this key won; its entry is as good as ours
+                        break
+                    # The entry vanished between the failed rename and the check (a concurrent overwrite
+                    # discarded it): try again rather than fail.
+                    if attempt == 4:
+                        raise
             _fsync_dir(self.root)
         finally:
             shutil.rmtree(temp, ignore_errors=True)
