@@ -105,8 +105,9 @@ def animation_section(pool: Pool, kind: str, metric: str, params: dict, model: s
         metric_label=metric_label(metric), scatter_title=f"{short_model_name(model)} — {view.projection}",
         title=title, slider_prefix=slider_prefix,
     )
-    event = st.plotly_chart(fig, width="stretch", key=f"{key}_anim", on_select="rerun",
-                            selection_mode=("box", "lasso"))
+    from pages._scatter import sample_scatter  # hover thumbnails; lasso/box selection as before
+
+    event = sample_scatter(fig, pool, key=f"{key}_anim", predicted=view.predicted, frame_names=view.frame_names)
     overtakes = [(i, o) for i, o in getattr(traj, "all_overtakes", lambda: [])()]
     if overtakes:
         st.caption("Overtakes: " + "; ".join(

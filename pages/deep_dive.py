@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from pages._dynamics import engine, metric_select, model_select, selection_table, trajectory
+from pages._scatter import sample_scatter
 from pages._ui import default, error_box, leaderboard_metrics, metric_label, page_header, ranking, variant_params
 from transvis.session import selected_indices, selected_values
 from transvis.viz import model_colors, short_model_name
@@ -139,11 +140,11 @@ except Exception as err:  # noqa: BLE001
 else:
     sfda_a = detail.results["sfda"].get(model_a)
     hardness = (1.0 - sfda_a.trace["mixing_weights"]) if sfda_a is not None and colour == "hardness" else None
-    event = st.plotly_chart(
+    event = sample_scatter(
         static_scatter(xy, pool.labels, pool.class_names, color=hardness, color_label="hardness",
                        title=f"{short_model_name(model_a)} — {PROJECTIONS[projection]} of all {pool.n_samples:,} "
                              "samples (lasso to list them)"),
-        width="stretch", key="dd_overview", on_select="rerun", selection_mode=("box", "lasso"))
+        pool, key="dd_overview")
     selection_table(pool, selected_indices(event), key="dd_overview_selected")
 
 # --- hardest samples -----------------------------------------------------------------------------------

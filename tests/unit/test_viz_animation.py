@@ -99,8 +99,39 @@ def test_animated_scatter_samples_at_most_max_points_and_colours_continuously():
     keep = stratified_sample(labels, 60)
     assert len(fig.frames[1].data[0].x) == 60
     np.testing.assert_allclose(fig.frames[1].data[0].marker.color, contribution[keep])
+    np.testing.assert_allclose(fig.data[0].marker.color, contribution[keep])
     np.testing.assert_array_equal(np.asarray(fig.data[0].customdata)[:, 0], keep)
     assert fig.data[0].marker.colorscale is not None
+
+
+def test_continuous_colour_changing_per_frame_has_one_range_for_all_frames():
+    positions, _, labels = _trajectory(n_frames=3, n=30)
+    contribution = np.stack([np.linspace(0, 1, 30), np.linspace(-2, 0, 30), np.full(30, 5.0)])
+    fig = animated_scatter(positions, labels, ["u", "v", "w"], color=contribution)
+    for f, frame in enumerate(fig.frames):
+        np.testing.assert_allclose(frame.data[0].marker.color, contribution[f])
+        assert (frame.data[0].marker.cmin, frame.data[0].marker.cmax) == (-2.0, 5.0)
+    assert (fig.data[0].marker.cmin, fig.data[0].marker.cmax) == (-2.0, 5.0)
+
+
+def test_frames_carry_only_what_changes_and_steps_update_in_place():
+    positions, centres, labels = _trajectory(n_frames=3)
+    fig = dynamics_figure(positions, labels, ["u", "v", "w"], _scores(), centres=centres)
+    samples, centre_trace = fig.frames[1].data[:2]
+    for trace in (samples, centre_trace):  # sample ids, hover text and the centres' style stay on the traces
+        assert trace.customdata is None and trace.text is None and trace.hovertemplate is None
+        assert trace.mode is None
+    assert centre_trace.marker.color is None and samples.marker.color is not None
+    assert fig.data[0].customdata is not None and fig.data[0].text is not None
+    np.testing.assert_allclose(samples.x, positions[1][:, 0])
+    # the ranking bars still change every frame
+    assert list(fig.frames[1].data[2].y) != list(fig.frames[0].data[2].y)
+    # slider steps and Play animate without a full redraw, slider steps without a transition
+    steps = fig.layout.sliders[0].steps
+    assert all(step.args[1]["frame"]["redraw"] is False for step in steps)
+    assert all(step.args[1]["transition"]["duration"] == 0 for step in steps)
+    play = fig.layout.updatemenus[0].buttons[0].args[1]
+    assert play["frame"]["redraw"] is False and play["transition"]["duration"] > 0
 
 
 def test_animated_scatter_per_frame_categorical_colour():
@@ -135,9 +166,15 @@ def test_ranking_race_resorts_and_highlights_overtakes():
     assert labels[0] == "a" and "▼1" in labels[1] and "▲1" in labels[2] and labels[2].startswith("c ")
     assert "c overtakes b" in fig.frames[1].data[1].text[0]
     assert "c overtakes a" in fig.frames[2].data[1].text[0]
-    assert list(bars[0].text) == ["a", "b", "c"] and list(fig.frames[0].data[1].text) == [""]
-    # moved bars are outlined
-    assert list(bars[1].marker.line.width) == [0, 3, 3]
+    assert list(bars[0].text) == ["a", "b", "c"] and [t.strip() for t in fig.frames[0].data[1].text] == [""]
+    # moved bars are outlined by closed rectangles of the "rank changes" trace (b now at slot 3, c at 2)
+    changes = fig.frames[1].data[1]
+    ys = np.array([np.nan if v is None else v for v in changes.y], dtype=float)
+    rectangles = np.split(ys[1:], np.flatnonzero(np.isnan(ys[1:]))[1:])
+    assert sorted((np.nanmin(r) + np.nanmax(r)) / 2 for r in rectangles) == pytest.approx([2.0, 3.0])
+    xs = np.array([np.nan if v is None else v for v in changes.x], dtype=float)[1:]
+    assert np.nanmax(xs) == pytest.approx(bars[1].base + max(bars[1].x[1], bars[1].x[2]))
+    assert list(fig.frames[0].data[1].x) == [fig.frames[0].data[1].x[0]]  # frame 0: caption only
     colors = model_colors(MODELS)
     assert list(bars[0].marker.color) == [colors[m] for m in MODELS]
 

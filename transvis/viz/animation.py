@@ -11,6 +11,13 @@ Rules the app relies on: at most ``max_points`` samples are animated (a determin
 see :func:`stratified_sample`); frames hold only ordinary ``scatter``/``bar`` traces (WebGL traces
 inside animation frames break plotly's animation); the first frame is also the figure's initial data, so
 a static export shows frame 0.
+
+What keeps a frame step fast (``bench/app.py`` times it): frames carry only what changes — sample and centre
+positions, per-frame colours when the colouring changes per frame, the ranking bars — while constant
+attributes (``customdata``, hover text, marker style, colour bar) live once on the figure's traces (plotly
+merges a frame into the traces); continuous colours use one fixed range for all frames; and the slider and
+Play step with ``redraw: False``: every trace is a scatter or a bar, which plotly updates in place instead
+of redrawing the whole figure (same pixels, checked by ``bench/app.py --check-frames``).
 """
 
 from __future__ import annotations
@@ -93,29 +100,40 @@ def _frame_names(frame_names: Sequence[str] | None, n_frames: int) -> list[str]:
 
 
 def _point_colors(color, labels, class_names, n_frames):
-    """Per-frame marker dicts: categorical (label array [N] or [F, N]) or continuous (float [N]/[F, N])."""
+    """Per-frame marker dicts: categorical (label array [N] or [F, N]) or continuous (float [N]/[F, N]).
+
+    Returns (markers [F], categorical, varies): ``varies`` is False when every frame has the same colours.
+    Continuous colours get one ``cmin``/``cmax`` over all frames, so a colour means the same value in every
+    frame and the colour bar (drawn once) stays true."""
     palette = class_colors(len(class_names))
     if color is None:
         color = labels
     color = np.asarray(color)
+    varies = color.ndim == 2 and bool((color != color[:1]).any())
     per_frame = color if color.ndim == 2 else np.broadcast_to(color, (n_frames, color.shape[0]))
     categorical = np.issubdtype(color.dtype, np.integer)
     markers = []
-    for f in range(n_frames):
-        if categorical:
-            markers.append(dict(color=[palette[int(c) % len(palette)] for c in per_frame[f]]))
-        else:
-            markers.append(dict(color=per_frame[f].astype(float)))
-    return markers, categorical, per_frame
+    if categorical:
+        rows = per_frame if varies else per_frame[:1]
+        markers = [dict(color=[palette[int(c) % len(palette)] for c in row]) for row in rows]
+    else:
+        values = per_frame.astype(float)
+        finite = values[np.isfinite(values)]
+        crange = dict(cmin=float(finite.min()), cmax=float(finite.max())) if finite.size else {}
+        markers = [dict(color=row, **crange) for row in (values if varies else values[:1])]
+    if not varies:
+        markers = markers * n_frames
+    return markers, categorical, varies
 
 
 def _play_controls(frame_names: list[str], duration_ms: int, prefix: str,
                    plot_height: float = 400.0) -> tuple[list, list]:
     """Play/pause buttons and a frame slider below the x-axis title (``plot_height`` = plot area in px)."""
     below = -62.0 / max(plot_height, 100.0)  # paper units: clear of tick labels and the axis title
-    play_args = {"frame": {"duration": duration_ms, "redraw": True}, "fromcurrent": True,
+    # redraw False: scatter and bar traces update in place (a full redraw per step costs 2-3x more)
+    play_args = {"frame": {"duration": duration_ms, "redraw": False}, "fromcurrent": True,
                  "transition": {"duration": int(duration_ms * 0.6), "easing": "cubic-in-out"}, "mode": "immediate"}
-    pause_args = {"frame": {"duration": 0, "redraw": True}, "mode": "immediate", "transition": {"duration": 0}}
+    pause_args = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate", "transition": {"duration": 0}}
     menus = [dict(
         type="buttons", direction="left", showactive=False, x=0.0, y=below, xanchor="left", yanchor="top",
         pad=dict(r=8, t=8),
@@ -129,25 +147,36 @@ def _play_controls(frame_names: list[str], duration_ms: int, prefix: str,
         currentvalue=dict(prefix=prefix, visible=True, xanchor="left", font=dict(size=13)),
         transition=dict(duration=0),
         steps=[dict(label=name, method="animate",
-                    args=[[name], {"frame": {"duration": 0, "redraw": True}, "mode": "immediate",
+                    args=[[name], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate",
                                    "transition": {"duration": 0}}])
                for name in frame_names],
     )]
     return menus, sliders
 
 
-def _scatter_traces(pos, cen, marker, hover, sample_ids, class_names, categorical, color_label, showscale,
-                    colorbar_x=1.02):
-    palette = class_colors(len(class_names))
+def _sample_customdata(sample_ids) -> list[list[int]]:
+    """Each point's ``customdata`` row ``[sample index]`` as plain lists: a numpy array would travel as a
+    typed array, whose rows reach Streamlit's selection event as ``{"0": i}`` objects instead of ``[i]``."""
+    return [[int(i)] for i in np.asarray(sample_ids).reshape(-1)]
+
+
+def _marker_style(marker, categorical, color_label, showscale=True, colorbar_x=1.02) -> dict:
     style = dict(size=6, opacity=0.8, line=dict(width=0))
     if categorical:
         style.update(marker)
     else:
         style.update(marker, colorscale="Viridis", showscale=showscale,
                      colorbar=dict(title=color_label, thickness=12, x=colorbar_x, len=0.8))
+    return style
+
+
+def _scatter_traces(pos, cen, marker, hover, sample_ids, class_names, categorical, color_label, showscale,
+                    colorbar_x=1.02):
+    palette = class_colors(len(class_names))
+    style = _marker_style(marker, categorical, color_label, showscale, colorbar_x)
     samples = go.Scatter(
         x=pos[:, 0], y=pos[:, 1], mode="markers", marker=style, name="samples", showlegend=False,
-        customdata=np.asarray(sample_ids)[:, None], text=hover,
+        customdata=_sample_customdata(sample_ids), text=hover,
         hovertemplate="%{text}<extra></extra>",
     )
     traces = [samples]
@@ -158,6 +187,13 @@ def _scatter_traces(pos, cen, marker, hover, sample_ids, class_names, categorica
             text=list(class_names), hovertemplate="centre of <b>%{text}</b><extra></extra>",
         ))
     return traces
+
+
+def _scatter_frame_traces(pos, cen, style):
+    """A frame's samples (and centres) traces: positions and the samples' marker; sample ids, hover text and
+    the centres' style stay on the figure's traces (plotly merges each frame into them)."""
+    samples = go.Scatter(x=pos[:, 0], y=pos[:, 1], marker=style)
+    return [samples] if cen is None else [samples, go.Scatter(x=cen[:, 0], y=cen[:, 1])]
 
 
 def bar_slots(scores_row: pd.Series, ranks_row: pd.Series) -> pd.Series:
@@ -172,8 +208,11 @@ def bar_slots(scores_row: pd.Series, ranks_row: pd.Series) -> pd.Series:
 
 def _race_frame(scores_row: pd.Series, ranks_row: pd.Series, previous: pd.Series | None, colors, base, x_note):
     """One frame of the ranking: a bar per model at its slot (length = score − base), labelled just past
-    its end with the model name and its rank change (▲k green / ▼k red, the bar outlined), and a text trace
-    with the frame's overtakes."""
+    its end with the model name and its rank change (▲k green / ▼k red), and a "rank changes" scatter that
+    outlines the bars that moved and writes the frame's overtakes under the bars.
+
+    The outlines are lines of a scatter, not the bars' own ``marker.line``: frames step without a full
+    redraw, which moves bars and rewrites their text but does not restyle them."""
     models = list(scores_row.index)
     score = scores_row.astype(float).to_numpy()
     ranks_now = ranks_row.astype(float)
@@ -187,11 +226,10 @@ def _race_frame(scores_row: pd.Series, ranks_row: pd.Series, previous: pd.Series
         mark = (f" <span style='color:{UP_COLOR}'><b>▲{int(delta)}</b></span>" if delta > 0 else
                 f" <span style='color:{DOWN_COLOR}'><b>▼{int(-delta)}</b></span>" if delta < 0 else "")
         labels.append(short_model_name(m) + mark)
+    length = np.where(np.isfinite(score), score - base, 0.0)
     bar = go.Bar(
-        x=np.where(np.isfinite(score), score - base, 0.0), base=base, y=y, orientation="h",
-        marker=dict(color=[colors[m] for m in models],
-                    line=dict(color=["#111" if mv else "rgba(0,0,0,0)" for mv in moved],
-                              width=[3 if mv else 0 for mv in moved])),
+        x=length, base=base, y=y, orientation="h",
+        marker=dict(color=[colors[m] for m in models], line=dict(width=0)),
         text=labels, textposition="outside", textfont=dict(color="#222", size=12), cliponaxis=False,
         constraintext="none",
         customdata=np.stack([[short_model_name(m) for m in models],
@@ -200,9 +238,16 @@ def _race_frame(scores_row: pd.Series, ranks_row: pd.Series, previous: pd.Series
         showlegend=False, name="ranking", width=0.8,
     )
     caption = _overtake_text(overtakes(previous.to_dict(), ranks_now.to_dict())) if previous is not None else ""
+    # the caption is the first point; each moved bar adds a closed rectangle, None-separated
+    xs, ys = [x_note], [len(models) + 0.75]
+    for mv, slot, end in zip(moved, y, base + length):
+        if mv:
+            xs += [None, base, end, end, base, base]
+            ys += [None, slot - 0.4, slot - 0.4, slot + 0.4, slot + 0.4, slot - 0.4]
     changes = go.Scatter(
-        x=[x_note], y=[len(models) + 0.75], mode="text", text=[caption], textposition="bottom right",
-        textfont=dict(color=UP_COLOR, size=12), showlegend=False, hoverinfo="skip", name="overtakes",
+        x=xs, y=ys, mode="lines+text", text=[caption or " "] + [" "] * (len(xs) - 1), textposition="bottom right",
+        textfont=dict(color=UP_COLOR, size=12), line=dict(color="#111", width=3), showlegend=False,
+        hoverinfo="skip", name="rank changes",
     )
     return bar, changes
 
@@ -332,24 +377,23 @@ def _scatter_frames(positions, labels, class_names, centres, color, hover, max_p
         hover = [f"#{i} · {names[int(labels[i])]}" for i in keep]
     else:
         hover = [str(hover[i]) for i in keep]
-    markers, categorical, _ = _point_colors(color, labels[keep], names, n_frames)
-    return pos[:, keep], cen, keep, markers, categorical, hover
+    markers, categorical, varies = _point_colors(color, labels[keep], names, n_frames)
+    return pos[:, keep], cen, keep, markers, categorical, varies, hover
 
 
 def _add_scatter(fig, positions, labels, class_names, centres, frame_names, color, color_label, hover,
                  max_points, seed, row, col, duration_ms=600, colorbar_x=1.02, plot_height=340.0):
-    pos, cen, keep, markers, categorical, hover = _scatter_frames(
+    pos, cen, keep, markers, categorical, varies, hover = _scatter_frames(
         positions, labels, class_names, centres, color, hover, max_points, seed)
     names = _frame_names(frame_names, pos.shape[0])
     kw = {} if row is None else dict(row=row, col=col)
     first = len(fig.data)
-    per_frame = [
-        _scatter_traces(pos[f], None if cen is None else cen[f], markers[f], hover, keep, class_names,
-                        categorical, color_label, showscale=True, colorbar_x=colorbar_x)
-        for f in range(pos.shape[0])
-    ]
-    for trace in per_frame[0]:
+    for trace in _scatter_traces(pos[0], None if cen is None else cen[0], markers[0], hover, keep, class_names,
+                                 categorical, color_label, showscale=True, colorbar_x=colorbar_x):
         fig.add_trace(trace, **kw)
+    per_frame = [_scatter_frame_traces(pos[f], None if cen is None else cen[f],
+                                       _marker_style(markers[f], categorical, color_label, True, colorbar_x))
+                 for f in range(pos.shape[0])]
     palette = class_colors(len(class_names))
     if categorical:  # legend entries only: the samples trace colours points individually
         for c, name in enumerate(class_names):
@@ -494,7 +538,7 @@ def static_scatter(
                 continue
             fig.add_trace(trace_cls(
                 x=pos[idx, 0], y=pos[idx, 1], mode="markers", name=str(name),
-                marker=dict(size=6, color=palette[c], opacity=0.8), customdata=idx[:, None],
+                marker=dict(size=6, color=palette[c], opacity=0.8), customdata=_sample_customdata(idx),
                 text=[hover[i] for i in idx], hovertemplate="%{text}<extra></extra>",
             ))
     else:
@@ -504,7 +548,7 @@ def static_scatter(
                   else dict(size=6, color=color.astype(float), colorscale="Viridis", showscale=True,
                             colorbar=dict(title=color_label, thickness=12)))
         fig.add_trace(trace_cls(
-            x=pos[:, 0], y=pos[:, 1], mode="markers", marker=marker, customdata=np.arange(labels.size)[:, None],
+            x=pos[:, 0], y=pos[:, 1], mode="markers", marker=marker, customdata=_sample_customdata(np.arange(labels.size)),
             text=hover, hovertemplate="%{text}<extra></extra>", showlegend=False,
         ))
     fig.update_xaxes(title=axis_titles[0])

@@ -1,4 +1,5 @@
-"""Sample tables with image thumbnails (PNG data URLs that Streamlit's ImageColumn and HTML reports show)."""
+"""Sample thumbnails as PNG data URLs: in sample tables (Streamlit's ImageColumn, HTML reports) and in the
+hover card of the sample scatters (:func:`hover_payload`: one compact array per figure, indexed by sample)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,13 @@ import numpy as np
 import pandas as pd
 
 
-def thumbnail_data_url(image: Any, size: int = 56) -> str:
+def thumbnail_data_url(image: Any, size: int = 56, upscale: bool = True, compact: bool = False) -> str:
     """A ``data:image/png;base64,…`` URL of ``image`` (PIL image or uint8 array [H, W(, 3)]) fitted in
-    ``size`` × ``size`` pixels, nearest-neighbour so small digits stay crisp."""
+    ``size`` × ``size`` pixels, nearest-neighbour so small digits stay crisp.
+
+    ``upscale=False`` leaves images smaller than ``size`` at their own size (the browser scales them);
+    ``compact=True`` stores a colour image whose channels are all equal as one grey channel (a third of
+    the bytes, same pixels)."""
     from PIL import Image
 
     if not isinstance(image, Image.Image):
@@ -22,8 +27,12 @@ def thumbnail_data_url(image: Any, size: int = 56) -> str:
             arr = np.clip(arr, 0, 255).astype(np.uint8)
         image = Image.fromarray(arr)
     image = image.copy()
+    if compact and image.mode == "RGB":
+        r, g, b = (np.asarray(channel) for channel in image.split())
+        if np.array_equal(r, g) and np.array_equal(g, b):
+            image = image.convert("L")
     image.thumbnail((size, size), Image.NEAREST if max(image.size) < size else Image.BILINEAR)
-    if max(image.size) < size:  # upscale tiny images (28×28) so they are visible
+    if upscale and max(image.size) < size:  # upscale tiny images (28×28) so they are visible
         scale = size // max(image.size)
         image = image.resize((image.size[0] * scale, image.size[1] * scale), Image.NEAREST)
     buffer = io.BytesIO()
@@ -58,3 +67,87 @@ def sample_table(
         values = np.asarray(values)
         table[name] = values[idx]
     return table
+
+
+# --- hover card of the sample scatters ------------------------------------------------------------------
+HOVER_THUMBNAIL_SIZE = 64  # source pixels; the card shows them at 96 px (pixelated when smaller)
+
+
+def _sample_column(trace) -> np.ndarray | None:
+    """The sample indices of a scatter trace (integer ``customdata[:, 0]``), else None."""
+    if trace.type not in ("scatter", "scattergl") or trace.customdata is None:
+        return None
+    data = np.asarray(trace.customdata)
+    column = data[:, 0] if data.ndim == 2 else data.reshape(-1)
+    return column.astype(np.int64) if column.size and np.issubdtype(column.dtype, np.integer) else None
+
+
+def figure_sample_ids(fig) -> np.ndarray:
+    """Sorted distinct sample indices plotted in ``fig`` [≤ N]: the integer ``customdata[:, 0]`` of its
+    scatter traces (the convention of :mod:`transvis.viz.animation`; other traces are ignored)."""
+    found = [c for c in (_sample_column(t) for t in fig.data) if c is not None]
+    return np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+
+
+def quiet_sample_hover(fig):
+    """Drop plotly's own hover label on the sample traces (the hover card replaces it); hover events still
+    fire (``hoverinfo="none"``, not ``"skip"``). Returns ``fig``, changed in place."""
+    for trace in fig.data:
+        if _sample_column(trace) is not None:
+            trace.update(hoverinfo="none", hovertemplate=None)
+    return fig
+
+
+def hover_thumbnails(image_fn: Callable[[int], Any], indices: Sequence[int],
+                     size: int = HOVER_THUMBNAIL_SIZE) -> list[str | None]:
+    """Small PNG data URLs of the samples ``indices`` (aligned; None where an image cannot be read), never
+    upscaled and stored grey when the image is grey, so a figure's ≤ 2,000 samples travel in well under a
+    megabyte for 28 px images."""
+    out = []
+    for i in indices:
+        try:
+            out.append(thumbnail_data_url(image_fn(int(i)), size, upscale=False, compact=True))
+        except Exception:  # noqa: BLE001 - a missing image shows the label alone
+            out.append(None)
+    return out
+
+
+def hover_payload(
+    sample_ids: Sequence[int],
+    labels,
+    class_names: Sequence[str],
+    thumbnails: Sequence[str | None] | None = None,
+    predicted=None,
+    frame_names: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """The JSON the hover card reads, for the samples ``sample_ids`` [S] of one figure.
+
+    ``thumbnails`` [S] (aligned data URLs or None); ``labels`` int [N] (true class of every sample);
+    ``predicted`` int [N] (one prediction) or [F, N] (one per animation frame, with ``frame_names`` [F]),
+    or None when unknown. Returns ``{"samples", "true", "thumbs", "predicted", "frames", "classes"}``:
+    every per-sample list is aligned with ``samples``; ``predicted`` is a list of F rows (F = 1 when
+    static) or None.
+    """
+    ids = np.asarray(list(sample_ids), dtype=np.int64)
+    labels = np.asarray(labels)
+    if ids.size and (ids.min() < 0 or ids.max() >= labels.size):
+        raise ValueError(f"sample indices must lie in 0..{labels.size - 1}; got {ids.min()}..{ids.max()}.")
+    if thumbnails is not None and len(thumbnails) != ids.size:
+        raise ValueError(f"{len(thumbnails)} thumbnails for {ids.size} samples; pass one per sample (or None).")
+    rows = None
+    if predicted is not None:
+        pred = np.asarray(predicted)
+        pred = pred[None] if pred.ndim == 1 else pred
+        if pred.ndim != 2 or pred.shape[1] != labels.size:
+            raise ValueError(f"predicted must be [N] or [F, N] with N = {labels.size}; got shape {pred.shape}.")
+        if frame_names is not None and len(frame_names) != pred.shape[0]:
+            raise ValueError(f"{len(frame_names)} frame names for {pred.shape[0]} rows of predictions.")
+        rows = pred[:, ids].astype(np.int64).tolist()
+    return {
+        "samples": ids.tolist(),
+        "true": labels[ids].astype(np.int64).tolist(),
+        "thumbs": list(thumbnails) if thumbnails is not None else [None] * ids.size,
+        "predicted": rows,
+        "frames": [str(f) for f in frame_names] if frame_names is not None and rows is not None else None,
+        "classes": [str(c) for c in class_names],
+    }

@@ -1,0 +1,181 @@
+"""Hover thumbnails in a real browser: hovering a sample of the animated scatter shows its image and labels
+beside the cursor, after scrubbing too, and lasso selection still fills the table.
+
+The shared ``server`` fixture serves the synthetic demo, which has no images (plain plotly hover there). This
+file serves its own app whose synthetic demo gets tiny 12×12 images — a class-coloured square with a
+stripe at row ``index % 12`` — through a launcher that patches ``transvis.demo.synthetic_demo`` in the
+Streamlit process before the app runs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from tests.e2e.conftest import ARTIFACTS, ROOT, _free_port, plotly_chart, wait_idle
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+
+LAUNCHER = r"""
+import sys
+import numpy as np
+import transvis.demo as demo
+
+plain = demo.synthetic_demo
+
+def synthetic_demo_with_images(*args, **kwargs):
+    pool = plain(*args, **kwargs)
+    labels = pool.labels
+    images = np.zeros((labels.size, 12, 12, 3), dtype=np.uint8)
+    for i, label in enumerate(labels):
+        images[i] = (40 * label % 256, 255 - 40 * label % 256, 128)
+        images[i, i % 12] = 255
+    pool.images = images
+    return pool
+
+demo.synthetic_demo = synthetic_demo_with_images
+from streamlit.web import cli
+sys.argv = ["streamlit", "run", *sys.argv[1:]]
+sys.exit(cli.main())
+"""
+
+
+@pytest.fixture(scope="module")
+def image_server(tmp_path_factory):
+    port = _free_port()
+    env = dict(os.environ, TRANSVIS_APP_DEMO="synthetic", HF_HUB_OFFLINE="1",
+               TRANSVIS_CACHE=str(tmp_path_factory.mktemp("cache")), PYTHONPATH=str(ROOT))
+    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-c", LAUNCHER, str(ROOT / "app.py"), "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.read().decode().strip() == "ok":
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"streamlit did not come up on {url} (exit {process.poll()})")
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture
+def tab(browser, image_server):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    yield page
+    context.close()
+
+
+def _labels():
+    from transvis.demo import synthetic_demo
+
+    return synthetic_demo().labels
+
+
+# Page coordinates of the most isolated sample point (so the hover cannot pick a neighbour): (x, y, index).
+POINT_JS = """gd => {
+    const trace = gd._fullData.find(t => t.name === 'samples');
+    const xa = gd._fullLayout[trace.xaxis === 'x' ? 'xaxis' : 'xaxis' + trace.xaxis.slice(1)];
+    const ya = gd._fullLayout[trace.yaxis === 'y' ? 'yaxis' : 'yaxis' + trace.yaxis.slice(1)];
+    const box = gd.getBoundingClientRect();
+    const px = Array.from(trace.x, v => xa._offset + xa.l2p(v)), py = Array.from(trace.y, v => ya._offset + ya.l2p(v));
+    let best = -1, bestGap = -1;
+    for (let i = 0; i < px.length; i++) {
+        let gap = Infinity;
+        for (let j = 0; j < px.length; j++) {
+            if (j !== i) gap = Math.min(gap, (px[i] - px[j]) ** 2 + (py[i] - py[j]) ** 2);
+        }
+        if (gap > bestGap) { bestGap = gap; best = i; }
+    }
+    const cd = trace.customdata[best];
+    return [box.left + px[best], box.top + py[best], Number(cd[0] !== undefined ? cd[0] : cd)];
+}"""
+
+
+def _hover_nearest_sample(page, graph):
+    x, y, sample = graph.evaluate(POINT_JS)
+    page.mouse.move(x - 20, y - 20)
+    page.mouse.move(x, y, steps=4)
+    return x, y, sample
+
+
+def test_hovering_a_sample_shows_its_thumbnail_and_labels(tab, image_server):
+    labels = _labels()
+    tab.goto(f"{image_server}/fisher_space")
+    wait_idle(tab)
+    chart = plotly_chart(tab, "Fisher space of")
+    graph = chart.locator(".js-plotly-plot")
+    graph.wait_for()
+    card = tab.get_by_test_id("transvis-hover-card")
+    x, y, sample = _hover_nearest_sample(tab, graph)
+    card.wait_for(state="visible", timeout=10_000)
+    image = card.locator("img")
+    assert image.is_visible()
+    assert image.get_attribute("src").startswith("data:image/png;base64,")
+    assert image.evaluate("img => img.complete && img.naturalWidth") == 12  # the sample's own 12 px image
+    text = tab.get_by_test_id("transvis-hover-card-label").inner_text()
+    assert f"#{sample}" in text and f"true: class {labels[sample]}" in text
+    assert "predicted: class " in text  # this trajectory knows each frame's predicted labels
+    # plotly's own hover label is replaced by the card on the samples
+    assert chart.locator(".hoverlayer .hovertext").count() == 0
+    # the card sits next to the cursor
+    box = card.bounding_box()
+    assert abs(box["x"] - (x + 16)) < 2 or abs(box["x"] + box["width"] - (x - 16)) < 2
+    ARTIFACTS.mkdir(exist_ok=True)  # the viewport as it is (resizing for a full-page shot would end the hover)
+    tab.screenshot(path=str(ARTIFACTS / "hover_thumbnail.png"))
+    # moving off the chart hides it
+    tab.mouse.move(5, 5)
+    card.wait_for(state="hidden", timeout=5_000)
+
+    # after scrubbing to the last frame the card follows the point there
+    handle = graph.element_handle()
+    graph.evaluate("gd => { const s = gd.layout.sliders[0].steps; const [f, o] = s[s.length - 1].args;"
+                   " return Plotly.animate(gd, f, o); }")
+    tab.wait_for_function("el => el._fullLayout.sliders[0].active > 0", arg=handle, timeout=10_000)
+    x, y, sample = _hover_nearest_sample(tab, graph)
+    card.wait_for(state="visible", timeout=10_000)
+    text = tab.get_by_test_id("transvis-hover-card-label").inner_text()
+    assert f"#{sample}" in text and f"true: class {labels[sample]}" in text
+
+
+def test_box_selection_still_lists_samples_with_the_card_mounted(tab, image_server):
+    tab.goto(f"{image_server}/neural_collapse")
+    wait_idle(tab)
+    chart = plotly_chart(tab, "Collapsing")
+    graph = chart.locator(".js-plotly-plot")
+    graph.wait_for()
+    chart.hover()
+    chart.locator('.modebar-btn[data-val="select"]').first.click(force=True)
+    area = chart.locator("rect.nsewdrag").first.bounding_box()
+    tab.mouse.move(area["x"] + 4, area["y"] + 4)
+    tab.mouse.down()
+    tab.mouse.move(area["x"] + area["width"] - 4, area["y"] + area["height"] - 4, steps=8)
+    tab.mouse.up()
+    wait_idle(tab)
+    caption = tab.get_by_text("selected sample(s)").first
+    caption.wait_for()
+    selected = int(caption.inner_text().split()[0])
+    assert selected == _labels().size  # the whole scatter was boxed: every sample listed
