@@ -222,3 +222,140 @@ def test_measure_groundtruth_skips_corrupt_images_and_uses_feature_fn_labels(tmp
                                probe_kw={"c_grid": (1.0,)}, progress=messages.append)
     assert seen == [20] and any("broken.png" in m for m in messages)
     assert rows[0].regime == "linear_probe" and rows[0].accuracy == pytest.approx(1.0)
+
+
+# -- divergence, merge and resume ----------------------------------------------------------------------
+
+def test_finetune_skips_a_diverging_learning_rate_and_fails_when_all_diverge():
+    result = finetune(_tiny_timm(), _toy_images(), input_size=32, lrs=(1e12, 0.05), max_steps=4, batch_size=8)
+    assert result.protocol["diverged_lrs"] == [1e12] and set(result.val_accuracy) == {0.05}
+    assert result.best_lr == 0.05 and result.protocol["steps_per_lr"] == 4
+    assert result.protocol["lrs_tried"] == [1e12, 0.05]  # one lr trained: no fallback run
+    with pytest.raises(ValueError, match=r"diverged at every learning rate \[1000000000000.0, 100000000000.0\]"):
+        finetune(_tiny_timm(), _toy_images(), input_size=32, lrs=(1e12,), max_steps=4, batch_size=8)
+
+
+def test_learning_rate_grid_falls_back_to_a_tenth_of_its_smallest_only_when_every_run_failed():
+    from transvis.groundtruth.finetune import _grid_with_fallback
+
+    lrs = [0.01, 0.003]
+    assert list(_grid_with_fallback(lrs, lambda: True)) == [0.01, 0.003, pytest.approx(0.0003)]
+    assert lrs == [0.01, 0.003, pytest.approx(0.0003)]  # recorded as tried
+    lrs = [0.01, 0.003]
+    assert list(_grid_with_fallback(lrs, lambda: False)) == [0.01, 0.003] and lrs == [0.01, 0.003]
+
+
+def test_protocol_settings_fill_defaults_and_match_recorded_protocols():
+    from transvis.groundtruth import protocol_matches, protocol_settings
+
+    settings = protocol_settings("fine-tune", 3, {"lrs": (0.01, 0.003), "input_size": 64, "device": "cpu"})
+    assert settings == {"lrs": [0.01, 0.003], "epochs": 3, "max_steps": None, "batch_size": 32, "momentum": 0.9,
+                        "weight_decay": 1e-4, "augment": False, "val_fraction": 0.2, "test_fraction": 0.3,
+                        "seed": 3, "input_size": [3, 64, 64]}
+    recorded = {**settings, "best_lr": 0.01, "device": "cuda", "epochs": 3.0}
+    assert protocol_matches(recorded, settings)
+    assert not protocol_matches({**recorded, "epochs": 4}, settings)
+    assert not protocol_matches({k: v for k, v in recorded.items() if k != "seed"}, settings)
+    assert not protocol_matches("typed in by hand", settings)
+    probe = protocol_settings("linear_probe", 0, {}, input_size=112, features="feature_fn")
+    assert probe["c_grid"] == [0.001, 0.01, 0.1, 1.0, 10.0] and probe["input_size"] == 112
+
+
+def test_measure_groundtruth_merges_into_other_regimes_and_resumes(tmp_path):
+    import timm
+
+    out = tmp_path / "gt.csv"
+    dataset = _toy_images(12)
+    kept = [GroundTruthRow(m, dataset.dataset_id, "linear_probe", acc, {"seed": 0}) for m, acc in
+            (("tiny/a", 0.61), ("tiny/b", 0.62))]
+    other_dataset = GroundTruthRow("tiny/a", "cifar10:test", "finetune", 0.33, "by hand")
+    write_groundtruth_csv(kept + [other_dataset], out)
+    loaded = []
+
+    def loader(model_id):
+        loaded.append(model_id)
+        return timm.create_model({"tiny/a": "test_convnext", "tiny/b": "test_resnet"}[model_id], pretrained=False)
+
+    ft = {"input_size": 32, "lrs": (0.05,), "max_steps": 2, "batch_size": 8}
+    first = measure_groundtruth(["tiny/a"], dataset, regimes=("finetune",), out_csv=out, model_loader=loader,
+                                finetune_kw=ft, resume=True)
+    assert loaded == ["tiny/a"] and [(r.model, r.regime) for r in first] == [("tiny/a", "finetune")]
+    rows = {(r.model, r.dataset, r.regime): r.accuracy for r in read_groundtruth_csv(out)}
+    assert rows[("tiny/a", dataset.dataset_id, "linear_probe")] == 0.61   # other regime kept
+    assert rows[("tiny/b", dataset.dataset_id, "linear_probe")] == 0.62
+    assert rows[("tiny/a", "cifar10:test", "finetune")] == 0.33           # other dataset kept
+    assert rows[("tiny/a", dataset.dataset_id, "finetune")] == first[0].accuracy
+
+    # a rerun skips tiny/a (same protocol) and measures tiny/b only; its row joins the file
+    second = measure_groundtruth(["tiny/a", "tiny/b"], dataset, regimes=("finetune",), out_csv=out,
+                                 model_loader=loader, finetune_kw=ft, resume=True)
+    assert loaded == ["tiny/a", "tiny/b"]
+    assert [r.model for r in second] == ["tiny/a", "tiny/b"] and second[0].accuracy == first[0].accuracy
+    assert len(read_groundtruth_csv(out)) == 5
+
+    # another protocol (more steps) or resume=False measures again
+    measure_groundtruth(["tiny/a"], dataset, regimes=("finetune",), out_csv=out, model_loader=loader,
+                        finetune_kw={**ft, "max_steps": 3}, resume=True)
+    measure_groundtruth(["tiny/b"], dataset, regimes=("finetune",), out_csv=out, model_loader=loader,
+                        finetune_kw=ft, resume=False)
+    assert loaded == ["tiny/a", "tiny/b", "tiny/a", "tiny/b"]
+    redone = next(r for r in read_groundtruth_csv(out) if r.model == "tiny/a" and r.regime == "finetune"
+                  and r.dataset == dataset.dataset_id)
+    assert redone.protocol["max_steps"] == 3 and len(read_groundtruth_csv(out)) == 5
+
+
+# -- the shipped demo ground truth ---------------------------------------------------------------------
+
+def _measure_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "measure_demo_groundtruth.py"
+    spec = importlib.util.spec_from_file_location("measure_demo_groundtruth", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_shipped_demo_groundtruth_has_both_regimes_for_every_demo_model():
+    from transvis.demo import DEMO_GROUNDTRUTH_CSV, DEMO_INPUT_SIZE, demo_dataset
+    from transvis.models import zoo_ids
+
+    rows = read_groundtruth_csv(DEMO_GROUNDTRUTH_CSV)
+    dataset_id = demo_dataset().dataset_id
+    assert len(zoo_ids()) == 7
+    for regime in ("linear_probe", "finetune"):
+        table = groundtruth_for(rows, regime, dataset="fashion-mnist")
+        assert sorted(table) == sorted(zoo_ids()), regime
+        assert all(0.1 < accuracy <= 1.0 for accuracy in table.values()), (regime, table)  # chance is 0.1
+    for row in rows:
+        assert row.dataset == dataset_id and row.protocol["dataset_id"] == dataset_id
+        assert row.protocol["seed"] == 0 and (row.protocol["val_fraction"], row.protocol["test_fraction"]) == (0.2, 0.3)
+        assert (int(row.extra["n_train"]), int(row.extra["n_val"]), int(row.extra["n_test"])) == (500, 200, 300)
+        if row.regime == "linear_probe":
+            assert row.protocol["input_size"] == DEMO_INPUT_SIZE and row.protocol["best_c"] in row.protocol["c_grid"]
+        else:
+            tried = row.protocol.get("lrs_tried", row.protocol["lrs"])  # lrs + the fallback, if it ran
+            assert row.protocol["input_size"] == [3, 64, 64] and row.protocol["best_lr"] in tried
+            assert row.protocol["best_lr"] not in row.protocol["diverged_lrs"]
+            assert len(row.protocol["lrs"]) >= 2 and row.protocol["epochs"] >= 1
+            assert row.protocol["val_accuracy"][f"{row.protocol['best_lr']:g}"] > 0.1  # above chance
+
+
+def test_shipped_demo_groundtruth_is_what_the_recorded_commands_produce():
+    from transvis.demo import DEMO_GROUNDTRUTH_CSV, DEMO_INPUT_SIZE
+    from transvis.groundtruth import protocol_matches, protocol_settings
+
+    script = _measure_script()
+    args = script.parse_args([])
+    planned = {
+        "finetune": protocol_settings("finetune", args.seed, script.finetune_kwargs(args)),
+        "linear_probe": protocol_settings("linear_probe", args.seed, {}, input_size=DEMO_INPUT_SIZE,
+                                          features="feature_fn"),
+    }
+    rows = read_groundtruth_csv(DEMO_GROUNDTRUTH_CSV)
+    assert all(protocol_matches(r.protocol, planned[r.regime]) for r in rows), "script defaults drifted"
+    readme = (DEMO_GROUNDTRUTH_CSV.parent / "README.md").read_text()
+    assert readme == script.readme_text(DEMO_GROUNDTRUTH_CSV)
+    for regime in ("linear_probe", "finetune"):
+        assert script.COMMANDS[regime].format(seed=0) in readme

@@ -3,7 +3,8 @@
     from transvis.groundtruth import linear_probe, finetune, measure_groundtruth, groundtruth_for
     linear_probe(featureset).accuracy                      # frozen features -> logistic regression
     finetune(lambda: load_model(mid), dataset, input_size=64, epochs=1).accuracy
-    measure_groundtruth(model_ids, "fashion-mnist", out_csv="gt.csv")   # both regimes -> CSV
+    measure_groundtruth(model_ids, "fashion-mnist", out_csv="gt.csv")   # both regimes -> CSV (merged)
+    measure_groundtruth(..., out_csv="gt.csv", resume=True)              # skip rows already measured alike
     groundtruth_for("gt.csv", regime="linear_probe")       # {model: accuracy}
 
 torch/timm are imported only by the fine-tuning and feature-pass functions.
@@ -21,7 +22,7 @@ from .csvio import (
 )
 from .finetune import DEFAULT_LRS, FinetuneResult, finetune, with_new_head
 from .linear_probe import DEFAULT_C_GRID, ProbeResult, linear_probe, linear_probe_accuracy
-from .measure import embed_dataset, measure_groundtruth
+from .measure import embed_dataset, measure_groundtruth, protocol_matches, protocol_settings
 from .splits import stratified_split
 
 __all__ = [
@@ -40,6 +41,8 @@ __all__ = [
     "linear_probe_accuracy",
     "measure_groundtruth",
     "normalise_regime",
+    "protocol_matches",
+    "protocol_settings",
     "read_groundtruth_csv",
     "stratified_split",
     "with_new_head",

@@ -5,7 +5,10 @@ SFDA, ECCV 2022): a new linear head for the target classes, SGD with momentum an
 learning-rate schedule over all steps, one run per learning rate of a small grid, the learning rate picked by
 validation accuracy, and the test accuracy of that run reported. Preprocessing comes from the model's own
 timm data config (``timm.data.resolve_model_data_config`` + ``create_transform``), with an optional
-``input_size`` override so the same protocol runs on a CPU at reduced resolution.
+``input_size`` override so the same protocol runs on a CPU at reduced resolution. A learning rate whose loss
+turns non-finite is recorded in the protocol's ``diverged_lrs`` and left out of the choice; when every
+learning rate diverges or ends at chance on validation, one more run at ``min(lrs) / 10`` follows
+(``lrs_tried`` records it).
 """
 
 from __future__ import annotations
@@ -169,7 +172,8 @@ def train_one(model, train_loader, lr: float, epochs: int, device: str, momentum
             with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
                 loss = loss_fn(model(images), labels)
             if not torch.isfinite(loss):
-                raise ValueError(f"fine-tuning diverged (loss {loss.item()}) at lr={lr}; use a smaller learning rate.")
+                raise FloatingPointError(f"fine-tuning diverged (loss {loss.item()}) at lr={lr}; use a smaller "
+                                         "learning rate.")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -180,6 +184,16 @@ def train_one(model, train_loader, lr: float, epochs: int, device: str, momentum
             if step >= steps:
                 break
     return model
+
+
+def _grid_with_fallback(lrs: list[float], all_failed: Callable[[], bool]):
+    """Yield ``lrs``, then ``min(lrs) / 10`` once when ``all_failed()`` (appended to ``lrs``): a grid set too
+    high for a model (e.g. one taking 0-255 inputs) is extended downward rather than reporting chance."""
+    yield from list(lrs)
+    if all_failed():
+        fallback = min(lrs) / 10
+        lrs.append(fallback)
+        yield fallback
 
 
 def finetune(model, dataset, *, seed: int = 0, lrs: Sequence[float] = DEFAULT_LRS, epochs: int = 3,
@@ -231,8 +245,15 @@ def finetune(model, dataset, *, seed: int = 0, lrs: Sequence[float] = DEFAULT_LR
 
     val_loader = loader(val, eval_tf, False) if val.size else None
     test_loader = loader(test, eval_tf, False)
-    val_accuracy, test_accuracy = {}, {}
-    for lr in [float(v) for v in lrs]:
+    val_accuracy, test_accuracy, diverged = {}, {}, []
+    steps_per_run = max(min(epochs * len(loader(train, train_tf, True)), int(max_steps) if max_steps else 10**12), 1)
+    chance = float(np.bincount(labels[val]).max() / val.size) if val.size else 0.0
+    lrs_tried = [float(v) for v in lrs]
+
+    def all_failed():  # every run diverged or ended no better than guessing the commonest class
+        return all(lr in diverged or val_accuracy.get(lr, 0.0) <= chance for lr in lrs_tried)
+
+    for lr in _grid_with_fallback(lrs_tried, all_failed):
         net = (first if first is not None else fresh()).to(device)
         first = None
         train_loader = loader(train, train_tf, True)  # the same batch order for every learning rate
@@ -240,20 +261,33 @@ def finetune(model, dataset, *, seed: int = 0, lrs: Sequence[float] = DEFAULT_LR
             net = net.to(memory_format=torch.channels_last)
         step_progress = (lambda d, t, lr=lr: progress(f"lr={lr:g}", d, t)) if progress else None
         torch.manual_seed(seed)
-        train_one(net, train_loader, lr, epochs, device, momentum, weight_decay, max_steps, step_progress)
+        try:
+            train_one(net, train_loader, lr, epochs, device, momentum, weight_decay, max_steps, step_progress)
+        except FloatingPointError:
+            # a learning rate too large for this model is a result of the grid search, not a failure of the run
+            diverged.append(lr)
+            del net
+            continue
         val_accuracy[lr] = evaluate(net, val_loader, device) if val_loader is not None else float("nan")
         test_accuracy[lr] = evaluate(net, test_loader, device)
         del net
+    if not test_accuracy:
+        raise ValueError(f"fine-tuning diverged at every learning rate {lrs_tried}; add smaller learning rates.")
     if val_loader is not None:
         best_lr = max(val_accuracy, key=lambda lr: (val_accuracy[lr], -lr))
     else:
         best_lr = next(iter(test_accuracy))
     protocol = {
-        "method": "full fine-tuning, new linear head, SGD momentum, cosine schedule per step, lr chosen on val",
+        "method": "full fine-tuning, new linear head, SGD momentum, cosine schedule per step, lr chosen on val; "
+                  "if every lr diverges or ends at chance on val, one more run at min(lrs)/10",
         "seed": int(seed), "lrs": [float(v) for v in lrs], "best_lr": best_lr, "epochs": int(epochs),
         "max_steps": max_steps, "batch_size": int(batch_size), "momentum": momentum, "weight_decay": weight_decay,
         "augment": bool(augment), "input_size": list(config["input_size"]), "val_fraction": val_fraction,
         "test_fraction": test_fraction, "device": device, "dataset_id": getattr(dataset, "dataset_id", None),
+        "steps_per_lr": steps_per_run, "val_accuracy": {f"{lr:g}": v for lr, v in val_accuracy.items()},
+        "diverged_lrs": diverged, "lrs_tried": lrs_tried, "crop_pct": config.get("crop_pct"),
+        "interpolation": config.get("interpolation"),
+        "torch": torch.__version__.split("+")[0], "torch_threads": torch.get_num_threads(),
     }
     return FinetuneResult(test_accuracy[best_lr], best_lr, val_accuracy, test_accuracy, int(train.size),
                           int(val.size), int(test.size), time.perf_counter() - start, protocol)

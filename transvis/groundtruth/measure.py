@@ -11,6 +11,8 @@ pooled pre-logits pass with the model's own eval transform, :func:`embed_dataset
 
 from __future__ import annotations
 
+import inspect
+import json
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,7 +20,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .csvio import GroundTruthRow, normalise_regime, write_groundtruth_csv
+from .csvio import GroundTruthRow, normalise_regime, read_groundtruth_csv, write_groundtruth_csv
 from .finetune import as_module, finetune, model_transforms, pick_device
 from .linear_probe import linear_probe
 
@@ -70,6 +72,7 @@ def measure_groundtruth(model_ids: Sequence[str], dataset, regimes: Sequence[str
                         model_loader: Callable[[str], Any] | None = None,
                         feature_fn: Callable[[str, Any], Any] | None = None, max_per_class: int | None = None,
                         probe_kw: dict | None = None, finetune_kw: dict | None = None,
+                        probe_input_size: int | None = None, resume: bool = False,
                         progress: Callable[[str], None] | None = None) -> list[GroundTruthRow]:
     """Ground-truth accuracy of every model on ``dataset`` for each regime; rows are merged into ``out_csv``
     (when given) after each model, so an interrupted run keeps what it measured.
@@ -77,9 +80,12 @@ def measure_groundtruth(model_ids: Sequence[str], dataset, regimes: Sequence[str
     dataset : an ImageDataset or anything :func:`transvis.data.load_dataset` accepts. Images that fail to
         decode are dropped first (reported through ``progress``).
     max_per_class : stratified subsample (seed ``seed``) before measuring.
-    probe_kw / finetune_kw : extra arguments for :func:`linear_probe` / :func:`finetune` (e.g. ``input_size``,
-        ``epochs``, ``lrs``, ``device``); ``input_size``/``device`` in ``finetune_kw`` also apply to the default
-        feature pass.
+    probe_kw / finetune_kw : extra arguments for :func:`linear_probe` / :func:`finetune` (e.g. ``epochs``,
+        ``lrs``, ``input_size``, ``device``); ``device`` in ``finetune_kw`` also applies to the default feature pass.
+    probe_input_size : input side of the linear probe's features (the default feature pass uses it; with a
+        ``feature_fn`` it is only recorded). Default: ``finetune_kw["input_size"]``.
+    resume : with ``out_csv``, skip every (model, regime) whose row in ``out_csv`` was measured on this dataset
+        with the same protocol settings (:func:`protocol_settings`); those rows are returned as read.
     """
     if isinstance(dataset, (str, Path)):
         from transvis.data import load_dataset
@@ -97,10 +103,27 @@ def measure_groundtruth(model_ids: Sequence[str], dataset, regimes: Sequence[str
         raise ValueError(f"unknown regime(s) {unknown}; measure 'linear_probe' and/or 'finetune'.")
     loader = model_loader or default_model_loader
     probe_kw, finetune_kw = dict(probe_kw or {}), dict(finetune_kw or {})
+    if probe_input_size is None:
+        probe_input_size = finetune_kw.get("input_size")
+    planned = {
+        "linear_probe": protocol_settings("linear_probe", seed, probe_kw, input_size=probe_input_size,
+                                          features="feature_fn" if feature_fn else "embed_dataset (pre-logits)"),
+        "finetune": protocol_settings("finetune", seed, finetune_kw),
+    }
+    done = {}
+    if resume and out_csv is not None and Path(out_csv).is_file():
+        done = {(r.model, r.regime): r for r in read_groundtruth_csv(out_csv)
+                if r.dataset == dataset.dataset_id and r.regime in planned
+                and protocol_matches(r.protocol, planned[r.regime])}
     rows = []
     for model_id in model_ids:
         model_rows = []
         for regime in regimes:
+            if (model_id, regime) in done:
+                say(f"{model_id}: {regime} already measured with this protocol "
+                    f"(accuracy {done[model_id, regime].accuracy:.4f}); skipped")
+                rows.append(done[model_id, regime])
+                continue
             say(f"{model_id}: {regime}")
             start = time.perf_counter()
             if regime == "linear_probe":
@@ -110,11 +133,10 @@ def measure_groundtruth(model_ids: Sequence[str], dataset, regimes: Sequence[str
                     labels = getattr(feats, "labels", labels)  # an extractor may have skipped images
                     feats = getattr(feats, "features", feats)
                 else:
-                    feats = embed_dataset(as_module(loader(model_id)), dataset,
-                                          input_size=finetune_kw.get("input_size"),
+                    feats = embed_dataset(as_module(loader(model_id)), dataset, input_size=probe_input_size,
                                           device=finetune_kw.get("device"))
                 result = linear_probe(feats, labels, seed=seed, **probe_kw)
-                protocol = {**result.protocol, "input_size": finetune_kw.get("input_size"),
+                protocol = {**result.protocol, "input_size": probe_input_size,
                             "features": "feature_fn" if feature_fn else "embed_dataset (pre-logits)"}
             else:
                 result = finetune(lambda mid=model_id: loader(mid), dataset, seed=seed, **finetune_kw)
@@ -129,6 +151,48 @@ def measure_groundtruth(model_ids: Sequence[str], dataset, regimes: Sequence[str
             ))
             say(f"{model_id}: {regime} accuracy {result.accuracy:.4f}")
         rows += model_rows
-        if out_csv is not None:
+        if out_csv is not None and model_rows:
             write_groundtruth_csv(model_rows, out_csv, merge=True)
     return rows
+
+
+# Arguments that define a regime's protocol (what resuming compares); results such as best_lr are not here.
+_SETTING_NAMES = {
+    "linear_probe": ("val_fraction", "test_fraction", "c_grid", "max_iter"),
+    "finetune": ("lrs", "epochs", "max_steps", "batch_size", "momentum", "weight_decay", "augment",
+                 "val_fraction", "test_fraction"),
+}
+
+
+def protocol_settings(regime: str, seed: int, kwargs: dict | None = None, **extra) -> dict[str, Any]:
+    """The protocol settings a run of ``regime`` with ``kwargs`` (for :func:`linear_probe` / :func:`finetune`,
+    defaults filled in) and ``seed`` records, as JSON values; ``extra`` (e.g. ``input_size``) is added as given.
+    A ``finetune`` ``input_size`` is recorded as ``[3, side, side]`` (None: the model's own, not compared)."""
+    regime = normalise_regime(regime)
+    function = {"linear_probe": linear_probe, "finetune": finetune}[regime]
+    defaults = {name: p.default for name, p in inspect.signature(function).parameters.items()}
+    kwargs = dict(kwargs or {})
+    settings = {name: kwargs.get(name, defaults[name]) for name in _SETTING_NAMES[regime]}
+    settings["seed"] = int(seed)
+    if regime == "finetune" and kwargs.get("input_size") is not None:
+        side = int(kwargs["input_size"])
+        settings["input_size"] = [3, side, side]
+    settings.update(extra)
+    return json.loads(json.dumps(settings))  # tuples -> lists, as they come back from the CSV
+
+
+def protocol_matches(recorded, settings: dict[str, Any]) -> bool:
+    """True when the ``recorded`` protocol (a CSV row's parsed JSON) holds every one of ``settings`` with an
+    equal value (numbers compared as floats)."""
+    if not isinstance(recorded, dict):
+        return False
+
+    def same(a, b):
+        if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+            return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) \
+                and not isinstance(b, bool):
+            return float(a) == float(b)
+        return a == b
+
+    return all(name in recorded and same(recorded[name], value) for name, value in settings.items())
