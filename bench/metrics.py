@@ -19,8 +19,11 @@ for PED) and each metric of the suite, it prints
   comparison on a shared machine) and the max relative difference between the two values.
 
 Then the suite total per model (LogME + H-score + shrinkage H-score + TransRate + SFDA + PED + FSP + NCTI)
-and its extrapolation to 10 models. Targets (bench/README.md): every metric at least as fast as its
-official implementation; the suite over 10 models at the large size under a minute on the 2-core machine.
+and its extrapolation to ``--models`` (default 10) models, and a real pool run: ``--models`` distinct
+synthetic models of that size scored with the suite by ``transvis.ranking.rank_models(n_jobs=J)`` for each
+``--jobs`` value (default: the CPU count; one BLAS thread per worker), timed in wall and process CPU time.
+Targets (bench/README.md): every metric at least as fast as its official implementation; the suite over 10
+models at the large size under a minute on the 2-core machine.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import official  # noqa: E402
 from transvis.metrics import ClassStats, compute  # noqa: E402
+from transvis.ranking import rank_models  # noqa: E402
 
 NAMED_SIZES = {
     "medium": (5_000, 1_280, 10),
@@ -96,6 +100,50 @@ SUITE = [
                value=lambda r: (r.trace["seli"], r.trace["ncc"], r.trace["vc"]),
                check=lambda x, y, g: official.ncti_components(x.copy(), y, svd_solver="covariance_eigh")),
 ]
+
+
+def _suite_ranking_args(entries, references):
+    """(metrics, params, model_params) that make ``rank_models`` score ``entries`` as the suite does."""
+    metrics = [e.metric for e in entries]
+    params = {}
+    for e in entries:
+        kwargs = e.ours(None)
+        kwargs.pop("reference_features", None)
+        if kwargs:
+            params[e.metric] = kwargs
+    model_params = {model: {"ped": {"reference_features": g}} for model, g in references.items()} \
+        if "ped" in metrics else {}
+    return metrics, params, model_params
+
+
+def run_pool(n, d, c, *, entries, backend, n_models, jobs, blas_threads, seed=0):
+    """Score ``n_models`` distinct synthetic models (seeds ``seed + 1000 + k``) with the suite through
+    ``rank_models(n_jobs=j)`` for every j in ``jobs``. Returns [(j, wall s, CPU s, table)]."""
+    pool, references = {}, {}
+    for k in range(n_models):
+        x, y, g = synthetic_features(n, d, c, seed + 1000 + k)
+        pool[f"model-{k}"] = (x, y)
+        references[f"model-{k}"] = g
+    metrics, params, model_params = _suite_ranking_args(entries, references)
+    out = []
+    for j in jobs:
+        table, wall, cpu = _timed_cpu(lambda j=j: rank_models(pool, metrics, params=params, model_params=model_params,
+                                                              backend=backend, n_jobs=j, blas_threads=blas_threads))
+        out.append((j, wall, cpu, table))
+    return out
+
+
+def print_pool(n, d, c, runs, per_model_serial, n_models):
+    print(f"\npool: {n_models} models of N={n:,} D={d:,} C={c}, the suite through rank_models "
+          f"(extrapolated serial: {per_model_serial * n_models:.1f} s = {n_models} x {per_model_serial:.2f} s)")
+    print(f"{'n_jobs':>6} {'wall s':>8} {'cpu s':>8} {'wall per model':>15} {'vs extrapolated':>16}  load average")
+    for j, wall, cpu, table in runs:
+        load = " ".join(f"{v:.1f}" for v in os.getloadavg())
+        speedup = _fmt_x(_ratio(per_model_serial * n_models, wall), 15)
+        print(f"{j:>6} {wall:8.1f} {cpu:8.1f} {wall / n_models:15.2f} {speedup}  {load}")
+        if table.failed:
+            print(f"       FAILED: {table.failed[:3]}")
+    print("(wall: the whole rank_models call; cpu: process CPU time over all threads)", flush=True)
 
 
 def parse_size(text: str) -> tuple[int, int, int]:
@@ -239,7 +287,14 @@ def main(argv=None):
     parser.add_argument("--metrics", nargs="+", default=None, help="subset of suite labels or metric names")
     parser.add_argument("--no-official", action="store_true", help="skip the (slow) official transcriptions")
     parser.add_argument("--no-cold", action="store_true", help="skip the cold (fresh statistics) timings")
-    parser.add_argument("--models", type=int, default=10, help="pool size for the extrapolated suite total")
+    parser.add_argument("--models", type=int, default=10,
+                        help="pool size for the extrapolated suite total and the real pool run")
+    parser.add_argument("--jobs", type=int, nargs="+", default=None,
+                        help="rank_models n_jobs values for the pool run (default: the CPU count), e.g. --jobs 1 2")
+    parser.add_argument("--no-pool", action="store_true", help="skip the real pool run")
+    parser.add_argument("--full-confmix", action="store_true",
+                        help="disable SFDA's common-weight shortcut: time the ConfMix Gram passes that features "
+                             "with an unsaturated first pass need (the synthetic sets saturate)")
     parser.add_argument("--repeat", type=int, default=1, help="time each call this many times and keep the fastest")
     parser.add_argument("--blas-threads", type=int, default=None,
                         help="limit BLAS/OpenMP threads for the whole run (threadpoolctl); default: leave as set")
@@ -261,6 +316,10 @@ def _blas_threads() -> str:
 
 
 def _run(args, parser):
+    if args.full_confmix:
+        from transvis.metrics import sfda as sfda_module
+
+        sfda_module._ConfMixMoments._common_weight_scatter = lambda self: None
 
     sizes = args.sizes or [NAMED_SIZES[s] for s in (QUICK_SIZES if args.quick else DEFAULT_SIZES)]
     entries = SUITE
@@ -273,7 +332,8 @@ def _run(args, parser):
           f"numpy {np.__version__}, {os.cpu_count()} CPUs, {platform.machine()}, "
           f"OPENBLAS/OMP threads {os.environ.get('OPENBLAS_NUM_THREADS', '-')}/{os.environ.get('OMP_NUM_THREADS', '-')}, "
           f"load average {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
-    print(f"date {time.strftime('%Y-%m-%d %H:%M')}, threads in use: {_blas_threads()}")
+    print(f"date {time.strftime('%Y-%m-%d %H:%M')}, threads in use: {_blas_threads()}"
+          + (", SFDA common-weight shortcut disabled (--full-confmix)" if args.full_confmix else ""))
     if args.backend != "numpy":
         import torch
 
@@ -286,8 +346,13 @@ def _run(args, parser):
         rows, stats_time, stats_cpu = run_size(n, d, c, entries=entries, backend=args.backend,
                                                run_official=not args.no_official, run_cold=not args.no_cold,
                                                repeat=max(1, args.repeat))
-        print_table(n, d, c, rows, stats_time, args.models, stats_cpu)
+        ours_model, _ = print_table(n, d, c, rows, stats_time, args.models, stats_cpu)
         print(f"load average after this size: {' '.join(f'{v:.1f}' for v in os.getloadavg())}", flush=True)
+        if not args.no_pool and args.models > 0:
+            jobs = args.jobs or [os.cpu_count() or 1]
+            runs = run_pool(n, d, c, entries=entries, backend=args.backend, n_models=args.models, jobs=jobs,
+                            blas_threads=args.blas_threads)
+            print_pool(n, d, c, runs, ours_model, args.models)
     return 0
 
 

@@ -126,7 +126,8 @@ def cmd_rank(args, *, with_groundtruth=True) -> int:
             raise ValueError("pass --features FILE.npz, or --dataset and --models.")
         features_by_model = _features_for(args)
     groundtruth, source = _groundtruth(args, features_by_model) if with_groundtruth else (None, None)
-    table = rank_models(features_by_model, metrics, groundtruth=groundtruth, backend=args.backend)
+    table = rank_models(features_by_model, metrics, groundtruth=groundtruth, backend=args.backend,
+                        n_jobs=getattr(args, "jobs", 1))
     _print_table(table, metrics)
     for model, metric, reason in table.skipped:
         print(f"skipped {metric} for {model}: {reason}", file=sys.stderr)
@@ -217,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--groundtruth", help="regime (linear_probe, finetune) or path.csv[:regime]")
     p.add_argument("--groundtruth-csv", help="CSV model,dataset,regime,accuracy,... to look regimes up in")
     p.add_argument("--backend", default="auto", choices=["auto", "numpy", "torch"])
+    p.add_argument("--jobs", type=int, default=1,
+                   help="score this many models at once (threads, one BLAS thread each; e.g. the CPU count)")
     p.add_argument("--json", help="write {models, weighted_tau, ...} here")
     p.set_defaults(func=cmd_rank)
 
@@ -236,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "prepare"])
     p.set_defaults(func=cmd_zoo)
 
-    p = sub.add_parser("demo", help="prepare the built-in offline demo (zoo + features)")
+    p = sub.add_parser("demo", help="prepare the built-in offline demo (zoo, features, the app's default rankings)")
     p.add_argument("action", choices=["prepare"])
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_demo)

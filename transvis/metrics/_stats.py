@@ -4,25 +4,56 @@ Most transferability metrics are functions of a handful of quantities: class cou
 total / within / between scatter matrices and one eigendecomposition. Computing them once per model (and
 lazily: only what some metric asks for) is what makes scoring a whole zoo fast:
 
-- one O(N·D²) Gram per model (S_T, accumulated over row blocks, so no N×D temporary); XᵀX = N·(S_T + μμᵀ)
-  and its eigendecomposition (a rank-one update of S_T's) follow from it;
+- one O(N·D²) Gram per model (S_T, accumulated over row slabs written into one reused buffer, so no N×D
+  temporary: :meth:`ClassStats.row_gram`); XᵀX = N·(S_T + μμᵀ) and its eigendecomposition (a rank-one
+  update of S_T's) follow from it;
 - one O(D³) eigendecomposition of S_T (``total_eigh``; ``top_eigh`` reads PCA bases off it);
 - :meth:`ClassStats.moved` derives, exactly and without another pass over the samples, the statistics of
   features whose classes were moved and/or scaled about their means (PED, FSP);
 - :meth:`ClassStats.memo` keeps deterministic metric results, so a wrapper (PED, FSP) that needs the plain
-  score on the same features does not compute it twice.
+  score on the same features does not compute it twice;
+- blockwise primitives (:meth:`ClassStats.affine_row_scatter`, :meth:`ClassStats.class_residual_sums`,
+  :meth:`ClassStats.centered_dot`, ...) let a metric use per-sample transforms of the rows (SFDA's ConfMix)
+  without forming them; on moved statistics they run on the base rows.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from functools import cached_property
 
 import numpy as np
 import scipy.sparse
 
-from ._backend import DenseEigh, eigh_rank_one_update, get_backend
+from ._backend import GRAM_SLAB_ENTRIES, DenseEigh, eigh_rank_one_update, get_backend
 from ._validation import as_features, as_labels
+
+class cached_property:  # noqa: N801 - a drop-in for functools.cached_property
+    """``functools.cached_property`` without its lock.
+
+    Before Python 3.12 that lock is shared by every instance, so while one thread computes, say, the S_T
+    eigendecomposition of one model, a thread scoring another model waits for it before it may start its
+    own (``rank_models(n_jobs=2)`` lost ~1 s per model to this). Like 3.12's version, two threads asking
+    for the same attribute of the same instance at once may both compute it (the same value).
+    """
+
+    def __init__(self, func):
+        self.func = func
+        self.attrname = None
+        self.__doc__ = func.__doc__
+
+    def __set_name__(self, owner, name):
+        self.attrname = name
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        cache = instance.__dict__
+        try:
+            return cache[self.attrname]
+        except KeyError:
+            value = cache[self.attrname] = self.func(instance)
+            return value
+
 
 # Row blocks of at most this many float64 entries (8 MiB): per-block temporaries are then served from the
 # allocator's heap instead of fresh pages, and no N×D temporary is ever needed.
@@ -92,9 +123,13 @@ class ClassStats:
 
     @cached_property
     def total_scatter(self) -> np.ndarray:
-        """S_T = Cov(X) with bias=1 [D, D] (accumulated over row blocks of X − μ)."""
-        blocks = (block for _, block in self.centered_blocks())
-        return self.backend.gram_sum(blocks, self.n_dims) / self.n_samples
+        """S_T = Cov(X) with bias=1 [D, D] (accumulated over row slabs of X − μ)."""
+        features, mean = self.features, self.mean
+
+        def centred(rows, out):
+            np.subtract(features[rows], mean, out=out)
+
+        return self.row_gram(centred) / self.n_samples
 
     @cached_property
     def between_scatter(self) -> np.ndarray:
@@ -163,6 +198,77 @@ class ClassStats:
         step = max(1, _BLOCK_ENTRIES // max(self.n_dims, 1))
         return [slice(start, min(start + step, self.n_samples)) for start in range(0, self.n_samples, step)]
 
+    def _block_buffer(self) -> np.ndarray:
+        """A scratch array for one row block [min(N, block rows), D] (re-used across the blocks of a pass)."""
+        rows = min(self.n_samples, max(1, _BLOCK_ENTRIES // max(self.n_dims, 1)))
+        return np.empty((rows, self.n_dims))
+
+    def row_gram(self, fill) -> np.ndarray:
+        """``Σ_i e_i e_iᵀ`` [D, D] of rows that ``fill(rows, out)`` writes for a row slice into ``out`` [n_rows, D].
+
+        The rows are written in cache-sized pieces (:meth:`row_blocks`) straight into one reused slab of
+        ``GRAM_SLAB_ENTRIES``, and each slab is one Gram product (``backend.gram_sum``): no N×D array and no
+        allocation per block.
+        """
+        n, d = self.n_samples, self.n_dims
+        blocks = self.row_blocks()
+        slab_rows = min(n, max(GRAM_SLAB_ENTRIES // max(d, 1), max(b.stop - b.start for b in blocks)))
+        slab = np.empty((slab_rows, d))
+
+        def slabs():
+            start = 0  # first row held in the slab
+            for rows in blocks:
+                if rows.stop - start > slab_rows:  # the slab is full: hand it over, then refill it
+                    yield slab[: rows.start - start]
+                    start = rows.start
+                fill(rows, slab[rows.start - start: rows.stop - start])
+            yield slab[: n - start]
+
+        return self.backend.gram_sum(slabs(), d)
+
+    def _residuals_into(self, rows: slice, out: np.ndarray) -> np.ndarray:
+        """Write x_i − μ_{y_i} for a row slice into ``out`` [n_rows, D] (no temporary)."""
+        np.take(self.class_means, self.labels[rows], axis=0, out=out, mode="clip")  # labels are in range
+        np.subtract(self.features[rows], out, out=out)
+        return out
+
+    def residual_rows(self, index) -> np.ndarray:
+        """x_i − μ_{y_i} [len(index), D] for the rows ``index`` (a new array)."""
+        index = np.asarray(index)
+        return self.features[index] - self.class_means[self.labels[index]]
+
+    def class_residual_sums(self, weights) -> np.ndarray:
+        """``Σ_{i∈c} w_i (x_i − μ_c)`` [C, D] for per-sample weights w [N] (one blockwise pass)."""
+        weights = np.asarray(weights, dtype=np.float64)
+        total = np.zeros((self.n_classes, self.n_dims))
+        buffer = self._block_buffer()
+        for rows in self.row_blocks():
+            resid = self._residuals_into(rows, buffer[: rows.stop - rows.start])
+            total += self.block_indicator(rows, weights[rows]) @ resid
+        return total
+
+    def affine_row_scatter(self, weights, centres, offsets) -> np.ndarray:
+        """``(1/N) Σ_i e_i e_iᵀ`` [D, D] with ``e_i = w_i (x_i − u_{y_i}) − v_{y_i}``.
+
+        weights w [N]; centres u [C, D]; offsets v [C, D]. One Gram pass over the rows (:meth:`row_gram`);
+        e.g. the within-class scatter of SFDA's ConfMix-ed features.
+        """
+        weights = np.asarray(weights, dtype=np.float64)
+        centres = np.asarray(centres, dtype=np.float64)
+        offsets = np.asarray(offsets, dtype=np.float64)
+        features, labels = self.features, self.labels
+        gathered = self._block_buffer()
+
+        def rows_of(rows, out):
+            y = labels[rows]
+            np.take(centres, y, axis=0, out=out, mode="clip")  # ("clip": unbuffered; labels are in range)
+            np.subtract(features[rows], out, out=out)
+            out *= weights[rows, None]
+            offset = np.take(offsets, y, axis=0, out=gathered[: out.shape[0]], mode="clip")
+            out -= offset
+
+        return self.row_gram(rows_of) / self.n_samples
+
     def residual_blocks(self):
         """Yield ``(rows, r)`` with r = x_i − μ_{y_i} [n_rows, D] for consecutive row slices (a new array each:
         the caller may overwrite it)."""
@@ -180,7 +286,9 @@ class ClassStats:
     def class_variances(self) -> np.ndarray:
         """Per-class, per-dimension population variances ``mean_{i∈c} (x_id − μ_cd)²`` [C, D] (two-pass)."""
         total = np.zeros((self.n_classes, self.n_dims))
-        for rows, resid in self.residual_blocks():
+        buffer = self._block_buffer()
+        for rows in self.row_blocks():
+            resid = self._residuals_into(rows, buffer[: rows.stop - rows.start])
             np.square(resid, out=resid)
             total += self.block_indicator(rows) @ resid
         return total / self.counts[:, None]
@@ -194,8 +302,20 @@ class ClassStats:
         """``(X − μ) @ matrix`` [N, k] for matrix [D, k], block by block (``centered`` is not materialised)."""
         matrix = np.asarray(matrix, dtype=np.float64)
         out = np.empty((self.n_samples, matrix.shape[1]))
-        for rows, block in self.centered_blocks():
+        buffer = self._block_buffer()
+        for rows in self.row_blocks():
+            block = np.subtract(self.features[rows], self.mean, out=buffer[: rows.stop - rows.start])
             out[rows] = self.backend.matmul(block, matrix)
+        return out
+
+    def centered_tdot(self, matrix: np.ndarray) -> np.ndarray:
+        """``(X − μ)ᵀ @ matrix`` [D, k] for matrix [N, k], accumulated block by block."""
+        matrix = np.asarray(matrix, dtype=np.float64)
+        out = np.zeros((self.n_dims, matrix.shape[1]))
+        buffer = self._block_buffer()
+        for rows in self.row_blocks():
+            block = np.subtract(self.features[rows], self.mean, out=buffer[: rows.stop - rows.start])
+            out += self.backend.matmul(block.T, matrix[rows])
         return out
 
     def centered_row_norms2(self) -> np.ndarray:
@@ -220,6 +340,11 @@ class ClassStats:
         if dataclasses.is_dataclass(value) and hasattr(value, "trace"):
             return dataclasses.replace(value, trace=dict(value.trace), params=dict(value.params))
         return value
+
+    def within_memo(self, key, build):
+        """:meth:`memo` for values that depend only on the within-class scatter S_W: statistics derived by a
+        rigid class shift (:meth:`moved` with ``residual_scale=1``) share them with their base."""
+        return self.memo(key, build)
 
     def moved(self, class_means, *, residual_scale: float = 1.0, features=None) -> "MovedClassStats":
         """Statistics of the class-wise affine move ``x'_i = μ'_{y_i} + s·(x_i − μ_{y_i})``.
@@ -311,19 +436,66 @@ class MovedClassStats(ClassStats):
         base = self._base.class_variances
         return base if self.residual_scale == 1.0 else self.residual_scale**2 * base
 
+    def within_memo(self, key, build):
+        if self.residual_scale == 1.0:  # the same residuals: S_W is the base's
+            return self._base.within_memo(key, build)
+        return self.memo(key, build)
+
+    def matches(self, features, labels) -> bool:
+        """Derived statistics also match ``features=None``: a metric called as ``fn(None, labels,
+        stats=moved)`` works from the derived statistics and materialises the rows only if it reads
+        ``stats.features``."""
+        if features is not None and features is not self.__dict__.get("features"):
+            return False
+        return labels is self.labels or np.array_equal(np.asarray(labels), self.labels)
+
     def residual_blocks(self):
         for rows, resid in self._base.residual_blocks():
             if self.residual_scale != 1.0:
                 resid *= self.residual_scale
             yield rows, resid
 
+    def _residuals_into(self, rows, out):
+        self._base._residuals_into(rows, out)
+        if self.residual_scale != 1.0:
+            out *= self.residual_scale
+        return out
+
+    def residual_rows(self, index) -> np.ndarray:
+        out = self._base.residual_rows(index)
+        if self.residual_scale != 1.0:
+            out *= self.residual_scale
+        return out
+
+    def class_residual_sums(self, weights) -> np.ndarray:
+        base = self._base.class_residual_sums(weights)
+        return base if self.residual_scale == 1.0 else self.residual_scale * base
+
+    def affine_row_scatter(self, weights, centres, offsets) -> np.ndarray:
+        # x'_i = s·x_i + t_c with t_c = μ'_c − s·μ_c, so w_i (x'_i − u_c) − v_c = (s·w_i)(x_i − (u_c − t_c)/s) − v_c:
+        # the same Gram pass over the base rows, without materialising the moved ones.
+        scale = self.residual_scale
+        if scale == 0.0:
+            return ClassStats.affine_row_scatter(self, weights, centres, offsets)
+        base = self._base
+        shift = self.class_means - scale * base.class_means
+        centres = np.asarray(centres, dtype=np.float64) - shift
+        weights = np.asarray(weights, dtype=np.float64)
+        if scale != 1.0:
+            centres = centres / scale
+            weights = weights * scale
+        return base.affine_row_scatter(weights, centres, offsets)
+
     def centered_dot(self, matrix: np.ndarray) -> np.ndarray:
         # x'_i − x̄' = s·(x_i − x̄) + (μ'_c − x̄') − s·(μ_c − x̄): one product with the base's centred rows.
         matrix = np.asarray(matrix, dtype=np.float64)
         base = self._base
-        offsets = (self.class_means - self.mean) - self.residual_scale * (base.class_means - base.mean)
+        offsets = ((self.class_means - self.mean) - self.residual_scale * (base.class_means - base.mean)) @ matrix
         out = base.centered_dot(matrix)
         if self.residual_scale != 1.0:
             out *= self.residual_scale
-        out += (offsets @ matrix)[self.labels]
+        step = max(1, (1 << 16) // max(out.shape[1], 1))  # small per-block gathers, no N×k temporary
+        for start in range(0, self.n_samples, step):
+            rows = slice(start, min(start + step, self.n_samples))
+            out[rows] += offsets[self.labels[rows]]
         return out

@@ -26,7 +26,9 @@ no gate, no PCA; the paper's own formulas could not be read, so these are chosen
 
     1. gate: perturb only if max(exp(−5·mean(top-2 eigenvalues of S_T)), 1e-10) < 1e-9 (mean > 4.145;
        scale dependent); otherwise score the raw features;
-    2. PCA(n_components=min(64, N), svd_solver='randomized', random_state=1919, iterated_power=1);
+    2. PCA(n_components=min(64, N), svd_solver='randomized', random_state=1919, iterated_power=1) (the same
+       randomised algorithm and seed, with its Aᵀ·A·Ω product taken from the shared S_T: equal up to
+       round-off, see :func:`_official_pca_shared`);
     3. Spread (one unit radially) is computed and **discarded** by the released code: no effect;
     4. one signed "attract" step, Δ_i = α Σ_j (d_ij − σ(R_i + R_j)) (μ_i − μ_j)/d_ij with R_c the RMS
        radius — this **pushes well-separated classes apart** and pulls only pairs overlapping by more than
@@ -39,10 +41,11 @@ no gate, no PCA; the paper's own formulas could not be read, so these are chosen
 from __future__ import annotations
 
 import numpy as np
+import scipy.linalg
 
 from ._contract import MetricResult, MetricSpec, compute, register
 from ._stats import ClassStats, ensure_stats
-from .ped import centre_distances, class_radii, pairwise_displacement, resolve_wrapped_metric
+from .ped import centre_distances, class_radii, pairwise_displacement, resolve_wrapped_metric, score_derived
 
 VARIANTS = ("paper", "official", "pca64")
 GATE_THRESHOLD = 1e-9
@@ -149,6 +152,37 @@ def official_pca(features, n_components: int = 64) -> np.ndarray:
     return pca.fit_transform(x)
 
 
+def _official_pca_shared(stats: ClassStats, n_components: int = 64) -> np.ndarray:
+    """:func:`official_pca` of ``stats.features`` [N, k], computed from the shared statistics.
+
+    With ``iterated_power=1`` scikit-learn's randomised range finder (normaliser "none") is
+    ``Q = qr(A·(Aᵀ·(A·Ω)))`` for A = X − x̄ and its seeded Gaussian Ω [D, k+10]; here ``Aᵀ·(A·Ω)`` is
+    ``N·S_T·Ω`` from the shared S_T, which saves two of the four passes over the N×D data (and the centred
+    copy). The rest is scikit-learn's sequence: ``B = Qᵀ·A``, ``svd(B)`` (gesdd), ``U = Q·Û``, its
+    ``svd_flip(u_based_decision=False)`` and the scores ``U·S``. Equal to the scikit-learn call up to
+    round-off (~1e-13 relative on the reference cases). For N < D scikit-learn transposes; that case calls
+    it directly.
+    """
+    from sklearn.utils.extmath import svd_flip
+
+    n, d = stats.n_samples, stats.n_dims
+    k = int(min(n_components, n, d))
+    if k < 1:
+        raise ValueError(f"pca_dims must be a positive integer; got {n_components!r}.")
+    if n < d:
+        return official_pca(stats.features, n_components)
+    omega = np.random.RandomState(PCA_RANDOM_STATE).normal(size=(d, k + 10))  # PCA's n_oversamples = 10
+    power = stats.total_scatter @ omega
+    power *= n  # Aᵀ A Ω
+    basis, _ = scipy.linalg.qr(stats.centered_dot(power), mode="economic", check_finite=False)
+    reduced = stats.centered_tdot(basis).T  # B = Qᵀ A
+    u_hat, singular, vt = scipy.linalg.svd(reduced, full_matrices=False, lapack_driver="gesdd")
+    u = basis @ u_hat
+    u, vt = svd_flip(u[:, :k], vt[:k], u_based_decision=False)
+    u *= singular[:k]
+    return u
+
+
 def _geometry(means: np.ndarray, radii: np.ndarray, priors: np.ndarray) -> tuple[float, float]:
     """(intra-class spread sqrt(Σ π_c R_c²) = RMS distance to own centre, mean pairwise centre distance)."""
     c = means.shape[0]
@@ -194,19 +228,20 @@ def fsp(features, labels, *, stats=None, variant: str = "paper", metric: str = "
         before = (stats.class_means, radii)
     # (otherwise the geometry is reported in the PCA space, below)
     if variant == "paper":
-        moved = spread_attract(stats.features, stats.labels, spread, attract, class_means=stats.class_means)
         after_means = stats.mean + (1.0 - attract) * (stats.class_means - stats.mean)
         after = (after_means, (1.0 + spread) * radii)
         params.update(spread=spread, attract=attract)
-        # Spread scales every residual by (1 + s) and Attract moves the class means: derived statistics.
-        moved_stats = stats.moved(after_means, residual_scale=1.0 + spread, features=lambda: moved)
-        result = compute(spec.name, moved_stats.features, stats.labels, stats=moved_stats, **wrapped_params)
+        # Spread scales every residual by (1 + s) and Attract moves the class means: derived statistics; the
+        # moved rows are built only if the wrapped metric reads them.
+        moved_stats = stats.moved(after_means, residual_scale=1.0 + spread, features=lambda: spread_attract(
+            stats.features, stats.labels, spread, attract, class_means=stats.class_means))
+        result = score_derived(spec, moved_stats, wrapped_params)
     elif variant == "official" and not fired:
         after = before
         params.update(alpha=alpha, sigma=sigma, pca_dims=pca_dims)
         result = unperturbed
     else:
-        reduced = official_pca(stats.features, pca_dims)
+        reduced = _official_pca_shared(stats, pca_dims)
         reduced_stats = ClassStats(reduced, stats.labels, backend=stats.backend)
         reduced_radii = class_radii(reduced_stats)
         before = (reduced_stats.class_means, reduced_radii)
@@ -223,7 +258,7 @@ def fsp(features, labels, *, stats=None, variant: str = "paper", metric: str = "
             params.update(alpha=alpha, sigma=sigma)
             moved_stats = reduced_stats.moved(reduced_stats.class_means + shift,
                                               features=lambda: reduced + shift[stats.labels])
-            result = compute(spec.name, moved_stats.features, stats.labels, stats=moved_stats, **wrapped_params)
+            result = score_derived(spec, moved_stats, wrapped_params)
 
     spread_before, distance_before = _geometry(before[0], before[1], stats.priors)
     spread_after, distance_after = _geometry(after[0], after[1], stats.priors)

@@ -77,40 +77,48 @@ def _spectrum(stats):
     return sigma, singular_values, z, weights, n_official_terms
 
 
-def _fixed_point(sigma, z2, residual0, n):
-    """thuml/LogME ``_fit_fixed_point`` iteration for one target.
+def _fixed_point(sigma, z2, residual0, n, *, icml: bool = False):
+    """thuml/LogME's per-target iteration for every class at once: ``_fit_fixed_point`` (stop when the
+    relative change of α/β is ≤ 1e-3, or α = 0), or with ``icml`` ``each_evidence`` of ICML 2021 (stop < 1e-2;
+    the 1e-5 guards kept in the returned ‖m‖² and residual).
 
-    Returns the final α, β and the t = α/β at which the last ‖m‖² and residual were evaluated (the
+    sigma [k]; z2 [C, k] (squared projections of each one-vs-rest target); residual0 [C]. Every class (row)
+    takes exactly the official per-class steps and stops at its own criterion (a stopped row is left alone),
+    so the values are those of a loop over the classes; one set of array operations per step instead of one
+    per class keeps the GIL free for other threads (``rank_models(n_jobs=2)``).
+
+    Returns α, β [C] and, per class, the t = α/β at which the last ‖m‖² and residual were evaluated (the
     official evidence uses these stale values), with that ‖m‖² and residual.
     """
-    alpha = beta = 1.0
+    n_classes = z2.shape[0]
+    alpha, beta = np.ones(n_classes), np.ones(n_classes)
+    t, m2, res2 = np.empty(n_classes), np.empty(n_classes), np.empty(n_classes)
+    active = np.arange(n_classes)
     for _ in range(_MAX_ITERATIONS):
-        t = alpha / beta
-        gamma = (sigma / (sigma + t)).sum()
-        m2 = (sigma * z2 / (t + sigma) ** 2).sum()
-        res2 = (z2 / (1.0 + sigma / t) ** 2).sum() + residual0
-        alpha = gamma / (m2 + _GUARD)
-        beta = (n - gamma) / (res2 + _GUARD)
-        if alpha == 0.0:  # no feature direction (all-zero features): α = 0 and β are already fixed
+        if not active.size:
             break
-        if abs(alpha / beta - t) / t <= 1e-3:
-            break
+        t_now = alpha[active] / beta[active]
+        t_col = t_now[:, None]
+        z2_now = z2[active]
+        gamma = (sigma / (sigma + t_col)).sum(axis=1)
+        m2_now = (sigma * z2_now / (t_col + sigma) ** 2).sum(axis=1)
+        if icml:
+            res2_now = (z2_now * (t_col / (t_col + sigma)) ** 2).sum(axis=1) + residual0[active]
+        else:
+            res2_now = (z2_now / (1.0 + sigma / t_col) ** 2).sum(axis=1) + residual0[active]
+        alpha_now = gamma / (m2_now + _GUARD)
+        beta_now = (n - gamma) / (res2_now + _GUARD)
+        alpha[active], beta[active] = alpha_now, beta_now
+        t[active], m2[active], res2[active] = t_now, m2_now, res2_now
+        change = np.abs(alpha_now / beta_now - t_now) / t_now
+        if icml:
+            done = change < 1e-2
+        else:  # α = 0: no feature direction (all-zero features); α and β are already fixed
+            done = (alpha_now == 0.0) | (change <= 1e-3)
+        active = active[~done]
+    if icml:
+        return alpha, beta, t, m2 + _GUARD, res2 + _GUARD
     return alpha, beta, t, m2, res2
-
-
-def _icml(sigma, z2, residual0, n):
-    """thuml/LogME ``each_evidence`` (ICML 2021) iteration: relative stop 1e-2, guards kept for the evidence."""
-    alpha = beta = 1.0
-    for _ in range(_MAX_ITERATIONS):
-        t = alpha / beta
-        gamma = (sigma / (sigma + t)).sum()
-        m2 = (sigma * z2 / (t + sigma) ** 2).sum()
-        res2 = (z2 * (t / (t + sigma)) ** 2).sum() + residual0
-        alpha = gamma / (m2 + _GUARD)
-        beta = (n - gamma) / (res2 + _GUARD)
-        if abs(alpha / beta - t) / t < 1e-2:
-            break
-    return alpha, beta, t, m2 + _GUARD, res2 + _GUARD
 
 
 def _evidence(alpha, beta, m2, res2, log_det, log_alpha_weight, n):
@@ -178,34 +186,28 @@ def _logme(stats, variant: str) -> MetricResult:
     z2_all = z**2
     residual0_all = np.maximum(stats.counts - z2_all.sum(axis=1), 0.0)
 
-    n_classes = stats.n_classes
-    alphas, betas, evidences = np.empty(n_classes), np.empty(n_classes), np.empty(n_classes)
-    coef = np.empty_like(z)  # m = V diag(s) coef, coef = z / (t + σ)
-    for c in range(n_classes):
-        z2, residual0 = z2_all[c], residual0_all[c]
-        if variant == "official_icml":
-            alpha, beta, t, m2, res2 = _icml(sigma, z2, residual0, n)
-            # All D eigenvalues: the D − k zeros add (D − k)·log α, leaving k/2·log α.
-            log_det = np.log(alpha + beta * sigma).sum()
-            evidences[c] = _evidence(alpha, beta, m2, res2, log_det, k / 2.0, n)
-        else:
-            alpha, beta, t, m2, res2 = _fixed_point(sigma, z2, residual0, n)
-            if variant == "official_fixed_point":
-                # Σ over the official count of σ: zeros of the full thin SVD (N ≤ D) add log α each.
-                log_det = np.log(alpha + beta * sigma).sum() + (n_official_terms - k) * np.log(alpha)
-                evidences[c] = _evidence(alpha, beta, m2, res2, log_det, d / 2.0, n)
-            else:
-                t = alpha / beta
-                m2 = (sigma * z2 / (t + sigma) ** 2).sum()
-                res2 = (z2 * (t / (t + sigma)) ** 2).sum() + residual0
-                log_det = np.log(alpha + beta * sigma).sum()
-                # D/2·log α − ½(D−k)·log α = k/2·log α (and no α at all when k = 0).
-                evidences[c] = _evidence(alpha, beta, m2, res2, log_det, k / 2.0, n)
-        alphas[c], betas[c] = alpha, beta
-        coef[c] = z[c] / (t + sigma)
+    alpha, beta, t, m2, res2 = _fixed_point(sigma, z2_all, residual0_all, n, icml=variant == "official_icml")
+    a_col, b_col = alpha[:, None], beta[:, None]
+    if variant == "official_icml":
+        # All D eigenvalues: the D − k zeros add (D − k)·log α, leaving k/2·log α.
+        log_det = np.log(a_col + b_col * sigma).sum(axis=1)
+        evidences = _evidence(alpha, beta, m2, res2, log_det, k / 2.0, n)
+    elif variant == "official_fixed_point":
+        # Σ over the official count of σ: zeros of the full thin SVD (N ≤ D) add log α each.
+        log_det = np.log(a_col + b_col * sigma).sum(axis=1) + (n_official_terms - k) * np.log(alpha)
+        evidences = _evidence(alpha, beta, m2, res2, log_det, d / 2.0, n)
+    else:
+        t = alpha / beta
+        t_col = t[:, None]
+        m2 = (sigma * z2_all / (t_col + sigma) ** 2).sum(axis=1)
+        res2 = (z2_all * (t_col / (t_col + sigma)) ** 2).sum(axis=1) + residual0_all
+        log_det = np.log(a_col + b_col * sigma).sum(axis=1)
+        # D/2·log α − ½(D−k)·log α = k/2·log α (and no α at all when k = 0).
+        evidences = _evidence(alpha, beta, m2, res2, log_det, k / 2.0, n)
+    coef = z / (t[:, None] + sigma)  # m = V diag(s) coef
     trace = {
-        "alpha": alphas,
-        "beta": betas,
+        "alpha": alpha,
+        "beta": beta,
         "evidence": evidences,
         "singular_values": singular_values,
         "rank": int(k),

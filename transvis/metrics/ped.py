@@ -234,6 +234,16 @@ def resolve_wrapped_metric(metric: str, metric_params, owner: str):
     return spec, dict(metric_params)
 
 
+def score_derived(spec, stats: ClassStats, params: dict) -> MetricResult:
+    """The registered metric ``spec`` on derived statistics (:meth:`ClassStats.moved`) with ``params`` (already
+    checked by a ``compute`` call with the same parameters on the unmoved features).
+
+    Unlike ``compute`` this does not hand the metric ``stats.features``: metrics work from the derived
+    statistics, and the moved rows [N, D] are materialised only if one reads ``stats.features`` itself.
+    """
+    return spec.fn(None, stats.labels, stats=stats, **params)
+
+
 def ped(features, labels, *, stats=None, metric: str = "sfda", metric_params=None, reference_features=None,
         time_step: float = 0.1, nsigma: float = 0.6, exit_ratio: float = 0.5, max_steps: int = 6,
         constant: float = 1.0, eps: float = 1e-3) -> MetricResult:
@@ -267,7 +277,7 @@ def ped(features, labels, *, stats=None, metric: str = "sfda", metric_params=Non
         # A rigid class shift keeps every within-class residual: the moved statistics are derived exactly
         # from the shared ones (S_W unchanged, class means shifted), without another O(N·D²) pass.
         moved = stats.moved(stats.class_means + trajectory.class_shift())
-        after = compute(spec.name, moved.features, moved.labels, stats=moved, **wrapped_params)
+        after = score_derived(spec, moved, wrapped_params)
     first = trajectory.steps[0] if trajectory.steps else None
     trace = {
         "num_steps": trajectory.num_steps,

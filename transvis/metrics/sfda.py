@@ -15,8 +15,14 @@ The official score is two fits of a shrinkage LDA with the shared within-class c
 
 The official code solves the generalised eigenproblem ``S_B^λ v = w S_W^λ v`` and forms
 ``coef_ = M V Vᵀ``; since ``V Vᵀ = (S_W^λ)^{-1}`` the score depends only on that inverse. Here it is a
-Cholesky solve (``stats.backend.solve_psd``), which also runs when S_W is singular, and the Fisher
+Cholesky solve (``stats.backend.psd_solver``), which also runs when S_W is singular, and the Fisher
 directions are computed only when asked for (:func:`fisher_directions`, ``ShrinkageLDA.scalings_``).
+
+Cost: the first pass uses the shared S_W (its shrunk Cholesky factor is kept on the statistics, so PED's
+rigidly moved features re-use it). The ConfMix-ed features are never formed: their class means need one
+weighted pass, their S'_W one Gram pass over the mixed residuals (or, when most samples share one ConfMix
+weight — a saturated first pass — the shared S_W plus a correction for the other samples), and the second
+pass's logits one centred product (:class:`_ConfMixMoments`).
 """
 
 from __future__ import annotations
@@ -148,7 +154,7 @@ class ShrinkageLDA:
         return self._fit_moments(
             stats.class_means, stats.priors, stats.mean, stats.within_scatter,
             between_scatter=lambda: stats.between_scatter, backend=stats.backend,
-            total_trace=float(np.trace(stats.total_scatter)),
+            total_trace=float(np.trace(stats.total_scatter)), memo=stats.within_memo,
         )
 
     @classmethod
@@ -175,7 +181,7 @@ class ShrinkageLDA:
         return model._fit_moments(means, priors, xbar, within, between_scatter=between_getter,
                                   backend=get_backend(backend, device), total_trace=total_trace)
 
-    def _fit_moments(self, means, priors, xbar, within, *, between_scatter, backend, total_trace):
+    def _fit_moments(self, means, priors, xbar, within, *, between_scatter, backend, total_trace, memo=None):
         shrinkage = _check_shrinkage(self.shrinkage)
         self._backend = backend
         self.priors_ = np.asarray(priors, dtype=np.float64)
@@ -183,13 +189,25 @@ class ShrinkageLDA:
         self.xbar_ = np.asarray(xbar, dtype=np.float64)
         self.covariance_ = within
         self.n_classes_, self.n_features_in_ = self.means_.shape
-        if shrinkage is None:
-            self.shrinkage_, self.lambda_max_ = adaptive_shrinkage(within)
+
+        def factorise():
+            if shrinkage is None:
+                lam, lam_max = adaptive_shrinkage(within)
+            else:
+                lam, lam_max = shrinkage, None
+            shrunk = _shrunk_within(within, lam, total_trace)
+            shrunk.flags.writeable = False
+            return lam, lam_max, shrunk, backend.psd_solver(shrunk)
+
+        if memo is not None and not _point_masses(within, total_trace):
+            # λ, S_W^λ and its Cholesky factor depend on S_W alone: shared by every fit on the same S_W (PED's
+            # rigidly moved classes keep it, so its first pass re-uses SFDA's factorisation).
+            factors = memo(("sfda_shrunk_within", shrinkage), factorise)
         else:
-            self.shrinkage_, self.lambda_max_ = shrinkage, None
-        self.shrunk_covariance_ = _shrunk_within(within, self.shrinkage_, total_trace)
+            factors = factorise()
+        self.shrinkage_, self.lambda_max_, self.shrunk_covariance_, solve = factors
         centred_means = self.means_ - self.xbar_
-        solved = backend.solve_psd(self.shrunk_covariance_, centred_means.T)  # S^{-1}(μ_c − x̄) [D, C]
+        solved = solve(centred_means.T)  # S^{-1}(μ_c − x̄) [D, C]
         self.coef_ = np.ascontiguousarray(solved.T)
         self.intercept_ = -0.5 * np.einsum("cd,cd->c", centred_means, self.coef_) + np.log(self.priors_)
         self._between_scatter = between_scatter
@@ -241,12 +259,16 @@ class ShrinkageLDA:
         return self._backend.matmul(np.asarray(X, dtype=np.float64) - self.xbar_, self.scalings_[:, :k])
 
 
+def _point_masses(within: np.ndarray, total_trace: float) -> bool:
+    """True when every class is (numerically) a single point: tr S_W ≈ 0 relative to tr S_T."""
+    return float(np.trace(within)) <= 64 * np.finfo(float).eps * max(total_trace, 0.0)
+
+
 def _shrunk_within(within: np.ndarray, shrinkage: float, total_trace: float) -> np.ndarray:
     """S_W^λ, with a tiny isotropic floor only when every class is a point mass (tr S_W ≈ 0)."""
     shrunk = shrink(within, shrinkage)
     d = within.shape[0]
-    trace_w = float(np.trace(within))
-    if trace_w <= 64 * np.finfo(float).eps * max(total_trace, 0.0):
+    if _point_masses(within, total_trace):
         # The official generalised eigh raises here; the floor gives the nearest-class-mean limit.
         scale = total_trace / d if total_trace > 0 else 1.0
         shrunk.flat[:: d + 1] += _POINT_MASS_RIDGE * scale
@@ -285,41 +307,106 @@ def confmix(features, labels, weights, *, class_means=None) -> np.ndarray:
 
 
 class _ConfMixMoments:
-    """Moments of the ConfMix-ed features, built in O(N·D) from the shared statistics.
+    """Moments of the ConfMix-ed features, built from the shared statistics without an N×D array.
 
-    With r_i = x_i − μ_c, d_c = μ_c − μ̄_{−c}, p̄_c the class mean of p and q_c = mean_{i∈c} p_i r_i, the
-    mixed sample is x'_i = μ̄_{−c} + p_i (d_c + r_i), so its class mean is μ̄_{−c} + p̄_c d_c + q_c and its
-    residual is e_i = (p_i − p̄_c) d_c + p_i r_i − q_c: S'_W = (1/N) Σ e eᵀ is one Gram of these residuals (no
-    per-class loop, no uncentred-Gram cancellation). The residuals are produced block by block
-    (:meth:`residual_blocks`), so no N×D array is held.
+    With o_c = μ̄_{−c} (the outer mean), d_c = μ_c − o_c, r_i = x_i − μ_c, p̄_c the class mean of p and
+    q_c = mean_{i∈c} p_i r_i, the mixed sample is x'_i = o_c + p_i (x_i − o_c), so its class mean is
+    m'_c = o_c + p̄_c d_c + q_c and its residual is e_i = p_i (x_i − o_c) − v_c with v_c = p̄_c d_c + q_c:
+    S'_W = (1/N) Σ e eᵀ is one Gram pass of these residuals (``ClassStats.affine_row_scatter``: no per-class
+    loop, no uncentred-Gram cancellation), and the logits of the mixed features need only the centred
+    product (X − x̄)·W (:meth:`residual_dot`).
     """
 
     def __init__(self, stats: ClassStats, weights: np.ndarray):
         self.stats = stats
         self.weights = np.asarray(weights, dtype=np.float64)
-        outer = outer_class_means(stats.class_means)
-        self.shift = stats.class_means - outer  # d_c
+        self.outer = outer_class_means(stats.class_means)
+        self.shift = stats.class_means - self.outer  # d_c
         self.p_bar = np.bincount(stats.labels, weights=self.weights, minlength=stats.n_classes) / stats.counts
-        q = np.zeros((stats.n_classes, stats.n_dims))
-        for rows, resid in stats.residual_blocks():
-            q += stats.block_indicator(rows, self.weights[rows]) @ resid
-        self.q = q / stats.counts[:, None]
-        self.means = outer + self.p_bar[:, None] * self.shift + self.q
+        self.q = stats.class_residual_sums(self.weights) / stats.counts[:, None]
+        self.offsets = self.p_bar[:, None] * self.shift + self.q  # v_c
+        self.means = self.outer + self.offsets
+
+    def within_scatter(self) -> np.ndarray:
+        """S'_W [D, D] (biased, π-weighted): one Gram pass over the mixed residuals, or, when most samples share
+        one ConfMix weight, the shared S_W plus a correction for the others (:meth:`_common_weight_scatter`)."""
+        shortcut = self._common_weight_scatter()
+        if shortcut is not None:
+            return shortcut
+        return self.stats.affine_row_scatter(self.weights, self.outer, self.offsets)
+
+    def _common_weight_scatter(self) -> np.ndarray | None:
+        """S'_W from the shared S_W when at least 3/4 of the weights equal one value α (else None).
+
+        A saturated first pass (one-hot posteriors, common with raw high-dimensional features where λ sits at
+        its floor) gives every such sample the same p_i = α. With S the samples of weight α, U the others,
+        k_c = (α − p̄_c) d_c − q_c and s_c = Σ_{i∈S∩c} r_i = −Σ_{i∈U∩c} r_i, the residual of i ∈ S is
+        e_i = α r_i + k_c, so exactly
+
+            N·S'_W = α²·N·S_W − α² Σ_U r rᵀ + Σ_U e eᵀ + Σ_c [α (s_c k_cᵀ + k_c s_cᵀ) + |S∩c| k_c k_cᵀ]
+
+        which costs a Gram of the |U| other rows instead of all N. Not used when S_W carries visible
+        cancellation from S_T − S_B (tr S_W < 1e-3·tr S_T).
+        """
+        stats, p = self.stats, self.weights
+        n = stats.n_samples
+        values, counts = np.unique(p, return_counts=True)
+        common = int(counts.argmax())
+        if 4 * (n - counts[common]) > n:
+            return None
+        within = stats.within_scatter
+        if not np.trace(within) >= 1e-3 * np.trace(stats.total_scatter):
+            return None
+        alpha = float(values[common])
+        others = np.flatnonzero(p != alpha)
+        labels = stats.labels[others]
+        resid = stats.residual_rows(others)  # r_i [|U|, D]
+        mixed = resid + self.shift[labels]  # e_i = p_i (r_i + d_c) − v_c
+        mixed *= p[others, None]
+        mixed -= self.offsets[labels]
+        total = (alpha**2 * n) * within
+        common_counts = stats.counts - np.bincount(labels, minlength=stats.n_classes)
+        k = (alpha - self.p_bar)[:, None] * self.shift - self.q
+        total += (k * common_counts[:, None]).T @ k
+        if others.size:
+            backend = stats.backend
+            total -= alpha**2 * backend.gram(resid)
+            total += backend.gram(mixed)
+            cross = alpha * (-np.asarray(stats.block_indicator(others) @ resid)).T @ k  # Σ_c s_c k_cᵀ
+            total += cross
+            total += cross.T
+        total /= n
+        return total
+
+    def residual_dot(self, matrix: np.ndarray, class_offsets: np.ndarray | None = None) -> np.ndarray:
+        """``e_i · matrix + class_offsets[y_i]`` [N, k] for matrix [D, k] (class_offsets [C, k], default 0):
+        ``p_i ((x_i − x̄)·W − (o_c − x̄)·W) − v_c·W``, from one centred product (the residuals are never formed;
+        the per-class terms are added block by block, without N×k temporaries)."""
+        stats = self.stats
+        out = stats.centered_dot(matrix)
+        centre_terms = (self.outer - stats.mean) @ matrix  # (o_c − x̄)·W [C, k]
+        constant_terms = -(self.offsets @ matrix)  # −v_c·W
+        if class_offsets is not None:
+            constant_terms += class_offsets
+        labels, weights = stats.labels, self.weights
+        step = max(1, (1 << 16) // max(out.shape[1], 1))
+        for start in range(0, stats.n_samples, step):
+            rows = slice(start, min(start + step, stats.n_samples))
+            block, y = out[rows], labels[rows]
+            block -= centre_terms[y]
+            block *= weights[rows, None]
+            block += constant_terms[y]
+        return out
 
     def residual_blocks(self):
         """Yield ``(rows, e)``: the mixed features' within-class residuals e_i [n_rows, D] by row slice."""
         stats, p = self.stats, self.weights
         for rows, resid in stats.residual_blocks():
             y = stats.labels[rows]
+            resid += self.shift[y]  # x_i − o_c
             resid *= p[rows, None]
-            resid += (p[rows] - self.p_bar[y])[:, None] * self.shift[y]
-            resid -= self.q[y]
+            resid -= self.offsets[y]
             yield rows, resid
-
-    def within_scatter(self) -> np.ndarray:
-        """S'_W [D, D] (biased, π-weighted)."""
-        stats = self.stats
-        return stats.backend.gram_sum((e for _, e in self.residual_blocks()), stats.n_dims) / stats.n_samples
 
 
 def _confmix_moments(stats: ClassStats, weights: np.ndarray):
@@ -330,6 +417,15 @@ def _confmix_moments(stats: ClassStats, weights: np.ndarray):
     for rows, block in moments.residual_blocks():
         resid[rows] = block
     return moments.means, resid
+
+
+def _softmax_rows(a: np.ndarray) -> np.ndarray:
+    """Row softmax of ``a`` [N, C] in place: the operations of ``scipy.special.softmax(a, axis=1)`` (the same
+    numbers) without its three N×C temporaries. Returns ``a``."""
+    a -= a.max(axis=1, keepdims=True)
+    np.exp(a, out=a)
+    a /= a.sum(axis=1, keepdims=True)
+    return a
 
 
 def _soft_confusion(stats: ClassStats, posteriors: np.ndarray) -> np.ndarray:
@@ -371,7 +467,9 @@ def sfda(features, labels, *, stats=None, shrinkage=None, confmix=True, spectrum
 
 def _sfda(stats: ClassStats, shrinkage, confmix: bool, spectrum: bool) -> MetricResult:
     first = ShrinkageLDA(shrinkage, backend=stats.backend)._fit_stats(stats)
-    post_first = scipy.special.softmax(stats.centered_dot(first.coef_.T) + first.intercept_, axis=1)
+    post_first = stats.centered_dot(first.coef_.T)
+    post_first += first.intercept_
+    _softmax_rows(post_first)
     confusion_first = _soft_confusion(stats, post_first)
     trace = {
         "shrinkage": first.shrinkage_,
@@ -387,19 +485,15 @@ def _sfda(stats: ClassStats, shrinkage, confmix: bool, spectrum: bool) -> Metric
         score = float(post_first[np.arange(stats.n_samples), stats.labels].mean())
         return MetricResult("sfda", score, trace, params={"shrinkage": shrinkage, "confmix": False})
 
-    weights = confmix_weights(post_first, stats.labels)
+    # confmix_weights, with its second softmax written over the first-pass posteriors (no longer needed).
+    weights = _softmax_rows(post_first)[np.arange(stats.n_samples), stats.labels]
     del post_first
     mixed = _ConfMixMoments(stats, weights)
     second = ShrinkageLDA.from_moments(mixed.means, stats.priors, mixed.within_scatter(),
                                        shrinkage=first.shrinkage_, backend=stats.backend)
-    # x'_i − x̄' = e_i + (μ'_c − x̄'), so logits = e·coefᵀ + per-class offsets (the residuals are rebuilt block
-    # by block rather than stored).
+    # x'_i − x̄' = e_i + (μ'_c − x̄'), so logits = e·coefᵀ + per-class offsets (from one centred product).
     offsets = (mixed.means - second.xbar_) @ second.coef_.T + second.intercept_  # [C, C]
-    logits = np.empty((stats.n_samples, stats.n_classes))
-    for rows, resid in mixed.residual_blocks():
-        logits[rows] = stats.backend.matmul(resid, second.coef_.T)
-    logits += offsets[stats.labels]
-    post = scipy.special.softmax(logits, axis=1)
+    post = _softmax_rows(mixed.residual_dot(second.coef_.T, class_offsets=offsets))
     confusion = _soft_confusion(stats, post)
     trace.update(
         class_posterior=np.diag(confusion).copy(),
