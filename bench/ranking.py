@@ -5,7 +5,8 @@
 
 Prints one row per metric: seconds without sharing (fresh ClassStats per call), with
 ``rank_models(stats_cache=...)``, and the ratio, plus totals. NLEEP and PARC (opt-in in the app) are left out
-unless named with --metrics.
+unless named with --metrics. For the demo, a last line times reading the default ranking that
+``transvis demo prepare`` persisted (what the app's first Leaderboard paint costs instead).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def main() -> int:
     parser.add_argument("--synthetic", action="store_true", help="use the synthetic pool instead of the demo")
     parser.add_argument("--metrics", nargs="+", default=[m for m in available() if m not in ("nleep", "parc")])
     args = parser.parse_args()
+    demo = None
     if args.synthetic:
         from transvis.demo import synthetic_demo
 
@@ -33,7 +35,10 @@ def main() -> int:
     else:
         from transvis.demo import load_demo
 
-        pool = load_demo().features
+        start = time.perf_counter()
+        demo = load_demo()
+        print(f"load_demo: {time.perf_counter() - start:.2f} s")
+        pool = demo.features
     print(f"pool: {len(pool)} models, {next(iter(pool.values())).n_samples} samples")
     print(f"{'metric':<18}{'fresh s':>10}{'shared s':>10}{'ratio':>8}")
     cache: dict = {}
@@ -49,6 +54,13 @@ def main() -> int:
         total_shared += shared
         print(f"{metric:<18}{fresh:>10.2f}{shared:>10.2f}{fresh / max(shared, 1e-9):>7.1f}x")
     print(f"{'total':<18}{total_fresh:>10.2f}{total_shared:>10.2f}{total_fresh / max(total_shared, 1e-9):>7.1f}x")
+    if demo is not None:
+        from transvis.demo import load_demo_ranking
+
+        start = time.perf_counter()
+        persisted = load_demo_ranking(demo)
+        state = "fresh" if persisted is not None else "missing or stale: run `python -m transvis demo prepare`"
+        print(f"persisted default ranking: read in {time.perf_counter() - start:.2f} s ({state})")
     return 0
 
 

@@ -11,7 +11,7 @@ import streamlit as st
 
 from pages._ui import default, error_box, metric_label, ranking
 from transvis.metrics import available, get_spec
-from transvis.session import Pool, params_key, selected_indices
+from transvis.session import Pool, params_key, precomputed_trajectory, selected_indices
 from transvis.viz import model_colors, short_model_name
 
 COLOR_BY = ["true label", "predicted label", "per-sample contribution"]
@@ -63,6 +63,10 @@ def _trajectory(pool_key: str, kind: str, metric: str, params_json: str, _pool: 
 
 
 def trajectory(pool: Pool, kind: str, metric: str, params: dict):
+    """The pool's persisted trajectory for this request (the demo's defaults) or the cached computation."""
+    persisted = precomputed_trajectory(pool, kind, metric, params)
+    if persisted is not None:
+        return persisted
     return _trajectory(pool.key, kind, metric, params_key(params), pool, params)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from transvis.session import Pool, match_groundtruth, params_key, pool_from_demo
+from transvis.session import Pool, match_groundtruth, metric_params_key, params_key, pool_from_demo
 
 # Widget keys with this prefix survive page switches (Streamlit drops the state of widgets that are not
 # rendered; re-assigning the value at the start of every run keeps it).
@@ -35,9 +35,10 @@ def default(key: str, value: Any) -> str:
     return key
 
 
-@st.cache_resource(show_spinner="Loading the demo…")
-def load_default_pool(choice: str = "auto") -> Pool:
-    """The pool the app opens on: the real demo zoo on Fashion-MNIST when prepared, else the synthetic one."""
+@st.cache_resource(show_spinner="Loading the demo…", max_entries=4)
+def load_default_pool(choice: str = "auto", groundtruth_stamp: str = "") -> Pool:
+    """The pool the app opens on: the real demo zoo on Fashion-MNIST when prepared, else the synthetic one.
+    ``groundtruth_stamp`` names the shipped ground-truth CSV's version, so rows added to it are read."""
     from transvis import demo as demo_module
 
     if choice != "synthetic":
@@ -46,17 +47,50 @@ def load_default_pool(choice: str = "auto") -> Pool:
             reason = "the real demo loader (transvis.demo.load_demo) is not available in this version"
         else:
             try:
-                pool = pool_from_demo(loader(), origin="demo")
+                demo = loader()
+                pool = pool_from_demo(demo, origin="demo")
             except Exception as err:  # noqa: BLE001 - any failure falls back to the synthetic demo, reported
                 reason = f"{type(err).__name__}: {err}"
             else:
                 pool.image_fn = _demo_images(pool)
+                _add_demo_ranking(pool, demo)
                 return pool
         note = (f"Showing the **synthetic demo** because the demo zoo on Fashion-MNIST could not be loaded "
                 f"({reason}). Run `bash scripts/app.sh` to prepare it, or build your own pool on **Setup**.")
     else:
         note = None
     return pool_from_demo(demo_module.synthetic_demo(), origin="synthetic", note=note)
+
+
+def _groundtruth_stamp() -> str:
+    from transvis.demo import DEMO_GROUNDTRUTH_CSV
+
+    try:
+        stat = DEMO_GROUNDTRUTH_CSV.stat()
+    except OSError:
+        return ""
+    return f"{stat.st_mtime_ns}:{stat.st_size}"
+
+
+def _add_demo_ranking(pool: Pool, demo) -> None:
+    """The default ranking and trajectories persisted by ``transvis demo prepare`` (when fresh): the Leaderboard
+    and the dynamics pages paint at once (each trajectory is read from disk when a page first asks for it)."""
+    from transvis.demo import load_demo_method_rankings, load_demo_ranking, load_demo_trajectories
+    from transvis.session import add_precomputed, default_params
+
+    try:
+        pool.trajectories.update(load_demo_trajectories(demo))
+    except Exception:  # noqa: BLE001 - without them the pages compute the trajectories as for any other pool
+        pass
+    try:
+        table = load_demo_ranking(demo)
+        methods = load_demo_method_rankings(demo)
+    except Exception:  # noqa: BLE001 - without them the pages score the pool as for any other
+        return
+    if table is not None:
+        add_precomputed(pool, table, default_params(table.metrics))
+    for metric, (params, method_table) in methods.items():
+        add_precomputed(pool, method_table, {metric: params})
 
 
 def _demo_images(pool: Pool):
@@ -75,7 +109,7 @@ def _demo_images(pool: Pool):
 def init_state() -> None:
     """Session defaults: the pools known to this session and the active one."""
     if "pools" not in st.session_state:
-        pool = load_default_pool(os.environ.get(DEMO_ENV, "auto"))
+        pool = load_default_pool(os.environ.get(DEMO_ENV, "auto"), _groundtruth_stamp())
         st.session_state["pools"] = {pool.key: pool}
         st.session_state["active_pool"] = pool.key
         st.session_state.setdefault("groundtruth_uploads", {})
@@ -128,23 +162,24 @@ def _ranking(pool_key: str, metric: str, params_json: str, _pool: Pool, _params)
 def ranking(pool: Pool, metrics: list[str], params: dict | None = None, groundtruth: dict | None = None):
     """``transvis.ranking.rank_models`` of the pool, scored and cached one metric at a time under (pool key,
     metric, its parameters), merged, then correlated with ``groundtruth`` (cheap, never cached): changing
-    the metric selection or the ground truth recomputes nothing already scored. A progress bar names the
-    metric being scored."""
+    the metric selection or the ground truth recomputes nothing already scored. Metrics the pool already
+    holds (``pool.precomputed``: the demo's persisted ranking) are not scored at all. A progress bar names
+    the metric being scored."""
     from transvis.session import merge_rankings, with_groundtruth
 
     params = params or {}
-    tables, bar = [], None
-    for i, metric in enumerate(metrics):
+    tables = {m: pool.precomputed.get(metric_params_key(m, params.get(m))) for m in metrics}
+    to_score = [m for m, table in tables.items() if table is None]
+    bar = st.progress(0.0, text="Scoring the pool…") if len(to_score) > 1 else None
+    for i, metric in enumerate(to_score):
         metric_params = {metric: params[metric]} if params.get(metric) else {}
-        if bar is None and len(metrics) > 1:
-            bar = st.progress(0.0, text="Scoring the pool…")
         if bar is not None:
-            bar.progress(i / len(metrics), text=f"Scoring every model with {metric_label(metric)} "
-                                                f"({i + 1}/{len(metrics)})…")
-        tables.append(_ranking(pool.key, metric, params_key(metric_params), pool, metric_params))
+            bar.progress(i / len(to_score), text=f"Scoring every model with {metric_label(metric)} "
+                                                 f"({i + 1}/{len(to_score)})…")
+        tables[metric] = _ranking(pool.key, metric, params_key(metric_params), pool, metric_params)
     if bar is not None:
         bar.empty()
-    return with_groundtruth(merge_rankings(tables), groundtruth)
+    return with_groundtruth(merge_rankings(tables[m] for m in metrics), groundtruth)
 
 
 def ensure_router() -> None:
@@ -167,23 +202,20 @@ def ensure_router() -> None:
 def variant_params(metrics: list[str]) -> dict:
     """``{metric: {"variant": …}}`` as chosen on the Leaderboard (defaults until changed there), so every page
     that ranks the pool shares the Leaderboard's cache entry."""
-    from transvis.metrics import get_spec
+    from transvis.session import default_params
 
-    out = {}
-    for name in metrics:
-        spec = get_spec(name)
-        if spec.variants:
-            out[name] = {"variant": st.session_state.get(f"w:lb_variant_{name}",
-                                                         spec.default_variant or spec.variants[0])}
-    return out
+    return {name: {"variant": st.session_state.get(f"w:lb_variant_{name}", chosen["variant"])}
+            for name, chosen in default_params(metrics).items()}
 
 
 def leaderboard_metrics() -> list[str]:
-    """The metrics chosen on the Leaderboard (all registered ones until changed there)."""
+    """The metrics chosen on the Leaderboard (its defaults until changed there: every metric but the slow
+    opt-in ones)."""
     from transvis.metrics import available
+    from transvis.session import default_metrics
 
     chosen = st.session_state.get("w:lb_metrics")
-    return [m for m in chosen if m in available()] if chosen else available()
+    return [m for m in chosen if m in available()] if chosen else default_metrics()
 
 
 def page_header(title: str, caption: str | None = None) -> Pool:

@@ -4,12 +4,16 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pages._dynamics import animation_section, method_results, model_select
-from pages._ui import default, error_box, page_header
+from pages._dynamics import animation_section, model_select
+from pages._method_page import detail_model, method_scored
+from pages._ui import default, page_header
+from transvis.session import DYNAMICS_DEFAULTS, METHOD_DEFAULTS
 from transvis.viz import model_colors, short_model_name
 from transvis.viz.methods import before_after_bars, histograms, matrix_heatmap, per_class_bars, spectrum_plot
 
 SWEEPS = {"confmix": "ConfMix (t from 0 to 1)", "shrinkage": "shrinkage λ"}
+
+DEFAULTS = METHOD_DEFAULTS["sfda"]  # the demo's ranking at these settings is precomputed
 
 pool = page_header(
     ":material/center_focus_strong: Fisher space",
@@ -19,18 +23,18 @@ pool = page_header(
 )
 
 c1, c2, c3 = st.columns([1, 2, 1])
-adaptive = c1.toggle("Adaptive λ (official)", key=default("w:fs_adaptive", True),
+adaptive = c1.toggle("Adaptive λ (official)", key=default("w:fs_adaptive", DEFAULTS["shrinkage"] is None),
                      help="SFDA's λ = max(exp(−5·λ_max(S_W)), 1e-10) depends on the feature scale.")
 log_lambda = c2.slider("Shrinkage λ (log₁₀)", -6.0, 0.0, step=0.25, key=default("w:fs_log_lambda", -2.0),
                        disabled=adaptive, help="Fixed λ for every model: 0 = plain LDA, 1 = nearest class mean.")
-confmix = c3.toggle("ConfMix self-challenge", key=default("w:fs_confmix", True))
+confmix = c3.toggle("ConfMix self-challenge", key=default("w:fs_confmix", DEFAULTS["confmix"]))
 params = {"shrinkage": None if adaptive else float(10.0 ** log_lambda), "confmix": bool(confmix), "spectrum": True}
 
 st.subheader("The animation in the Fisher plane")
 a1, a2 = st.columns([2, 1])
 model = model_select(pool, "w:fs_model", container=a1)
-sweep = a2.radio("Animate", list(SWEEPS), key=default("w:fs_sweep", "confmix"), format_func=SWEEPS.get,
-                 horizontal=True)
+sweep = a2.radio("Animate", list(SWEEPS), key=default("w:fs_sweep", DYNAMICS_DEFAULTS["fisher"][1]["sweep"]),
+                 format_func=SWEEPS.get, horizontal=True)
 engine_params = {"shrinkage": params["shrinkage"], "confmix": params["confmix"], "sweep": sweep}
 traj = animation_section(pool, "fisher", "sfda", engine_params, model, key="fs",
                          title=f"Fisher space of {short_model_name(model)}")
@@ -43,21 +47,11 @@ elif traj is not None:
                "class mean; watch which models depend on the regularisation.")
 
 st.subheader("SFDA's quantities for every model")
-try:
-    table = method_results(pool, "sfda", params)
-except Exception as err:  # noqa: BLE001
-    error_box(err, "SFDA")
-    st.stop()
-results = table.results["sfda"]
-models = [m for m in pool.models if m in results]
-if not models:
-    st.error("SFDA could not score any model: " + "; ".join(r for _, _, r in table.failed[:3]))
-    st.stop()
+table, models, trace = method_scored(pool, "sfda", params, "SFDA")
 colors = model_colors(pool.models)
-trace = {m: results[m].trace for m in models}
 first = pd.Series({m: float(np.dot(np.bincount(pool.labels) / pool.n_samples, trace[m]["class_posterior_first"]))
                    for m in models})
-score = pd.Series({m: results[m].score for m in models})
+score = pd.Series({m: table.results["sfda"][m].score for m in models})
 left, right = st.columns(2)
 left.plotly_chart(before_after_bars(first, score, "mean true-class posterior", colors,
                                     ("first pass", "after ConfMix" if confmix else "scored pass"),
@@ -71,9 +65,9 @@ right.dataframe(lam, width="stretch", key="fs_lambda_table",
 right.caption("λ interpolates the within-class covariance towards a scaled identity; the adaptive value "
               "depends on each model's feature scale, so models are regularised differently.")
 
-chosen = model_select(pool, "w:fs_detail_model", "Per-class detail for")
-if chosen in trace:
-    left, right = st.columns(2)
+detail = detail_model(pool, "w:fs_detail_model", "Per-class detail for", trace)
+if detail is not None:
+    chosen, left, right = detail
     left.plotly_chart(per_class_bars({"first pass": trace[chosen]["class_posterior_first"],
                                       "scored pass": trace[chosen]["class_posterior"]}, pool.class_names,
                                      "mean true-class posterior",

@@ -17,7 +17,7 @@ from pages._ui import (
     variant_params,
 )
 from transvis.metrics import available, get_spec
-from transvis.session import selected_labels
+from transvis.session import OPT_IN_METRICS, default_metrics, selected_labels
 from transvis.viz import model_colors, short_model_name
 from transvis.viz.leaderboard import (
     correlation_bars,
@@ -29,6 +29,7 @@ from transvis.viz.leaderboard import (
 )
 
 NO_GT = "none"
+REGIME_LABELS = {"linear_probe": "linear probe (frozen features)", "finetune": "fine-tuning (whole network)"}
 CORRELATION_COLUMNS = ["weighted_tau", "kendall_tau", "spearman", "pearson", "top1_regret", "rel@1", "rel@3",
                        "recall@3", "overlap@3", "top1_model"]
 
@@ -49,19 +50,18 @@ if st.session_state.pop("lb_measure_pending", False):  # the button's request, h
 gt_options = groundtruth_options(pool)
 
 c1, c2, c3 = st.columns([3, 1.3, 1])
-# NLEEP (a 5C-component GMM) and PARC (N² dissimilarities) cost minutes on real pools: opt-in.
-OPT_IN_METRICS = ("nleep", "parc")
 metrics = c1.multiselect(
-    "Metrics", all_metrics, key=default("w:lb_metrics", [m for m in all_metrics if m not in OPT_IN_METRICS]),
-    format_func=metric_label,
-    help="Every registered transferability metric; NLEEP and PARC are slow on big pools, so add them here.",
+    "Metrics", all_metrics, key=default("w:lb_metrics", default_metrics()), format_func=metric_label,
+    help="Every registered transferability metric; "
+         + " and ".join(metric_label(m) for m in OPT_IN_METRICS) + " are slow on big pools, so add them here.",
 )
 gt_choices = [*gt_options, NO_GT]
 if st.session_state.get("w:lb_gt") not in gt_choices:
     st.session_state["w:lb_gt"] = gt_choices[0]
 gt_label = c2.selectbox(
-    "Ground truth", gt_choices, key="w:lb_gt",
-    help="True transfer accuracy of each model (linear probe / fine-tuning) to rank the metrics against.",
+    "Ground truth", gt_choices, key="w:lb_gt", format_func=lambda label: REGIME_LABELS.get(label, label),
+    help="True transfer accuracy of each model to rank the metrics against: a linear probe on the frozen "
+         "features, or fine-tuning the whole network (where the pool has both, choose the regime here).",
 )
 show = c3.radio("Table shows", ["scores", "ranks"], key=default("w:lb_show", "scores"), horizontal=True)
 
@@ -104,7 +104,8 @@ h1.metric("Consensus pick (best mean rank)", short_model_name(mean_rank.index[0]
           help="The model with the best rank averaged over the chosen metrics.")
 if gt_series is not None and len(gt_series):
     best = gt_series.idxmax()
-    h2.metric(f"Best by ground truth ({gt_label})", short_model_name(best), f"{gt_series[best]:.4g}",
+    h2.metric(f"Best by ground truth ({REGIME_LABELS.get(gt_label, gt_label)})", short_model_name(best),
+              f"{gt_series[best]:.4g}",
               delta_color="off")
     taus = pd.Series(table.weighted_tau).dropna()
     if len(taus):
@@ -151,6 +152,10 @@ with tab_gt:
                 "**Metric settings and your own ground truth** to see which metric predicts it best.")
     else:
         corr = pd.DataFrame({m: table.correlations[m] for m in table.correlations}).T
+        if "top1_model" in corr.columns:  # a list when the metric ties several models at the top
+            corr["top1_model"] = corr["top1_model"].map(
+                lambda v: ", ".join(map(short_model_name, v)) if isinstance(v, list)
+                else short_model_name(v) if isinstance(v, str) else v)
         if corr.empty:
             st.warning("Too few models with both a score and an accuracy to correlate (at least 3 are needed).")
         else:

@@ -4,7 +4,9 @@ import pandas as pd
 import streamlit as st
 
 from pages._dynamics import animation_section, frame_select, metric_select, model_select, quantity_curves
-from pages._ui import default, error_box, page_header, ranking
+from pages._method_page import detail_model, scored_models
+from pages._ui import default, page_header
+from transvis.session import DYNAMICS_DEFAULTS
 from transvis.viz import model_colors, short_model_name
 from transvis.viz.methods import gram_vs_etf, per_class_bars, small_multiples_bars
 
@@ -29,6 +31,8 @@ TEACHING = {
     "ones (fairness term). transvis's FaCe is a documented reconstruction from neural-collapse statistics.",
 }
 
+DEFAULTS = DYNAMICS_DEFAULTS["collapse"]  # the demo's trajectory at these settings is precomputed
+
 pool = page_header(
     ":material/compress: Neural collapse",
     "At the end of training, features of a good network collapse onto their class means, and the means "
@@ -44,12 +48,13 @@ if teaching:
 
 st.subheader("The animation: every sample moves towards its class mean (t from 0 to 1)")
 c1, c2 = st.columns(2)
-metric = metric_select("Metric re-scored at every frame", "w:nc_metric", container=c1)
+metric = metric_select("Metric re-scored at every frame", "w:nc_metric", preferred=DEFAULTS[0], container=c1)
 model = model_select(pool, "w:nc_model", container=c2)
 if teaching:
     st.caption("Watch NC1 fall to zero as t → 1, the Gram matrix approach the ETF (if the means were already "
                "spread out), and the metrics respond: a perfectly collapsed model is trivially separable.")
-to_etf = st.toggle("Also move the class means to the nearest simplex ETF", key=default("w:nc_to_etf", False),
+to_etf = st.toggle("Also move the class means to the nearest simplex ETF",
+                   key=default("w:nc_to_etf", DEFAULTS[1]["to_etf"]),
                    help="Without it only NC1 falls; with it NC2 (the Gram matrix) reaches the ETF too.")
 traj = animation_section(pool, "collapse", metric, {"to_etf": bool(to_etf)}, model, key="nc",
                          title=f"Collapsing {short_model_name(model)}")
@@ -75,15 +80,7 @@ if traj is not None:
     st.dataframe(at_t, width="stretch", key="nc_t_table")
 
 st.subheader("Neural-collapse statistics of every model (unperturbed)")
-try:
-    table = ranking(pool, ["nc", "face"])
-except Exception as err:  # noqa: BLE001
-    error_box(err, "Neural-collapse statistics")
-    st.stop()
-models = [m for m in pool.models if m in table.results["nc"]]
-if not models:
-    st.error("NC statistics failed for every model: " + "; ".join(r for _, _, r in table.failed[:3]))
-    st.stop()
+table, models = scored_models(pool, ["nc", "face"], None, "Neural-collapse statistics")
 colors = model_colors(pool.models)
 nc = {m: table.results["nc"][m].trace for m in models}
 face = {m: table.results["face"][m] for m in models if m in table.results["face"]}
@@ -92,9 +89,9 @@ for q in FACE:
     stats[q] = pd.Series({m: (face[m].score if q == "face" else face[m].trace.get(q)) for m in face}, dtype=float)
 st.plotly_chart(small_multiples_bars(stats, colors, titles={**QUANTITIES, **FACE}), width="stretch",
                 key="nc_bars")
-chosen = model_select(pool, "w:nc_detail_model", "Class-mean geometry of")
-if chosen in nc:
-    left, right = st.columns([3, 2])
+detail = detail_model(pool, "w:nc_detail_model", "Class-mean geometry of", nc, widths=(3, 2))
+if detail is not None:
+    chosen, left, right = detail
     left.plotly_chart(gram_vs_etf(nc[chosen]["mean_gram"], nc[chosen]["etf_gram"], pool.class_names,
                                   nc[chosen].get("etf_distance"), title=short_model_name(chosen)),
                       width="stretch", key="nc_gram")

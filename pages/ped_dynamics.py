@@ -3,18 +3,14 @@
 import pandas as pd
 import streamlit as st
 
-from pages._dynamics import (
-    animation_section,
-    frame_select,
-    method_results,
-    metric_select,
-    model_select,
-    quantity_curves,
-)
-from pages._ui import default, error_box, metric_label, page_header
+from pages._dynamics import animation_section, frame_select, metric_select, model_select, quantity_curves
+from pages._method_page import before_after_ranking, detail_model, method_scored
+from pages._ui import default, metric_label, page_header
+from transvis.session import METHOD_DEFAULTS
 from transvis.viz import model_colors, short_model_name
-from transvis.viz.leaderboard import rank_bump_chart
-from transvis.viz.methods import before_after_bars, curves, matrix_heatmap, per_class_bars
+from transvis.viz.methods import curves, matrix_heatmap, per_class_bars
+
+DEFAULTS = METHOD_DEFAULTS["ped"]  # the demo's ranking at these settings is precomputed
 
 pool = page_header(
     ":material/bolt: PED dynamics",
@@ -24,11 +20,11 @@ pool = page_header(
 )
 
 c1, c2, c3, c4 = st.columns(4)
-metric = metric_select("Wrapped metric", "w:ped_metric", preferred="sfda", container=c1)
-exit_ratio = c2.slider("Exit ratio", 0.05, 0.95, step=0.05, key=default("w:ped_exit_ratio", 0.5),
+metric = metric_select("Wrapped metric", "w:ped_metric", preferred=DEFAULTS["metric"], container=c1)
+exit_ratio = c2.slider("Exit ratio", 0.05, 0.95, step=0.05, key=default("w:ped_exit_ratio", DEFAULTS["exit_ratio"]),
                        help="Stop when a step moves less than this fraction of the first step.")
-time_step = c3.slider("Time step", 0.01, 0.5, step=0.01, key=default("w:ped_time_step", 0.1))
-max_steps = c4.slider("Max steps", 1, 12, key=default("w:ped_max_steps", 6))
+time_step = c3.slider("Time step", 0.01, 0.5, step=0.01, key=default("w:ped_time_step", DEFAULTS["time_step"]))
+max_steps = c4.slider("Max steps", 1, 12, key=default("w:ped_max_steps", DEFAULTS["max_steps"]))
 params = {"metric": metric, "exit_ratio": float(exit_ratio), "time_step": float(time_step), "max_steps": int(max_steps)}
 st.caption("Reference features: the official method standardises with the same model's features on a reference "
            "set (ImageNet val); this pool has none, so PED standardises with the target features themselves — "
@@ -54,28 +50,13 @@ if traj is not None:
                             width="stretch", key="ped_step_overlap")
 
 st.subheader("PED's quantities for every model")
-try:
-    table = method_results(pool, "ped", params)
-except Exception as err:  # noqa: BLE001
-    error_box(err, "PED")
-    st.stop()
-results = table.results["ped"]
-models = [m for m in pool.models if m in results]
-if not models:
-    st.error("PED could not score any model: " + "; ".join(r for _, _, r in table.failed[:3]))
-    st.stop()
+table, models, trace = method_scored(pool, "ped", params, "PED")
 colors = model_colors(pool.models)
-trace = {m: results[m].trace for m in models}
 before = pd.Series({m: trace[m]["score_before"] for m in models})
-after = pd.Series({m: results[m].score for m in models})
-left, right = st.columns(2)
-left.plotly_chart(before_after_bars(before, after, metric_label(metric), colors, ("before PED", "after PED"),
-                                    title=f"{metric_label(metric)} before and after the energy decline"),
-                  width="stretch", key="ped_scores")
-ranks = pd.DataFrame({"before": before.rank(ascending=False, method="min"),
-                      "after": after.rank(ascending=False, method="min")})
-right.plotly_chart(rank_bump_chart(ranks, colors=colors, title="Rank before → after PED"), width="stretch",
-                   key="ped_ranks")
+after = pd.Series({m: table.results["ped"][m].score for m in models})
+before_after_ranking(before, after, metric_label(metric), colors, ("before PED", "after PED"),
+                     title=f"{metric_label(metric)} before and after the energy decline",
+                     rank_title="Rank before → after PED", keys=("ped_scores", "ped_ranks"))
 left, right = st.columns(2)
 ratios = {m: [r if r is not None else float("nan") for r in trace[m]["change_ratios"]] for m in models}
 width = max(len(r) for r in ratios.values())
@@ -85,9 +66,9 @@ left.plotly_chart(curves(range(1, width + 1), ratios, "step", "position change /
 changes = {m: trace[m]["position_changes"] for m in models}
 right.plotly_chart(curves(range(1, width + 1), changes, "step", "position change", colors,
                           title="Position change per step"), width="stretch", key="ped_changes")
-chosen = model_select(pool, "w:ped_detail_model", "Forces and radii for")
-if chosen in trace:
-    left, right = st.columns(2)
+detail = detail_model(pool, "w:ped_detail_model", "Forces and radii for", trace)
+if detail is not None:
+    chosen, left, right = detail
     left.plotly_chart(matrix_heatmap(trace[chosen]["overlap"], pool.class_names,
                                      title=f"{short_model_name(chosen)}: pairwise overlap (first-step force)",
                                      colorscale="Reds", value_label="F_ij", text_format=".2f"),

@@ -3,15 +3,17 @@
 import pandas as pd
 import streamlit as st
 
-from pages._dynamics import animation_section, method_results, metric_select, model_select, quantity_curves
-from pages._ui import default, error_box, metric_label, page_header
+from pages._dynamics import animation_section, metric_select, model_select, quantity_curves
+from pages._method_page import before_after_ranking, method_scored, trace_before_after
+from pages._ui import default, metric_label, page_header
+from transvis.session import DYNAMICS_DEFAULTS, METHOD_DEFAULTS
 from transvis.viz import model_colors, short_model_name
-from transvis.viz.leaderboard import rank_bump_chart
-from transvis.viz.methods import before_after_bars
 
 MODES = {"both": "Spread + Attract", "spread": "Spread only", "attract": "Attract only"}
 VARIANTS = {"paper": "paper (Spread really spreads, Attract really attracts)",
             "official": "official (released code: gate, PCA-64, one signed step)"}
+
+DEFAULTS = METHOD_DEFAULTS["fsp"]  # the demo's ranking at these settings is precomputed
 
 pool = page_header(
     ":material/open_with: Spread & Attract",
@@ -21,11 +23,12 @@ pool = page_header(
 )
 
 c1, c2, c3, c4 = st.columns([1.2, 1.6, 1, 1])
-metric = metric_select("Wrapped metric", "w:sa_metric", container=c1)
-variant = c2.selectbox("Variant", list(VARIANTS), key=default("w:sa_variant", "paper"), format_func=VARIANTS.get)
-spread = c3.slider("Spread strength", 0.0, 1.0, step=0.05, key=default("w:sa_spread", 0.3),
+metric = metric_select("Wrapped metric", "w:sa_metric", preferred=DEFAULTS["metric"], container=c1)
+variant = c2.selectbox("Variant", list(VARIANTS), key=default("w:sa_variant", DEFAULTS["variant"]),
+                       format_func=VARIANTS.get)
+spread = c3.slider("Spread strength", 0.0, 1.0, step=0.05, key=default("w:sa_spread", DEFAULTS["spread"]),
                    disabled=variant != "paper", help="Samples move (1 + spread)× further from their class centre.")
-attract = c4.slider("Attract strength", 0.0, 0.95, step=0.05, key=default("w:sa_attract", 0.3),
+attract = c4.slider("Attract strength", 0.0, 0.95, step=0.05, key=default("w:sa_attract", DEFAULTS["attract"]),
                     disabled=variant != "paper", help="Class centres move this fraction towards the global mean.")
 
 params = {"metric": metric, "variant": variant}
@@ -35,7 +38,8 @@ if variant == "paper":
 st.subheader("The animation: perturbation strength from 0 to the chosen value")
 a1, a2 = st.columns([2, 1])
 model = model_select(pool, "w:sa_model", container=a1)
-mode = a2.radio("Animate", MODES, key=default("w:sa_mode", "both"), horizontal=True, format_func=MODES.get)
+mode = a2.radio("Animate", MODES, key=default("w:sa_mode", DYNAMICS_DEFAULTS["spread_attract"][1]["mode"]),
+                horizontal=True, format_func=MODES.get)
 engine_params = {"variant": variant, "mode": mode}
 if variant == "paper":
     engine_params.update(spread=float(spread), attract=float(attract))
@@ -51,37 +55,17 @@ if traj is not None:
                         "sa_distance_curve", model_colors(pool.models))
 
 st.subheader("What the perturbation did to each model")
-try:
-    table = method_results(pool, "fsp", params)
-except Exception as err:  # noqa: BLE001
-    error_box(err, "Spread & Attract")
-    st.stop()
-results = table.results["fsp"]
-if not results:
-    st.error("FSP could not score any model: " + "; ".join(r for _, _, r in table.failed[:3]))
-    st.stop()
+table, models, trace = method_scored(pool, "fsp", params, "Spread & Attract")
 colors = model_colors(pool.models)
-models = [m for m in pool.models if m in results]
-trace = {m: results[m].trace for m in models}
 before = pd.Series({m: trace[m]["score_unperturbed"] for m in models})
-after = pd.Series({m: results[m].score for m in models})
+after = pd.Series({m: table.results["fsp"][m].score for m in models})
+ranks = before_after_ranking(before, after, metric_label(metric), colors, ("unperturbed", "perturbed"),
+                             title=f"{metric_label(metric)} before and after the perturbation",
+                             rank_title="Rank before → after", keys=("sa_scores", "sa_ranks"))
 left, right = st.columns(2)
-left.plotly_chart(before_after_bars(before, after, metric_label(metric), colors, ("unperturbed", "perturbed"),
-                                    title=f"{metric_label(metric)} before and after the perturbation"),
-                  width="stretch", key="sa_scores")
-ranks = pd.DataFrame({"unperturbed": before.rank(ascending=False, method="min"),
-                      "perturbed": after.rank(ascending=False, method="min")})
-right.plotly_chart(rank_bump_chart(ranks, colors=colors, title="Rank before → after"), width="stretch",
-                   key="sa_ranks")
-left, right = st.columns(2)
-spread_before = pd.Series({m: trace[m]["intra_class_spread_before"] for m in models})
-spread_after = pd.Series({m: trace[m]["intra_class_spread_after"] for m in models})
-left.plotly_chart(before_after_bars(spread_before, spread_after, "intra-class spread (RMS to centre)", colors),
-                  width="stretch", key="sa_spread")
-dist_before = pd.Series({m: trace[m]["mean_centre_distance_before"] for m in models})
-dist_after = pd.Series({m: trace[m]["mean_centre_distance_after"] for m in models})
-right.plotly_chart(before_after_bars(dist_before, dist_after, "mean distance between class centres", colors),
-                   width="stretch", key="sa_distance")
+trace_before_after(trace, "intra_class_spread", "intra-class spread (RMS to centre)", colors, "sa_spread", left)
+trace_before_after(trace, "mean_centre_distance", "mean distance between class centres", colors, "sa_distance",
+                   right)
 if variant == "official":
     fired = {short_model_name(m): trace[m].get("gate_fired") for m in models}
     st.caption("Official variant — the scale gate fired for: "

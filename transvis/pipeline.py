@@ -27,11 +27,14 @@ def feature_key_parts(model_id: str, dataset, *, input_size=None, layer: str = "
 
 
 def get_features(model_id: str, dataset, *, input_size=None, device="auto", batch_size: int = 64,
-                 progress=None, store=None, recompute: bool = False, cache_dir=None) -> tuple[FeatureSet, bool]:
+                 progress=None, store=None, recompute: bool = False, cache_dir=None,
+                 cancel=None) -> tuple[FeatureSet, bool]:
     """Pre-logits features of ``dataset`` under ``model_id``, from the store when present.
 
     Returns ``(feature_set, from_cache)``. A miss extracts (on ``device``; progress callback
-    ``progress(done, total, images_per_s, eta_s)``) and stores the result atomically.
+    ``progress(done, total, images_per_s, eta_s)``) and stores the result atomically, only once complete:
+    a ``cancel`` request (see :func:`~transvis.features.extract.extract_features`) or any error raised
+    mid-way (also from ``progress``) leaves the store as it was.
     """
     from transvis.features.extract import extract_features
     from transvis.store import FeatureStore
@@ -43,7 +46,7 @@ def get_features(model_id: str, dataset, *, input_size=None, device="auto", batc
         if cached is not None:
             return cached, True
     features = extract_features(parts["model_id"], dataset, batch_size=batch_size, device=device,
-                                input_size=input_size, progress=progress, cache_dir=cache_dir)
+                                input_size=input_size, progress=progress, cache_dir=cache_dir, cancel=cancel)
     # Extraction records the canonical model id; keep the store's view of it identical.
     features.model_id = parts["model_id"]
     store.put(parts, features, overwrite=True)

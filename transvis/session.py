@@ -18,6 +18,49 @@ import numpy as np
 
 from transvis.features.featureset import FeatureSet
 
+# NLEEP (a 5C-component GMM) and PARC (N² dissimilarities) cost minutes on real pools: opt-in on the Leaderboard.
+OPT_IN_METRICS = ("nleep", "parc")
+
+
+# The method pages' parameters before the user moves a control (their widgets start here), so that
+# ``transvis demo prepare`` can score them once: {metric: params}.
+METHOD_DEFAULTS = {
+    "fsp": {"metric": "logme", "variant": "paper", "spread": 0.3, "attract": 0.3},  # Spread & Attract
+    "ped": {"metric": "sfda", "exit_ratio": 0.5, "time_step": 0.1, "max_steps": 6},  # PED dynamics
+    "sfda": {"shrinkage": None, "confmix": True, "spectrum": True},  # Fisher space
+}
+
+
+# The trajectory each dynamics page animates before a control is moved (and the Export page's default
+# animation, Neural collapse's): {kind: (metric, engine parameters)}; ``transvis demo prepare`` persists them.
+DYNAMICS_DEFAULTS = {
+    "spread_attract": (METHOD_DEFAULTS["fsp"]["metric"], {
+        "variant": METHOD_DEFAULTS["fsp"]["variant"], "mode": "both",
+        "spread": METHOD_DEFAULTS["fsp"]["spread"], "attract": METHOD_DEFAULTS["fsp"]["attract"]}),
+    "fisher": ("sfda", {"shrinkage": METHOD_DEFAULTS["sfda"]["shrinkage"],
+                        "confmix": METHOD_DEFAULTS["sfda"]["confmix"], "sweep": "confmix"}),
+    "ped": (METHOD_DEFAULTS["ped"]["metric"], {k: v for k, v in METHOD_DEFAULTS["ped"].items() if k != "metric"}),
+    "collapse": ("logme", {"to_etf": False}),
+}
+
+
+def default_metrics() -> list[str]:
+    """The metrics the Leaderboard ranks until the user changes them: every registered one but the opt-in."""
+    from transvis.metrics import available
+
+    return [m for m in available() if m not in OPT_IN_METRICS]
+
+
+def default_params(metrics: Sequence[str]) -> dict[str, dict]:
+    """``{metric: {"variant": default}}`` for the metrics that have variants (the Leaderboard's defaults)."""
+    from transvis.metrics import get_spec
+
+    out = {}
+    for name in metrics:
+        spec = get_spec(name)
+        if spec.variants:
+            out[name] = {"variant": spec.default_variant or spec.variants[0]}
+    return out
 
 
 def short_digest(*parts: Any, length: int = 12) -> str:
@@ -35,6 +78,10 @@ class Pool:
     origin : where it came from: ``demo``, ``synthetic``, ``upload``, ``store``.
     image_fn : optional ``i -> PIL.Image`` for sample ``i`` (thumbnails); None when images are unknown.
     note : shown to the user (e.g. why the app fell back to the synthetic demo).
+    precomputed : ``{metric_params_key(metric, params): one-metric RankingTable}`` already scored on this
+        pool (the demo's persisted ranking), used instead of scoring again.
+    trajectories : ``{trajectory_request_key(kind, metric, params): Trajectory or a function loading it}``
+        already computed on this pool (the demo's persisted default dynamics), used instead of computing.
     """
 
     key: str
@@ -45,6 +92,8 @@ class Pool:
     origin: str = "demo"
     image_fn: Callable[[int], Any] | None = None
     note: str | None = None
+    precomputed: dict[str, Any] = field(default_factory=dict, repr=False)
+    trajectories: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
         if not self.features:
@@ -266,6 +315,50 @@ def params_key(params: Mapping[str, Any] | None) -> str:
     return json.dumps(params or {}, sort_keys=True, default=str)
 
 
+def metric_params_key(metric: str, params: Mapping[str, Any] | None) -> str:
+    """Names one metric scored with ``params`` (its keyword parameters; None or {} = its defaults)."""
+    return f"{metric}|{params_key({metric: dict(params)} if params else {})}"
+
+
+def add_precomputed(pool: Pool, table, params: Mapping[str, Mapping] | None = None) -> None:
+    """Keep every metric of ``table`` (a RankingTable of this pool scored with ``params``) in
+    ``pool.precomputed``, one table per metric, so the app reuses them instead of scoring again."""
+    if list(table.models) != pool.models:
+        raise ValueError(f"the ranking covers models {table.models}, not this pool's {pool.models}; "
+                         "rank this pool's features.")
+    params = params or {}
+    for metric in table.metrics:
+        pool.precomputed[metric_params_key(metric, params.get(metric))] = table.select([metric])
+
+
+def trajectory_request_key(kind: str, metric: str | None, params: Mapping[str, Any] | None) -> str | None:
+    """Names the trajectory ``transvis.dynamics.run(kind, …, metric=metric, **params)`` computes (defaults
+    filled in, so equal requests spelled differently match); None when it cannot be named by plain data."""
+    from transvis.dynamics import request
+
+    try:
+        return json.dumps(request(kind, metric, **dict(params or {})), sort_keys=True, allow_nan=False)
+    except (ValueError, TypeError):
+        return None
+
+
+def precomputed_trajectory(pool: Pool, kind: str, metric: str | None, params: Mapping[str, Any] | None):
+    """The trajectory of this request held by ``pool.trajectories`` (loaded on first use), or None: compute it."""
+    key = trajectory_request_key(kind, metric, params)
+    entry = pool.trajectories.get(key) if key is not None else None
+    if entry is None or not callable(entry):
+        return entry
+    try:
+        loaded = entry()
+    except Exception:  # noqa: BLE001 - an unreadable file costs a live computation, nothing else
+        loaded = None
+    if loaded is None:
+        pool.trajectories.pop(key, None)
+    else:
+        pool.trajectories[key] = loaded
+    return loaded
+
+
 def features_for(
     model_id: str,
     dataset,
@@ -276,9 +369,12 @@ def features_for(
     batch_size: int = 64,
     progress: Callable[[int, int, float, float], None] | None = None,
     store=None,
+    cancel=None,
 ) -> tuple[FeatureSet, bool]:
     """Pre-logits features of ``model_id`` on ``dataset``: from the feature store when cached, else extracted
     (``progress(done, total, images_per_s, eta_s)`` per batch) and stored. Returns ``(features, from_cache)``.
+    ``cancel`` (an Event or a callable) stops the extraction after the running batch
+    (:class:`~transvis.features.extract.ExtractionCancelled`); nothing is stored then.
 
     Hub and demo-zoo models go through :func:`transvis.pipeline.get_features` (the CLI's path, so both
     front ends share cache entries). A local checkpoint (``weights_file``) uses the same key parts with the
@@ -290,7 +386,7 @@ def features_for(
 
     if weights_file is None:
         return get_features(model_id, dataset, input_size=input_size, device=device, batch_size=batch_size,
-                            progress=progress if progress is not None else False, store=store)
+                            progress=progress if progress is not None else False, store=store, cancel=cancel)
 
     from transvis.features.extract import extract_features
     from transvis.models import load_model
@@ -304,7 +400,7 @@ def features_for(
     if cached is not None:
         return cached, True
     featureset = extract_features(model, dataset, batch_size=batch_size, device=device, input_size=input_size,
-                                  progress=progress if progress is not None else False)
+                                  progress=progress if progress is not None else False, cancel=cancel)
     featureset.model_id = parts["model_id"]
     store.put(parts, featureset, overwrite=True)
     return featureset, False

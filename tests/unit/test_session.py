@@ -112,3 +112,25 @@ def test_per_metric_rankings_merge_to_the_same_table_as_one_call():
     assert with_groundtruth(merged, None).correlations == {}
     with pytest.raises(ValueError, match="same models"):
         merge_rankings([whole, rank_models({m: demo.features[m] for m in list(demo.features)[:2]}, ["logme"])])
+
+
+def test_precomputed_tables_are_kept_per_metric_and_parameters():
+    from transvis.ranking import rank_models
+    from transvis.session import add_precomputed, default_metrics, default_params, metric_params_key
+
+    assert "nleep" not in default_metrics() and "parc" not in default_metrics() and "logme" in default_metrics()
+    assert default_params(["logme", "hscore", "fsp"]) == {"logme": {"variant": "exact"}, "fsp": {"variant": "paper"}}
+    assert metric_params_key("logme", None) == metric_params_key("logme", {}) != metric_params_key(
+        "logme", {"variant": "exact"})
+    demo = synthetic_demo(n_models=3, n_per_class=15, seed=4)
+    pool = pool_from_demo(demo)
+    params = {"logme": {"variant": "exact"}}
+    table = rank_models(demo.features, ["logme", "hscore"], params=params)
+    add_precomputed(pool, table, params)
+    assert set(pool.precomputed) == {metric_params_key("logme", {"variant": "exact"}),
+                                     metric_params_key("hscore", None)}
+    logme = pool.precomputed[metric_params_key("logme", {"variant": "exact"})]
+    assert logme.metrics == ["logme"] and logme.scores["logme"].equals(table.scores["logme"])
+    other = rank_models({m: demo.features[m] for m in list(demo.features)[:2]}, ["logme"])
+    with pytest.raises(ValueError, match="not this pool's"):
+        add_precomputed(pool, other)

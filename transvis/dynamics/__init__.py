@@ -16,6 +16,8 @@ space, as frames with a live model ranking (UI-free; the app's pages draw these)
 
     run(..., cache_key=store_key)   # reuse prepared models and trajectories (small explicit key, no hashing)
     run(..., threads="auto")        # 1 BLAS thread when the machine is busy (see run's docstring)
+    request(method, metric, **params)  # what run computes, as plain data (keys persisted trajectories)
+    save_trajectories(path, {name: traj}), load_trajectory(path, name)  # lossless .npz (see .persist)
 
 Methods (each module's docstring lists its parameters and quantities):
 
@@ -33,10 +35,11 @@ equal to the registry. Frame 0 is the unperturbed features (for ``fisher``: SFDA
 """
 
 from ._context import FrameStats
-from ._engine import METHODS, clear_cache, method_params, run
+from ._engine import METHODS, clear_cache, method_params, request, run
 from .collapse import nearest_simplex_etf
 from .frames import Frame, LazyMap, Overtake, Trajectory, find_overtakes, rank_scores
 from .ped import potential_energy
+from .persist import load_trajectory, read_header, save_trajectories
 
 __all__ = [
     "METHODS",
@@ -47,9 +50,13 @@ __all__ = [
     "Trajectory",
     "clear_cache",
     "find_overtakes",
+    "load_trajectory",
     "method_params",
     "nearest_simplex_etf",
     "potential_energy",
     "rank_scores",
+    "read_header",
+    "request",
     "run",
+    "save_trajectories",
 ]

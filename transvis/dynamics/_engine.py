@@ -46,6 +46,26 @@ def method_params(method: str) -> tuple[str, ...]:
                  if p.kind is p.KEYWORD_ONLY and p.name not in _ENGINE_ARGS)
 
 
+def request(method: str, metric: str | None = None, *, metric_params=None, projection=None, n_frames=None,
+            **params) -> dict:
+    """What ``run(method, …, metric=metric, …, **params)`` computes, as plain JSON-able data: the method and
+    metric resolved, every method parameter (defaults filled in), the projection and frame count. Two calls
+    with equal requests give equal trajectories on equal features (backend, device and threads change speed,
+    not results). Used to key persisted trajectories by small explicit data."""
+    method = _resolve_method(method)
+    metric = DEFAULT_METRIC[method] if metric is None else metric
+    spec, metric_params = resolve_wrapped_metric(metric, metric_params, "the dynamics engine")
+    accepted = method_params(method)
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ValueError(f"method {method!r} has no parameter(s) {unknown}; it accepts: {', '.join(accepted)}.")
+    signature = inspect.signature(METHODS[method].build).parameters
+    resolved = {name: params.get(name, signature[name].default) for name in accepted}
+    return {"method": method, "metric": spec.name, "metric_params": dict(metric_params),
+            "projection": DEFAULT_PROJECTION[method] if projection is None else projection,
+            "n_frames": n_frames, "params": resolved}
+
+
 def clear_cache() -> None:
     """Forget every cached trajectory and prepared model (e.g. after the features behind a key changed)."""
     _TRAJECTORIES.clear()

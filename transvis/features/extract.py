@@ -28,12 +28,23 @@ from torch.utils.data import DataLoader, Dataset
 
 from .featureset import FeatureSet
 
-__all__ = ["PRE_LOGITS", "auto_num_workers", "extract_features", "select_device"]
+__all__ = ["PRE_LOGITS", "ExtractionCancelled", "auto_num_workers", "extract_features", "select_device"]
 
 ProgressCallback = Callable[[int, int, float, float], None]
 
 PRE_LOGITS = "pre_logits"
 _MAX_ERRORS_KEPT = 20
+
+
+class ExtractionCancelled(Exception):
+    """Extraction stopped because ``cancel`` asked for it (checked after every batch); nothing is returned."""
+
+
+def _cancel_requested(cancel) -> bool:
+    """``cancel`` is None, a ``threading.Event`` (or anything with ``is_set``) or a callable returning a bool."""
+    if cancel is None:
+        return False
+    return bool(cancel.is_set() if hasattr(cancel, "is_set") else cancel())
 
 
 # --------------------------------------------------------------------------- devices
@@ -262,6 +273,7 @@ def extract_features(
     channels_last: bool | None = None,
     with_source_probs: bool = True,
     cache_dir: str | os.PathLike | None = None,
+    cancel: Callable[[], bool] | Any = None,
 ) -> FeatureSet | dict[str, FeatureSet]:
     """Features of ``dataset`` under one model, in one pass.
 
@@ -279,6 +291,8 @@ def extract_features(
         ``False`` nothing; ``None`` shows tqdm only on a terminal.
     amp : mixed precision (default: on for CUDA, off elsewhere); channels_last likewise.
     with_source_probs : compute source probabilities when the model has a classifier.
+    cancel : a ``threading.Event`` or a callable returning True to stop: checked before the first batch and
+        after every batch; a request raises :class:`ExtractionCancelled` (the running batch finishes first).
 
     Returns the pre-logits :class:`FeatureSet` (float32 features [N, D], labels [N], source_probs [N, Cs] or
     None), or, when ``layers`` is given, ``{"pre_logits": FeatureSet, "tap<i>": FeatureSet, ...}``.
@@ -346,6 +360,9 @@ def extract_features(
     done = 0
     try:
         with torch.inference_mode():
+            if _cancel_requested(cancel):
+                raise ExtractionCancelled(f"extraction of {model_id} on {dataset.dataset_id} cancelled before "
+                                          "it started.")
             for indices, images, labels, failed in loader:
                 for index, message in failed:
                     skipped.append(int(index))
@@ -358,6 +375,9 @@ def extract_features(
                 step = len(indices) + len(failed)
                 done += step
                 bar.update(done, step)
+                if _cancel_requested(cancel) and done < n_items:
+                    raise ExtractionCancelled(f"extraction of {model_id} on {dataset.dataset_id} cancelled after "
+                                              f"{done:,} of {n_items:,} images.")
     finally:
         bar.close()
     seconds = time.perf_counter() - start

@@ -1,0 +1,69 @@
+"""Layout blocks the method pages (Spread & Attract, Fisher space, PED, Neural collapse) share.
+
+Each block places widgets and figures only; the numbers come from ``pages._ui.ranking`` (cached per metric and
+parameters) and the figures from ``transvis.viz``. Widget and chart keys are passed in, so every page keeps
+its own keys.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from pages._dynamics import model_select
+from pages._ui import error_box, ranking
+from transvis.session import Pool
+from transvis.viz.leaderboard import rank_bump_chart
+from transvis.viz.methods import before_after_bars
+
+
+def scored_models(pool: Pool, metrics: list[str], params: dict | None, what: str):
+    """``(table, models)``: the pool ranked by ``metrics`` (each with its ``params``; cached) and the models the
+    first metric scored, in pool order. Stops the page with a readable reason when nothing could be scored."""
+    try:
+        table = ranking(pool, metrics, params)
+    except Exception as err:  # noqa: BLE001 - shown to the user; the page above stays usable
+        error_box(err, what)
+        st.stop()
+    results = table.results[metrics[0]]
+    models = [m for m in pool.models if m in results]
+    if not models:
+        st.error(f"{what} could not score any model: " + "; ".join(r for _, _, r in table.failed[:3]))
+        st.stop()
+    return table, models
+
+
+def method_scored(pool: Pool, metric: str, params: dict, what: str):
+    """``(table, models, traces)`` of one method metric with its parameters; ``traces`` is {model: trace}."""
+    table, models = scored_models(pool, [metric], {metric: params} if params else None, what)
+    return table, models, {m: table.results[metric][m].trace for m in models}
+
+
+def before_after_ranking(before: pd.Series, after: pd.Series, label: str, colors: dict, names: tuple[str, str],
+                         title: str, rank_title: str, keys: tuple[str, str]) -> pd.DataFrame:
+    """Two columns: the score of every model before and after the method (bars), and how the ranking moved
+    (bump chart). Returns the ranks ``[models × names]`` (1 = best)."""
+    left, right = st.columns(2)
+    left.plotly_chart(before_after_bars(before, after, label, colors, names, title=title), width="stretch",
+                      key=keys[0])
+    ranks = pd.DataFrame({names[0]: before.rank(ascending=False, method="min"),
+                          names[1]: after.rank(ascending=False, method="min")})
+    right.plotly_chart(rank_bump_chart(ranks, colors=colors, title=rank_title), width="stretch", key=keys[1])
+    return ranks
+
+
+def trace_before_after(traces: dict, quantity: str, label: str, colors: dict, key: str, container=st) -> None:
+    """Bars of ``trace["<quantity>_before"]`` against ``trace["<quantity>_after"]`` for every model."""
+    before = pd.Series({m: trace[f"{quantity}_before"] for m, trace in traces.items()})
+    after = pd.Series({m: trace[f"{quantity}_after"] for m, trace in traces.items()})
+    container.plotly_chart(before_after_bars(before, after, label, colors), width="stretch", key=key)
+
+
+def detail_model(pool: Pool, key: str, label: str, available, widths=(1, 1)):
+    """A model picker for a per-model detail row: ``(model, left, right)`` columns, or None when the chosen
+    model has no result to show."""
+    chosen = model_select(pool, key, label)
+    if chosen not in available:
+        return None
+    left, right = st.columns(list(widths))
+    return chosen, left, right
