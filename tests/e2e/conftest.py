@@ -43,15 +43,15 @@ def _ensure_chromium() -> None:
         pytest.skip(f"chromium is not installed and could not be installed: {result.stderr.strip()[-300:]}")
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    """Base URL of the app, served headless on a free local port (synthetic demo, offline)."""
+def serve_app(tmp_path_factory, launch: list[str], extra_env: dict | None = None):
+    """Serve ``app.py`` headless on a free local port with ``launch`` (the command before ``app.py``: e.g.
+    ``[python, "-m", "streamlit", "run"]``), synthetic demo, offline; yields the base URL, stops it after."""
     port = _free_port()
     env = dict(os.environ, TRANSVIS_APP_DEMO="synthetic", HF_HUB_OFFLINE="1",
-               TRANSVIS_CACHE=str(tmp_path_factory.mktemp("cache")))
+               TRANSVIS_CACHE=str(tmp_path_factory.mktemp("cache")), **(extra_env or {}))
     log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+        [*launch, str(ROOT / "app.py"), "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
          "--server.fileWatcherType", "none"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -77,6 +77,12 @@ def server(tmp_path_factory):
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """Base URL of the app, served headless on a free local port (synthetic demo, offline)."""
+    yield from serve_app(tmp_path_factory, [sys.executable, "-m", "streamlit", "run"])
 
 
 @pytest.fixture(scope="session")

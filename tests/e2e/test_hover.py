@@ -9,15 +9,11 @@ Streamlit process before the app runs.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, ROOT, _free_port, plotly_chart, wait_idle
+from tests.e2e.conftest import ARTIFACTS, ROOT, plotly_chart, serve_app, wait_idle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -47,37 +43,7 @@ sys.exit(cli.main())
 
 @pytest.fixture(scope="module")
 def image_server(tmp_path_factory):
-    port = _free_port()
-    env = dict(os.environ, TRANSVIS_APP_DEMO="synthetic", HF_HUB_OFFLINE="1",
-               TRANSVIS_CACHE=str(tmp_path_factory.mktemp("cache")), PYTHONPATH=str(ROOT))
-    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-c", LAUNCHER, str(ROOT / "app.py"), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read().decode().strip() == "ok":
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"streamlit did not come up on {url} (exit {process.poll()})")
-            time.sleep(0.5)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+    yield from serve_app(tmp_path_factory, [sys.executable, "-c", LAUNCHER], {"PYTHONPATH": str(ROOT)})
 
 
 @pytest.fixture

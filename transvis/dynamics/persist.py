@@ -13,10 +13,7 @@ Projections keep their fitted linear map (``mean_``, ``components_``, spectra, `
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from transvis.projection import FisherProjection, PCAProjection
+from transvis.store.atomic import write_atomic
 
 from .frames import Frame, Overtake, Trajectory
 
@@ -98,20 +96,7 @@ def save_trajectories(path, trajectories: Mapping[str, Trajectory], *, header: M
         members.update({f"{name}/{key}": array for key, array in arrays.items()})
         names.append(name)
     members[_HEADER] = _json_bytes({"format": FORMAT, "names": names, "header": dict(header or {})})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o644)  # readable like the rest of the cache (mkstemp makes it private)
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **members)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return path
+    return write_atomic(path, lambda fh: np.savez(fh, **members), binary=True)
 
 
 def read_header(path) -> dict | None:
