@@ -250,18 +250,22 @@ def match_groundtruth(groundtruth: Mapping[str, float], models: Sequence[str]) -
     return out
 
 
+def _selected_points(event: Any) -> list:
+    """The ``points`` of a chart selection (``{"selection": {"points": [...]}}``, the inner dict, or None)."""
+    if not event:
+        return []
+    selection = event["selection"] if _has(event, "selection") else event
+    return (selection["points"] if _has(selection, "points") else None) or []
+
+
 def selected_indices(event: Any) -> list[int]:
     """Sample indices picked by a plotly lasso/box/click selection (each point's ``customdata[0]``).
 
     Accepts the chart's selection state as Streamlit returns it (``{"selection": {"points": [...]}}``),
     the inner ``{"points": [...]}`` or ``None``. Points without customdata are ignored.
     """
-    if not event:
-        return []
-    selection = event["selection"] if _has(event, "selection") else event
-    points = selection["points"] if _has(selection, "points") else []
     out = []
-    for point in points or []:
+    for point in _selected_points(event):
         data = point.get("customdata") if isinstance(point, Mapping) else None
         if data is None:
             continue
@@ -275,12 +279,8 @@ def selected_indices(event: Any) -> list[int]:
 
 def selected_labels(event: Any) -> list[str]:
     """The ``text`` (or ``customdata[0]``) of selected points, for charts whose points are models."""
-    if not event:
-        return []
-    selection = event["selection"] if _has(event, "selection") else event
-    points = selection["points"] if _has(selection, "points") else []
     out = []
-    for point in points or []:
+    for point in _selected_points(event):
         if not isinstance(point, Mapping):
             continue
         value = point.get("text")
@@ -294,11 +294,7 @@ def selected_labels(event: Any) -> list[str]:
 
 def selected_values(event: Any, field: str = "x") -> list[str]:
     """One field (``x``, ``y``, ``text`` …) of every selected point, as strings, in selection order."""
-    if not event:
-        return []
-    selection = event["selection"] if _has(event, "selection") else event
-    points = selection["points"] if _has(selection, "points") else []
-    values = [str(p[field]) for p in points or [] if isinstance(p, Mapping) and p.get(field) is not None]
+    values = [str(p[field]) for p in _selected_points(event) if isinstance(p, Mapping) and p.get(field) is not None]
     return list(dict.fromkeys(values))
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import scipy.linalg
 
 from transvis.metrics import ClassStats
+from transvis.metrics._stats import LabelsSharedWithBase
 
 
 class ModelContext:
@@ -99,7 +100,7 @@ def display_parts(context: ModelContext, display: Display, key) -> tuple[np.ndar
     return context.cached(("display", key), build)
 
 
-class FrameStats(ClassStats):
+class FrameStats(LabelsSharedWithBase, ClassStats):
     """:class:`ClassStats` of a frame's features whose class means and S_W are known in closed form.
 
     ``class_means`` [C, D] and ``within_scatter`` ([D, D] or a zero-argument function returning it) replace
@@ -112,14 +113,6 @@ class FrameStats(ClassStats):
         self._base = base
         self._known_means = class_means
         self._known_within = within_scatter
-
-    @cached_property
-    def indicator(self):
-        return self._base.indicator
-
-    @cached_property
-    def class_indices(self):
-        return self._base.class_indices
 
     @cached_property
     def class_means(self) -> np.ndarray:

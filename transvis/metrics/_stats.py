@@ -368,7 +368,20 @@ def ensure_stats(features, labels, stats: ClassStats | None = None, *, backend="
     return ClassStats(features, labels, backend=backend, device=device)
 
 
-class MovedClassStats(ClassStats):
+class LabelsSharedWithBase:
+    """Mixin for statistics derived from ``self._base`` (a :class:`ClassStats` of the same labels): the
+    one-hot indicator and the class indices are the base's, not rebuilt."""
+
+    @cached_property
+    def indicator(self):
+        return self._base.indicator
+
+    @cached_property
+    def class_indices(self):
+        return self._base.class_indices
+
+
+class MovedClassStats(LabelsSharedWithBase, ClassStats):
     """:class:`ClassStats` of ``x'_i = μ'_{y_i} + s·(x_i − μ_{y_i})`` derived from the base statistics.
 
     Exact by construction (no new pass over the samples): counts, priors, labels, indicator and class
@@ -413,14 +426,6 @@ class MovedClassStats(ClassStats):
                 np.add(resid, self.class_means[self.labels[rows]], out=out[rows])
         out.flags.writeable = False
         return out
-
-    @cached_property
-    def indicator(self):
-        return self._base.indicator
-
-    @cached_property
-    def class_indices(self):
-        return self._base.class_indices
 
     @cached_property
     def within_scatter(self) -> np.ndarray:
