@@ -232,6 +232,26 @@ def test_gpu_extraction_matches_cpu_within_mixed_precision(resnet):
     np.testing.assert_allclose(full.features, cpu.features, rtol=1e-3, atol=1e-4)
 
 
+def test_mixed_precision_and_channels_last_on_cpu_when_asked(resnet):
+    """The GPU defaults (autocast, channels-last) run on the CPU too when asked for, so their code path is
+    exercised on machines without a GPU: bfloat16 autocast stays within bfloat16 rounding of float32."""
+    data = Tiny(n=8)
+    full = extract_features(resnet, data, device="cpu", input_size=48, num_workers=0, progress=False)
+    assert full.meta["precision"] == "float32" and not full.meta["channels_last"]
+    half = extract_features(resnet, data, device="cpu", input_size=48, num_workers=0, progress=False, amp=True)
+    assert half.meta["precision"] == "bfloat16"
+    assert half.features.dtype == np.float32 and half.source_probs.dtype == np.float32
+    assert not np.array_equal(half.features, full.features)  # autocast really ran in bfloat16
+    scale = np.abs(full.features).max()
+    np.testing.assert_allclose(half.features, full.features, atol=0.05 * scale)
+    np.testing.assert_allclose(half.source_probs.sum(axis=1), 1.0, rtol=1e-5)
+    model = load_model("test_resnet", pretrained=False)
+    last = extract_features(model, data, device="cpu", input_size=48, num_workers=0, progress=False,
+                            channels_last=True)
+    assert last.meta["channels_last"] and last.meta["precision"] == "float32"
+    np.testing.assert_allclose(last.features, full.features, rtol=1e-4, atol=1e-5)
+
+
 def test_auto_num_workers(monkeypatch):
     from transvis.features.extract import auto_num_workers
 

@@ -69,10 +69,16 @@ def select_device(device: str | torch.device | None = "auto") -> torch.device:
 
 
 def _amp_dtype(device: torch.device, amp: bool | None) -> torch.dtype | None:
-    """Mixed precision on CUDA by default (bfloat16 where supported, else float16); full precision elsewhere."""
-    if amp is False or device.type != "cuda":
+    """Mixed precision: on by default on CUDA (bfloat16 where supported, else float16). Elsewhere only when
+    asked for (``amp=True``): bfloat16 on CPU (fast on CPUs with AVX-512 BF16/AMX, slow on others), float16
+    on MPS. ``amp=False`` is full precision everywhere."""
+    if amp is False:
         return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if amp is True:
+        return torch.bfloat16 if device.type == "cpu" else torch.float16
+    return None
 
 
 def _is_oom(error: BaseException) -> bool:
@@ -289,7 +295,8 @@ def extract_features(
     num_workers : DataLoader processes (default: :func:`auto_num_workers`).
     progress : ``progress(done, total, images_per_s, eta_s)`` after every batch; ``True`` shows a tqdm bar,
         ``False`` nothing; ``None`` shows tqdm only on a terminal.
-    amp : mixed precision (default: on for CUDA, off elsewhere); channels_last likewise.
+    amp : mixed precision (default: on for CUDA, off elsewhere; ``True`` on CPU autocasts to bfloat16);
+        channels_last likewise (default on CUDA only).
     with_source_probs : compute source probabilities when the model has a classifier.
     cancel : a ``threading.Event`` or a callable returning True to stop: checked before the first batch and
         after every batch; a request raises :class:`ExtractionCancelled` (the running batch finishes first).
