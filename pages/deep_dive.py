@@ -81,11 +81,12 @@ if model_b is not None and engine() is not None and pool.shared_samples:
     try:
         traj = trajectory(pool, kind, metric, {})
         views = [(m, trajectory_view(traj, m)) for m in (model_a, model_b)]
-        st.plotly_chart(paired_dynamics_figure(views, pool.labels, pool.class_names, colors=colors,
-                                               metric_label=metric_label(metric),
-                                               title=f"{KINDS[kind]}: {short_model_name(model_a)} vs "
-                                                     f"{short_model_name(model_b)}"),
-                        width="stretch", key="dd_paired")
+        paired = paired_dynamics_figure(views, pool.labels, pool.class_names, colors=colors,
+                                        metric_label=metric_label(metric),
+                                        title=f"{KINDS[kind]}: {short_model_name(model_a)} vs "
+                                              f"{short_model_name(model_b)}")
+        event = sample_scatter(paired, pool, key="dd_paired")  # hover thumbnails, box/lasso selection
+        selection_table(pool, selected_indices(event), key="dd_paired_selected")
     except Exception as err:  # noqa: BLE001
         error_box(err, "The side-by-side animation")
 

@@ -134,6 +134,8 @@ with tab_table:
     )
     st.caption("Rows ordered by mean rank over the chosen metrics; higher score = more transferable for every "
                "metric. Empty cells: the metric was skipped or failed for that model (see below).")
+    for metric, note in table.tie_notes().items():
+        st.warning(f"**{metric_label(metric)}: tied scores.** {note}", icon=":material/drag_handle:")
     if "ncti" in metrics:
         st.caption(":material/balance: **NCTI depends on the pool**: it min-max normalises its three components "
                    "over the models "

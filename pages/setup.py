@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from pages._ui import add_pool, default, error_box, page_header
+from transvis.demo import DEMO_MAX_PER_CLASS
 from transvis.session import features_for, pool_from_featuresets
 from transvis.viz import short_model_name
 
@@ -68,8 +69,9 @@ st.header("1 · Dataset", divider="gray")
 source = st.radio("Source", SOURCES, key=default("w:setup_source", SOURCES[0]), horizontal=True)
 c1, c2 = st.columns(2)
 max_per_class = c1.number_input("Images per class (subsample)", min_value=2, max_value=100_000, step=10,
-                                key=default("w:setup_max_per_class", 100),
-                                help="A deterministic stratified subsample keeps extraction fast on CPU.")
+                                key=default("w:setup_max_per_class", DEMO_MAX_PER_CLASS),
+                                help="A deterministic stratified subsample keeps extraction fast on CPU. SFDA and PED "
+                                     "need N - C well above the feature dimension D (else they tie at 1.0).")
 seed = c2.number_input("Subsample seed", min_value=0, max_value=2**31 - 1, key=default("w:setup_seed", 0))
 
 dataset_request = None  # (kind, cache name, options, source object)

@@ -3,10 +3,11 @@
     .venv/bin/python scripts/measure_demo_groundtruth.py --regimes linear_probe --seed 0
     .venv/bin/python scripts/measure_demo_groundtruth.py --regimes finetune --seed 0 --threads 1
 
-Both regimes use the demo sample (Fashion-MNIST test split, 100 images per class, seed 0) and the same
+Both regimes use the ground-truth sample (Fashion-MNIST test split, 100 images per class, seed 0; the app
+scores a larger sample of the same split, 300 per class, see transvis.demo) and the same
 stratified train/val/test split of it (70 % / 20 % / 30 % of each class -> 500 / 200 / 300, seed --seed).
 
-Linear probe: logistic regression on the demo features (the store's entries for the demo sample, input
+Linear probe: logistic regression on the demo models' features of that sample (the feature store's entries, input
 112 px); C chosen on validation, refit on train + validation, test accuracy.
 
 Fine-tuning (defaults below are the shipped protocol, sized to run the 7 models in well under an hour on one
@@ -31,7 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from transvis.demo import DEMO_GROUNDTRUTH_CSV, DEMO_INPUT_SIZE, demo_dataset  # noqa: E402
+from transvis.demo import (  # noqa: E402
+    DEMO_GROUNDTRUTH_CSV, DEMO_GROUNDTRUTH_MAX_PER_CLASS, DEMO_INPUT_SIZE, demo_dataset)
 from transvis.groundtruth import measure_groundtruth, read_groundtruth_csv  # noqa: E402
 from transvis.models import zoo_ids  # noqa: E402
 from transvis.pipeline import get_features  # noqa: E402
@@ -76,7 +78,7 @@ def readme_text(csv_path: Path) -> str:
     """assets/groundtruth/README.md: per regime in the CSV, the command and seed that wrote it."""
     rows = read_groundtruth_csv(csv_path)
     lines = ["# Demo ground truth", "",
-             f"`{csv_path.name}`: the offline demo zoo's measured transfer accuracy on the demo sample "
+             f"`{csv_path.name}`: the offline demo zoo's measured transfer accuracy on its ground-truth sample "
              "(Fashion-MNIST test split, 100 images per class, seed 0), one row per model and regime. Each row's "
              "`protocol` column (JSON) records the split, seed and hyper-parameters; `seconds` is the measuring "
              "time. See `scripts/measure_demo_groundtruth.py`'s docstring for the protocols.", ""]
@@ -106,7 +108,7 @@ def main(argv=None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     models = args.models.split(",") if args.models else zoo_ids()
     rows = measure_groundtruth(
-        models, demo_dataset(), regimes=args.regimes.split(","), seed=args.seed, out_csv=out,
+        models, demo_dataset(DEMO_GROUNDTRUTH_MAX_PER_CLASS), regimes=args.regimes.split(","), seed=args.seed, out_csv=out,
         feature_fn=lambda model_id, ds: get_features(model_id, ds, input_size=DEMO_INPUT_SIZE)[0],
         probe_input_size=DEMO_INPUT_SIZE, finetune_kw=finetune_kwargs(args), resume=not args.remeasure,
         progress=lambda message: print(message, file=sys.stderr, flush=True),

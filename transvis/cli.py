@@ -193,12 +193,16 @@ def cmd_cache(args) -> int:
 
 
 def _add_source_args(p, *, models_required=False):
+    from transvis.demo import DEMO_MAX_PER_CLASS
+
     p.add_argument("--dataset", help="built-in name (fashion-mnist, mnist-5k, digits), torchvision name, "
                                      "image folder or .zip")
     p.add_argument("--split", help="dataset split (e.g. test/train for fashion-mnist)")
     p.add_argument("--models", required=models_required,
                    help="comma-separated timm names with tag, offline/<name>, or 'demo' for the demo zoo")
-    p.add_argument("--max-per-class", type=int, default=100, help="stratified subsample size (default 100)")
+    p.add_argument("--max-per-class", type=int, default=DEMO_MAX_PER_CLASS,
+                   help=f"stratified subsample size (default {DEMO_MAX_PER_CLASS}, the demo's; SFDA and PED "
+                        "saturate at 1.0 unless N - C is well above the feature dimension D)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--input-size", type=int, default=None,
                    help="input side override (default: the model's own; the demo zoo's CPU-friendly size)")

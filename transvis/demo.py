@@ -99,7 +99,11 @@ def synthetic_demo(
 # The built-in offline demo: the demo zoo on a stratified Fashion-MNIST sample, at a CPU-friendly input size.
 DEMO_DATASET = "fashion-mnist"
 DEMO_SPLIT = "test"  # the vendored 10,000 images, identical on every machine
-DEMO_MAX_PER_CLASS = 100
+# 300 per class: SFDA's and PED's shrinkage LDA needs N - C > D (1,280-2,048 here); below it the within-class
+# scatter is singular, every sample is classified with certainty, and both scores tie at exactly 1.0.
+DEMO_MAX_PER_CLASS = 300
+# The shipped ground truth was measured on its own, smaller sample (a 500/200/300 split of 100 per class).
+DEMO_GROUNDTRUTH_MAX_PER_CLASS = 100
 DEMO_SEED = 0
 DEMO_INPUT_SIZE = 112
 DEMO_GROUNDTRUTH_CSV = Path(__file__).resolve().parents[1] / "assets" / "groundtruth" / "demo_fashion_mnist.csv"
@@ -109,11 +113,12 @@ class DemoNotPreparedError(RuntimeError):
     """The demo's features are not in the feature store yet."""
 
 
-def demo_dataset():
-    """The demo's image sample: Fashion-MNIST test split, 100 images per class, seed 0."""
+def demo_dataset(max_per_class: int = DEMO_MAX_PER_CLASS):
+    """The demo's image sample: Fashion-MNIST test split, ``max_per_class`` images per class (default 300,
+    the scoring sample; the ground truth used ``DEMO_GROUNDTRUTH_MAX_PER_CLASS``), seed 0."""
     from transvis.data import load_dataset
 
-    return load_dataset(DEMO_DATASET, split=DEMO_SPLIT, max_per_class=DEMO_MAX_PER_CLASS, seed=DEMO_SEED)
+    return load_dataset(DEMO_DATASET, split=DEMO_SPLIT, max_per_class=max_per_class, seed=DEMO_SEED)
 
 
 # Files of the prepared demo under <cache>/demo/ (the features themselves live in the feature store).

@@ -83,6 +83,31 @@ class RankingTable:
             for m in self.metrics
         }
 
+    def tied_scores(self) -> dict[str, list[tuple[float, list[str]]]]:
+        """``{metric: [(score, [models]), ...]}``: groups of two or more models whose scores are exactly
+        equal, largest group first. An exact tie carries no ranking information; for most metrics it means
+        saturation (SFDA and PED at 1.0 when N - C <= D), which the metric's ``saturation_hint`` explains."""
+        ties: dict[str, list[tuple[float, list[str]]]] = {}
+        for metric in self.metrics:
+            column = self.scores[metric].dropna()
+            groups = [(float(score), sorted(models)) for score, models in column.groupby(column).groups.items()
+                      if len(models) >= 2]
+            if groups:
+                ties[metric] = sorted(groups, key=lambda group: (-len(group[1]), -group[0]))
+        return ties
+
+    def tie_notes(self) -> dict[str, str]:
+        """``{metric: note}`` for every metric with tied scores: which models tie, then the metric's
+        explanation where it has one."""
+        from transvis.metrics import get_spec
+
+        notes = {}
+        for metric, groups in self.tied_scores().items():
+            tied = "; ".join(f"{len(models)} models score exactly {score:.6g}" for score, models in groups)
+            hint = get_spec(metric).saturation_hint or "Tied models share a rank."
+            notes[metric] = f"{tied}. {hint}"
+        return notes
+
     def to_dict(self, traces: bool = False) -> dict[str, Any]:
         """JSON-able summary: ``models`` (one entry per model with its scores, ranks and accuracy),
         ``weighted_tau`` (metric → tau or None), ``correlations``, ``skipped``, ``failed``. NaN → None.

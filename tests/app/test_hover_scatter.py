@@ -112,3 +112,20 @@ def test_deep_dive_overview_gets_the_card_for_every_sample(app):
     at.session_state["dd_overview"] = _selection([3, 4, 200])
     at.run()
     assert _selected_table(at)["sample"].tolist() == [3, 4, 200]
+
+
+def test_deep_dive_side_by_side_gets_the_card_and_selection(app):
+    at = app("pages/deep_dive.py")
+    _with_images(at)
+    at.run()
+    assert not at.exception
+    cards = {card["chart"]: card for card in _cards(at)}
+    pool = at.session_state["pools"][at.session_state["active_pool"]]
+    paired = cards["dd_paired"]
+    assert paired["samples"] == list(range(pool.n_samples)) and paired["predicted"] is None
+    assert [url[:14] for url in paired["thumbs"][:2]] == ["data:image/png"] * 2
+    at.session_state["dd_paired"] = _selection([1, 7])
+    at.run()
+    assert not at.exception
+    tables = [f.value for f in at.dataframe if len(f.value.columns) and "sample" in f.value.columns]
+    assert any(t["sample"].tolist() == [1, 7] for t in tables)

@@ -141,3 +141,32 @@ def test_linear_probe_ground_truth_measured_from_the_page(app):
     assert set(measured) == {f"synthetic/model-{k}" for k in range(5)}
     assert measured["synthetic/model-4"] > measured["synthetic/model-0"]  # separation shows in the probe
     assert "lb_corr_bars" in charts(at)
+
+
+def _tie_warnings(at) -> list[str]:
+    return [w.value for w in at.warning if "tied scores" in w.value]
+
+
+def test_saturated_scores_are_flagged_with_the_fix(app):
+    """A pool with fewer samples than dimensions saturates SFDA and PED at 1.0: the table says so and how to
+    fix it, instead of showing a silent tie; a well-sampled pool shows no such warning."""
+    from transvis.features.featureset import FeatureSet
+    from transvis.session import pool_from_featuresets
+
+    at = app()
+    assert _tie_warnings(at) == []
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(4), 10)  # N - C = 36 < D = 64
+    sets = [FeatureSet(features=rng.normal(size=(40, 64)) * 3 + labels[:, None] * 0.1, labels=labels,
+                       class_names=list("abcd"), model_id=f"wide-{i}", dataset_id="toy") for i in range(3)]
+    pools = dict(at.session_state["pools"])
+    pools["wide"] = pool_from_featuresets(sets, "wide", "upload")
+    at.session_state["pools"] = pools
+    at.session_state["active_pool"] = "wide"
+    at.run()
+    at.multiselect(key="w:lb_metrics").set_value(["logme", "sfda", "ped"]).run()
+    assert not at.exception
+    warnings = _tie_warnings(at)
+    assert len(warnings) == 2
+    assert warnings[0].startswith("**SFDA: tied scores.** 3 models score exactly 1. SFDA saturates at 1.0")
+    assert "PED" in warnings[1] and "more images per class" in warnings[1]

@@ -29,10 +29,10 @@ def test_setup_renders_with_its_controls(app):
     assert "Setup" in at.title[0].value
     assert at.radio(key="w:setup_source").value == "Built-in"
     assert at.selectbox(key="w:setup_builtin").value == "fashion-mnist"
-    assert at.number_input(key="w:setup_max_per_class").value == 100
+    assert at.number_input(key="w:setup_max_per_class").value == 300
     assert at.selectbox(key="w:setup_device").value == "auto"
     assert at.button(key="setup_extract").disabled  # no model chosen yet
-    assert any("1,000 images, 10 classes" in s.value for s in at.success)
+    assert any("3,000 images, 10 classes" in s.value for s in at.success)
 
 
 def test_subsample_control_changes_the_dataset(app):

@@ -318,11 +318,11 @@ def _measure_script():
 
 
 def test_shipped_demo_groundtruth_has_both_regimes_for_every_demo_model():
-    from transvis.demo import DEMO_GROUNDTRUTH_CSV, DEMO_INPUT_SIZE, demo_dataset
+    from transvis.demo import DEMO_GROUNDTRUTH_CSV, DEMO_GROUNDTRUTH_MAX_PER_CLASS, DEMO_INPUT_SIZE, demo_dataset
     from transvis.models import zoo_ids
 
     rows = read_groundtruth_csv(DEMO_GROUNDTRUTH_CSV)
-    dataset_id = demo_dataset().dataset_id
+    dataset_id = demo_dataset(DEMO_GROUNDTRUTH_MAX_PER_CLASS).dataset_id
     assert len(zoo_ids()) == 7
     for regime in ("linear_probe", "finetune"):
         table = groundtruth_for(rows, regime, dataset="fashion-mnist")

@@ -340,3 +340,32 @@ def test_stats_cache_shares_statistics_across_calls(monkeypatch):
     plain = ranking.rank_models(demo.features, ["hscore", "transrate"])
     assert first.scores["hscore"].equals(plain.scores["hscore"])
     assert np.allclose(second.scores["transrate"], plain.scores["transrate"], rtol=1e-12)
+
+
+def test_saturated_sfda_and_ped_ties_are_reported_with_the_fix():
+    """With N - C <= D the within-class scatter is singular: SFDA and PED (wrapping SFDA) classify every
+    sample with certainty and tie at exactly 1.0; with N - C well above D the same models separate."""
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(4), 10)  # N - C = 36 < D = 64
+    pool = {f"m{i}": (rng.normal(size=(40, 64)) * 3 + labels[:, None] * 0.1, labels) for i in range(3)}
+    table = rank_models(pool, ["sfda", "ped", "logme"])
+    assert (table.scores["sfda"] == 1.0).all() and (table.scores["ped"] == 1.0).all()
+    assert table.tied_scores() == {"sfda": [(1.0, ["m0", "m1", "m2"])], "ped": [(1.0, ["m0", "m1", "m2"])]}
+    notes = table.tie_notes()
+    assert set(notes) == {"sfda", "ped"}
+    assert notes["sfda"].startswith("3 models score exactly 1. SFDA saturates at 1.0")
+    assert "N - C <= D" in notes["sfda"] and "more images per class" in notes["sfda"]
+    assert (table.ranks["sfda"] == 1).all()
+
+    labels = np.repeat(np.arange(4), 60)  # N - C = 236 > D = 16
+    pool = {f"m{i}": (rng.normal(size=(240, 16)) + labels[:, None] * (0.3 + 0.2 * i), labels) for i in range(3)}
+    table = rank_models(pool, ["sfda", "ped"])
+    assert table.tied_scores() == {} and table.tie_notes() == {}
+    assert (table.scores["sfda"] < 1.0).all() and table.scores["sfda"].is_monotonic_increasing
+
+
+def test_ties_without_a_saturation_hint_get_a_generic_note(monkeypatch):
+    _fake(monkeypatch, "toy_const", lambda features, labels, *, stats=None: MetricResult("toy_const", 0.5, {}))
+    table = rank_models(_pool(n_models=3), ["toy_const"])
+    assert table.tied_scores() == {"toy_const": [(0.5, ["model-0", "model-1", "model-2"])]}
+    assert table.tie_notes() == {"toy_const": "3 models score exactly 0.5. Tied models share a rank."}

@@ -35,6 +35,8 @@ class MetricSpec:
     ``fn(features, labels, *, stats, **params) -> MetricResult`` is the module's public function.
     ``pool_combine``, when set, maps ``{model: MetricResult}`` to ``{model: float}`` for metrics whose
     final score depends on which models are ranked together (NCTI).
+    ``saturation_hint``, when set, explains to the user why several models can tie exactly at the metric's
+    bound and what to do about it (see :meth:`transvis.ranking.RankingTable.tied_scores`).
     """
 
     name: str
@@ -50,6 +52,7 @@ class MetricSpec:
     stochastic: bool = False
     pool_combine: Callable[[dict[str, MetricResult]], dict[str, float]] | None = None
     aliases: tuple[str, ...] = ()
+    saturation_hint: str | None = None  # why scores can tie at the metric's bound, and the fix (shown on ties)
 
     @property
     def params(self) -> tuple[str, ...]:

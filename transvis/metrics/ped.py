@@ -301,4 +301,9 @@ register(MetricSpec(
     summary="Repels overlapping classes (a few potential-energy steps), then scores with a wrapped metric.",
     citation="Li et al., Exploring Model Transferability through the Lens of Potential Energy, ICCV 2023",
     wraps_metric=True,
+    saturation_hint=(
+        "PED wrapping SFDA (its default) saturates at 1.0 like SFDA when N - C <= D: the within-class scatter "
+        "is singular and every sample is classified with certainty. Score more images per class (N - C well "
+        "above D)."
+    ),
 ))

@@ -510,4 +510,9 @@ register(MetricSpec(
     citation="Shao et al., Not All Models Are Equal: Predicting Model Transferability in a Self-challenging "
              "Fisher Space, ECCV 2022",
     scale_invariant=False,
+    saturation_hint=(
+        "SFDA saturates at 1.0 when the samples barely outnumber the feature dimension (N - C <= D): the "
+        "within-class scatter is singular, its shrinkage floors at 1e-10 once its top eigenvalue exceeds ~4.6, "
+        "and every sample is classified with certainty. Score more images per class (N - C well above D)."
+    ),
 ))
