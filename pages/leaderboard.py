@@ -133,7 +133,7 @@ with tab_table:
         column_config={c: st.column_config.NumberColumn(metric_label(c), format=fmt) for c in table.metrics},
     )
     st.caption("Rows ordered by mean rank over the chosen metrics; higher score = more transferable for every "
-               "metric. Empty cells: the metric was skipped or failed for that model (see below).")
+               "metric. *None*: the metric was skipped or failed for that model (see below).")
     for metric, note in table.tie_notes().items():
         st.warning(f"**{metric_label(metric)}: tied scores.** {note}", icon=":material/drag_handle:")
     if "ncti" in metrics:

@@ -11,6 +11,7 @@ from transvis.viz.animation import (
     bar_slots,
     dynamics_figure,
     overtakes,
+    race_margin,
     ranking_race,
     static_scatter,
     stratified_sample,
@@ -260,3 +261,21 @@ def test_trajectory_view_reads_engine_frames_and_paired_figure_syncs_two_models(
     assert fig.data[frame.traces[2]].xaxis == "x2" and fig.data[frame.traces[4]].xaxis == "x3"
     with pytest.raises(ValueError, match="exactly two"):
         paired_dynamics_figure([("m/a", view)], labels, ["u", "v", "w"])
+
+
+def test_ranking_names_get_a_right_margin_as_wide_as_the_longest_name():
+    """Names are written past the bar ends, beyond the race's axis: the figure's right margin holds them, so
+    a long name (xception_kitchenware) is not cut at the figure's edge."""
+    short, long = race_margin(["m/a", "m/b"]), race_margin(["offline/xception_kitchenware", "m/b"])
+    assert long - short == int(0.62 * 12 * len("xception_kitchenware")) - int(0.62 * 12 * len("a"))
+    assert long >= 7 * len("xception_kitchenware") + 30  # ~7 px per 12-px character, plus the ▲k mark
+    positions, centres, labels = _trajectory(n_frames=3)
+    scores = _scores()
+    fig = dynamics_figure(positions, labels, ["u", "v", "w"], scores, centres=centres)
+    assert fig.layout.margin.r == race_margin(scores.columns)
+    race = ranking_race(scores)
+    assert race.layout.margin.r == race_margin(scores.columns)
+    # the bars' axis ends just past the best score: the names live in the margin, not in axis headroom
+    values = scores.to_numpy()
+    lo, hi = values.min(), values.max()
+    assert race.layout.xaxis.range[1] == pytest.approx(hi + 0.15 * (hi - lo))

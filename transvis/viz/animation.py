@@ -281,7 +281,7 @@ def ranking_race(
     _add_race(fig, scores, ranks, frame_names, colors, metric_label, duration_ms, row=None, col=None,
               plot_height=height - 60 - 160)
     fig = base_layout(fig, title or f"Model ranking by {metric_label}", height=height)
-    fig.update_layout(margin=dict(b=160))
+    fig.update_layout(margin=dict(b=160, r=race_margin(scores.columns)))
     return fig
 
 
@@ -297,13 +297,20 @@ def _race_frames(scores, ranks, colors):
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     span = hi - lo or max(abs(hi), 1.0)
     base = lo - 0.35 * span  # even the lowest score keeps a visible bar
-    top = hi + 0.45 * span  # room for the name and ▲/▼ mark written past the longest bar
+    top = hi + 0.15 * span  # a gap before the names; the figure's right margin holds the rest (race_margin)
     frames = [
         _race_frame(scores.iloc[f], ranks.iloc[f], ranks.iloc[f - 1] if f else None, colors, base,
                     base + 0.02 * (top - base))
         for f in range(len(scores))
     ]
     return frames, (base, top)
+
+
+def race_margin(models: Sequence[str], font_px: int = 12) -> int:
+    """Right margin [px] that fits the longest model name plus a ``▲k`` mark written past the longest bar
+    (the race is the rightmost panel and its text is not clipped to the axes)."""
+    longest = max((len(short_model_name(m)) for m in models), default=8)
+    return int(0.62 * font_px * longest + 40)
 
 
 def _add_race(fig, scores, ranks, frame_names, colors, metric_label, duration_ms, row, col, plot_height=300.0):
@@ -456,7 +463,7 @@ def dynamics_figure(
     top = 125 if title else 95
     menus, sliders = _play_controls(names, duration_ms, slider_prefix, plot_height=680 - top - 160)
     fig = base_layout(fig, title, height=680)
-    fig.update_layout(updatemenus=menus, sliders=sliders, margin=dict(b=160, t=top),
+    fig.update_layout(updatemenus=menus, sliders=sliders, margin=dict(b=160, t=top, r=race_margin(scores.columns)),
                       legend=dict(orientation="h", x=0, y=1.07, yanchor="bottom", xanchor="left"))
     if title:
         fig.update_layout(title=dict(y=0.985, yref="container", yanchor="top"))
@@ -500,7 +507,7 @@ def paired_dynamics_figure(
     top = 125 if title else 95
     menus, sliders = _play_controls(names, duration_ms, "", plot_height=600 - top - 160)
     fig = base_layout(fig, title, height=600)
-    fig.update_layout(updatemenus=menus, sliders=sliders, margin=dict(b=160, t=top),
+    fig.update_layout(updatemenus=menus, sliders=sliders, margin=dict(b=160, t=top, r=race_margin(a.scores.columns)),
                       legend=dict(orientation="h", x=0, y=1.07, yanchor="bottom", xanchor="left"))
     if title:
         fig.update_layout(title=dict(y=0.985, yref="container", yanchor="top"))
