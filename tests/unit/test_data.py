@@ -366,3 +366,55 @@ def test_load_dataset_dispatch_errors(tmp_path):
     with pytest.raises(ValueError, match="image datasets"):
         np.savez(tmp_path / "f.npz", features=np.ones((2, 2)), labels=np.array([0, 1]))
         load_dataset(tmp_path / "f.npz", max_per_class=1)
+
+
+def test_torchvision_dtd_by_name_from_a_local_root(tmp_path):
+    """A torchvision set by name from a local copy (DTD's on-disk layout), no network: lazily decoded images,
+    torchvision's class names and labels, the split honoured, and the usual subsample/id rules."""
+    images = tmp_path / "dtd" / "dtd" / "images"
+    values = {"banded": 30, "dotted": 120, "zigzagged": 220}
+    lines = {"train1": [], "test1": []}
+    for cls, value in values.items():
+        for i in range(4):
+            _save_image(images / cls / f"{cls}_{i:04d}.jpg", value + i, size=(20, 16))
+            lines["train1" if i < 3 else "test1"].append(f"{cls}/{cls}_{i:04d}.jpg")
+    labels_dir = tmp_path / "dtd" / "dtd" / "labels"
+    labels_dir.mkdir()
+    for name, rows in lines.items():
+        (labels_dir / f"{name}.txt").write_text("\n".join(rows) + "\n")
+
+    train = load_torchvision_dataset("DTD", root=tmp_path, split="train", download=False)
+    assert train.dataset_id == "torchvision:dtd:train" and len(train) == 9
+    assert train.class_names == ["banded", "dotted", "zigzagged"]
+    np.testing.assert_array_equal(train.labels, [0, 0, 0, 1, 1, 1, 2, 2, 2])
+    image, label = train[4]
+    assert label == 1 and image.mode == "RGB" and image.size == (20, 16)
+    assert abs(int(np.asarray(image)[8, 10, 0]) - 121) <= 3  # the file's own pixels (JPEG-rounded)
+    test = load_dataset("torchvision:dtd", root=tmp_path, split="test", download=False)
+    assert len(test) == 3 and test.labels.tolist() == [0, 1, 2]
+    small = load_dataset("dtd", root=tmp_path, split="train", download=False, max_per_class=2, seed=0)
+    assert len(small) == 6 and np.array_equal(small.class_counts(), [2, 2, 2])
+
+
+def test_torchvision_mnist_by_name_from_local_idx_files(tmp_path):
+    """MNIST from raw idx files under a local root becomes an in-memory array dataset (no decoding per item)."""
+    import gzip
+
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (10, 28, 28), dtype=np.uint8)
+    labels = np.array([3, 1, 4, 1, 5, 9, 2, 6, 5, 3], dtype=np.uint8)
+    for prefix in ("train", "t10k"):
+        images_idx = b"\x00\x00\x08\x03" + np.array([10, 28, 28], ">i4").tobytes() + pixels.tobytes()
+        labels_idx = b"\x00\x00\x08\x01" + np.array([10], ">i4").tobytes() + labels.tobytes()
+        for name, payload in ((f"{prefix}-images-idx3-ubyte", images_idx), (f"{prefix}-labels-idx1-ubyte", labels_idx)):
+            (raw / name).write_bytes(payload)
+            (raw / f"{name}.gz").write_bytes(gzip.compress(payload))
+    ds = load_torchvision_dataset("mnist", root=tmp_path, split="test", download=False)
+    assert isinstance(ds, ArrayImageDataset) and ds.dataset_id == "torchvision:mnist:test"
+    # digit classes present are made contiguous, named by torchvision's class names
+    assert ds.class_names == ["1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six", "9 - nine"]
+    assert ds.labels.tolist() == [2, 0, 3, 0, 4, 6, 1, 5, 4, 2]
+    image, label = ds[5]
+    assert label == 6 and np.array_equal(np.asarray(image)[:, :, 0], pixels[5])
