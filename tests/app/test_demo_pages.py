@@ -160,3 +160,39 @@ def test_every_other_page_renders_on_the_real_demo(app, prepared, page):
     _on_demo(at, demo)
     if page != "pages/setup.py":
         assert charts(at), f"{page} drew no chart"
+
+
+def test_the_issues_rank_command_reuses_the_demo_and_agrees_with_the_app(prepared, tmp_path):
+    """`transvis rank --dataset fashion-mnist --models demo ... --json out.json` on the prepared demo: every
+    model's features come from the store (no extraction), its scores are the app's persisted ones, and its
+    weighted tau is the one the Leaderboard shows for the same ground truth."""
+    import json
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from transvis.session import with_groundtruth
+
+    demo, ranking = prepared
+    out = tmp_path / "out.json"
+    metrics = ["logme", "sfda", "ped", "fsp", "face"]
+    command = [sys.executable, "-m", "transvis", "rank", "--dataset", "fashion-mnist", "--models", "demo",
+               "--metrics", ",".join(metrics), "--groundtruth", "linear_probe", "--json", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (result.stdout + result.stderr).count("(cached)") == len(demo.features), result.stderr[:2000]
+    payload = json.loads(out.read_text())
+    by_model = {entry["model"]: entry for entry in payload["models"]}
+    assert sorted(by_model) == sorted(demo.features)
+    for model, entry in by_model.items():
+        assert set(entry["scores"]) == set(metrics) and set(entry["ranks"]) == set(metrics)
+        for metric in metrics:
+            assert entry["scores"][metric] == pytest.approx(ranking.scores.at[model, metric], rel=1e-9, abs=1e-12)
+        assert entry["accuracy"] == pytest.approx(demo.groundtruth["linear_probe"][model])
+    expected = with_groundtruth(ranking.select(metrics), demo.groundtruth["linear_probe"]).weighted_tau
+    assert set(payload["weighted_tau"]) == set(metrics)
+    for metric in metrics:
+        assert np.isfinite(payload["weighted_tau"][metric])
+        assert payload["weighted_tau"][metric] == pytest.approx(expected[metric], abs=1e-12)
