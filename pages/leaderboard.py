@@ -17,7 +17,7 @@ from pages._ui import (
     variant_params,
 )
 from transvis.metrics import available, get_spec
-from transvis.session import OPT_IN_METRICS, default_metrics, selected_labels
+from transvis.session import OPT_IN_METRICS, default_metrics, in_sample_note, selected_labels
 from transvis.viz import model_colors, short_model_name
 from transvis.viz.leaderboard import (
     correlation_bars,
@@ -136,6 +136,8 @@ with tab_table:
                "metric. *None*: the metric was skipped or failed for that model (see below).")
     for metric, note in table.tie_notes().items():
         st.warning(f"**{metric_label(metric)}: tied scores.** {note}", icon=":material/drag_handle:")
+    if (note := in_sample_note(pool, table.metrics)) is not None:
+        st.info(f"**Samples per dimension.** {note}", icon=":material/straighten:")
     if "ncti" in metrics:
         st.caption(":material/balance: **NCTI depends on the pool**: it min-max normalises its three components "
                    "over the models "

@@ -136,9 +136,39 @@ class Pool:
         """``{model: features [N, D_model]}`` (the dynamics engine's input)."""
         return {m: fs.features for m, fs in self.features.items()}
 
+    def samples_per_dimension(self) -> dict[str, float]:
+        """``{model: (N - C) / D}``: samples left per feature dimension once the C class means are fitted."""
+        n_classes = len(self.class_names)
+        return {m: (fs.n_samples - n_classes) / max(fs.features.shape[1], 1) for m, fs in self.features.items()}
+
     def summary(self) -> str:
         return (f"{len(self.features)} models · {self.n_samples:,} samples · {len(self.class_names)} classes"
                 f" · {self.dataset_id}")
+
+
+# Metrics that fit a D-dimensional LDA on the very samples they score (in-sample posteriors).
+IN_SAMPLE_LDA_METRICS = ("sfda", "ped", "ncm_softmax")
+FEW_SAMPLES_PER_DIMENSION = 2.0
+
+
+def in_sample_note(pool: Pool, metrics: Sequence[str]) -> str | None:
+    """A plain note when an in-sample LDA metric is ranked on models with few samples per dimension
+    (``(N - C) / D`` below 2): their posteriors are optimistic there (exactly 1.0 once N - C <= D), which
+    favours high-dimensional features. None when no such metric is chosen or every model has enough samples."""
+    chosen = [m for m in metrics if m in IN_SAMPLE_LDA_METRICS]
+    ratios = pool.samples_per_dimension()
+    thin = {m: r for m, r in ratios.items() if r < FEW_SAMPLES_PER_DIMENSION}
+    if not chosen or not thin:
+        return None
+    n_classes = len(pool.class_names)
+    listed = "; ".join(
+        f"{m.split('/', 1)[-1]}: D = {pool.features[m].features.shape[1]:,} for N - C = "
+        f"{pool.features[m].n_samples - n_classes:,} ({r:.2f} per dimension)"
+        for m, r in sorted(thin.items(), key=lambda item: item[1]))
+    names = ", ".join(m.upper() if m != "ncm_softmax" else "NCM softmax" for m in chosen)
+    return (f"{names} fit an LDA on the samples they score, so fewer than {FEW_SAMPLES_PER_DIMENSION:g} samples "
+            f"per feature dimension make their posteriors optimistic (exactly 1.0 once N - C <= D) and favour "
+            f"high-dimensional features. {listed}. More images per class make the comparison fairer.")
 
 
 def pool_from_demo(demo, origin: str = "demo", note: str | None = None) -> Pool:

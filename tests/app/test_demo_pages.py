@@ -120,6 +120,10 @@ def test_app_opens_on_the_ready_demo_ranking(app, prepared, no_scoring):
         assert scores.max() < 1.0 and scores.nunique() == len(scores), (metric, scores.to_dict())
     assert ranking.tied_scores() == {}
     assert not [w.value for w in at.warning if "tied scores" in w.value]
+    # ... but xception's 2,048 dimensions leave 1.46 samples per dimension: the page says what that does.
+    infos = [i.value for i in at.info if "Samples per dimension" in i.value]
+    assert len(infos) == 1 and "xception_kitchenware: D = 2,048 for N - C = 2,990 (1.46 per dimension)" in infos[0]
+    assert "efficientnet" not in infos[0] and "vgg16" not in infos[0]
 
 
 def test_the_leaderboard_offers_every_ground_truth_regime_of_the_demo(app, prepared, no_scoring):

@@ -155,6 +155,7 @@ def test_saturated_scores_are_flagged_with_the_fix(app):
 
     at = app()
     assert _tie_warnings(at) == []
+    assert not [i.value for i in at.info if "Samples per dimension" in i.value]
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(4), 10)  # N - C = 36 < D = 64
     sets = [FeatureSet(features=rng.normal(size=(40, 64)) * 3 + labels[:, None] * 0.1, labels=labels,
@@ -170,3 +171,5 @@ def test_saturated_scores_are_flagged_with_the_fix(app):
     assert len(warnings) == 2
     assert warnings[0].startswith("**SFDA: tied scores.** 3 models score exactly 1. SFDA saturates at 1.0")
     assert "PED" in warnings[1] and "more images per class" in warnings[1]
+    infos = [i.value for i in at.info if "Samples per dimension" in i.value]
+    assert len(infos) == 1 and "wide-0: D = 64 for N - C = 36 (0.56 per dimension)" in infos[0]

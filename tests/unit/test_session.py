@@ -134,3 +134,23 @@ def test_precomputed_tables_are_kept_per_metric_and_parameters():
     other = rank_models({m: demo.features[m] for m in list(demo.features)[:2]}, ["logme"])
     with pytest.raises(ValueError, match="not this pool's"):
         add_precomputed(pool, other)
+
+
+def test_in_sample_note_names_models_with_few_samples_per_dimension():
+    from transvis.features.featureset import FeatureSet
+    from transvis.session import in_sample_note, pool_from_featuresets
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(4), 25)  # N - C = 96
+    sets = [FeatureSet(features=rng.normal(size=(100, d)), labels=labels, class_names=list("abcd"),
+                       model_id=f"zoo/d{d}", dataset_id="toy") for d in (16, 64, 120)]
+    pool = pool_from_featuresets(sets, "dims", "upload")
+    assert pool.samples_per_dimension() == {"zoo/d16": 6.0, "zoo/d64": 1.5, "zoo/d120": 0.8}
+    note = in_sample_note(pool, ["logme", "sfda", "ncm_softmax"])
+    assert note.startswith("SFDA, NCM softmax fit an LDA on the samples they score")
+    # listed from the fewest samples per dimension up; the well-sampled model is not named
+    assert "d120: D = 120 for N - C = 96 (0.80 per dimension); d64: D = 64 for N - C = 96 (1.50" in note
+    assert "d16" not in note
+    assert in_sample_note(pool, ["logme", "hscore"]) is None  # no in-sample LDA metric chosen
+    wide = pool_from_featuresets(sets[:1], "narrow", "upload")
+    assert in_sample_note(wide, ["sfda"]) is None  # 6 samples per dimension: nothing to say
