@@ -99,31 +99,19 @@ def test_with_images_the_card_gets_one_thumbnail_per_plotted_sample(app):
     assert table["sample"].tolist() == [4, 11, 30] and table["thumbnail"].str.startswith("data:image/png").all()
 
 
-def test_deep_dive_overview_gets_the_card_for_every_sample(app):
+def test_deep_dive_overview_and_side_by_side_get_the_card_for_every_sample(app):
     at = app("pages/deep_dive.py")
     _with_images(at)
     at.run()
     assert not at.exception
     cards = {card["chart"]: card for card in _cards(at)}
     pool = at.session_state["pools"][at.session_state["active_pool"]]
-    overview = cards["dd_overview"]
-    assert overview["samples"] == list(range(pool.n_samples)) and overview["predicted"] is None
-    assert all(url.startswith("data:image/png") for url in overview["thumbs"])
+    for chart in ("dd_overview", "dd_paired"):
+        assert cards[chart]["samples"] == list(range(pool.n_samples)) and cards[chart]["predicted"] is None
+        assert all(url.startswith("data:image/png") for url in cards[chart]["thumbs"])
     at.session_state["dd_overview"] = _selection([3, 4, 200])
     at.run()
     assert _selected_table(at)["sample"].tolist() == [3, 4, 200]
-
-
-def test_deep_dive_side_by_side_gets_the_card_and_selection(app):
-    at = app("pages/deep_dive.py")
-    _with_images(at)
-    at.run()
-    assert not at.exception
-    cards = {card["chart"]: card for card in _cards(at)}
-    pool = at.session_state["pools"][at.session_state["active_pool"]]
-    paired = cards["dd_paired"]
-    assert paired["samples"] == list(range(pool.n_samples)) and paired["predicted"] is None
-    assert [url[:14] for url in paired["thumbs"][:2]] == ["data:image/png"] * 2
     at.session_state["dd_paired"] = _selection([1, 7])
     at.run()
     assert not at.exception
