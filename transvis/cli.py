@@ -54,19 +54,41 @@ def _input_size(args, model_ids):
 
 
 def _features_for(args) -> dict:
-    from transvis.pipeline import get_features
+    from transvis.pipeline import get_features, get_layer_features
 
     model_ids = _model_ids(args.models)
     dataset = _dataset(args)
     input_size = _input_size(args, model_ids)
+    layers = _layers(getattr(args, "layers", None))
     out = {}
     for model_id in model_ids:
-        features, cached = get_features(model_id, dataset, input_size=input_size, device=args.device,
-                                        batch_size=args.batch_size, progress=None if args.progress else False)
-        print(f"{model_id}: {features.n_samples}x{features.n_dims} ({'cached' if cached else 'extracted'})",
-              file=sys.stderr)
-        out[model_id] = features
+        common = dict(input_size=input_size, device=args.device, batch_size=args.batch_size,
+                      progress=None if args.progress else False)
+        if layers is None:
+            features, cached = get_features(model_id, dataset, **common)
+            by_name = {model_id: features}
+        else:
+            per_layer, cached = get_layer_features(model_id, dataset, layers, **common)
+            # the pre-logits features keep the model's name (ground-truth rows match it); taps are model@tapK
+            by_name = {model_id if layer == "pre_logits" else f"{model_id}@{layer}": fs
+                       for layer, fs in per_layer.items()}
+        for name, features in by_name.items():
+            print(f"{name}: {features.n_samples}x{features.n_dims} ({'cached' if cached else 'extracted'})",
+                  file=sys.stderr)
+        out.update(by_name)
     return out
+
+
+def _layers(spec: str | None):
+    """``--layers``: None (pre-logits only), ``"all"``, or comma-separated tap indices."""
+    if spec is None or not spec.strip():
+        return None
+    if spec.strip() == "all":
+        return "all"
+    try:
+        return [int(item) for item in _split(spec)]
+    except ValueError:
+        raise ValueError(f"--layers takes 'all' or comma-separated tap indices such as 0,2,-1; got {spec!r}.") from None
 
 
 def _groundtruth(args, features_by_model) -> tuple[dict | None, str | None]:
@@ -85,7 +107,12 @@ def _groundtruth(args, features_by_model) -> tuple[dict | None, str | None]:
     dataset_name = args.dataset.split(":")[0] if args.dataset else None
     values = {}
     if path is not None:
-        values = groundtruth_for(path, regime=regime, dataset=dataset_name)
+        try:
+            values = groundtruth_for(path, regime=regime, dataset=dataset_name)
+        except ValueError:
+            if regime != "linear_probe":
+                raise
+            # no rows for this dataset: the linear probe is measured below, as documented
     models = list(features_by_model)
     if all(m in values for m in models):
         return {m: values[m] for m in models}, f"{regime} ({path})"
@@ -174,10 +201,11 @@ def cmd_cache(args) -> int:
     if args.action == "list":
         entries = store.list()
         for entry in entries:
-            shape = entry.meta.get("features_shape") or entry.meta.get("shape") or ""
+            shape = (entry.meta.get("shapes") or {}).get("features")
+            shape = "x".join(str(n) for n in shape) if shape else "?"
             flag = f"  PROBLEM: {entry.problem}" if entry.problem else ""
-            print(f"{entry.key}  {entry.model_id or '?':<32} {entry.dataset_id or '?':<36} "
-                  f"{entry.size_bytes / 1e6:7.1f} MB {shape}{flag}")
+            print(f"{entry.key}  {entry.model_id or '?':<32} {entry.meta.get('layer') or '?':<11} "
+                  f"{entry.dataset_id or '?':<36} {shape:>11} {entry.size_bytes / 1e6:7.1f} MB{flag}")
         print(f"{len(entries)} entries, {store.total_bytes() / 1e6:.1f} MB in {store.root}")
     elif args.action == "delete":
         if not args.key:
@@ -209,6 +237,8 @@ def _add_source_args(p, *, models_required=False):
     p.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:1, mps")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--progress", action="store_true", help="show a progress bar while extracting")
+    p.add_argument("--layers", help="also intermediate layers (timm forward_intermediates taps, globally pooled): "
+                                    "'all' or tap indices like 1,-1; each is ranked as <model>@tap<i>")
 
 
 def build_parser() -> argparse.ArgumentParser:

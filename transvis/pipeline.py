@@ -51,3 +51,36 @@ def get_features(model_id: str, dataset, *, input_size=None, device="auto", batc
     features.model_id = parts["model_id"]
     store.put(parts, features, overwrite=True)
     return features, False
+
+
+def get_layer_features(model_id: str, dataset, layers, *, input_size=None, device="auto", batch_size: int = 64,
+                       progress=None, store=None, recompute: bool = False, cache_dir=None,
+                       cancel=None) -> tuple[dict[str, FeatureSet], bool]:
+    """Pre-logits features and intermediate taps of ``dataset`` under ``model_id``, so layers can be ranked.
+
+    layers : ``"all"`` or tap indices of ``model.forward_intermediates`` (negative from the end).
+    Returns ``({"pre_logits": FeatureSet, "tap<i>": FeatureSet, ...}, from_cache)``. Each layer is its own
+    store entry (the key's ``layer`` part); when any is missing, one pass extracts every requested layer and
+    stores each atomically. The model is loaded once to name its taps (and reused for a pass).
+    """
+    from transvis.features.extract import PRE_LOGITS, extract_features, resolve_taps
+    from transvis.models import load_model, preprocessing_config
+    from transvis.store import FeatureStore
+
+    store = store if store is not None else FeatureStore(cache_dir)
+    base = feature_key_parts(model_id, dataset, input_size=input_size, cache_dir=cache_dir)
+    model = load_model(base["model_id"], device="cpu", cache_dir=cache_dir)
+    config = preprocessing_config(model, input_size)
+    taps = resolve_taps(model, layers, tuple(config["input_size"]))
+    names = [PRE_LOGITS] + [f"tap{index}" for index in taps]
+    parts = {name: {**base, "layer": name} for name in names}
+    if not recompute:
+        cached = {name: store.get(parts[name]) for name in names}
+        if all(value is not None for value in cached.values()):
+            return cached, True
+    extracted = extract_features(model, dataset, batch_size=batch_size, device=device, input_size=input_size,
+                                 layers=taps, progress=progress, cache_dir=cache_dir, cancel=cancel)
+    for name in names:
+        extracted[name].model_id = base["model_id"]
+        store.put(parts[name], extracted[name], overwrite=True)
+    return {name: extracted[name] for name in names}, False

@@ -67,3 +67,49 @@ def test_cache_list_on_empty_store(tmp_path, monkeypatch, capsys):
 def test_rank_without_a_source_is_a_clear_error(capsys):
     assert main(["rank", "--metrics", "logme"]) == 2
     assert "--features" in capsys.readouterr().err
+
+
+def test_rank_layers_of_models_extracted_once_then_cached(tmp_path, monkeypatch, capsys):
+    """`--layers` ranks every tapped layer as <model>@tap<i>; each layer is its own store entry, so a second
+    run extracts nothing. With no ground-truth rows for the dataset, linear_probe is measured per layer."""
+    from transvis.data import load_dataset
+    from transvis.features.extract import extract_features
+    from transvis.groundtruth import linear_probe
+    from transvis.models import load_model
+
+    monkeypatch.setenv("TRANSVIS_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "layers.json"
+    argv = ["rank", "--dataset", "digits", "--max-per-class", "8", "--models", "test_resnet.random_init",
+            "--layers", "0,-1", "--input-size", "32", "--metrics", "logme,hscore", "--groundtruth", "linear_probe",
+            "--json", str(out)]
+    assert main(argv) == 0
+    first = capsys.readouterr().err
+    names = ["test_resnet.random_init", "test_resnet.random_init@tap0", "test_resnet.random_init@tap4"]
+    assert [line.split(":")[0] for line in first.splitlines() if "(extracted)" in line] == names
+    payload = json.loads(out.read_text())
+    by_model = {entry["model"]: entry for entry in payload["models"]}
+    assert sorted(by_model) == sorted(names)
+    # every layer's score is that layer's own features, as one extraction pass computes them
+    dataset = load_dataset("digits", max_per_class=8, seed=0)
+    direct = extract_features(load_model("test_resnet.random_init"), dataset, input_size=32, layers=[0, 4],
+                              progress=False, device="cpu", num_workers=0)
+    for name, layer in zip(names, ["pre_logits", "tap0", "tap4"]):
+        fs = direct[layer]
+        assert by_model[name]["scores"]["logme"] == pytest.approx(compute("logme", fs.features, fs.labels).score,
+                                                                  rel=1e-6)
+        assert by_model[name]["accuracy"] == pytest.approx(linear_probe(fs, seed=0).accuracy)
+    assert "measured now" in payload["groundtruth_source"]
+    assert np.isfinite(payload["weighted_tau"]["hscore"])
+
+    assert main(argv) == 0
+    second = capsys.readouterr().err
+    assert "(extracted)" not in second and second.count("(cached)") == 3
+    assert main(["cache", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert all(layer in listing for layer in ("pre_logits", "tap0", "tap4")) and "3 entries" in listing
+    assert f"80x{direct['tap0'].features.shape[1]}" in listing  # each entry lists its features' shape
+
+
+def test_bad_layers_are_a_clear_error(capsys):
+    assert main(["extract", "--dataset", "digits", "--models", "test_resnet.random_init", "--layers", "last"]) == 2
+    assert "--layers takes 'all' or comma-separated tap indices" in capsys.readouterr().err

@@ -28,7 +28,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from .featureset import FeatureSet
 
-__all__ = ["PRE_LOGITS", "ExtractionCancelled", "auto_num_workers", "extract_features", "select_device"]
+__all__ = ["PRE_LOGITS", "ExtractionCancelled", "auto_num_workers", "extract_features", "resolve_taps",
+           "select_device"]
 
 ProgressCallback = Callable[[int, int, float, float], None]
 
@@ -217,6 +218,12 @@ def _resolve_taps(model, layers, input_size, device, amp_dtype) -> list[int]:
             raise ValueError(f"tap index {index} is out of range: this model has taps 0..{n_taps - 1}.")
         taps.append(index % n_taps)
     return sorted(set(taps))
+
+
+def resolve_taps(model, layers: Sequence[int] | str, input_size: tuple[int, int, int]) -> list[int]:
+    """Sorted non-negative tap indices of ``model.forward_intermediates`` for ``layers`` (``"all"`` or
+    indices, negative from the end), found with one probe forward on the CPU at ``input_size`` (C, H, W)."""
+    return _resolve_taps(model, layers, tuple(input_size), torch.device("cpu"), None)
 
 
 class _Forward:
