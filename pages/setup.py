@@ -9,6 +9,7 @@ import streamlit as st
 
 from pages._ui import add_pool, default, error_box, page_header
 from transvis.demo import DEMO_MAX_PER_CLASS
+from transvis.pipeline import parse_layers
 from transvis.session import features_for, pool_from_featuresets
 from transvis.viz import short_model_name
 
@@ -206,12 +207,20 @@ if st.session_state["setup_models"]:
         st.session_state["setup_models"] = []
         st.rerun()
 
-d1, d2, d3 = st.columns(3)
+d1, d2, d3, d4 = st.columns(4)
 device = d1.selectbox("Device", DEVICES, key=default("w:setup_device", "auto"),
                       help="auto = CUDA, then Apple MPS, then CPU.")
 input_size = d2.number_input("Input size override (0 = the model's own)", min_value=0, max_value=1024, step=16,
                              key=default("w:setup_input_size", 0), help="Smaller inputs make CPU runs faster.")
 batch_size = d3.number_input("Batch size", min_value=1, max_value=1024, key=default("w:setup_batch", 64))
+layers_text = d4.text_input("Also rank layers", key=default("w:setup_layers", ""), placeholder="all, or 1,-2",
+                            help="Intermediate layers (timm's forward_intermediates taps, average-pooled), each "
+                                 "ranked as <model>@tap<i> beside the final features. Empty: final features only.")
+try:
+    layers = parse_layers(layers_text)
+except ValueError as err:
+    layers = None
+    d4.error(str(err), icon=":material/error:")
 
 # --- 3. extract -----------------------------------------------------------------------------------------
 st.header("3 · Extract and rank", divider="gray")
@@ -243,17 +252,20 @@ if go_clicked and ready:
                               text=f"{_label}: {done:,}/{total:,} images · {rate:,.1f} img/s · ETA {eta:,.0f} s")
 
             try:
-                fs, cached = features_for(
+                got, cached = features_for(
                     entry["model"], dataset, weights_file=entry["weights_file"], device=device,
                     input_size=int(input_size) or None, batch_size=int(batch_size), progress=progress,
+                    layers=layers,
                 )
             except Exception as err:  # noqa: BLE001 - one bad model must not stop the others
                 bar.empty()
                 error_box(err, f"Extracting {label}")
                 continue
+            got = list(got.values()) if isinstance(got, dict) else [got]
             bar.progress(1.0, text=f"{label}: " + ("reused from the cache" if cached else
-                                                  f"extracted in {time.perf_counter() - start:,.1f} s"))
-            featuresets.append(fs)
+                                                  f"extracted in {time.perf_counter() - start:,.1f} s")
+                         + (f" · {len(got)} layers" if layers is not None else ""))
+            featuresets.extend(got)
         if featuresets:
             try:
                 skipped = set(featuresets[0].meta.get("skipped", []))  # unreadable images have no row

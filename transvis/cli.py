@@ -54,7 +54,7 @@ def _input_size(args, model_ids):
 
 
 def _features_for(args) -> dict:
-    from transvis.pipeline import get_features, get_layer_features
+    from transvis.pipeline import get_features, get_layer_features, named_layers
 
     model_ids = _model_ids(args.models)
     dataset = _dataset(args)
@@ -69,9 +69,7 @@ def _features_for(args) -> dict:
             by_name = {model_id: features}
         else:
             per_layer, cached = get_layer_features(model_id, dataset, layers, **common)
-            # the pre-logits features keep the model's name (ground-truth rows match it); taps are model@tapK
-            by_name = {model_id if layer == "pre_logits" else f"{model_id}@{layer}": fs
-                       for layer, fs in per_layer.items()}
+            by_name = named_layers(model_id, per_layer)
         for name, features in by_name.items():
             print(f"{name}: {features.n_samples}x{features.n_dims} ({'cached' if cached else 'extracted'})",
                   file=sys.stderr)
@@ -81,14 +79,12 @@ def _features_for(args) -> dict:
 
 def _layers(spec: str | None):
     """``--layers``: None (pre-logits only), ``"all"``, or comma-separated tap indices."""
-    if spec is None or not spec.strip():
-        return None
-    if spec.strip() == "all":
-        return "all"
+    from transvis.pipeline import parse_layers
+
     try:
-        return [int(item) for item in _split(spec)]
-    except ValueError:
-        raise ValueError(f"--layers takes 'all' or comma-separated tap indices such as 0,2,-1; got {spec!r}.") from None
+        return parse_layers(spec)
+    except ValueError as err:
+        raise ValueError(f"--{err}") from None
 
 
 def _groundtruth(args, features_by_model) -> tuple[dict | None, str | None]:

@@ -53,12 +53,36 @@ def get_features(model_id: str, dataset, *, input_size=None, device="auto", batc
     return features, False
 
 
+def parse_layers(spec: str | None):
+    """A typed layer request: None or "" (pre-logits only), ``"all"``, or comma-separated tap indices."""
+    if spec is None or not str(spec).strip():
+        return None
+    spec = str(spec).strip()
+    if spec == "all":
+        return "all"
+    try:
+        return [int(item) for item in spec.replace(" ", "").split(",") if item]
+    except ValueError:
+        raise ValueError(f"layers takes 'all' or comma-separated tap indices such as 0,2,-1; got {spec!r}.") from None
+
+
+def named_layers(model_id: str, per_layer: dict[str, FeatureSet]) -> dict[str, FeatureSet]:
+    """``{model_id: pre-logits, f"{model_id}@tap<i>": tap i}``, each a copy whose ``model_id`` is its name, so
+    the layers rank side by side as if they were models (ground-truth rows for the model still match)."""
+    import dataclasses
+
+    return {name: dataclasses.replace(fs, model_id=name)
+            for name, fs in ((model_id if layer == "pre_logits" else f"{model_id}@{layer}", fs)
+                             for layer, fs in per_layer.items())}
+
+
 def get_layer_features(model_id: str, dataset, layers, *, input_size=None, device="auto", batch_size: int = 64,
-                       progress=None, store=None, recompute: bool = False, cache_dir=None,
-                       cancel=None) -> tuple[dict[str, FeatureSet], bool]:
+                       progress=None, store=None, recompute: bool = False, cache_dir=None, cancel=None,
+                       weights_file=None) -> tuple[dict[str, FeatureSet], bool]:
     """Pre-logits features and intermediate taps of ``dataset`` under ``model_id``, so layers can be ranked.
 
     layers : ``"all"`` or tap indices of ``model.forward_intermediates`` (negative from the end).
+    weights_file : a local checkpoint for ``model_id``'s architecture (as :func:`transvis.models.load_model`).
     Returns ``({"pre_logits": FeatureSet, "tap<i>": FeatureSet, ...}, from_cache)``. Each layer is its own
     store entry (the key's ``layer`` part); when any is missing, one pass extracts every requested layer and
     stores each atomically. The model is loaded once to name its taps (and reused for a pass).
@@ -68,8 +92,13 @@ def get_layer_features(model_id: str, dataset, layers, *, input_size=None, devic
     from transvis.store import FeatureStore
 
     store = store if store is not None else FeatureStore(cache_dir)
-    base = feature_key_parts(model_id, dataset, input_size=input_size, cache_dir=cache_dir)
-    model = load_model(base["model_id"], device="cpu", cache_dir=cache_dir)
+    base = feature_key_parts(model_id, dataset, input_size=input_size, weights_file=weights_file,
+                             cache_dir=cache_dir)
+    if weights_file is None:
+        model = load_model(base["model_id"], device="cpu", cache_dir=cache_dir)
+    else:  # a local checkpoint is named after its file, so it never shares entries with the hub weights
+        model = load_model(model_id, weights_file=weights_file)
+        base["model_id"] = getattr(model, "transvis_model_id", None) or base["model_id"]
     config = preprocessing_config(model, input_size)
     taps = resolve_taps(model, layers, tuple(config["input_size"]))
     names = [PRE_LOGITS] + [f"tap{index}" for index in taps]

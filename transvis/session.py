@@ -396,6 +396,7 @@ def features_for(
     progress: Callable[[int, int, float, float], None] | None = None,
     store=None,
     cancel=None,
+    layers=None,
 ) -> tuple[FeatureSet, bool]:
     """Pre-logits features of ``model_id`` on ``dataset``: from the feature store when cached, else extracted
     (``progress(done, total, images_per_s, eta_s)`` per batch) and stored. Returns ``(features, from_cache)``.
@@ -407,8 +408,19 @@ def features_for(
     loader's name for it (``<arch>@<file>``) as model id, so it never collides with the hub weights.
     Errors (unknown model, weights not available offline, unreadable images) are ``ValueError``s whose
     message says the fix.
+
+    ``layers`` (``"all"`` or tap indices, see :func:`transvis.pipeline.parse_layers`) adds intermediate
+    layers: the result is then ``({name: FeatureSet}, from_cache)`` with the pre-logits features under the
+    model's id and each tap as ``<id>@tap<i>`` (:func:`transvis.pipeline.named_layers`), ready to rank.
     """
-    from transvis.pipeline import feature_key_parts, get_features
+    from transvis.pipeline import feature_key_parts, get_features, get_layer_features, named_layers
+
+    if layers is not None:
+        per_layer, cached = get_layer_features(
+            model_id, dataset, layers, input_size=input_size, device=device, batch_size=batch_size,
+            progress=progress if progress is not None else False, store=store, cancel=cancel,
+            weights_file=weights_file)
+        return named_layers(per_layer["pre_logits"].model_id, per_layer), cached
 
     if weights_file is None:
         return get_features(model_id, dataset, input_size=input_size, device=device, batch_size=batch_size,

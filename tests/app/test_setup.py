@@ -139,6 +139,39 @@ def test_extraction_with_a_local_checkpoint_builds_a_pool_and_reuses_the_cache(a
     _still_works(at)
 
 
+def test_layers_of_a_checkpoint_become_a_pool_ranked_layer_by_layer(app, tmp_path, monkeypatch):
+    """"Also rank layers" extracts the taps in the same pass; each tap joins the pool as <model>@tap<i> and
+    the Leaderboard ranks them beside the final features. A malformed request says how to write it."""
+    import timm
+    from safetensors.torch import save_file
+
+    monkeypatch.setenv("TRANSVIS_CACHE", str(tmp_path / "cache"))
+    weights = tmp_path / "tiny.safetensors"
+    save_file(timm.create_model("test_resnet", pretrained=False).state_dict(), str(weights))
+
+    at = app(SETUP)
+    at.text_input(key="w:setup_layers").input("last").run()
+    assert any("layers takes 'all' or comma-separated tap indices" in e.value for e in at.error)
+    at.selectbox(key="w:setup_builtin").set_value("digits").run()
+    at.number_input(key="w:setup_max_per_class").set_value(4).run()
+    at.number_input(key="w:setup_input_size").set_value(32).run()
+    at.text_input(key="w:setup_layers").input("0,-1").run()
+    at.text_input(key="setup_typed_model").input("test_resnet").run()
+    at.text_input(key="setup_checkpoint").input(str(weights)).run()
+    at.button(key="setup_add_model").click().run()
+    at.button(key="setup_extract").click().run()
+    assert not at.exception and not errors(at), errors(at)
+    pool = at.session_state["pools"][at.session_state["active_pool"]]
+    name = "test_resnet@tiny.safetensors"
+    assert pool.models == [name, f"{name}@tap0", f"{name}@tap4"]
+    assert [pool.features[m].n_dims for m in pool.models] == [96, 32, 96]
+    assert pool.features[f"{name}@tap0"].layer == "tap0" and pool.n_samples == 40
+    at.switch_page("pages/leaderboard.py").run()
+    assert not at.exception and not errors(at), errors(at)
+    table = next(f.value for f in at.dataframe if len(f.value.columns) and "logme" in f.value.columns)
+    assert sorted(table.index) == sorted(m.split("/", 1)[-1] for m in pool.models)
+
+
 def test_timm_catalogue_search_lists_pretrained_tags(app):
     at = app(SETUP)
     at.text_input(key="w:setup_timm_query").input("resnet18").run()
