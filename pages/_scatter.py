@@ -1,4 +1,5 @@
-"""Sample scatters whose points show the sample's thumbnail and label on hover, next to the cursor.
+"""Sample scatters whose points show the sample's thumbnail and label on hover, next to the cursor; class-level
+charts (per-class bars, class × class heat maps) whose categories show a montage of the class's examples.
 
 ``st.plotly_chart`` keeps drawing the figure and returning lasso/box selections; a small script-only
 ``st.components.v2`` component mounted right after it (no iframe: it runs in the app page) finds the chart's
@@ -10,6 +11,7 @@ Pools without images keep plotly's own hover label and mount nothing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 
 import numpy as np
@@ -17,7 +19,8 @@ import streamlit as st
 
 from transvis.session import Pool
 from transvis.viz.animation import stratified_sample
-from transvis.viz.thumbnails import figure_sample_ids, hover_payload, hover_thumbnails, quiet_sample_hover
+from transvis.viz.thumbnails import (
+    class_hover_payload, figure_sample_ids, hover_payload, hover_thumbnails, quiet_sample_hover)
 
 # Runs in the app page. Streamlit calls the default export on mount and again whenever ``data`` changes
 # (without a cleanup in between), so each chart's state lives in one registry and the listeners are bound
@@ -32,17 +35,25 @@ function card() {
   el = document.createElement("div");
   el.id = CARD_ID;
   el.setAttribute("data-testid", CARD_ID);
-  el.style.cssText = "position:fixed;z-index:1000000;pointer-events:none;display:none;max-width:240px;" +
+  el.style.cssText = "position:fixed;z-index:1000000;pointer-events:none;display:none;max-width:260px;" +
     "background:#fff;color:#222;border:1px solid rgba(0,0,0,.2);border-radius:6px;padding:6px 8px;" +
     "box-shadow:0 2px 10px rgba(0,0,0,.25);font:12px/1.35 sans-serif;";
-  const img = document.createElement("img");
-  img.alt = "sample thumbnail";
-  img.style.cssText = "display:block;width:96px;height:96px;object-fit:contain;margin:0 auto 4px;";
-  const caption = document.createElement("div");
-  caption.setAttribute("data-testid", CARD_ID + "-label");
-  el.append(img, caption);
   document.body.append(el);
   return el;
+}
+
+// One card serves both kinds of chart: a sample (one thumbnail + caption) or classes (a montage each).
+function sampleLayout(el) {
+  if (el.dataset.mode !== "sample") {
+    const img = document.createElement("img");
+    img.alt = "sample thumbnail";
+    img.style.cssText = "display:block;width:96px;height:96px;object-fit:contain;margin:0 auto 4px;";
+    const caption = document.createElement("div");
+    caption.setAttribute("data-testid", CARD_ID + "-label");
+    el.replaceChildren(img, caption);
+    el.dataset.mode = "sample";
+  }
+  return [el.firstChild, el.lastChild];
 }
 
 function hide() {
@@ -69,12 +80,13 @@ function sampleOf(point) {
 
 function show(state, gd, event) {
   const d = state.data;
+  if (d.kind === "class") return showClasses(state, gd, event);
   for (const point of event.points || []) {
     const idx = sampleOf(point);
     const pos = idx == null ? undefined : state.position.get(idx);
     if (pos === undefined) continue;
     const el = card();
-    const img = el.firstChild, caption = el.lastChild;
+    const [img, caption] = sampleLayout(el);
     const src = d.thumbs[pos];
     if (src) {
       img.src = src;
@@ -103,11 +115,55 @@ function show(state, gd, event) {
   hide();
 }
 
-// Beside the cursor (below right, flipped where the window ends).
+// The classes named by a hovered point: a heat-map cell's row then column, a bar's category.
+function showClasses(state, gd, event) {
+  const d = state.data;
+  for (const point of event.points || []) {
+    const found = [];
+    for (const value of [point.y, point.x]) {
+      const i = value == null ? -1 : d.classes.indexOf(String(value));
+      if (i >= 0 && !found.includes(i)) found.push(i);
+    }
+    if (!found.length) continue;
+    const el = card();
+    el.dataset.mode = "class";
+    el.replaceChildren(...found.map(i => {
+      const box = document.createElement("div");
+      box.style.cssText = "display:inline-block;vertical-align:top;text-align:center;margin:0 3px;";
+      if (d.thumbs[i]) {
+        const img = document.createElement("img");
+        img.src = d.thumbs[i];
+        img.alt = `examples of ${d.classes[i]}`;
+        img.style.cssText = "display:block;width:112px;height:112px;image-rendering:pixelated;margin:0 auto 4px;";
+        box.append(img);
+      }
+      const label = document.createElement("div");
+      label.setAttribute("data-testid", CARD_ID + "-label");
+      label.innerHTML = `<b>${escape(d.classes[i])}</b><br>${d.counts[i]} samples`;
+      box.append(label);
+      return box;
+    }));
+    el.style.display = "block";
+    const mouse = event.event || {};
+    const box = gd.getBoundingClientRect();
+    place(mouse.clientX != null ? mouse.clientX : box.left + box.width / 2,
+          mouse.clientY != null ? mouse.clientY : box.top + box.height / 2);
+    return;
+  }
+  hide();
+}
+
+// Beside the cursor: below right for samples; above left for classes, clear of plotly's own value label
+// (flipped where the window ends).
 function place(x, y) {
   const el = document.getElementById(CARD_ID);
   if (!el || el.style.display === "none") return;
   const w = el.offsetWidth, h = el.offsetHeight;
+  if (el.dataset.mode === "class") {
+    el.style.left = `${x - 16 - w < 0 ? x + 16 : x - 16 - w}px`;
+    el.style.top = `${y - 16 - h < 0 ? y + 16 : y - 16 - h}px`;
+    return;
+  }
   el.style.left = `${x + 16 + w > window.innerWidth ? x - 16 - w : x + 16}px`;
   el.style.top = `${y + 16 + h > window.innerHeight ? Math.max(0, y - 16 - h) : y + 16}px`;
 }
@@ -154,7 +210,7 @@ export default function (component) {
     REGISTRY.set(data.chart, state);
   }
   state.data = data;
-  state.position = new Map(data.samples.map((s, i) => [s, i]));
+  state.position = new Map((data.samples || []).map((s, i) => [s, i]));
   bind(state);
   if (!window.__transvisHoverTimer) window.__transvisHoverTimer = setInterval(tick, 400);
   return () => { REGISTRY.delete(data.chart); hide(); };
@@ -205,4 +261,22 @@ def sample_scatter(fig, pool: Pool, key: str, *, predicted=None, frame_names=Non
     return event
 
 
-__all__ = ["sample_scatter"]
+@st.cache_data(max_entries=16, show_spinner=False)
+def _class_payload(pool_key: str, _image_fn, _labels, class_names: tuple[str, ...]) -> dict:
+    return class_hover_payload(_labels, list(class_names), _image_fn)
+
+
+def class_chart(fig, pool: Pool, key: str, container=None, **plotly_kwargs):
+    """Place a class-level figure (bar categories, heat-map rows and columns named by class) and, when the
+    pool knows its images, the hover card: a 2 × 2 montage of the hovered class's examples and its size
+    (both classes of a heat-map cell). Returns what ``st.plotly_chart`` returns."""
+    container = container if container is not None else st
+    event = container.plotly_chart(fig, width="stretch", key=key, **plotly_kwargs)
+    if pool.image_fn is not None:
+        payload = _class_payload(pool.key, pool.image_fn, pool.labels, tuple(pool.class_names))
+        with container if container is not st else contextlib.nullcontext():
+            _hover_card(data={"chart": _key_class(key), **payload}, key=f"{key}_hover_card", height=0)
+    return event
+
+
+__all__ = ["class_chart", "sample_scatter"]

@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from pages._dynamics import engine, metric_select, model_select, selection_table, trajectory
-from pages._scatter import sample_scatter
+from pages._scatter import class_chart, sample_scatter
 from pages._ui import default, error_box, leaderboard_metrics, metric_label, page_header, ranking, variant_params
 from transvis.session import selected_indices, selected_values
 from transvis.viz import model_colors, short_model_name
@@ -99,15 +99,15 @@ for col, model in zip(columns, shown):
     if table.empty:
         col.warning(f"No per-class quantities for {short_model_name(model)}.")
         continue
-    col.plotly_chart(per_class_heatmap(table, title=short_model_name(model)), width="stretch",
-                     key=f"dd_heat_{'a' if model == model_a else 'b'}")
+    class_chart(per_class_heatmap(table, title=short_model_name(model)), pool,
+                key=f"dd_heat_{'a' if model == model_a else 'b'}", container=col)
 
 posterior = {m: detail.results["sfda"][m].trace["class_posterior"] for m in shown if m in detail.results["sfda"]}
 if posterior:
-    event = st.plotly_chart(
+    event = class_chart(
         per_class_bars(posterior, pool.class_names, "mean true-class posterior (SFDA)", colors,
                        title="Per-class SFDA posterior — click or box-select classes to list their hardest samples"),
-        width="stretch", key="dd_class_bars", on_select="rerun", selection_mode=("points", "box"))
+        pool, key="dd_class_bars", on_select="rerun", selection_mode=("points", "box"))
     picked_classes = [c for c in selected_values(event, "x") if c in pool.class_names]
 else:
     picked_classes = []
@@ -122,9 +122,9 @@ for col, model in zip(columns, shown):
     if result is None:
         col.warning(f"NCM softmax failed for {short_model_name(model)}.")
         continue
-    col.plotly_chart(matrix_heatmap(result.trace["confusion"], pool.class_names, title=short_model_name(model),
-                                    zmin=0, zmax=1, value_label="posterior", colorscale="Blues"),
-                     width="stretch", key=f"dd_confusion_{'a' if model == model_a else 'b'}")
+    class_chart(matrix_heatmap(result.trace["confusion"], pool.class_names, title=short_model_name(model),
+                               zmin=0, zmax=1, value_label="posterior", colorscale="Blues"),
+                pool, key=f"dd_confusion_{'a' if model == model_a else 'b'}", container=col)
 
 # --- overview map ----------------------------------------------------------------------------------------
 st.subheader(f"Every sample of {short_model_name(model_a)} on one map")

@@ -6,6 +6,7 @@ import streamlit as st
 
 from pages._dynamics import animation_section, model_select
 from pages._method_page import detail_model, method_scored
+from pages._scatter import class_chart
 from pages._ui import default, page_header
 from transvis.session import DYNAMICS_DEFAULTS, METHOD_DEFAULTS
 from transvis.viz import model_colors, short_model_name
@@ -68,15 +69,15 @@ right.caption("λ interpolates the within-class covariance towards a scaled iden
 detail = detail_model(pool, "w:fs_detail_model", "Per-class detail for", trace)
 if detail is not None:
     chosen, left, right = detail
-    left.plotly_chart(per_class_bars({"first pass": trace[chosen]["class_posterior_first"],
-                                      "scored pass": trace[chosen]["class_posterior"]}, pool.class_names,
-                                     "mean true-class posterior",
-                                     colors={"first pass": "#9ecae1", "scored pass": colors[chosen]},
-                                     title=f"{short_model_name(chosen)}: which classes are confidently separated"),
-                      width="stretch", key="fs_per_class")
-    right.plotly_chart(matrix_heatmap(trace[chosen]["confusion"], pool.class_names, title="Soft confusion "
-                                      "(row = true class, mean posterior)", zmin=0, zmax=1,
-                                      value_label="posterior"), width="stretch", key="fs_confusion")
+    class_chart(per_class_bars({"first pass": trace[chosen]["class_posterior_first"],
+                                "scored pass": trace[chosen]["class_posterior"]}, pool.class_names,
+                               "mean true-class posterior",
+                               colors={"first pass": "#9ecae1", "scored pass": colors[chosen]},
+                               title=f"{short_model_name(chosen)}: which classes are confidently separated"),
+                pool, key="fs_per_class", container=left)
+    class_chart(matrix_heatmap(trace[chosen]["confusion"], pool.class_names, title="Soft confusion "
+                               "(row = true class, mean posterior)", zmin=0, zmax=1,
+                               value_label="posterior"), pool, key="fs_confusion", container=right)
 left, right = st.columns(2)
 if confmix and all("mixing_weights" in trace[m] for m in models):
     left.plotly_chart(histograms({m: trace[m]["mixing_weights"] for m in models}, "ConfMix mixing weight p",

@@ -5,6 +5,7 @@ import streamlit as st
 
 from pages._dynamics import animation_section, frame_select, metric_select, model_select, quantity_curves
 from pages._method_page import detail_model, scored_models
+from pages._scatter import class_chart
 from pages._ui import default, page_header
 from transvis.session import DYNAMICS_DEFAULTS
 from transvis.viz import model_colors, short_model_name
@@ -92,18 +93,18 @@ st.plotly_chart(small_multiples_bars(stats, colors, titles={**QUANTITIES, **FACE
 detail = detail_model(pool, "w:nc_detail_model", "Class-mean geometry of", nc, widths=(3, 2))
 if detail is not None:
     chosen, left, right = detail
-    left.plotly_chart(gram_vs_etf(nc[chosen]["mean_gram"], nc[chosen]["etf_gram"], pool.class_names,
-                                  nc[chosen].get("etf_distance"), title=short_model_name(chosen)),
-                      width="stretch", key="nc_gram")
+    class_chart(gram_vs_etf(nc[chosen]["mean_gram"], nc[chosen]["etf_gram"], pool.class_names,
+                            nc[chosen].get("etf_distance"), title=short_model_name(chosen)),
+                pool, key="nc_gram", container=left)
     per_class = {"NC1 share": nc[chosen]["nc1_per_class"]}
-    right.plotly_chart(per_class_bars(per_class, pool.class_names, "share of NC1",
-                                      colors={"NC1 share": colors[chosen]},
-                                      title="Which classes are least collapsed"),
-                       width="stretch", key="nc_per_class")
+    class_chart(per_class_bars(per_class, pool.class_names, "share of NC1",
+                               colors={"NC1 share": colors[chosen]},
+                               title="Which classes are least collapsed"),
+                pool, key="nc_per_class", container=right)
     if chosen in face:
-        st.plotly_chart(per_class_bars({"collapse": face[chosen].trace["class_collapse"],
-                                        "separation": face[chosen].trace["class_separation"]},
-                                       pool.class_names, "per-class term",
-                                       colors={"collapse": "#4c78a8", "separation": "#f58518"},
-                                       title=f"FaCe per class — {short_model_name(chosen)}"),
-                        width="stretch", key="nc_face_classes")
+        class_chart(per_class_bars({"collapse": face[chosen].trace["class_collapse"],
+                                    "separation": face[chosen].trace["class_separation"]},
+                                   pool.class_names, "per-class term",
+                                   colors={"collapse": "#4c78a8", "separation": "#f58518"},
+                                   title=f"FaCe per class — {short_model_name(chosen)}"),
+                    pool, key="nc_face_classes")

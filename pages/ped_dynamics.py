@@ -5,6 +5,7 @@ import streamlit as st
 
 from pages._dynamics import animation_section, frame_select, metric_select, model_select, quantity_curves
 from pages._method_page import before_after_ranking, detail_model, method_scored
+from pages._scatter import class_chart
 from pages._ui import default, metric_label, page_header
 from transvis.session import METHOD_DEFAULTS
 from transvis.viz import model_colors, short_model_name
@@ -44,10 +45,10 @@ if traj is not None:
         step = frame_select(traj, "w:ped_step", "Step shown in the force map")
         overlap = traj.frames[step].quantities.get(model, {}).get("overlap")
         if overlap is not None:
-            st.plotly_chart(matrix_heatmap(overlap, pool.class_names, colorscale="Reds", value_label="F_ij",
-                                           title=f"{short_model_name(model)}: pairwise forces at "
-                                                 f"{traj.frames[step].label}"),
-                            width="stretch", key="ped_step_overlap")
+            class_chart(matrix_heatmap(overlap, pool.class_names, colorscale="Reds", value_label="F_ij",
+                                       title=f"{short_model_name(model)}: pairwise forces at "
+                                             f"{traj.frames[step].label}"),
+                        pool, key="ped_step_overlap")
 
 st.subheader("PED's quantities for every model")
 table, models, trace = method_scored(pool, "ped", params, "PED")
@@ -69,13 +70,13 @@ right.plotly_chart(curves(range(1, width + 1), changes, "step", "position change
 detail = detail_model(pool, "w:ped_detail_model", "Forces and radii for", trace)
 if detail is not None:
     chosen, left, right = detail
-    left.plotly_chart(matrix_heatmap(trace[chosen]["overlap"], pool.class_names,
-                                     title=f"{short_model_name(chosen)}: pairwise overlap (first-step force)",
-                                     colorscale="Reds", value_label="F_ij", text_format=".2f"),
-                      width="stretch", key="ped_overlap")
-    right.plotly_chart(per_class_bars({chosen: trace[chosen]["radii"]}, pool.class_names, "class radius", colors,
-                                      title=f"{short_model_name(chosen)}: class radii"),
-                       width="stretch", key="ped_radii")
+    class_chart(matrix_heatmap(trace[chosen]["overlap"], pool.class_names,
+                               title=f"{short_model_name(chosen)}: pairwise overlap (first-step force)",
+                               colorscale="Reds", value_label="F_ij", text_format=".2f"),
+                pool, key="ped_overlap", container=left)
+    class_chart(per_class_bars({chosen: trace[chosen]["radii"]}, pool.class_names, "class radius", colors,
+                               title=f"{short_model_name(chosen)}: class radii"),
+                pool, key="ped_radii", container=right)
 st.dataframe(pd.DataFrame({"steps": {short_model_name(m): trace[m]["num_steps"] for m in models},
                            "before": {short_model_name(m): before[m] for m in models},
                            "after": {short_model_name(m): after[m] for m in models}}),

@@ -75,8 +75,7 @@ def test_with_images_the_card_gets_one_thumbnail_per_plotted_sample(app):
     plotted = [row[0] for row in samples["customdata"]]
     # plotly's label is off on the samples (the card shows it), hover events still fire
     assert samples["hoverinfo"] == "none" and "hovertemplate" not in samples
-    [card] = _cards(at)
-    assert card["chart"] == "fs_anim"
+    [card] = [c for c in _cards(at) if c["chart"] == "fs_anim"]
     assert card["samples"] == sorted(plotted)
     pool = at.session_state["pools"][at.session_state["active_pool"]]
     assert card["true"] == [int(pool.labels[i]) for i in card["samples"]]
@@ -117,3 +116,36 @@ def test_deep_dive_overview_and_side_by_side_get_the_card_for_every_sample(app):
     assert not at.exception
     tables = [f.value for f in at.dataframe if len(f.value.columns) and "sample" in f.value.columns]
     assert any(t["sample"].tolist() == [1, 7] for t in tables)
+
+
+def test_class_charts_show_a_montage_of_the_hovered_class(app):
+    """Per-class bars and class × class heat maps get the class card: the class's size and a 2 × 2 montage
+    of four of its own images (seeded pick), looked up by the hovered category's name."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from transvis.viz.thumbnails import class_examples
+
+    at = app("pages/fisher_space.py")
+    _with_images(at)
+    at.run()
+    assert not at.exception and not errors(at)
+    cards = {c["chart"]: c for c in _cards(at) if c.get("kind") == "class"}
+    assert set(cards) == {"fs_per_class", "fs_confusion"}
+    pool = at.session_state["pools"][at.session_state["active_pool"]]
+    examples = class_examples(pool.labels, len(pool.class_names))
+    for card in cards.values():
+        assert card["classes"] == pool.class_names
+        assert card["counts"] == np.bincount(pool.labels, minlength=len(pool.class_names)).tolist()
+        for c in (0, len(pool.class_names) - 1):
+            image = Image.open(io.BytesIO(base64.b64decode(card["thumbs"][c].split(",", 1)[1])))
+            pixels = np.asarray(image.convert("L"))
+            assert image.size == (112, 112) and len(examples[c]) == 4
+            # each 56-px cell is one example scaled up whole: its grey value is that sample's index % 256
+            cells = [pixels[0, 0], pixels[0, 56], pixels[56, 0], pixels[56, 56]]
+            assert [int(v) for v in cells] == [i % 256 for i in examples[c]]
+    # the bars' categories and the heat map's rows/columns are the class names the card looks up
+    bars = charts(at)["fs_per_class"]
+    assert bars["data"][0]["x"] == pool.class_names

@@ -145,3 +145,32 @@ def test_box_selection_still_lists_samples_with_the_card_mounted(tab, image_serv
     caption.wait_for()
     selected = int(caption.inner_text().split()[0])
     assert selected == _labels().size  # the whole scatter was boxed: every sample listed
+
+
+def test_hovering_a_class_bar_shows_the_class_montage_beside_plotlys_value(tab, image_server):
+    from transvis.demo import synthetic_demo
+
+    pool = synthetic_demo()
+    tab.goto(f"{image_server}/fisher_space")
+    wait_idle(tab)
+    chart = plotly_chart(tab, "which classes are confidently separated")
+    bar = chart.locator(".trace.bars .point path").first
+    bar.wait_for()
+    target = bar.bounding_box()  # plotly's drag layer sits on top: move the mouse rather than hover the path
+    tab.mouse.move(target["x"] + target["width"] / 2 - 20, target["y"] + target["height"] / 2 + 20)
+    tab.mouse.move(target["x"] + target["width"] / 2, target["y"] + target["height"] / 2, steps=4)
+    card = tab.get_by_test_id("transvis-hover-card")
+    card.wait_for(state="visible", timeout=10_000)
+    image = card.locator("img")
+    assert image.count() == 1 and image.get_attribute("alt") == f"examples of {pool.class_names[0]}"
+    assert image.evaluate("img => img.complete && img.naturalWidth") == 112  # 2 × 2 montage of 56-px cells
+    text = tab.get_by_test_id("transvis-hover-card-label").inner_text()
+    assert pool.class_names[0] in text and f"{int((pool.labels == 0).sum())} samples" in text
+    # plotly's own label (the bar's value) stays; the card sits above left of the cursor, clear of it
+    assert chart.locator(".hoverlayer .hovertext").count() >= 1
+    box = card.bounding_box()
+    assert box["y"] + box["height"] <= target["y"] + target["height"] / 2 - 10
+    ARTIFACTS.mkdir(exist_ok=True)
+    tab.screenshot(path=str(ARTIFACTS / "hover_class.png"))
+    tab.mouse.move(5, 5)
+    card.wait_for(state="hidden", timeout=5_000)

@@ -91,3 +91,27 @@ def test_figure_sample_ids_and_quiet_hover_touch_only_sample_traces():
     overview = static_scatter(rng.normal(size=(90, 2)), labels, ["u", "v", "w"], webgl_above=10)
     np.testing.assert_array_equal(figure_sample_ids(overview), np.arange(90))
     assert all(t.hoverinfo == "none" for t in quiet_sample_hover(overview).data)
+
+
+def test_class_hover_payload_montages_counts_and_unreadable_classes():
+    from transvis.viz.thumbnails import class_examples, class_hover_payload
+
+    labels = np.array([0] * 6 + [1] * 2 + [3] * 5)  # class 2 has no sample, class 1 only two
+
+    def image(i):
+        if labels[i] == 3:
+            raise OSError("truncated file")
+        return np.full((28, 28), 10 * i, dtype=np.uint8)
+
+    examples = class_examples(labels, 4, seed=0)
+    assert [len(e) for e in examples] == [4, 2, 0, 4]
+    assert examples == class_examples(labels, 4, seed=0) and all(e == sorted(e) for e in examples)
+    assert set(examples[0]) <= set(range(6)) and examples[1] == [6, 7]
+    payload = class_hover_payload(labels, ["a", "b", "c", "d"], image)
+    assert payload["kind"] == "class" and payload["classes"] == ["a", "b", "c", "d"]
+    assert payload["counts"] == [6, 2, 0, 5]
+    assert payload["thumbs"][2] is None and payload["thumbs"][3] is None  # no sample / unreadable images
+    montage = Image.open(io.BytesIO(base64.b64decode(payload["thumbs"][1].split(",", 1)[1]))).convert("L")
+    pixels = np.asarray(montage)
+    assert montage.size == (112, 112)  # 28-px images scaled 2x into 56-px cells
+    assert (pixels[0, 0], pixels[0, 56], pixels[56, 0], pixels[70, 70]) == (60, 70, 255, 255)  # 2 examples, 2 blanks

@@ -151,3 +151,56 @@ def hover_payload(
         "frames": [str(f) for f in frame_names] if frame_names is not None and rows is not None else None,
         "classes": [str(c) for c in class_names],
     }
+
+
+# --- hover card of the class-level charts (per-class bars, class × class heat maps) ----------------------
+CLASS_MONTAGE_EXAMPLES = 4  # examples per class, in a 2 × 2 grid
+CLASS_MONTAGE_CELL = 56  # px per example: 28-px images (MNIST family) are scaled exactly 2×
+
+
+def class_montage(images: Sequence[Any], cell: int = CLASS_MONTAGE_CELL) -> Any:
+    """A 2 × 2 grid (PIL image) of up to four examples, each fitted in ``cell`` px; empty cells stay white."""
+    from PIL import Image
+
+    grid = Image.new("RGB", (2 * cell, 2 * cell), "white")
+    for k, image in enumerate(list(images)[:4]):
+        if not isinstance(image, Image.Image):
+            image = Image.fromarray(np.asarray(image, dtype=np.uint8))
+        image = image.convert("RGB")
+        image.thumbnail((cell, cell), Image.NEAREST if max(image.size) < cell else Image.BILINEAR)
+        if max(image.size) < cell:  # tiny images (28 px) are scaled up whole, crisp
+            scale = cell // max(image.size)
+            image = image.resize((image.size[0] * scale, image.size[1] * scale), Image.NEAREST)
+        x, y = (k % 2) * cell + (cell - image.size[0]) // 2, (k // 2) * cell + (cell - image.size[1]) // 2
+        grid.paste(image, (x, y))
+    return grid
+
+
+def class_examples(labels, n_classes: int, per_class: int = CLASS_MONTAGE_EXAMPLES, seed: int = 0) -> list[list[int]]:
+    """Sample indices shown for each class [C lists of ≤ ``per_class``]: a seeded random pick, sorted."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    out = []
+    for c in range(n_classes):
+        members = np.flatnonzero(labels == c)
+        pick = rng.choice(members, size=min(per_class, members.size), replace=False) if members.size else members
+        out.append(sorted(int(i) for i in pick))
+    return out
+
+
+def class_hover_payload(labels, class_names: Sequence[str], image_fn: Callable[[int], Any],
+                        per_class: int = CLASS_MONTAGE_EXAMPLES, seed: int = 0) -> dict[str, Any]:
+    """The JSON the hover card reads on class-level charts: ``{"kind": "class", "classes", "counts",
+    "thumbs"}``, one 2 × 2 montage of the class's examples per class (None where no image could be read).
+    The card finds the class of a hovered point by name (a bar's x, a heat-map cell's row and column)."""
+    labels = np.asarray(labels)
+    thumbs = []
+    for indices in class_examples(labels, len(class_names), per_class, seed):
+        try:
+            montage = class_montage([image_fn(i) for i in indices]) if indices else None
+            thumbs.append(thumbnail_data_url(montage, 2 * CLASS_MONTAGE_CELL, upscale=False) if montage is not None else None)
+        except Exception:  # noqa: BLE001 - a class whose images cannot be read shows its name alone
+            thumbs.append(None)
+    counts = np.bincount(labels.astype(np.int64), minlength=len(class_names))
+    return {"kind": "class", "classes": [str(c) for c in class_names], "counts": counts.tolist(),
+            "thumbs": thumbs}
