@@ -105,11 +105,7 @@ function show(state, gd, event) {
       text += `<br>predicted: <b style="color:${colour}">${escape(predName)}</b>`;
     }
     caption.innerHTML = text;
-    el.style.display = "block";
-    const mouse = event.event || {};
-    const box = gd.getBoundingClientRect();
-    place(mouse.clientX != null ? mouse.clientX : box.left + box.width / 2,
-          mouse.clientY != null ? mouse.clientY : box.top + box.height / 2);
+    reveal(el, gd, event);
     return;
   }
   hide();
@@ -143,14 +139,19 @@ function showClasses(state, gd, event) {
       box.append(label);
       return box;
     }));
-    el.style.display = "block";
-    const mouse = event.event || {};
-    const box = gd.getBoundingClientRect();
-    place(mouse.clientX != null ? mouse.clientX : box.left + box.width / 2,
-          mouse.clientY != null ? mouse.clientY : box.top + box.height / 2);
+    reveal(el, gd, event);
     return;
   }
   hide();
+}
+
+// Shows the card at the event's cursor (the chart's centre when the event has no mouse position).
+function reveal(el, gd, event) {
+  el.style.display = "block";
+  const mouse = event.event || {};
+  const box = gd.getBoundingClientRect();
+  place(mouse.clientX != null ? mouse.clientX : box.left + box.width / 2,
+        mouse.clientY != null ? mouse.clientY : box.top + box.height / 2);
 }
 
 // Beside the cursor: below right for samples; above left for classes, clear of plotly's own value label
