@@ -9,7 +9,7 @@ import streamlit as st
 
 from pages._ui import add_pool, default, error_box, page_header
 from transvis.demo import DEMO_MAX_PER_CLASS
-from transvis.pipeline import parse_layers
+from transvis.pipeline import parse_layers, skipped_note
 from transvis.session import features_for, pool_from_featuresets
 from transvis.viz import short_model_name
 
@@ -266,6 +266,8 @@ if go_clicked and ready:
                                                   f"extracted in {time.perf_counter() - start:,.1f} s")
                          + (f" · {len(got)} layers" if layers is not None else ""))
             featuresets.extend(got)
+            if (note := skipped_note(got[0])) is not None:
+                st.warning(f"**{label}**: {note}", icon=":material/broken_image:")
         if featuresets:
             try:
                 skipped = set(featuresets[0].meta.get("skipped", []))  # unreadable images have no row

@@ -54,7 +54,7 @@ def _input_size(args, model_ids):
 
 
 def _features_for(args) -> dict:
-    from transvis.pipeline import get_features, get_layer_features, named_layers
+    from transvis.pipeline import get_features, get_layer_features, named_layers, skipped_note
 
     model_ids = _model_ids(args.models)
     dataset = _dataset(args)
@@ -73,6 +73,9 @@ def _features_for(args) -> dict:
         for name, features in by_name.items():
             print(f"{name}: {features.n_samples}x{features.n_dims} ({'cached' if cached else 'extracted'})",
                   file=sys.stderr)
+        note = skipped_note(next(iter(by_name.values())))
+        if note:
+            print(f"{model_id}: {note}", file=sys.stderr)
         out.update(by_name)
     return out
 

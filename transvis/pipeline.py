@@ -113,3 +113,15 @@ def get_layer_features(model_id: str, dataset, layers, *, input_size=None, devic
         extracted[name].model_id = base["model_id"]
         store.put(parts[name], extracted[name], overwrite=True)
     return {name: extracted[name] for name in names}, False
+
+
+def skipped_note(features: FeatureSet, shown: int = 3) -> str | None:
+    """A sentence naming the images extraction had to leave out (unreadable files), or None when none was."""
+    skipped = list(features.meta.get("skipped") or [])
+    if not skipped:
+        return None
+    errors = features.meta.get("skipped_errors") or {}
+    total = features.meta.get("n_total", features.n_samples + len(skipped))
+    examples = ", ".join(f"#{i}" + (f" ({errors[str(i)]})" if str(i) in errors else "") for i in skipped[:shown])
+    more = f" and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    return f"{len(skipped)} of {total:,} images could not be read and were left out: {examples}{more}."

@@ -172,6 +172,30 @@ def test_layers_of_a_checkpoint_become_a_pool_ranked_layer_by_layer(app, tmp_pat
     assert sorted(table.index) == sorted(m.split("/", 1)[-1] for m in pool.models)
 
 
+def test_unreadable_images_are_skipped_and_reported_after_extraction(app, tmp_path, monkeypatch):
+    """A file that passes the folder scan but cannot be decoded is left out of the features, and the page
+    says which one and why; the pool is built from the readable images."""
+    from PIL import Image
+
+    monkeypatch.setenv("TRANSVIS_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "photos"
+    for name, value in (("cats", 30), ("dogs", 200)):
+        (root / name).mkdir(parents=True)
+        for i in range(3):
+            Image.new("RGB", (20, 20), (value, 40 * i, 0)).save(root / name / f"{i}.png")
+    (root / "dogs" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg" * 3)
+    at = _use_path(app(SETUP), root)
+    at.number_input(key="w:setup_input_size").set_value(32).run()
+    at.text_input(key="setup_typed_model").input("test_resnet.random_init").run()
+    at.button(key="setup_add_model").click().run()
+    at.button(key="setup_extract").click().run()
+    assert not at.exception and not errors(at), errors(at)
+    [warning] = [w.value for w in at.warning if "could not be read" in w.value]
+    assert "1 of 7 images could not be read and were left out: #6" in warning and "broken.jpg" in warning
+    pool = at.session_state["pools"][at.session_state["active_pool"]]
+    assert pool.n_samples == 6 and pool.labels.tolist() == [0, 0, 0, 1, 1, 1]
+
+
 def test_timm_catalogue_search_lists_pretrained_tags(app):
     at = app(SETUP)
     at.text_input(key="w:setup_timm_query").input("resnet18").run()

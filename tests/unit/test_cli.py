@@ -113,3 +113,19 @@ def test_rank_layers_of_models_extracted_once_then_cached(tmp_path, monkeypatch,
 def test_bad_layers_are_a_clear_error(capsys):
     assert main(["extract", "--dataset", "digits", "--models", "test_resnet.random_init", "--layers", "last"]) == 2
     assert "--layers takes 'all' or comma-separated tap indices" in capsys.readouterr().err
+
+
+def test_extract_reports_unreadable_images_it_left_out(tmp_path, monkeypatch, capsys):
+    from PIL import Image
+
+    monkeypatch.setenv("TRANSVIS_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "photos"
+    for name in ("cats", "dogs"):
+        (root / name).mkdir(parents=True)
+        for i in range(2):
+            Image.new("RGB", (16, 16), (60 * i, 100, 0)).save(root / name / f"{i}.png")
+    (root / "cats" / "zz.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    assert main(["extract", "--dataset", str(root), "--models", "test_resnet.random_init", "--input-size", "32"]) == 0
+    err = capsys.readouterr().err
+    assert "test_resnet.random_init: 4x96 (extracted)" in err
+    assert "1 of 5 images could not be read and were left out: #2 (CorruptImageError" in err and "zz.jpg" in err
