@@ -1,6 +1,6 @@
 """Time scoring a pool one metric per call (as the app's leaderboard does), with and without a shared stats cache.
 
-    .venv/bin/python bench/ranking.py            # the prepared offline demo (7 zoo models, 1,000 images)
+    .venv/bin/python bench/ranking.py            # the prepared offline demo (7 zoo models, 3,000 images)
     .venv/bin/python bench/ranking.py --synthetic
 
 Prints one row per metric: seconds without sharing (fresh ClassStats per call), with
