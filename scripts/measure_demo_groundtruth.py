@@ -3,9 +3,10 @@
     .venv/bin/python scripts/measure_demo_groundtruth.py --regimes linear_probe --seed 0
     .venv/bin/python scripts/measure_demo_groundtruth.py --regimes finetune --seed 0 --threads 1
 
-Both regimes use the ground-truth sample (Fashion-MNIST test split, 100 images per class, seed 0; the app
-scores a larger sample of the same split, 300 per class, see transvis.demo) and the same
-stratified train/val/test split of it (70 % / 20 % / 30 % of each class -> 500 / 200 / 300, seed --seed).
+Each regime has its sample of the Fashion-MNIST test split (stratified, seed 0; REGIME_MAX_PER_CLASS): the
+linear probe uses the app's scoring sample (300 per class, whose features the store already holds), fine-tuning
+100 per class (CPU-hours). Each is split the same way (50 % / 20 % / 30 % of each class into train / val / test,
+seed --seed: 1,500 / 600 / 900 and 500 / 200 / 300 images).
 
 Linear probe: logistic regression on the demo models' features of that sample (the feature store's entries, input
 112 px); C chosen on validation, refit on train + validation, test accuracy.
@@ -33,11 +34,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from transvis.demo import (  # noqa: E402
-    DEMO_GROUNDTRUTH_CSV, DEMO_GROUNDTRUTH_MAX_PER_CLASS, DEMO_INPUT_SIZE, demo_dataset)
-from transvis.groundtruth import measure_groundtruth, read_groundtruth_csv  # noqa: E402
+    DEMO_FINETUNE_MAX_PER_CLASS, DEMO_GROUNDTRUTH_CSV, DEMO_INPUT_SIZE, DEMO_MAX_PER_CLASS, demo_dataset)
+from transvis.groundtruth import measure_groundtruth, read_groundtruth_csv, write_groundtruth_csv  # noqa: E402
 from transvis.models import zoo_ids  # noqa: E402
 from transvis.pipeline import get_features  # noqa: E402
 
+# Images per class of the sample each regime is measured on (same split and seed): the linear probe on the
+# app's scoring sample (its features are already in the store), fine-tuning on a smaller one (CPU-hours).
+REGIME_MAX_PER_CLASS = {"linear_probe": DEMO_MAX_PER_CLASS, "finetune": DEMO_FINETUNE_MAX_PER_CLASS}
 FINETUNE_INPUT_SIZE = 64
 FINETUNE_EPOCHS = 8
 FINETUNE_LRS = "0.01,0.003"
@@ -78,8 +82,8 @@ def readme_text(csv_path: Path) -> str:
     """assets/groundtruth/README.md: per regime in the CSV, the command and seed that wrote it."""
     rows = read_groundtruth_csv(csv_path)
     lines = ["# Demo ground truth", "",
-             f"`{csv_path.name}`: the offline demo zoo's measured transfer accuracy on its ground-truth sample "
-             "(Fashion-MNIST test split, 100 images per class, seed 0), one row per model and regime. Each row's "
+             f"`{csv_path.name}`: the offline demo zoo's measured transfer accuracy on Fashion-MNIST (a stratified "
+             "sample of the test split per regime, below), one row per model and regime. Each row's "
              "`protocol` column (JSON) records the split, seed and hyper-parameters; `seconds` is the measuring "
              "time. See `scripts/measure_demo_groundtruth.py`'s docstring for the protocols.", ""]
     for regime in sorted({r.regime for r in rows}):
@@ -90,12 +94,26 @@ def readme_text(csv_path: Path) -> str:
         seconds = sum(float(r.extra.get("seconds") or 0) for r in in_regime)
         devices = sorted({str(r.protocol.get("device")) for r in in_regime
                           if isinstance(r.protocol, dict) and r.protocol.get("device")})
-        lines.append(f"- **{regime}** ({len(in_regime)} models, seed {seed if seed is not None else seeds}"
+        samples = sorted({f"{r.dataset}, {r.extra.get('n_train')}/{r.extra.get('n_val')}/{r.extra.get('n_test')} "
+                          "train/val/test" for r in in_regime})
+        lines.append(f"- **{regime}** ({len(in_regime)} models on {'; '.join(samples)}, seed "
+                     f"{seed if seed is not None else seeds}"
                      + (f", {seconds / 60:.0f} min wall time on {', '.join(devices)}" if devices else "") + "): "
                      + (f"`{command}`" if command and seed is not None else "measured outside this script"))
     lines += ["", "A rerun of a command skips rows already measured with the same protocol (add `--remeasure` "
               "to redo them) and keeps the other regime's rows.", ""]
     return "\n".join(lines)
+
+
+def _drop_other_samples(csv_path: Path, regime: str, dataset_id: str) -> None:
+    """A regime's rows measured on another sample are superseded (one sample per regime in the CSV)."""
+    if not csv_path.is_file():
+        return
+    rows = read_groundtruth_csv(csv_path)
+    keep = [r for r in rows if r.regime != regime or r.dataset == dataset_id]
+    if len(keep) < len(rows):
+        print(f"replacing {len(rows) - len(keep)} {regime} rows measured on another sample", file=sys.stderr)
+        write_groundtruth_csv(keep, csv_path, merge=False)
 
 
 def main(argv=None) -> int:
@@ -107,12 +125,16 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     models = args.models.split(",") if args.models else zoo_ids()
-    rows = measure_groundtruth(
-        models, demo_dataset(DEMO_GROUNDTRUTH_MAX_PER_CLASS), regimes=args.regimes.split(","), seed=args.seed, out_csv=out,
-        feature_fn=lambda model_id, ds: get_features(model_id, ds, input_size=DEMO_INPUT_SIZE)[0],
-        probe_input_size=DEMO_INPUT_SIZE, finetune_kw=finetune_kwargs(args), resume=not args.remeasure,
-        progress=lambda message: print(message, file=sys.stderr, flush=True),
-    )
+    rows = []
+    for regime in args.regimes.split(","):
+        dataset = demo_dataset(REGIME_MAX_PER_CLASS[regime])
+        _drop_other_samples(out, regime, dataset.dataset_id)
+        rows += measure_groundtruth(
+            models, dataset, regimes=[regime], seed=args.seed, out_csv=out,
+            feature_fn=lambda model_id, ds: get_features(model_id, ds, input_size=DEMO_INPUT_SIZE)[0],
+            probe_input_size=DEMO_INPUT_SIZE, finetune_kw=finetune_kwargs(args), resume=not args.remeasure,
+            progress=lambda message: print(message, file=sys.stderr, flush=True),
+        )
     for row in rows:
         print(f"{row.model:<32} {row.regime:<13} {row.accuracy:.4f}")
     (out.parent / "README.md").write_text(readme_text(out))

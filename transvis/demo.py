@@ -102,8 +102,9 @@ DEMO_SPLIT = "test"  # the vendored 10,000 images, identical on every machine
 # 300 per class: SFDA's and PED's shrinkage LDA needs N - C > D (1,280-2,048 here); below it the within-class
 # scatter is singular, every sample is classified with certainty, and both scores tie at exactly 1.0.
 DEMO_MAX_PER_CLASS = 300
-# The shipped ground truth was measured on its own, smaller sample (a 500/200/300 split of 100 per class).
-DEMO_GROUNDTRUTH_MAX_PER_CLASS = 100
+# Ground truth: the linear probe is measured on the scoring sample itself; fine-tuning (CPU-hours) on a
+# 100-per-class sample of the same split (both split 50/20/30 % into train/validation/test).
+DEMO_FINETUNE_MAX_PER_CLASS = 100
 DEMO_SEED = 0
 DEMO_INPUT_SIZE = 112
 DEMO_GROUNDTRUTH_CSV = Path(__file__).resolve().parents[1] / "assets" / "groundtruth" / "demo_fashion_mnist.csv"
@@ -115,7 +116,7 @@ class DemoNotPreparedError(RuntimeError):
 
 def demo_dataset(max_per_class: int = DEMO_MAX_PER_CLASS):
     """The demo's image sample: Fashion-MNIST test split, ``max_per_class`` images per class (default 300,
-    the scoring sample; the ground truth used ``DEMO_GROUNDTRUTH_MAX_PER_CLASS``), seed 0."""
+    the scoring sample; fine-tuning ground truth uses ``DEMO_FINETUNE_MAX_PER_CLASS``), seed 0."""
     from transvis.data import load_dataset
 
     return load_dataset(DEMO_DATASET, split=DEMO_SPLIT, max_per_class=max_per_class, seed=DEMO_SEED)

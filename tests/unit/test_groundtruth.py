@@ -318,20 +318,25 @@ def _measure_script():
 
 
 def test_shipped_demo_groundtruth_has_both_regimes_for_every_demo_model():
-    from transvis.demo import DEMO_GROUNDTRUTH_CSV, DEMO_GROUNDTRUTH_MAX_PER_CLASS, DEMO_INPUT_SIZE, demo_dataset
+    from transvis.demo import DEMO_GROUNDTRUTH_CSV, DEMO_INPUT_SIZE, demo_dataset
     from transvis.models import zoo_ids
 
     rows = read_groundtruth_csv(DEMO_GROUNDTRUTH_CSV)
-    dataset_id = demo_dataset(DEMO_GROUNDTRUTH_MAX_PER_CLASS).dataset_id
+    script = _measure_script()
+    # each regime on its own sample of the test split: the linear probe on the app's scoring sample
+    samples = {regime: demo_dataset(n) for regime, n in script.REGIME_MAX_PER_CLASS.items()}
+    assert samples["linear_probe"].dataset_id == demo_dataset().dataset_id
+    splits = {"linear_probe": (1500, 600, 900), "finetune": (500, 200, 300)}
     assert len(zoo_ids()) == 7
     for regime in ("linear_probe", "finetune"):
         table = groundtruth_for(rows, regime, dataset="fashion-mnist")
         assert sorted(table) == sorted(zoo_ids()), regime
         assert all(0.1 < accuracy <= 1.0 for accuracy in table.values()), (regime, table)  # chance is 0.1
     for row in rows:
+        dataset_id = samples[row.regime].dataset_id
         assert row.dataset == dataset_id and row.protocol["dataset_id"] == dataset_id
         assert row.protocol["seed"] == 0 and (row.protocol["val_fraction"], row.protocol["test_fraction"]) == (0.2, 0.3)
-        assert (int(row.extra["n_train"]), int(row.extra["n_val"]), int(row.extra["n_test"])) == (500, 200, 300)
+        assert (int(row.extra["n_train"]), int(row.extra["n_val"]), int(row.extra["n_test"])) == splits[row.regime]
         if row.regime == "linear_probe":
             assert row.protocol["input_size"] == DEMO_INPUT_SIZE and row.protocol["best_c"] in row.protocol["c_grid"]
         else:
