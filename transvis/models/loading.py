@@ -216,10 +216,18 @@ def _load_zoo_model(model_id, pretrained, weights_file, num_classes, cache_dir):
         raise WeightsUnavailableError(f"{entry.name} is not prepared (no weights at {path}): {zoo._prepare_hint()}")
     if entry.trunk_only:
         # timm's own head (VGG's fc6/fc7 MLP) is replaced, so timm cannot load the file strictly itself.
+        import torch
         from safetensors.torch import load_file
 
-        model = zoo.build_zoo_skeleton(entry, pretrained_cfg_file=str(path))
-        model.load_state_dict(load_file(str(path)), strict=True)
+        # Built on the meta device: initialising VGG's 102M-parameter fc6/fc7, which the trunk-only model
+        # drops, took seconds; every tensor then comes from the file (strict, assigned).
+        with torch.device("meta"):
+            model = zoo.build_zoo_skeleton(entry, pretrained_cfg_file=str(path))
+        model.load_state_dict(load_file(str(path)), strict=True, assign=True)
+        leftover = [name for name, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
+        if leftover:
+            raise RuntimeError(f"{entry.name}: the weights file has no values for {leftover[:5]}; run "
+                               "`transvis zoo prepare` again to rebuild it.")
         if num_classes is not None and num_classes != entry.num_classes:
             model.reset_classifier(num_classes)
         return model
