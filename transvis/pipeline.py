@@ -58,7 +58,7 @@ def parse_layers(spec: str | None):
     if spec is None or not str(spec).strip():
         return None
     spec = str(spec).strip()
-    if spec == "all":
+    if spec.lower() == "all":
         return "all"
     try:
         return [int(item) for item in spec.replace(" ", "").split(",") if item]
