@@ -129,3 +129,13 @@ def test_extract_reports_unreadable_images_it_left_out(tmp_path, monkeypatch, ca
     err = capsys.readouterr().err
     assert "test_resnet.random_init: 4x96 (extracted)" in err
     assert "1 of 5 images could not be read and were left out: #2 (CorruptImageError" in err and "zz.jpg" in err
+
+
+def test_parse_layers_spellings():
+    from transvis.pipeline import parse_layers
+
+    assert parse_layers(None) is None and parse_layers("  ") is None
+    assert parse_layers("all") == parse_layers(" ALL ") == "all"
+    assert parse_layers(" 0, 2,-1 ") == [0, 2, -1] and parse_layers("3,") == [3]
+    with pytest.raises(ValueError, match="such as 0,2,-1; got 'first'"):
+        parse_layers("first")
