@@ -26,28 +26,46 @@ def feature_key_parts(model_id: str, dataset, *, input_size=None, layer: str = "
     )
 
 
+def _model_and_parts(model_id: str, dataset, *, input_size, weights_file, cache_dir, load: bool):
+    """``(model or None, store key parts)``. A local checkpoint is always loaded (that validates the file
+    against the architecture) and named after its file (the loader's ``<arch>@<file>``), so it never shares
+    entries with the hub weights; otherwise the model is loaded only when ``load``."""
+    from transvis.models import load_model
+
+    parts = feature_key_parts(model_id, dataset, input_size=input_size, weights_file=weights_file,
+                              cache_dir=cache_dir)
+    if weights_file is not None:
+        model = load_model(model_id, weights_file=weights_file)
+        parts["model_id"] = getattr(model, "transvis_model_id", None) or parts["model_id"]
+        return model, parts
+    return (load_model(parts["model_id"], device="cpu", cache_dir=cache_dir) if load else None), parts
+
+
 def get_features(model_id: str, dataset, *, input_size=None, device="auto", batch_size: int = 64,
                  progress=None, store=None, recompute: bool = False, cache_dir=None,
-                 cancel=None) -> tuple[FeatureSet, bool]:
+                 cancel=None, weights_file=None) -> tuple[FeatureSet, bool]:
     """Pre-logits features of ``dataset`` under ``model_id``, from the store when present.
 
     Returns ``(feature_set, from_cache)``. A miss extracts (on ``device``; progress callback
     ``progress(done, total, images_per_s, eta_s)``) and stores the result atomically, only once complete:
     a ``cancel`` request (see :func:`~transvis.features.extract.extract_features`) or any error raised
     mid-way (also from ``progress``) leaves the store as it was.
+    weights_file : a local checkpoint for ``model_id``'s architecture (as :func:`transvis.models.load_model`).
     """
     from transvis.features.extract import extract_features
     from transvis.store import FeatureStore
 
     store = store if store is not None else FeatureStore(cache_dir)
-    parts = feature_key_parts(model_id, dataset, input_size=input_size, cache_dir=cache_dir)
+    model, parts = _model_and_parts(model_id, dataset, input_size=input_size, weights_file=weights_file,
+                                    cache_dir=cache_dir, load=False)
     if not recompute:
         cached = store.get(parts)
         if cached is not None:
             return cached, True
-    features = extract_features(parts["model_id"], dataset, batch_size=batch_size, device=device,
-                                input_size=input_size, progress=progress, cache_dir=cache_dir, cancel=cancel)
-    # Extraction records the canonical model id; keep the store's view of it identical.
+    features = extract_features(parts["model_id"] if model is None else model, dataset, batch_size=batch_size,
+                                device=device, input_size=input_size, progress=progress, cache_dir=cache_dir,
+                                cancel=cancel)
+    # Extraction records the model's own id; keep the store's view of it identical.
     features.model_id = parts["model_id"]
     store.put(parts, features, overwrite=True)
     return features, False
@@ -88,17 +106,12 @@ def get_layer_features(model_id: str, dataset, layers, *, input_size=None, devic
     stores each atomically. The model is loaded once to name its taps (and reused for a pass).
     """
     from transvis.features.extract import PRE_LOGITS, extract_features, resolve_taps
-    from transvis.models import load_model, preprocessing_config
+    from transvis.models import preprocessing_config
     from transvis.store import FeatureStore
 
     store = store if store is not None else FeatureStore(cache_dir)
-    base = feature_key_parts(model_id, dataset, input_size=input_size, weights_file=weights_file,
-                             cache_dir=cache_dir)
-    if weights_file is None:
-        model = load_model(base["model_id"], device="cpu", cache_dir=cache_dir)
-    else:  # a local checkpoint is named after its file, so it never shares entries with the hub weights
-        model = load_model(model_id, weights_file=weights_file)
-        base["model_id"] = getattr(model, "transvis_model_id", None) or base["model_id"]
+    model, base = _model_and_parts(model_id, dataset, input_size=input_size, weights_file=weights_file,
+                                   cache_dir=cache_dir, load=True)
     config = preprocessing_config(model, input_size)
     taps = resolve_taps(model, layers, tuple(config["input_size"]))
     names = [PRE_LOGITS] + [f"tap{index}" for index in taps]

@@ -413,35 +413,14 @@ def features_for(
     layers: the result is then ``({name: FeatureSet}, from_cache)`` with the pre-logits features under the
     model's id and each tap as ``<id>@tap<i>`` (:func:`transvis.pipeline.named_layers`), ready to rank.
     """
-    from transvis.pipeline import feature_key_parts, get_features, get_layer_features, named_layers
+    from transvis.pipeline import get_features, get_layer_features, named_layers
 
+    common = dict(input_size=input_size, device=device, batch_size=batch_size, store=store, cancel=cancel,
+                  progress=progress if progress is not None else False, weights_file=weights_file)
     if layers is not None:
-        per_layer, cached = get_layer_features(
-            model_id, dataset, layers, input_size=input_size, device=device, batch_size=batch_size,
-            progress=progress if progress is not None else False, store=store, cancel=cancel,
-            weights_file=weights_file)
+        per_layer, cached = get_layer_features(model_id, dataset, layers, **common)
         return named_layers(per_layer["pre_logits"].model_id, per_layer), cached
-
-    if weights_file is None:
-        return get_features(model_id, dataset, input_size=input_size, device=device, batch_size=batch_size,
-                            progress=progress if progress is not None else False, store=store, cancel=cancel)
-
-    from transvis.features.extract import extract_features
-    from transvis.models import load_model
-    from transvis.store import FeatureStore
-
-    store = store if store is not None else FeatureStore()
-    model = load_model(model_id, weights_file=weights_file)  # validates the file against the architecture
-    parts = feature_key_parts(model_id, dataset, input_size=input_size, weights_file=weights_file)
-    parts["model_id"] = getattr(model, "transvis_model_id", None) or parts["model_id"]
-    cached = store.get(parts)
-    if cached is not None:
-        return cached, True
-    featureset = extract_features(model, dataset, batch_size=batch_size, device=device, input_size=input_size,
-                                  progress=progress if progress is not None else False, cancel=cancel)
-    featureset.model_id = parts["model_id"]
-    store.put(parts, featureset, overwrite=True)
-    return featureset, False
+    return get_features(model_id, dataset, **common)
 
 
 def merge_rankings(tables):
