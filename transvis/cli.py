@@ -95,7 +95,7 @@ def _groundtruth(args, features_by_model) -> tuple[dict | None, str | None]:
     linear probe on the features) or ``path.csv[:regime]``."""
     if not args.groundtruth:
         return None, None
-    from transvis.groundtruth import groundtruth_for, linear_probe
+    from transvis.groundtruth import groundtruth_for, linear_probe, read_groundtruth_csv
 
     spec = args.groundtruth
     path, regime = (spec.rsplit(":", 1) + ["linear_probe"])[:2] if spec.endswith(".csv") or ".csv:" in spec else (None, spec)
@@ -106,12 +106,13 @@ def _groundtruth(args, features_by_model) -> tuple[dict | None, str | None]:
     dataset_name = args.dataset.split(":")[0] if args.dataset else None
     values = {}
     if path is not None:
+        rows = read_groundtruth_csv(path)  # a malformed CSV is an error to fix, never silently replaced
         try:
-            values = groundtruth_for(path, regime=regime, dataset=dataset_name)
+            values = groundtruth_for(rows, regime=regime, dataset=dataset_name)
         except ValueError:
             if regime != "linear_probe":
                 raise
-            # no rows for this dataset: the linear probe is measured below, as documented
+            # no rows for this regime and dataset: the linear probe is measured below, as documented
     models = list(features_by_model)
     if all(m in values for m in models):
         return {m: values[m] for m in models}, f"{regime} ({path})"

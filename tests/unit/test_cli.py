@@ -139,3 +139,14 @@ def test_parse_layers_spellings():
     assert parse_layers(" 0, 2,-1 ") == [0, 2, -1] and parse_layers("3,") == [3]
     with pytest.raises(ValueError, match="such as 0,2,-1; got 'first'"):
         parse_layers("first")
+
+
+def test_a_malformed_groundtruth_csv_is_an_error_not_a_silent_probe(npz_files, tmp_path, capsys):
+    _, paths = npz_files
+    csv = tmp_path / "gt.csv"
+    csv.write_text("model,regime\nmodel-0,linear_probe\n")  # no dataset or accuracy column
+    code = main(["rank", "--features", *paths, "--metrics", "hscore", "--groundtruth", "linear_probe",
+                 "--groundtruth-csv", str(csv)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "dataset" in err and "accuracy" in err
