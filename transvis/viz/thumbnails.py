@@ -19,25 +19,39 @@ def thumbnail_data_url(image: Any, size: int = 56, upscale: bool = True, compact
     ``upscale=False`` leaves images smaller than ``size`` at their own size (the browser scales them);
     ``compact=True`` stores a colour image whose channels are all equal as one grey channel (a third of
     the bytes, same pixels)."""
-    from PIL import Image
-
-    if not isinstance(image, Image.Image):
-        arr = np.asarray(image)
-        if arr.dtype != np.uint8:
-            arr = np.clip(arr, 0, 255).astype(np.uint8)
-        image = Image.fromarray(arr)
-    image = image.copy()
+    image = _as_pil(image)
     if compact and image.mode == "RGB":
         r, g, b = (np.asarray(channel) for channel in image.split())
         if np.array_equal(r, g) and np.array_equal(g, b):
             image = image.convert("L")
-    image.thumbnail((size, size), Image.NEAREST if max(image.size) < size else Image.BILINEAR)
-    if upscale and max(image.size) < size:  # upscale tiny images (28×28) so they are visible
-        scale = size // max(image.size)
-        image = image.resize((image.size[0] * scale, image.size[1] * scale), Image.NEAREST)
+    image = _fit(image, size, upscale)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _as_pil(image: Any):
+    """A PIL image (a copy) of a PIL image or a uint8 array [H, W(, 3)] (other dtypes clipped to 0..255)."""
+    from PIL import Image
+
+    if isinstance(image, Image.Image):
+        return image.copy()
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8:
+        arr = np.clip(arr, 0, 255).astype(np.uint8)
+    return Image.fromarray(arr)
+
+
+def _fit(image, size: int, upscale: bool):
+    """``image`` fitted in ``size`` × ``size`` px (nearest-neighbour when shrinking little, so digits stay crisp);
+    with ``upscale`` a smaller image is scaled up by a whole factor (28 px → 56 px in a 56-px box)."""
+    from PIL import Image
+
+    image.thumbnail((size, size), Image.NEAREST if max(image.size) < size else Image.BILINEAR)
+    if upscale and max(image.size) < size:
+        scale = size // max(image.size)
+        image = image.resize((image.size[0] * scale, image.size[1] * scale), Image.NEAREST)
+    return image
 
 
 def sample_table(
@@ -164,13 +178,7 @@ def class_montage(images: Sequence[Any], cell: int = CLASS_MONTAGE_CELL) -> Any:
 
     grid = Image.new("RGB", (2 * cell, 2 * cell), "white")
     for k, image in enumerate(list(images)[:4]):
-        if not isinstance(image, Image.Image):
-            image = Image.fromarray(np.asarray(image, dtype=np.uint8))
-        image = image.convert("RGB")
-        image.thumbnail((cell, cell), Image.NEAREST if max(image.size) < cell else Image.BILINEAR)
-        if max(image.size) < cell:  # tiny images (28 px) are scaled up whole, crisp
-            scale = cell // max(image.size)
-            image = image.resize((image.size[0] * scale, image.size[1] * scale), Image.NEAREST)
+        image = _fit(_as_pil(image).convert("RGB"), cell, upscale=True)
         x, y = (k % 2) * cell + (cell - image.size[0]) // 2, (k // 2) * cell + (cell - image.size[1]) // 2
         grid.paste(image, (x, y))
     return grid
@@ -198,7 +206,8 @@ def class_hover_payload(labels, class_names: Sequence[str], image_fn: Callable[[
     for indices in class_examples(labels, len(class_names), per_class, seed):
         try:
             montage = class_montage([image_fn(i) for i in indices]) if indices else None
-            thumbs.append(thumbnail_data_url(montage, 2 * CLASS_MONTAGE_CELL, upscale=False) if montage is not None else None)
+            thumbs.append(None if montage is None else
+                          thumbnail_data_url(montage, 2 * CLASS_MONTAGE_CELL, upscale=False))
         except Exception:  # noqa: BLE001 - a class whose images cannot be read shows its name alone
             thumbs.append(None)
     counts = np.bincount(labels.astype(np.int64), minlength=len(class_names))
