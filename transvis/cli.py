@@ -60,10 +60,10 @@ def _features_for(args) -> dict:
     dataset = _dataset(args)
     input_size = _input_size(args, model_ids)
     layers = _layers(getattr(args, "layers", None))
+    common = dict(input_size=input_size, device=args.device, batch_size=args.batch_size,
+                  progress=None if args.progress else False)
     out = {}
     for model_id in model_ids:
-        common = dict(input_size=input_size, device=args.device, batch_size=args.batch_size,
-                      progress=None if args.progress else False)
         if layers is None:
             features, cached = get_features(model_id, dataset, **common)
             by_name = {model_id: features}
