@@ -30,6 +30,8 @@ import pandas as pd
 from transvis.features.featureset import FeatureSet
 from transvis.metrics import ClassStats, MetricResult, compute, get_spec
 from transvis.metrics.correlation import MIN_MODELS, correlate
+from transvis.ordering import tie_groups, tolerant_ranks
+from transvis.uncertainty import Resampling, ScoreNoise, TauInterval, sample_signature, tau_interval
 
 __all__ = ["RankingTable", "rank_models"]
 
@@ -54,6 +56,10 @@ class RankingTable:
     correlations : ``{metric: dict}`` from :func:`transvis.metrics.correlation.correlate` over the models
         that have both a score and an accuracy; ``correlation_skipped`` ``{metric: reason}`` where fewer
         than 3 such models exist.
+    noise : ``{metric: ScoreNoise}`` the scores' sampling noise (:mod:`transvis.uncertainty`), for the metrics
+        scored with ``resamples``; empty when noise was not estimated.
+    groundtruth_n : ``{model: test samples behind its accuracy}`` (binomial noise of the ground truth) or None.
+    tau_intervals : ``{metric: TauInterval}`` weighted τ with its interval (scores' and ground truth's noise).
     """
 
     scores: pd.DataFrame
@@ -66,6 +72,9 @@ class RankingTable:
     groundtruth: dict[str, float] | None = None
     correlations: dict[str, dict] = field(default_factory=dict)
     correlation_skipped: dict[str, str] = field(default_factory=dict)
+    noise: dict[str, ScoreNoise] = field(default_factory=dict)
+    groundtruth_n: dict[str, int] | None = None
+    tau_intervals: dict[str, TauInterval] = field(default_factory=dict)
 
     @property
     def models(self) -> list[str]:
@@ -84,14 +93,16 @@ class RankingTable:
         }
 
     def tied_scores(self) -> dict[str, list[tuple[float, list[str]]]]:
-        """``{metric: [(score, [models]), ...]}``: groups of two or more models whose scores are exactly
-        equal, largest group first. An exact tie carries no ranking information; for most metrics it means
-        saturation (SFDA and PED at 1.0 when N - C <= D), which the metric's ``saturation_hint`` explains."""
+        """``{metric: [(score, [models]), ...]}``: groups of two or more models whose scores are equal up to
+        float noise (:mod:`transvis.ordering`), largest group first. Such a tie carries no ranking
+        information; for most metrics it means saturation (SFDA and PED at 1.0 when N - C <= D), which the
+        metric's ``saturation_hint`` explains."""
         ties: dict[str, list[tuple[float, list[str]]]] = {}
         for metric in self.metrics:
             column = self.scores[metric].dropna()
-            groups = [(float(score), sorted(models)) for score, models in column.groupby(column).groups.items()
-                      if len(models) >= 2]
+            groups = [(float(column[group[0]]), sorted(group))
+                      for group in tie_groups(column.to_dict(), higher_is_better=_higher_is_better(metric))
+                      if len(group) >= 2]
             if groups:
                 ties[metric] = sorted(groups, key=lambda group: (-len(group[1]), -group[0]))
         return ties
@@ -103,10 +114,69 @@ class RankingTable:
 
         notes = {}
         for metric, groups in self.tied_scores().items():
-            tied = "; ".join(f"{len(models)} models score exactly {score:.6g}" for score, models in groups)
+            column = self.scores[metric]
+            tied = "; ".join(
+                f"{len(models)} models score exactly {score:.6g}" if column[models].nunique() == 1
+                else f"{len(models)} models score {score:.6g} (equal up to float noise)"
+                for score, models in groups)
             hint = get_spec(metric).saturation_hint or "Tied models share a rank."
             notes[metric] = f"{tied}. {hint}"
         return notes
+
+    # -- noise ------------------------------------------------------------------------------------------
+    @property
+    def score_se(self) -> pd.DataFrame:
+        """Standard error of every score [models × metrics] (NaN where noise was not estimated)."""
+        return pd.DataFrame(
+            {m: [self.noise[m].se(model) if m in self.noise and model in self.noise[m].estimate else math.nan
+                 for model in self.models] for m in self.metrics},
+            index=self.scores.index, columns=self.metrics, dtype=float)
+
+    def interval(self, metric: str, model: str) -> tuple[float, float]:
+        """The score's confidence interval (NaN, NaN without a noise estimate)."""
+        noise = self.noise.get(metric)
+        if noise is None or model not in noise.estimate:
+            return math.nan, math.nan
+        return noise.interval(model)
+
+    def is_ahead(self, metric: str, a: str, b: str) -> bool | None:
+        """Is model ``a`` ahead of ``b`` on ``metric`` beyond the noise? None when noise was not estimated
+        (then only a float-noise tie can be told: see :attr:`ranks`)."""
+        noise = self.noise.get(metric)
+        if noise is None or a not in noise.estimate or b not in noise.estimate:
+            return None
+        return noise.is_ahead(a, b)
+
+    def noise_groups(self, metric: str) -> list[list[str]]:
+        """Tiers of models the noise cannot order on ``metric`` (best tier first, see
+        :meth:`transvis.uncertainty.ScoreNoise.noise_groups`); without a noise estimate the float-noise tie
+        groups."""
+        noise = self.noise.get(metric)
+        if noise is not None:
+            return noise.noise_groups()
+        column = self.scores[metric].dropna()
+        return tie_groups(column.to_dict(), higher_is_better=_higher_is_better(metric))
+
+    def tau_text(self, metric: str) -> str:
+        """Weighted τ as shown: "+0.80 [−0.10, +0.95]" with its interval, "+0.80" without, "–" when none."""
+        if metric in self.tau_intervals:
+            return self.tau_intervals[metric].text()
+        tau = self.weighted_tau.get(metric, math.nan)
+        return f"{tau:+.2f}" if math.isfinite(tau) else "–"
+
+    def tau_ahead(self, a: str, b: str) -> bool | None:
+        """Does metric ``a`` agree with the ground truth better than ``b`` beyond the noise (the paired τ
+        draws' difference excludes 0 at the intervals' level)? None without intervals for both."""
+        ia, ib = self.tau_intervals.get(a), self.tau_intervals.get(b)
+        if ia is None or ib is None or not ia.sources or not ib.sources:
+            return None
+        if len(ia.draws) != len(ib.draws) or not len(ia.draws):
+            return None
+        diff = np.asarray(ia.draws) - np.asarray(ib.draws)
+        diff = diff[np.isfinite(diff)]
+        if not len(diff):
+            return None
+        return float(np.quantile(diff, 0.5 - ia.level / 2.0)) > 0.0
 
     def to_dict(self, traces: bool = False) -> dict[str, Any]:
         """JSON-able summary: ``models`` (one entry per model with its scores, ranks and accuracy),
@@ -130,6 +200,9 @@ class RankingTable:
             "correlation_skipped": dict(self.correlation_skipped),
             "skipped": [list(t) for t in self.skipped],
             "failed": [list(t) for t in self.failed],
+            "noise": {m: n.to_dict() for m, n in self.noise.items()},
+            "groundtruth_n": dict(self.groundtruth_n) if self.groundtruth_n else None,
+            "tau_intervals": {m: t.to_dict() for m, t in self.tau_intervals.items()},
         }
         if traces:
             out["results"] = {
@@ -180,14 +253,21 @@ class RankingTable:
         # to_dict writes NaN statistics as null; only numbers are ever NaN in a correlation dict.
         correlations = {m: {k: (math.nan if v is None else v) for k, v in c.items()}
                         for m, c in data.get("correlations", {}).items()}
-        return cls(
+        table = cls(
             scores=scores, ranks=ranks, results=results,
             skipped=[tuple(t) for t in data.get("skipped", [])],
             failed=[tuple(t) for t in data.get("failed", [])],
             groundtruth=accuracies or None,
             correlations=correlations,
             correlation_skipped=dict(data.get("correlation_skipped", {})),
+            noise={m: ScoreNoise.from_dict(n) for m, n in (data.get("noise") or {}).items()},
+            groundtruth_n={m: int(v) for m, v in (data.get("groundtruth_n") or {}).items()} or None,
         )
+        # The intervals are a pure function of scores, noise and ground truth (fixed seed): recomputed, so
+        # their paired draws are there for tau_ahead.
+        if table.groundtruth and (data.get("tau_intervals") or table.noise):
+            table.tau_intervals = _tau_intervals(table)
+        return table
 
     @classmethod
     def from_json(cls, text: str | bytes) -> RankingTable:
@@ -216,6 +296,9 @@ class RankingTable:
             groundtruth=dict(self.groundtruth) if self.groundtruth is not None else None,
             correlations={m: c for m, c in self.correlations.items() if m in metrics},
             correlation_skipped={m: r for m, r in self.correlation_skipped.items() if m in metrics},
+            noise={m: n for m, n in self.noise.items() if m in metrics},
+            groundtruth_n=dict(self.groundtruth_n) if self.groundtruth_n is not None else None,
+            tau_intervals={m: t for m, t in self.tau_intervals.items() if m in metrics},
         )
 
     # Trace values as strict JSON: arrays as base64 bytes (exact, compact), non-finite floats as strings.
@@ -321,8 +404,71 @@ def _check_params(spec, column: str, params: Mapping) -> None:
         )
 
 
+def _higher_is_better(metric: str) -> bool:
+    try:
+        return get_spec(metric).higher_is_better
+    except ValueError:
+        return True
+
+
 def _rank_column(values: pd.Series, higher_is_better: bool) -> pd.Series:
-    return values.rank(ascending=not higher_is_better, method="min", na_option="keep")
+    """Competition ranks with float-noise ties (:func:`transvis.ordering.tolerant_ranks`); NaN stays NaN."""
+    ranks = tolerant_ranks(values.to_dict(), higher_is_better=higher_is_better, nan_rank="nan")
+    return pd.Series(ranks, index=values.index, dtype=float)
+
+
+def as_resampling(resamples) -> Resampling | None:
+    """``resamples`` as accepted by :func:`rank_models`: None/0 → None (no noise), an int R → R subsets with
+    the default plan, a :class:`~transvis.uncertainty.Resampling` as it is."""
+    if resamples is None or isinstance(resamples, Resampling):
+        return resamples
+    if isinstance(resamples, bool) or not isinstance(resamples, (int, np.integer)) or resamples < 0:
+        raise ValueError(f"resamples must be 0 (no noise estimate), an integer ≥ 2 or a Resampling; got {resamples!r}.")
+    if resamples == 0:
+        return None
+    return Resampling(n_replicates=int(resamples))
+
+
+def _tau_intervals(table: RankingTable) -> dict[str, TauInterval]:
+    gt = table.groundtruth or {}
+    level = next(iter(table.noise.values())).resampling.level if table.noise else 0.95
+    out = {}
+    for column in table.correlations:
+        scores = table.scores[column].dropna().to_dict()
+        out[column] = tau_interval(scores, gt, noise=table.noise.get(column), n_test=table.groundtruth_n,
+                                   higher_is_better=_higher_is_better(column), level=level)
+    return out
+
+
+def attach_groundtruth(table: RankingTable, groundtruth: Mapping[str, float] | None,
+                       groundtruth_n: Mapping[str, int] | None = None) -> RankingTable:
+    """A copy of ``table`` with its correlations against ``groundtruth`` ({model: accuracy}) over the models
+    that have both (lower-is-better metrics flipped so τ keeps its meaning; at least 3 models), and each
+    weighted τ's interval from the scores' noise and ``groundtruth_n`` ({model: test samples})."""
+    if not groundtruth:
+        return dataclasses.replace(table, groundtruth=None, groundtruth_n=None, correlations={},
+                                   correlation_skipped={}, tau_intervals={})
+    gt = {m: float(v) for m, v in dict(groundtruth).items()}
+    bad = sorted(m for m, v in gt.items() if not math.isfinite(v))
+    if bad:
+        raise ValueError(f"groundtruth has NaN/inf accuracy for {bad[:5]}; drop those models from groundtruth.")
+    correlations: dict[str, dict] = {}
+    skipped: dict[str, str] = {}
+    for column in table.metrics:
+        column_scores = table.scores[column].dropna()
+        shared = [m for m in column_scores.index if m in gt]
+        if len(shared) < MIN_MODELS:
+            skipped[column] = (f"only {len(shared)} model(s) have both a {column} score and an accuracy; "
+                               f"a correlation needs at least {MIN_MODELS}.")
+            continue
+        sign = 1.0 if _higher_is_better(column) else -1.0
+        correlations[column] = correlate({m: sign * float(column_scores[m]) for m in shared},
+                                         {m: gt[m] for m in shared})
+    counts = {m: int(n) for m, n in dict(groundtruth_n).items() if n} if groundtruth_n else None
+    out = dataclasses.replace(table, groundtruth=gt, groundtruth_n=counts or None, correlations=correlations,
+                              correlation_skipped=skipped)
+    out.tau_intervals = _tau_intervals(out)
+    return out
 
 
 def rank_models(
@@ -338,6 +484,8 @@ def rank_models(
     on_error: str = "record",
     blas_threads: int | None = None,
     n_jobs: int = 1,
+    resamples: int | Resampling | None = None,
+    groundtruth_n: Mapping[str, int] | None = None,
 ) -> RankingTable:
     """Score every model of a pool with every metric and rank them.
 
@@ -368,6 +516,14 @@ def rank_models(
         bit-for-bit with the same ``blas_threads``); ``on_error="raise"`` raises the error of the first
         failing model in pool order. Up to ``n_jobs`` models' statistics are held at once.
 
+    resamples : how the scores' sampling noise is estimated (:mod:`transvis.uncertainty`): None or 0 (default)
+        none; an int R re-scores every model on R stratified subsets of 80 % of its samples (seed 0), costing
+        about 0.8·R times the scoring; a :class:`~transvis.uncertainty.Resampling` sets R, the kept fraction,
+        the seed and the confidence level. Fills ``noise`` (score intervals, :meth:`RankingTable.is_ahead`,
+        :meth:`RankingTable.noise_groups`) and, with ground truth, ``tau_intervals``.
+    groundtruth_n : ``{model: test samples}`` behind each accuracy, so τ's interval includes the ground
+        truth's binomial noise.
+
     A metric needing source probabilities is *skipped* (with the reason) for a model that has none.
     Unknown metric names, parameters or variants raise a ``ValueError`` before anything is computed.
     """
@@ -379,6 +535,7 @@ def rank_models(
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1:
         raise ValueError(f"n_jobs must be a positive integer (models scored at once); got {n_jobs!r}.")
     n_jobs = int(n_jobs)
+    resampling = as_resampling(resamples)
     if not isinstance(features_by_model, Mapping) or not features_by_model:
         raise ValueError("features_by_model must be a non-empty dict {model: FeatureSet or (X, y[, P])}.")
     if isinstance(metrics, str):
@@ -421,14 +578,20 @@ def rank_models(
 
     def score(model: str) -> _ModelScores:
         return _score_model(model, features_by_model[model], specs, metric_params, model_params.get(model, {}),
-                            stats_cache=stats_cache, backend=backend, device=device, on_error=on_error)
+                            stats_cache=stats_cache, backend=backend, device=device, on_error=on_error,
+                            resampling=resampling)
 
     with _limit_blas_threads(blas_threads):
         if jobs == 1:
             scored = [score(model) for model in models]
         else:
             scored = _score_in_threads(score, models, jobs)
+    replicate_results: dict[str, dict[str, list]] = {column: {} for column in metrics}
+    signatures = {model: record.signature for model, record in zip(models, scored)}
+    sizes = {model: record.sizes for model, record in zip(models, scored)}
     for model, record in zip(models, scored):
+        for column, per_replicate in record.replicates.items():
+            replicate_results[column][model] = per_replicate
         if record.stats_seconds is not None:
             stats_seconds[model] = record.stats_seconds
         skipped.extend(record.skipped)
@@ -456,6 +619,14 @@ def rank_models(
                 per_model = {}
         results[column] = per_model
 
+    noise: dict[str, ScoreNoise] = {}
+    if resampling is not None:
+        for column, spec in specs.items():
+            noise_of_column = _noise(spec, results[column], replicate_results[column], resampling, signatures,
+                                      sizes)
+            if noise_of_column is not None:
+                noise[column] = noise_of_column
+
     scores = pd.DataFrame(
         {column: pd.Series({m: r.score for m, r in results[column].items()}, dtype=float) for column in metrics},
         index=pd.Index(models, name="model"),
@@ -468,30 +639,7 @@ def rank_models(
         columns=metrics,
     )
 
-    gt = None
-    correlations: dict[str, dict] = {}
-    correlation_skipped: dict[str, str] = {}
-    if groundtruth is not None:
-        gt = {m: float(v) for m, v in dict(groundtruth).items()}
-        bad = sorted(m for m, v in gt.items() if not math.isfinite(v))
-        if bad:
-            raise ValueError(f"groundtruth has NaN/inf accuracy for {bad[:5]}; drop those models from groundtruth.")
-        for column, spec in specs.items():
-            column_scores = scores[column].dropna()
-            shared = [m for m in column_scores.index if m in gt]
-            if len(shared) < MIN_MODELS:
-                correlation_skipped[column] = (
-                    f"only {len(shared)} model(s) have both a {column} score and an accuracy; "
-                    f"a correlation needs at least {MIN_MODELS}."
-                )
-                continue
-            # correlate() assumes higher = better; flip a lower-is-better metric so tau keeps its meaning.
-            sign = 1.0 if spec.higher_is_better else -1.0
-            correlations[column] = correlate(
-                {m: sign * float(column_scores[m]) for m in shared}, {m: gt[m] for m in shared}
-            )
-
-    return RankingTable(
+    table = RankingTable(
         scores=scores,
         ranks=ranks,
         results=results,
@@ -499,10 +647,11 @@ def rank_models(
         failed=failed,
         seconds=seconds,
         stats_seconds=stats_seconds,
-        groundtruth=gt,
-        correlations=correlations,
-        correlation_skipped=correlation_skipped,
+        noise=noise,
     )
+    if groundtruth is not None:
+        table = attach_groundtruth(table, groundtruth, groundtruth_n)
+    return table
 
 
 @dataclass
@@ -515,11 +664,15 @@ class _ModelScores:
     skipped: list[tuple[str, str, str]] = field(default_factory=list)
     failed: list[tuple[str, str, str]] = field(default_factory=list)
     stats_seconds: float | None = None
+    replicates: dict[str, list[MetricResult | None]] = field(default_factory=dict)  # column → R subset results
+    signature: str | None = None  # the labels' signature: equal = same samples, paired subsets
+    sizes: tuple[int, int] = (0, 0)  # (samples, samples kept in each subset)
 
 
 def _score_model(model, item, specs, metric_params, extra_params, *, stats_cache, backend, device,
-                 on_error) -> _ModelScores:
-    """Every metric on one model, sharing one :class:`ClassStats` (see :func:`rank_models`)."""
+                 on_error, resampling: Resampling | None = None) -> _ModelScores:
+    """Every metric on one model, sharing one :class:`ClassStats` (see :func:`rank_models`); then, with
+    ``resampling``, every metric again on each subset (one shared ClassStats per subset)."""
     out = _ModelScores()
     features, labels, source_probs = _unpack(model, item)
     start = time.perf_counter()
@@ -562,7 +715,71 @@ def _score_model(model, item, specs, metric_params, extra_params, *, stats_cache
         finally:
             out.seconds[column] = time.perf_counter() - start
         out.results[column] = result
+    if resampling is not None and out.results:
+        out.signature = sample_signature(stats.labels)
+        out.sizes = (stats.n_samples, len(resampling.subsets(stats.labels)[0]))
+        out.replicates = _score_subsets(stats, source_probs, specs, metric_params, extra_params,
+                                        list(out.results), resampling, backend=backend, device=device)
     return out
+
+
+def _score_subsets(stats, source_probs, specs, metric_params, extra_params, columns, resampling, *, backend,
+                   device) -> dict[str, list[MetricResult | None]]:
+    """Each column's result on each of ``resampling``'s subsets of one model's samples (None where a subset
+    failed). Warnings are silenced here: the full-sample result already carried them."""
+    import warnings
+
+    out: dict[str, list[MetricResult | None]] = {column: [] for column in columns}
+    probs = None if source_probs is None else np.asarray(source_probs)
+    subsets = resampling.subsets(stats.labels)
+    for subset in subsets:
+        try:
+            sub_stats = ClassStats(stats.features[subset], stats.labels[subset], backend=backend, device=device)
+        except Exception:  # noqa: BLE001 - this subset gives no replicate; the others still do
+            for column in columns:
+                out[column].append(None)
+            continue
+        sub_probs = None if probs is None else probs[subset]
+        for column in columns:
+            kwargs = {**metric_params[column], **extra_params.get(column, {})}
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    result = compute(specs[column].name, sub_stats.features, sub_stats.labels,
+                                     source_probs=sub_probs, stats=sub_stats, **kwargs)
+                out[column].append(result if math.isfinite(float(result.score)) else None)
+            except Exception:  # noqa: BLE001 - a failed replicate is NaN, not a failed score
+                out[column].append(None)
+    return out
+
+
+def _noise(spec, results: Mapping[str, MetricResult], replicates: Mapping[str, list], resampling: Resampling,
+           signatures: Mapping[str, str | None], sizes: Mapping[str, tuple[int, int]]) -> ScoreNoise | None:
+    """One column's :class:`ScoreNoise` from the full results and the subsets' results, pool-combining each
+    subset (the same subset index across models) for pool-level metrics."""
+    models = [m for m in results if m in replicates]
+    if not models:
+        return None
+    r_count = resampling.n_replicates
+    values = {m: np.full(r_count, np.nan) for m in models}
+    for r in range(r_count):
+        per_model = {m: replicates[m][r] for m in models if r < len(replicates[m]) and replicates[m][r] is not None}
+        if spec.pool_combine is not None:
+            if len(per_model) != len(models):
+                continue  # a pool-level score needs the whole pool on this subset
+            try:
+                combined = spec.pool_combine(dict(per_model))
+            except Exception:  # noqa: BLE001 - this subset gives no replicate
+                continue
+            for m in models:
+                values[m][r] = float(combined[m])
+        else:
+            for m, result in per_model.items():
+                values[m][r] = float(result.score)
+    return ScoreNoise(estimate={m: float(results[m].score) for m in models}, replicates=values,
+                      factor={m: resampling.variance_factor(*sizes[m]) for m in models},
+                      signature={m: signatures.get(m) for m in models}, higher_is_better=spec.higher_is_better,
+                      resampling=resampling)
 
 
 def _score_in_threads(score, models: list[str], jobs: int) -> list[_ModelScores]:

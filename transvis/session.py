@@ -450,28 +450,15 @@ def merge_rankings(tables):
         failed=[f for t in tables for f in t.failed],
         seconds=pd.concat(seconds, axis=1) if seconds else None,
         stats_seconds=dict(tables[0].stats_seconds),
+        noise={k: v for t in tables for k, v in t.noise.items()},
     )
 
 
-def with_groundtruth(table, groundtruth: Mapping[str, float] | None):
-    """A copy of ``table`` with its correlations against ``groundtruth`` ({model: accuracy}), computed as
-    :func:`transvis.ranking.rank_models` does (lower-is-better metrics flipped; at least 3 models)."""
-    import dataclasses
+def with_groundtruth(table, groundtruth: Mapping[str, float] | None, groundtruth_n: Mapping[str, int] | None = None):
+    """A copy of ``table`` with its correlations against ``groundtruth`` ({model: accuracy}) and τ intervals
+    (``groundtruth_n``: test samples per accuracy), as :func:`transvis.ranking.rank_models` computes them."""
+    from transvis.ranking import attach_groundtruth
 
-    from transvis.metrics import get_spec
-    from transvis.metrics.correlation import MIN_MODELS, correlate
-
-    if not groundtruth:
-        return dataclasses.replace(table, groundtruth=None, correlations={}, correlation_skipped={})
-    gt = {m: float(v) for m, v in groundtruth.items() if math.isfinite(float(v))}
-    correlations, skipped = {}, {}
-    for column in table.metrics:
-        scores = table.scores[column].dropna()
-        shared = [m for m in scores.index if m in gt]
-        if len(shared) < MIN_MODELS:
-            skipped[column] = (f"only {len(shared)} model(s) have both a {column} score and an accuracy; "
-                               f"a correlation needs at least {MIN_MODELS}.")
-            continue
-        sign = 1.0 if get_spec(column).higher_is_better else -1.0
-        correlations[column] = correlate({m: sign * float(scores[m]) for m in shared}, {m: gt[m] for m in shared})
-    return dataclasses.replace(table, groundtruth=gt, correlations=correlations, correlation_skipped=skipped)
+    if groundtruth:
+        groundtruth = {m: float(v) for m, v in groundtruth.items() if math.isfinite(float(v))}
+    return attach_groundtruth(table, groundtruth, groundtruth_n)
