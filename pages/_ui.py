@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from transvis.session import Pool, match_groundtruth, metric_params_key, params_key, pool_from_demo
+from transvis.session import OPT_IN_METRICS, Pool, match_groundtruth, metric_params_key, params_key, pool_from_demo
 
 # Widget keys with this prefix survive page switches (Streamlit drops the state of widgets that are not
 # rendered; re-assigning the value at the start of every run keeps it).
@@ -152,17 +152,32 @@ def _pool_stats(pool_key: str) -> dict:
     return {}
 
 
+def groundtruth_sizes(pool: Pool, label: str | None) -> dict[str, int] | None:
+    """``{model: test samples}`` behind the ground truth option ``label`` (None where unknown)."""
+    if label is None:
+        return None
+    sizes = pool.groundtruth_n.get(label) or st.session_state.get("groundtruth_sizes", {}).get(label)
+    return dict(sizes) if sizes else None
+
+
 @st.cache_resource(show_spinner=False, max_entries=256)
 def _ranking(pool_key: str, metric: str, params_json: str, _pool: Pool, _params):
     from transvis.ranking import rank_models
+    from transvis.uncertainty import DEFAULT_RESAMPLING
 
-    return rank_models(_pool.features, [metric], params=_params or None, stats_cache=_pool_stats(pool_key))
+    # NLEEP and PARC cost minutes per scoring on real pools: their noise is not estimated (the table says so).
+    resamples = None if metric in OPT_IN_METRICS else DEFAULT_RESAMPLING
+    return rank_models(_pool.features, [metric], params=_params or None, stats_cache=_pool_stats(pool_key),
+                       resamples=resamples)
 
 
-def ranking(pool: Pool, metrics: list[str], params: dict | None = None, groundtruth: dict | None = None):
+def ranking(pool: Pool, metrics: list[str], params: dict | None = None, groundtruth: dict | None = None,
+            groundtruth_n: dict | None = None):
     """``transvis.ranking.rank_models`` of the pool, scored and cached one metric at a time under (pool key,
     metric, its parameters), merged, then correlated with ``groundtruth`` (cheap, never cached): changing
-    the metric selection or the ground truth recomputes nothing already scored. Metrics the pool already
+    the metric selection or the ground truth recomputes nothing already scored. Each score carries its
+    sampling noise (``table.noise``, :data:`transvis.uncertainty.DEFAULT_RESAMPLING`; not for the opt-in
+    NLEEP and PARC) and, with ``groundtruth_n`` (test samples per accuracy), each τ its interval. Metrics the pool already
     holds (``pool.precomputed``: the demo's persisted ranking) are not scored at all. A progress bar names
     the metric being scored."""
     from transvis.session import merge_rankings, with_groundtruth
@@ -179,7 +194,7 @@ def ranking(pool: Pool, metrics: list[str], params: dict | None = None, groundtr
         tables[metric] = _ranking(pool.key, metric, params_key(metric_params), pool, metric_params)
     if bar is not None:
         bar.empty()
-    return with_groundtruth(merge_rankings(tables[m] for m in metrics), groundtruth)
+    return with_groundtruth(merge_rankings(tables[m] for m in metrics), groundtruth, groundtruth_n)
 
 
 def ensure_router() -> None:
@@ -279,10 +294,11 @@ def add_groundtruth_upload(name: str, data: bytes, pool: Pool) -> None:
 
 
 @st.cache_resource(max_entries=8, show_spinner="Training a linear probe per model…")
-def _linear_probe(pool_key: str, _pool: Pool) -> dict[str, float]:
+def _linear_probe(pool_key: str, _pool: Pool) -> tuple[dict[str, float], dict[str, int]]:
     from transvis.groundtruth import linear_probe
 
-    return {m: float(linear_probe(fs, seed=0).accuracy) for m, fs in _pool.features.items()}
+    probes = {m: linear_probe(fs, seed=0) for m, fs in _pool.features.items()}
+    return {m: float(p.accuracy) for m, p in probes.items()}, {m: int(p.n_test) for m, p in probes.items()}
 
 
 MEASURED_GT = "linear probe (measured here)"
@@ -292,8 +308,9 @@ def measure_linear_probe(pool: Pool) -> None:
     """Linear-probe accuracy of every model on the pool's own samples (stratified train/val/test split), added
     to the session's ground-truth tables."""
     try:
-        accuracies = _linear_probe(pool.key, pool)
+        accuracies, test_sizes = _linear_probe(pool.key, pool)
     except Exception as err:  # noqa: BLE001
         error_box(err, "The linear probe")
         return
     st.session_state.setdefault("groundtruth_uploads", {})[MEASURED_GT] = accuracies
+    st.session_state.setdefault("groundtruth_sizes", {})[f"uploaded: {MEASURED_GT}"] = test_sizes

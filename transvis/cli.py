@@ -16,6 +16,8 @@ import json
 import sys
 from pathlib import Path
 
+from transvis.uncertainty import DEFAULT_REPLICATES
+
 DEFAULT_METRICS = "logme,sfda,ped,fsp,face,nc,hscore,hscore_shrinkage,transrate,gbc,ncti,leep,nce"
 
 
@@ -95,7 +97,7 @@ def _groundtruth(args, features_by_model) -> tuple[dict | None, str | None]:
     linear probe on the features) or ``path.csv[:regime]``."""
     if not args.groundtruth:
         return None, None
-    from transvis.groundtruth import groundtruth_for, linear_probe, read_groundtruth_csv
+    from transvis.groundtruth import groundtruth_for, linear_probe, read_groundtruth_csv, test_sizes_for
 
     spec = args.groundtruth
     path, regime = (spec.rsplit(":", 1) + ["linear_probe"])[:2] if spec.endswith(".csv") or ".csv:" in spec else (None, spec)
@@ -104,38 +106,55 @@ def _groundtruth(args, features_by_model) -> tuple[dict | None, str | None]:
 
         path = args.groundtruth_csv or (DEMO_GROUNDTRUTH_CSV if DEMO_GROUNDTRUTH_CSV.exists() else None)
     dataset_name = args.dataset.split(":")[0] if args.dataset else None
-    values = {}
+    values, sizes = {}, {}
     if path is not None:
         rows = read_groundtruth_csv(path)  # a malformed CSV is an error to fix, never silently replaced
         try:
             values = groundtruth_for(rows, regime=regime, dataset=dataset_name)
+            sizes = test_sizes_for(rows, regime=regime, dataset=dataset_name)
         except ValueError:
             if regime != "linear_probe":
                 raise
             # no rows for this regime and dataset: the linear probe is measured below, as documented
     models = list(features_by_model)
     if all(m in values for m in models):
-        return {m: values[m] for m in models}, f"{regime} ({path})"
+        return {m: values[m] for m in models}, f"{regime} ({path})", {m: sizes[m] for m in models if m in sizes}
     if regime != "linear_probe":
         missing = [m for m in models if m not in values]
         raise ValueError(f"no {regime!r} ground truth for {missing}; pass --groundtruth-csv with those rows "
                          "or use --groundtruth linear_probe to measure it.")
-    measured = {m: linear_probe(fs, seed=args.seed).accuracy for m, fs in features_by_model.items()}
-    return measured, "linear_probe (measured now on these features)"
+    probes = {m: linear_probe(fs, seed=args.seed) for m, fs in features_by_model.items()}
+    return ({m: p.accuracy for m, p in probes.items()}, "linear_probe (measured now on these features)",
+            {m: p.n_test for m, p in probes.items()})
 
 
 def _print_table(table, metrics) -> None:
-    scores = table.scores
+    """Scores ± standard error (rank; "=" marks a rank shared by a float-noise tie), then per metric the
+    tiers of models that the noise cannot order."""
+    scores, se = table.scores, table.score_se
     width = max(len(m) for m in table.models) + 2
-    header = "model".ljust(width) + "".join(f"{m[:14]:>16}" for m in metrics)
+    cell = 24
+    header = "model".ljust(width) + "".join(f"{m[:cell - 2]:>{cell}}" for m in metrics)
     print(header)
     for model in table.models:
         cells = []
         for metric in metrics:
             value = scores.loc[model, metric]
+            if value != value:
+                cells.append("—")
+                continue
             rank = table.ranks.loc[model, metric]
-            cells.append(f"{value:>11.4g} ({int(rank)})" if value == value else f"{'—':>16}")
-        print(model.ljust(width) + "".join(f"{c:>16}" for c in cells))
+            shared = "=" if (table.ranks[metric] == rank).sum() > 1 else ""
+            noise = f" ±{se.loc[model, metric]:.2g}" if se.loc[model, metric] == se.loc[model, metric] else ""
+            cells.append(f"{value:.4g}{noise} ({shared}{int(rank)})")
+        print(model.ljust(width) + "".join(f"{c:>{cell}}" for c in cells))
+    if table.noise:
+        level = next(iter(table.noise.values())).resampling.level
+        print(f"\nwithin noise ({level:.0%} level; models in one bracket cannot be ordered by these samples):")
+        for metric in metrics:
+            if metric in table.noise:
+                tiers = " > ".join("[" + ", ".join(group) + "]" for group in table.noise_groups(metric))
+                print(f"  {metric:<20} {tiers}")
 
 
 def cmd_rank(args, *, with_groundtruth=True) -> int:
@@ -152,18 +171,19 @@ def cmd_rank(args, *, with_groundtruth=True) -> int:
         if not args.dataset or not args.models:
             raise ValueError("pass --features FILE.npz, or --dataset and --models.")
         features_by_model = _features_for(args)
-    groundtruth, source = _groundtruth(args, features_by_model) if with_groundtruth else (None, None)
-    table = rank_models(features_by_model, metrics, groundtruth=groundtruth, backend=args.backend,
-                        n_jobs=getattr(args, "jobs", 1))
+    groundtruth, source, sizes = _groundtruth(args, features_by_model) if with_groundtruth else (None, None, None)
+    table = rank_models(features_by_model, metrics, groundtruth=groundtruth, groundtruth_n=sizes,
+                        backend=args.backend, n_jobs=getattr(args, "jobs", 1),
+                        resamples=getattr(args, "resamples", 0) or None)
     _print_table(table, metrics)
     for model, metric, reason in table.skipped:
         print(f"skipped {metric} for {model}: {reason}", file=sys.stderr)
     for model, metric, reason in table.failed:
         print(f"FAILED {metric} for {model}: {reason}", file=sys.stderr)
     if groundtruth:
-        print(f"\nweighted Kendall tau against {source}:")
+        print(f"\nweighted Kendall tau against {source}" + (" [95% interval]:" if table.tau_intervals else ":"))
         for metric, tau in table.weighted_tau.items():
-            print(f"  {metric:<20} {tau:+.3f}" if tau == tau else f"  {metric:<20} n/a")
+            print(f"  {metric:<20} {table.tau_text(metric)}" if tau == tau else f"  {metric:<20} n/a")
     if args.json:
         payload = table.to_dict()
         payload["groundtruth_source"] = source
@@ -254,7 +274,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default="auto", choices=["auto", "numpy", "torch"])
     p.add_argument("--jobs", type=int, default=1,
                    help="score this many models at once (threads, one BLAS thread each; e.g. the CPU count)")
-    p.add_argument("--json", help="write {models, weighted_tau, ...} here")
+    p.add_argument("--resamples", type=int, default=DEFAULT_REPLICATES,
+                   help=f"subsets re-scored to estimate each score's noise (default {DEFAULT_REPLICATES}, about "
+                        f"{0.8 * DEFAULT_REPLICATES:.0f}x the scoring time; 0 = none): intervals, tiers, tau intervals")
+    p.add_argument("--json", help="write {models, weighted_tau, tau_intervals, noise, ...} here")
     p.set_defaults(func=cmd_rank)
 
     p = sub.add_parser("score", help="score features with metrics (no ground truth)")
@@ -262,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--features", nargs="+")
     p.add_argument("--metrics", default=DEFAULT_METRICS)
     p.add_argument("--backend", default="auto", choices=["auto", "numpy", "torch"])
+    p.add_argument("--resamples", type=int, default=0,
+                   help=f"subsets re-scored to estimate each score's noise (0 = none, default; e.g. {DEFAULT_REPLICATES})")
     p.add_argument("--json")
     p.set_defaults(func=lambda a: cmd_rank(a, with_groundtruth=False), groundtruth=None)
 

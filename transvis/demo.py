@@ -32,6 +32,7 @@ class Demo:
     features: dict[str, FeatureSet]
     groundtruth: dict[str, dict[str, float]] = field(default_factory=dict)  # regime -> {model: accuracy}
     description: str = ""
+    groundtruth_n: dict[str, dict[str, int]] = field(default_factory=dict)  # regime -> {model: test samples}
     feature_keys: dict[str, str] = field(default_factory=dict)  # model -> feature-store key (prepared demos)
 
     @property
@@ -284,9 +285,9 @@ def load_demo(*, cache_dir=None) -> Demo:
         features[model_id] = entry
     if not from_manifest:
         _write_manifest(keys, cache_dir)
-    groundtruth = {}
+    groundtruth, groundtruth_n = {}, {}
     if DEMO_GROUNDTRUTH_CSV.exists():
-        from transvis.groundtruth import groundtruth_for
+        from transvis.groundtruth import groundtruth_for, test_sizes_for
 
         for regime in ("linear_probe", "finetune"):
             try:
@@ -295,10 +296,12 @@ def load_demo(*, cache_dir=None) -> Demo:
                 continue
             if values:
                 groundtruth[regime] = values
+                groundtruth_n[regime] = test_sizes_for(DEMO_GROUNDTRUTH_CSV, regime=regime, dataset=DEMO_DATASET)
     return Demo(
         name="demo-zoo/fashion-mnist",
         features=features,
         groundtruth=groundtruth,
+        groundtruth_n=groundtruth_n,
         description=(f"{len(features)} ImageNet models from the offline demo zoo on Fashion-MNIST "
                      f"({DEMO_MAX_PER_CLASS} test images per class, input {DEMO_INPUT_SIZE}px)."),
         feature_keys=dict(keys),
@@ -312,7 +315,8 @@ def _scoring_code_digest() -> str:
 
     package = Path(__file__).resolve().parent
     digest = hashlib.sha256()
-    for path in sorted([*(package / "metrics").rglob("*.py"), package / "ranking.py"]):
+    for path in sorted([*(package / "metrics").rglob("*.py"), package / "ranking.py", package / "ordering.py",
+                        package / "uncertainty.py"]):
         digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
@@ -322,6 +326,7 @@ def demo_ranking_key(feature_keys: Mapping[str, str]) -> dict:
     metrics and parameters, the scoring code and the numeric libraries. Ground truth is not part of it:
     correlations are recomputed from the current ground-truth CSV whenever the ranking is loaded."""
     from transvis.session import METHOD_DEFAULTS, default_metrics, default_params
+    from transvis.uncertainty import DEFAULT_RESAMPLING
 
     metrics = default_metrics()
     return {
@@ -330,18 +335,22 @@ def demo_ranking_key(feature_keys: Mapping[str, str]) -> dict:
         "metrics": metrics,
         "params": default_params(metrics),
         "method_params": METHOD_DEFAULTS,
+        "resampling": DEFAULT_RESAMPLING.to_dict(),
         "code": _scoring_code_digest(),
         "versions": {name: _package_version(name) for name in ("numpy", "scipy", "scikit-learn")},
     }
 
 
 def compute_demo_ranking(demo: Demo):
-    """``rank_models`` of the demo with the Leaderboard's default metrics and parameters."""
+    """``rank_models`` of the demo with the Leaderboard's default metrics and parameters, with the scores'
+    noise (:data:`transvis.uncertainty.DEFAULT_RESAMPLING`) so the app opens with intervals."""
     from transvis.ranking import rank_models
     from transvis.session import default_metrics, default_params
+    from transvis.uncertainty import DEFAULT_RESAMPLING
 
     metrics = default_metrics()
-    return rank_models(demo.features, metrics, params=default_params(metrics), backend="numpy")
+    return rank_models(demo.features, metrics, params=default_params(metrics), backend="numpy",
+                       resamples=DEFAULT_RESAMPLING, n_jobs=2)
 
 
 def compute_method_rankings(demo: Demo) -> dict:
@@ -349,9 +358,11 @@ def compute_method_rankings(demo: Demo) -> dict:
     (``transvis.session.METHOD_DEFAULTS``): what those pages show before a control is moved."""
     from transvis.ranking import rank_models
     from transvis.session import METHOD_DEFAULTS
+    from transvis.uncertainty import DEFAULT_RESAMPLING
 
     stats: dict = {}
-    return {metric: rank_models(demo.features, [metric], params={metric: params}, stats_cache=stats, backend="numpy")
+    return {metric: rank_models(demo.features, [metric], params={metric: params}, stats_cache=stats, backend="numpy",
+                                resamples=DEFAULT_RESAMPLING)
             for metric, params in METHOD_DEFAULTS.items()}
 
 
@@ -395,7 +406,7 @@ def load_demo_ranking(demo: Demo, *, regime: str | None = None, cache_dir=None):
         raise ValueError(f"the demo has no {regime!r} ground truth; choose one of {list(demo.groundtruth)}.")
     regime = regime or next(iter(demo.groundtruth), None)
     groundtruth = match_groundtruth(demo.groundtruth[regime], table.models) if regime else None
-    return with_groundtruth(table, groundtruth)
+    return with_groundtruth(table, groundtruth, demo.groundtruth_n.get(regime) if regime else None)
 
 
 def load_demo_method_rankings(demo: Demo, *, cache_dir=None) -> dict:

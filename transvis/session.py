@@ -74,7 +74,8 @@ class Pool:
     """Models ranked together: ``{model_id: FeatureSet}`` plus what is known about them.
 
     key : small string naming the content (cache key for everything computed from the pool).
-    groundtruth : ``{regime: {model_id: accuracy}}`` (e.g. ``linear_probe``, ``finetune``).
+    groundtruth : ``{regime: {model_id: accuracy}}`` (e.g. ``linear_probe``, ``finetune``);
+    groundtruth_n : ``{regime: {model_id: test samples}}`` behind them (their binomial noise), where known.
     origin : where it came from: ``demo``, ``synthetic``, ``upload``, ``store``.
     image_fn : optional ``i -> PIL.Image`` for sample ``i`` (thumbnails); None when images are unknown.
     note : shown to the user (e.g. why the app fell back to the synthetic demo).
@@ -94,6 +95,7 @@ class Pool:
     note: str | None = None
     precomputed: dict[str, Any] = field(default_factory=dict, repr=False)
     trajectories: dict[str, Any] = field(default_factory=dict, repr=False)
+    groundtruth_n: dict[str, dict[str, int]] = field(default_factory=dict)  # regime -> {model: test samples}
 
     def __post_init__(self):
         if not self.features:
@@ -177,6 +179,7 @@ def pool_from_demo(demo, origin: str = "demo", note: str | None = None) -> Pool:
     key = f"{origin}:{demo.name}:" + short_digest(first.dataset_id, sorted(demo.features), first.n_samples)
     return Pool(
         key=key, name=demo.name, features=dict(demo.features), groundtruth=dict(demo.groundtruth or {}),
+        groundtruth_n={k: dict(v) for k, v in (getattr(demo, "groundtruth_n", None) or {}).items()},
         description=getattr(demo, "description", ""), origin=origin,
         image_fn=getattr(demo, "image_fn", None) or _array_image_fn(getattr(demo, "images", None)), note=note,
     )

@@ -49,6 +49,7 @@ from transvis.ordering import RTOL, display_order, tolerance
 
 __all__ = [
     "DEFAULT_REPLICATES",
+    "DEFAULT_RESAMPLING",
     "Resampling",
     "ScoreNoise",
     "TauInterval",
@@ -270,6 +271,9 @@ class ScoreNoise:
             higher_is_better=bool(data.get("higher_is_better", True)),
             resampling=Resampling(**data["resampling"]),
         )
+
+
+DEFAULT_RESAMPLING = Resampling()  # what the app, `demo prepare` and `transvis rank` use unless told otherwise
 
 
 def _json_number(value) -> float | None:

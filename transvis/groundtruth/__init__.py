@@ -18,6 +18,7 @@ from .csvio import (
     groundtruth_for,
     normalise_regime,
     read_groundtruth_csv,
+    test_sizes_for,
     write_groundtruth_csv,
 )
 from .finetune import DEFAULT_LRS, FinetuneResult, finetune, with_new_head
@@ -44,6 +45,7 @@ __all__ = [
     "protocol_matches",
     "protocol_settings",
     "read_groundtruth_csv",
+    "test_sizes_for",
     "stratified_split",
     "with_new_head",
     "write_groundtruth_csv",

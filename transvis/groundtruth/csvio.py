@@ -155,14 +155,25 @@ def read_groundtruth_csv(path: str | os.PathLike) -> list[GroundTruthRow]:
     return rows
 
 
-def groundtruth_for(source: str | os.PathLike | Sequence[GroundTruthRow], regime: str = "linear_probe",
-                    dataset: str | None = None) -> dict[str, float]:
-    """``{model: accuracy}`` for one regime (and dataset) from a CSV path or rows.
-
-    dataset : exact id or base name (see :func:`dataset_matches`); may be omitted when the regime's rows cover
-    one dataset only.
-    """
+def test_sizes_for(source: str | os.PathLike | Sequence[GroundTruthRow], regime: str = "linear_probe",
+                   dataset: str | None = None) -> dict[str, int]:
+    """``{model: n_test}``: how many test samples each accuracy of :func:`groundtruth_for` was measured on
+    (its binomial noise; see :mod:`transvis.uncertainty`). Rows without a positive integer ``n_test`` are left
+    out."""
     rows = read_groundtruth_csv(source) if isinstance(source, (str, os.PathLike)) else list(source)
+    chosen = _rows_for(rows, regime, dataset)
+    out = {}
+    for row in chosen:
+        try:
+            n = int(float(row.extra.get("n_test", "") or 0))
+        except ValueError:
+            continue
+        if n > 0:
+            out[row.model] = n
+    return out
+
+
+def _rows_for(rows: list[GroundTruthRow], regime: str, dataset: str | None) -> list[GroundTruthRow]:
     regime = normalise_regime(regime)
     in_regime = [r for r in rows if r.regime == regime]
     if not in_regime:
@@ -178,4 +189,15 @@ def groundtruth_for(source: str | os.PathLike | Sequence[GroundTruthRow], regime
     datasets = sorted({r.dataset for r in chosen})
     if len(datasets) > 1:
         raise ValueError(f"{regime} ground truth covers several datasets ({', '.join(datasets)}); pass dataset=...")
-    return {r.model: float(r.accuracy) for r in chosen}
+    return chosen
+
+
+def groundtruth_for(source: str | os.PathLike | Sequence[GroundTruthRow], regime: str = "linear_probe",
+                    dataset: str | None = None) -> dict[str, float]:
+    """``{model: accuracy}`` for one regime (and dataset) from a CSV path or rows.
+
+    dataset : exact id or base name (see :func:`dataset_matches`); may be omitted when the regime's rows cover
+    one dataset only.
+    """
+    rows = read_groundtruth_csv(source) if isinstance(source, (str, os.PathLike)) else list(source)
+    return {r.model: float(r.accuracy) for r in _rows_for(rows, regime, dataset)}
