@@ -150,3 +150,32 @@ def test_a_malformed_groundtruth_csv_is_an_error_not_a_silent_probe(npz_files, t
     assert code == 2
     err = capsys.readouterr().err
     assert "dataset" in err and "accuracy" in err
+
+
+def test_rank_json_carries_noise_tiers_and_tau_intervals(npz_files, tmp_path, capsys):
+    demo, paths = npz_files
+    csv = tmp_path / "gt.csv"
+    rows = ["model,dataset,regime,accuracy,protocol,n_test"]
+    rows += [f"{m.split('/')[1]},synthetic,linear_probe,{a},test,200" for m, a in demo.groundtruth["ncm_heldout"].items()]
+    csv.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "out.json"
+    assert main(["rank", "--features", *paths, "--metrics", "logme,hscore", "--groundtruth", f"{csv}:linear_probe",
+                 "--resamples", "5", "--json", str(out)]) == 0
+    payload = json.loads(out.read_text())
+    noise = payload["noise"]["logme"]
+    assert noise["resampling"]["n_replicates"] == 5
+    entry = noise["models"]["model-1"]
+    assert entry["se"] > 0 and entry["interval"][0] < entry["estimate"] < entry["interval"][1]
+    assert len(entry["replicates"]) == 5
+    assert payload["groundtruth_n"] == {"model-0": 200, "model-1": 200, "model-2": 200}
+    tau = payload["tau_intervals"]["hscore"]
+    assert tau["sources"] == ["scores", "ground truth"] and tau["low"] <= tau["tau"] <= tau["high"]
+    printed = capsys.readouterr().out
+    assert "±" in printed and "within noise" in printed and "[" in printed
+
+
+def test_score_without_resamples_has_no_noise(npz_files, tmp_path):
+    _, paths = npz_files
+    out = tmp_path / "out.json"
+    assert main(["score", "--features", *paths, "--metrics", "logme", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["noise"] == {}

@@ -69,6 +69,22 @@ def test_persisted_ranking_round_trips_with_traces(tmp_path, small_demo, small_t
                                   small_table.results["nc"][model].trace["mean_gram"])
 
 
+def test_the_persisted_ranking_carries_the_scores_noise_and_tau_intervals(tmp_path, small_demo, small_table):
+    from transvis.uncertainty import DEFAULT_RESAMPLING
+
+    scored = [m for m in default_metrics() if small_table.scores[m].notna().any()]  # LEEP/NCE need a source head
+    assert set(small_table.noise) == set(scored)  # every scored default metric carries its noise
+    save_demo_ranking(small_demo, small_table, cache_dir=tmp_path)
+    demo = demo_module.Demo(name=small_demo.name, features=small_demo.features, feature_keys=small_demo.feature_keys,
+                            groundtruth=small_demo.groundtruth,
+                            groundtruth_n={"linear_probe": {m: 300 for m in small_demo.features}})
+    loaded = load_demo_ranking(demo, cache_dir=tmp_path)
+    model = next(iter(small_demo.features))
+    assert loaded.noise["logme"].resampling == DEFAULT_RESAMPLING
+    assert loaded.score_se.at[model, "logme"] == pytest.approx(small_table.score_se.at[model, "logme"])
+    assert loaded.tau_intervals["logme"].sources == ("scores", "ground truth")
+
+
 def test_correlations_follow_the_chosen_regime_and_the_current_ground_truth(tmp_path, small_demo, small_table):
     save_demo_ranking(small_demo, small_table, cache_dir=tmp_path)
     probe = load_demo_ranking(small_demo, cache_dir=tmp_path)  # default: the first regime
