@@ -3,6 +3,8 @@
     from transvis.metrics import compute, available
     result = compute("sfda", features, labels)      # features [N, D], labels [N] in 0..C-1
     result.score, result.trace
+    result.degenerate     # None, or why the score is at/near a bound of its range and the fix
+                          # (compute also emits a DegenerateScoreWarning then)
 
 Every module in this package whose name does not start with ``_`` registers its metric(s) on import.
 """
@@ -13,10 +15,12 @@ import importlib
 import pkgutil
 
 from ._contract import MetricResult, MetricSpec, available, compute, compute_many, get_spec, register
+from ._degeneracy import DegenerateScoreWarning
 from ._stats import ClassStats, ensure_stats
 
 __all__ = [
     "ClassStats",
+    "DegenerateScoreWarning",
     "MetricResult",
     "MetricSpec",
     "available",

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextvars
+import dataclasses
 import difflib
 import inspect
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ._degeneracy import DegenerateScoreWarning, display_name, in_sample_reason
 from ._stats import ClassStats, ensure_stats
 from ._validation import as_source_probs
 
@@ -19,6 +23,10 @@ class MetricResult:
         Higher = more transferable (for every registered metric).
     trace : dict
         Intermediates worth visualising (arrays and floats), named in the metric's docstring.
+    degenerate : str or None
+        None when the score is informative; otherwise one sentence saying why it is not (at or near a bound
+        of the metric's range, or saturated) and the fix. Filled by :func:`compute` from the metric's
+        ``MetricSpec.degeneracy`` check; a result built by calling a metric's function directly has None.
     """
 
     name: str
@@ -26,6 +34,12 @@ class MetricResult:
     trace: dict[str, Any] = field(default_factory=dict)
     variant: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    degenerate: str | None = None
+
+    @property
+    def is_degenerate(self) -> bool:
+        """True when the score is at/near a bound or saturated (see ``degenerate`` for why and the fix)."""
+        return self.degenerate is not None
 
 
 @dataclass(frozen=True)
@@ -37,6 +51,12 @@ class MetricSpec:
     final score depends on which models are ranked together (NCTI).
     ``saturation_hint``, when set, explains to the user why several models can tie exactly at the metric's
     bound and what to do about it (see :meth:`transvis.ranking.RankingTable.tied_scores`).
+    ``degeneracy(result, stats) -> str | None``, when set, is the metric's own check of a score at or near a
+    bound of its range (written next to its maths; O(C²) at most: it reads the score, the trace and the shape
+    of ``stats``); it returns the reason and the fix, or None.
+    ``fits_in_sample`` marks metrics that fit a class model (class means plus a within-class covariance or a
+    whitening) on the very samples they score; for them :func:`compute` also flags N − C ≤ D (D: the trace's
+    ``pca_dims`` when the metric reduced the features), where any labelling is separable in-sample.
     """
 
     name: str
@@ -53,6 +73,8 @@ class MetricSpec:
     pool_combine: Callable[[dict[str, MetricResult]], dict[str, float]] | None = None
     aliases: tuple[str, ...] = ()
     saturation_hint: str | None = None  # why scores can tie at the metric's bound, and the fix (shown on ties)
+    degeneracy: Callable[[MetricResult, ClassStats], str | None] | None = None
+    fits_in_sample: bool = False
 
     @property
     def params(self) -> tuple[str, ...]:
@@ -98,6 +120,56 @@ def get_spec(name: str) -> MetricSpec:
     return _REGISTRY[key]
 
 
+def assess(spec: MetricSpec, result: MetricResult, stats: ClassStats) -> str | None:
+    """Why ``result`` (of the metric ``spec`` on ``stats``) is degenerate, with the fix; None when it is not.
+
+    The metric's own ``degeneracy`` check first (the more specific reason), then the contract-level N − C ≤ D
+    check of ``fits_in_sample`` metrics. Cheap: no pass over the samples.
+    """
+    reason = spec.degeneracy(result, stats) if spec.degeneracy is not None else None
+    if reason is None and spec.fits_in_sample:
+        reason = in_sample_reason(display_name(spec.name), result, stats)
+    return reason
+
+
+def wrapped_degeneracy(owner: str, result: MetricResult, stats: ClassStats, *, dims: int | None = None) -> str | None:
+    """The check of a wrapper (PED, FSP): the wrapped metric's checks on the wrapped score and trace.
+
+    ``result.params`` names the wrapped metric (``metric``) and its parameters (``metric_params``);
+    ``result.trace["wrapped_trace"]`` is its trace on the moved features. ``dims``: the dimension the wrapped
+    metric scored in when the wrapper reduced the features (FSP's PCA space).
+    """
+    metric = result.params.get("metric")
+    if metric is None:
+        return None
+    spec = get_spec(metric)
+    metric_params = dict(result.params.get("metric_params") or {})
+    trace = dict(result.trace.get("wrapped_trace") or {})
+    if dims is not None:
+        trace.setdefault("pca_dims", int(dims))
+    inner = MetricResult(spec.name, result.score, trace, variant=metric_params.get("variant"), params=metric_params)
+    reason = assess(spec, inner, stats)
+    return None if reason is None else f"{owner} scores with {spec.name}, and {reason}"
+
+
+# Depth of nested ``compute`` calls in this context (PED and FSP call ``compute`` for the wrapped metric): only
+# the outermost call warns, so one user call gives at most one DegenerateScoreWarning.
+_DEPTH: contextvars.ContextVar[int] = contextvars.ContextVar("transvis_compute_depth", default=0)
+
+
+class nested_compute:  # noqa: N801 - used as a context manager
+    """``with nested_compute(): compute(...)``: the calls inside fill ``degenerate`` but do not warn (a wrapper
+    such as PED scoring its wrapped metric; the wrapper's own result carries the verdict)."""
+
+    def __enter__(self):
+        self._token = _DEPTH.set(_DEPTH.get() + 1)
+        return self
+
+    def __exit__(self, *exc):
+        _DEPTH.reset(self._token)
+        return False
+
+
 def compute(
     name: str,
     features,
@@ -120,6 +192,12 @@ def compute(
     stats : a :class:`ClassStats` of these arrays to share statistics between metrics.
     backend, device : where the heavy linear algebra runs (``"auto"``, ``"numpy"``, ``"torch"``).
     **params : the metric's own parameters, e.g. ``variant="official_fixed_point"``.
+
+    Degenerate scores: the result's ``degenerate`` is set by the metric's checks (:func:`assess`) and one
+    :class:`DegenerateScoreWarning` naming the metric, the reason and the fix is emitted (``stacklevel=2``:
+    attributed to the caller). Nested calls (a wrapper scoring its wrapped metric) set ``degenerate`` but do
+    not warn. Features of extreme magnitude (largest |x| outside [2^-64, 2^64]) are divided by a power of two
+    before the maths (``ClassStats.rescaled``); the trace then carries ``feature_scale``, the divisor.
     """
     spec = get_spec(name)
     unknown = set(params) - set(spec.params)
@@ -136,7 +214,20 @@ def compute(
     stats = ensure_stats(features, labels, stats, backend=backend, device=device)
     if spec.needs_source_probs:
         params["source_probs"] = as_source_probs(source_probs, stats.n_samples)
-    return spec.fn(stats.features, stats.labels, stats=stats, **params)
+    token = _DEPTH.set(_DEPTH.get() + 1)
+    try:
+        result = spec.fn(stats.features, stats.labels, stats=stats, **params)
+    finally:
+        _DEPTH.reset(token)
+    if stats.extreme_scale != 1.0 and isinstance(result.trace, dict):
+        result.trace["feature_scale"] = stats.extreme_scale  # traces are in units of features / feature_scale
+    reason = assess(spec, result, stats)
+    if reason is None:
+        return result
+    result = dataclasses.replace(result, degenerate=reason)
+    if _DEPTH.get() == 0:
+        warnings.warn(DegenerateScoreWarning(f"degenerate {spec.name} score: {reason}"), stacklevel=2)
+    return result
 
 
 def compute_many(names, features, labels, *, source_probs=None, params=None, backend="auto", device=None):

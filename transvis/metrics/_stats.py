@@ -25,7 +25,7 @@ import numpy as np
 import scipy.sparse
 
 from ._backend import GRAM_SLAB_ENTRIES, DenseEigh, eigh_rank_one_update, get_backend
-from ._validation import as_features, as_labels
+from ._validation import as_features, as_labels, extreme_scale, magnitude
 
 class cached_property:  # noqa: N801 - a drop-in for functools.cached_property
     """``functools.cached_property`` without its lock.
@@ -74,12 +74,21 @@ class ClassStats:
     device : str, optional
         Torch device for ``backend="torch"``.
 
+    unit_scale : float
+        What the caller's features were divided by to give ``features`` (1.0 unless these are the statistics
+        :meth:`rescaled` built for features of extreme magnitude). Metrics whose maths has an absolute constant
+        (a variance floor, a shrinkage rule, a distortion ε, a temperature) convert it with this factor, so
+        the rescaled computation is the same mathematics as the original one.
+
     All matrices use the biased (divide-by-N) convention of the official SFDA-family code unless the name
     says otherwise.
     """
 
-    def __init__(self, features, labels, *, backend="auto", device=None):
+    unit_scale = 1.0
+
+    def __init__(self, features, labels, *, backend="auto", device=None, unit_scale: float = 1.0):
         self._source = features
+        self.unit_scale = float(unit_scale)
         self.features = as_features(features)
         self.labels = as_labels(labels, self.features.shape[0])
         self.backend = get_backend(backend, device)
@@ -96,6 +105,36 @@ class ClassStats:
         if not same_x:
             return False
         return labels is self.labels or np.array_equal(np.asarray(labels), self.labels)
+
+    # -- feature scale ------------------------------------------------------------------------------------
+    @cached_property
+    def magnitude(self) -> float:
+        """Largest |x| of the features (O(N·D) once)."""
+        return magnitude(self.features)
+
+    @cached_property
+    def extreme_scale(self) -> float:
+        """Power of two the features are divided by before the maths (:meth:`rescaled`), 1.0 for every
+        magnitude inside ``_validation.SAFE_MAGNITUDE`` [2^-64, 2^64] (i.e. all real features)."""
+        return extreme_scale(self.magnitude)
+
+    def rescaled(self) -> "ClassStats":
+        """These statistics, or, for features of extreme magnitude, those of ``features / extreme_scale``
+        (an exact division by a power of two; built once and kept), whose ``unit_scale`` records the factor.
+
+        Every metric computes on these (:func:`metric_stats`): scale-invariant metrics then give the same
+        score as at unit scale instead of NaN or 0 from overflowing squares; scale-dependent ones convert
+        their absolute constants with ``unit_scale`` or raise a ``ValueError`` that names the fix.
+        """
+        scale = self.extreme_scale
+        if scale == 1.0:
+            return self
+        cached = self.__dict__.get("_rescaled")
+        if cached is None:
+            cached = self.__dict__["_rescaled"] = ClassStats(
+                self.features / scale, self.labels, backend=self.backend, unit_scale=self.unit_scale * scale
+            )
+        return cached
 
     @cached_property
     def indicator(self) -> scipy.sparse.csr_matrix:
@@ -368,6 +407,25 @@ def ensure_stats(features, labels, stats: ClassStats | None = None, *, backend="
     return ClassStats(features, labels, backend=backend, device=device)
 
 
+def metric_stats(features, labels, stats: ClassStats | None = None, *, backend="auto", device=None) -> ClassStats:
+    """:func:`ensure_stats`, then :meth:`ClassStats.rescaled`: the statistics a metric computes on.
+
+    For features of extreme magnitude (largest |x| outside [2^-64, 2^64]) these are the statistics of the
+    features divided by a power of two, with ``unit_scale`` set to it; otherwise ``stats`` itself.
+    """
+    return ensure_stats(features, labels, stats, backend=backend, device=device).rescaled()
+
+
+def feature_rms(stats: ClassStats) -> float:
+    """RMS deviation of the features from their mean per dimension, ``sqrt(tr S_T / D)``, in the units of the
+    features the caller passed (undoing ``unit_scale``). O(N·D) once (the shared ``class_variances``); used to
+    word the reasons of degenerate scores, never in a score."""
+    work = stats.rescaled()
+    between = ((work.class_means - work.mean) ** 2).sum(axis=1)
+    total = float(work.priors @ (work.class_variances.sum(axis=1) + between))
+    return float(np.sqrt(max(total, 0.0) / work.n_dims) * work.unit_scale)
+
+
 class LabelsSharedWithBase:
     """Mixin for statistics derived from ``self._base`` (a :class:`ClassStats` of the same labels): the
     one-hot indicator and the class indices are the base's, not rebuilt."""
@@ -402,6 +460,7 @@ class MovedClassStats(LabelsSharedWithBase, ClassStats):
         self._base = base
         self._source = None
         self._build_features = features
+        self.unit_scale = base.unit_scale
         self.residual_scale = scale
         self.labels = base.labels
         self.backend = base.backend
@@ -411,6 +470,26 @@ class MovedClassStats(LabelsSharedWithBase, ClassStats):
         self.class_means = means
         self.mean = self.priors @ means
         self._results = {}
+
+    @property
+    def extreme_scale(self) -> float:
+        """The base's: the moves are relative to the base geometry, and the rows are not read to find it."""
+        return self._base.extreme_scale
+
+    def rescaled(self) -> "MovedClassStats":
+        """The same move of the base's :meth:`rescaled` statistics (features built, if ever, divided by the
+        same power of two)."""
+        scale = self.extreme_scale
+        if scale == 1.0:
+            return self
+        cached = self.__dict__.get("_rescaled")
+        if cached is None:
+            build = self._build_features
+            features = None if build is None else (lambda: np.asarray(build(), dtype=np.float64) / scale)
+            cached = self.__dict__["_rescaled"] = self._base.rescaled().moved(
+                self.class_means / scale, residual_scale=self.residual_scale, features=features
+            )
+        return cached
 
     @cached_property
     def features(self) -> np.ndarray:

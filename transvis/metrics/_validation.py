@@ -105,3 +105,46 @@ def as_source_probs(source_probs, n_samples: int, *, name: str = "source_probs")
             "Pass scipy.special.softmax(logits, axis=1)."
         )
     return probs
+
+
+# -- feature scale -------------------------------------------------------------------------------------------
+# Features whose largest magnitude lies outside [2**-64, 2**64] are divided by a power of two before any metric
+# squares them (``ClassStats.rescaled``): Gram products, Ledoit-Wolf's fourth powers and softmax logits then
+# neither overflow (NaN, "Internal Error" from LAPACK) nor underflow. Every real feature extractor lies well
+# inside this range, so the results on normal data are untouched (bit for bit: no rescaling happens there).
+SAFE_MAGNITUDE = (2.0**-64, 2.0**64)
+
+
+def magnitude(features: np.ndarray) -> float:
+    """Largest absolute entry of a finite array (two reductions, no |x| temporary)."""
+    if features.size == 0:
+        return 0.0
+    return float(max(features.max(), -features.min()))
+
+
+def extreme_scale(largest: float) -> float:
+    """The power of two ``s`` to divide features by when their largest magnitude ``largest`` is outside
+    :data:`SAFE_MAGNITUDE` (then ``|x / s| < 1`` with its largest entry ≥ 1/2), else 1.0.
+
+    A power of two, so the division is exact: the rescaled features are the caller's up to a constant factor.
+    """
+    low, high = SAFE_MAGNITUDE
+    if largest == 0.0 or low <= largest <= high:
+        return 1.0
+    return float(np.ldexp(1.0, int(np.frexp(largest)[1])))
+
+
+def describe_scale(scale: float) -> str:
+    """``~1e160`` for a positive scale factor."""
+    if not scale > 0:
+        return "0"
+    return f"~1e{int(np.round(np.log10(scale)))}"
+
+
+def scale_error(metric: str, unit_scale: float, why: str) -> ValueError:
+    """The ``ValueError`` a scale-dependent metric raises on features it cannot score at their scale."""
+    return ValueError(
+        f"features are scaled by {describe_scale(unit_scale)} (largest |x| outside "
+        f"[2^-64, 2^64]); {metric} {why}, so it cannot give a meaningful score at this scale. "
+        "Standardise the features first (e.g. (x - x.mean(0)) / x.std()), then score them."
+    )
