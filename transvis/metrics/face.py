@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._contract import MetricResult, MetricSpec, register
-from ._stats import ensure_stats
+from ._degeneracy import REL_TOL, fmt
+from ._stats import metric_stats
 from .nc import collapse_geometry, nc1_from_geometry
 
 
@@ -33,6 +34,10 @@ def face(features, labels, *, stats=None, fairness_weight: float = 1.0) -> Metri
     (a monotone transform of NC1), fairness ∈ [−1, 0] falls as the per-class collapse ratios κ_c spread
     apart (a model that collapses some classes and not others). Score ∈ [−w, 1] for weight w ≥ 0;
     higher = more transferable. With all class means equal (no separation) every term is 0.
+    Features of extreme magnitude (outside [2^-64, 2^64]) are divided by a power of two first (same score).
+
+    Degenerate (``compute`` flags it): variance_collapse within 1e-6 of 1 (no within-class spread) or of 0
+    (class means coincide), and (contract-level) N − C ≤ D, where even pure noise looks collapsed.
 
     Reference: Ding et al., "Unleashing the power of Neural Collapse for Transferability Estimation",
     arXiv 2310.05754 (formulas unpublished in code; UNVERIFIED against the paper text).
@@ -44,7 +49,7 @@ def face(features, labels, *, stats=None, fairness_weight: float = 1.0) -> Metri
     weight = float(fairness_weight)
     if not np.isfinite(weight) or weight < 0:
         raise ValueError(f"fairness_weight must be a finite non-negative number; got {fairness_weight!r}.")
-    stats = ensure_stats(features, labels, stats)
+    stats = metric_stats(features, labels, stats)
     geometry = collapse_geometry(stats)
     nc1, _ = nc1_from_geometry(geometry, stats)
     rank = geometry.eigenvalues.size
@@ -76,6 +81,19 @@ def face(features, labels, *, stats=None, fairness_weight: float = 1.0) -> Metri
     )
 
 
+def face_degeneracy(result: MetricResult, stats) -> str | None:
+    """The variance-collapse term within 1e-6 of 1 (no within-class spread) or of 0 (coinciding means)."""
+    collapse = float(result.trace.get("variance_collapse", 0.5))
+    if collapse >= 1.0 - REL_TOL:
+        return (f"FaCe is {fmt(result.score)} with its variance-collapse term at its maximum 1: the classes have no "
+                "within-class spread along the discriminant directions, so the score cannot order such models. "
+                "Check for duplicated samples or score a harder target set.")
+    if collapse <= REL_TOL:
+        return (f"FaCe is {fmt(result.score)} with its variance-collapse term at its minimum 0: the class means "
+                "coincide, so the features carry no class information. Check the extraction layer and the labels.")
+    return None
+
+
 register(MetricSpec(
     name="face", fn=face, aliases=("fair_collapse",),
     summary="RECONSTRUCTION of FaCe (no public code): neural-collapse variance-collapse term plus a "
@@ -83,4 +101,6 @@ register(MetricSpec(
     citation="Ding, Jiang, Sheng, Zheng, Liang, Unleashing the power of Neural Collapse for Transferability "
              "Estimation, arXiv 2310.05754 (reconstructed, not the published formula)",
     scale_invariant=True,
+    degeneracy=face_degeneracy,
+    fits_in_sample=True,
 ))

@@ -43,8 +43,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from ._contract import MetricResult, MetricSpec, compute, register
-from ._stats import ClassStats, ensure_stats
+from ._contract import MetricResult, MetricSpec, compute, nested_compute, register, wrapped_degeneracy
+from ._stats import ClassStats, metric_stats
 from .ped import centre_distances, class_radii, pairwise_displacement, resolve_wrapped_metric, score_derived
 
 VARIANTS = ("paper", "official", "pca64")
@@ -130,9 +130,14 @@ def gate(stats: ClassStats) -> tuple[bool, float]:
     """The released ``check_sa``: ``(fired, mean of the top-2 eigenvalues of S_T)``.
 
     Fires iff max(exp(−5·mean), 1e-10) < 1e-9, i.e. mean > ln(1e9)/5 ≈ 4.145 (absolute-scale dependent).
+    On rescaled statistics (``ClassStats.rescaled``) the eigenvalues are the caller's, ``unit_scale²`` times
+    those of the rescaled features (possibly inf).
     """
     eigenvalues = stats.total_eigh[0]
     top2_mean = float(np.mean(eigenvalues[:2]))
+    if stats.unit_scale != 1.0 and top2_mean > 0.0:
+        with np.errstate(over="ignore", under="ignore"):
+            top2_mean = float(top2_mean * np.float64(stats.unit_scale) ** 2)
     return bool(max(np.exp(-5.0 * top2_mean), 1e-10) < GATE_THRESHOLD), top2_mean
 
 
@@ -209,15 +214,24 @@ def fsp(features, labels, *, stats=None, variant: str = "paper", metric: str = "
     ``centres_before``/``centres_after`` [C, D'] and ``intra_class_spread_before/after`` (RMS distance to the
     own class centre), ``mean_centre_distance_before/after`` — all in the space the perturbation acts in;
     ``attract_amount`` [C, C] (official a_ij when the gate fired, else None), ``metric``, ``wrapped_trace``.
+
+    Scale: the perturbations are relative to the feature geometry and the PCA is linear; only the official
+    gate sees the absolute scale. Features of extreme magnitude (outside [2^-64, 2^64]) are divided by a power
+    of two first (the gate reads the caller's eigenvalues); the wrapped metric handles the scale as
+    documented for it (LogME, the default, raises a ``ValueError`` there).
+
+    Degenerate: FSP inherits the wrapped metric's checks on its score (in the PCA space for ``official`` and
+    ``pca64``, whose dimension then counts as D).
     """
-    stats = ensure_stats(features, labels, stats)
+    stats = metric_stats(features, labels, stats)
     if variant not in VARIANTS:
         raise ValueError(f"fsp has no variant {variant!r}; choose one of {', '.join(VARIANTS)}.")
     spec, wrapped_params = resolve_wrapped_metric(metric, metric_params, "FSP")
     pca_dims = int(pca_dims)
     if pca_dims < 1:
         raise ValueError(f"pca_dims must be a positive integer; got {pca_dims}. The official value is 64.")
-    unperturbed = compute(spec.name, stats.features, stats.labels, stats=stats, **wrapped_params)
+    with nested_compute():  # FSP's own result carries the verdict on its score
+        unperturbed = compute(spec.name, stats.features, stats.labels, stats=stats, **wrapped_params)
     fired, top2 = gate(stats) if variant == "official" else (None, None)
     trace = {"gate_fired": fired, "gate_top2_mean_eig": top2, "score_unperturbed": unperturbed.score,
              "space": "original", "pca_dims": None, "attract_amount": None, "metric": spec.name}
@@ -242,14 +256,15 @@ def fsp(features, labels, *, stats=None, variant: str = "paper", metric: str = "
         result = unperturbed
     else:
         reduced = _official_pca_shared(stats, pca_dims)
-        reduced_stats = ClassStats(reduced, stats.labels, backend=stats.backend)
+        reduced_stats = ClassStats(reduced, stats.labels, backend=stats.backend, unit_scale=stats.unit_scale)
         reduced_radii = class_radii(reduced_stats)
         before = (reduced_stats.class_means, reduced_radii)
         trace.update(space="pca", pca_dims=reduced.shape[1])
         params.update(pca_dims=pca_dims)
         if variant == "pca64":
             after = before
-            result = compute(spec.name, reduced, stats.labels, stats=reduced_stats, **wrapped_params)
+            with nested_compute():
+                result = compute(spec.name, reduced, stats.labels, stats=reduced_stats, **wrapped_params)
         else:
             shift, amount = official_attract_displacement(reduced_stats.class_means, reduced_radii,
                                                           alpha=alpha, sigma=sigma)
@@ -277,4 +292,6 @@ register(MetricSpec(
     citation="Khoba, Wang, Arora, Baktashmotlagh, Feature Space Perturbation: A Panacea to Enhanced "
              "Transferability Estimation, WACV 2025",
     variants=VARIANTS, default_variant="paper", wraps_metric=True,
+    degeneracy=lambda result, stats: wrapped_degeneracy(
+        "FSP", result, stats, dims=result.trace.get("pca_dims") if result.trace.get("space") == "pca" else None),
 ))

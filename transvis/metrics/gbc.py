@@ -17,7 +17,8 @@ import numpy as np
 import scipy.spatial.distance
 
 from ._contract import MetricResult, MetricSpec, register
-from ._stats import ensure_stats
+from ._degeneracy import FIX_STANDARDISE, fmt, near
+from ._stats import feature_rms, metric_stats
 
 GAUSSIAN_TYPES = ("spherical", "diagonal")
 VARIANCE_FLOOR = 1e-4  # official tf.maximum(variance, 1e-4)
@@ -36,12 +37,12 @@ def pca_scores(stats, n_dims: int | None) -> np.ndarray:
     return stats.centered_dot(np.ascontiguousarray(vectors[:, :k]))
 
 
-def class_gaussians(reduced: np.ndarray, stats) -> tuple[np.ndarray, np.ndarray]:
-    """Per-class means [C, k] and floored population variances [C, k] (two-pass, for accuracy)."""
+def class_gaussians(reduced: np.ndarray, stats, floor: float = VARIANCE_FLOOR) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class means [C, k] and population variances floored at ``floor`` [C, k] (two-pass, for accuracy)."""
     means = np.asarray(stats.indicator @ reduced) / stats.counts[:, None]
     resid = reduced - means[stats.labels]
     variances = np.asarray(stats.indicator @ resid**2) / stats.counts[:, None]
-    return means, np.maximum(variances, VARIANCE_FLOOR)
+    return means, np.maximum(variances, floor)
 
 
 def bhattacharyya_distances(means: np.ndarray, variances: np.ndarray, gaussian_type: str) -> np.ndarray:
@@ -75,27 +76,39 @@ def gbc(features, labels, *, stats=None, gaussian_type: str = "spherical", pca_d
 
     Variants: ``gaussian_type`` "spherical" (default, the paper's recommended setting) or "diagonal".
     Not scale invariant: the 1e-4 variance floor is absolute (and in the spherical case the log term is
-    not multiplied by the dimension).
+    not multiplied by the dimension). Away from the floor (class variances ≫ 1e-4) it is scale invariant.
+    Features of extreme magnitude (outside [2^-64, 2^64]) are divided by a power of two s first and the floor
+    by s² (kept within the normal float range): the same maths without overflow (NaN) or underflow.
 
-    Score: ≤ 0, higher = less class overlap; 0 = perfectly separable.
+    Score: in [−C(C−1), 0], higher = less class overlap; 0 = perfectly separable.
+
+    Degenerate (``compute`` flags it, :func:`gbc_degeneracy`): every class variance at the floor (features too
+    small for the absolute 1e-4 floor: the score measures the floor), the floor −C(C−1) itself (complete
+    overlap), or exactly 0 (every coefficient underflows).
 
     trace: ``overlap`` [C, C] the Bhattacharyya coefficients exp(−D_B) (diagonal set to 0: a class is not
     compared with itself), ``per_class_overlap`` [C] row sums (score = −their sum),
     ``bhattacharyya_distance`` [C, C], ``class_variance`` [C] (spherical σ_c, or the mean of the diagonal
-    variances), ``pca_dims`` (dimension used).
+    variances), ``pca_dims`` (dimension used), ``variance_floor`` (the floor, in the units of
+    ``class_variance``), ``floored_fraction`` (share of the per-dimension class variances at the floor).
     """
     if gaussian_type not in GAUSSIAN_TYPES:
         raise ValueError(f"gaussian_type must be one of {GAUSSIAN_TYPES}; got {gaussian_type!r}.")
     if pca_dims is not None and int(pca_dims) < 1:
         raise ValueError(f"pca_dims must be a positive integer or None; got {pca_dims!r}.")
-    stats = ensure_stats(features, labels, stats)
+    stats = metric_stats(features, labels, stats)
     # Memoised on the shared statistics: PED asks for the same score on the unmoved features.
     return stats.memo(("gbc", gaussian_type, pca_dims), lambda: _gbc(stats, gaussian_type, pca_dims))
 
 
 def _gbc(stats, gaussian_type: str, pca_dims) -> MetricResult:
     reduced = pca_scores(stats, pca_dims)
-    means, variances = class_gaussians(reduced, stats)
+    floor = VARIANCE_FLOOR
+    if stats.unit_scale != 1.0:  # rescaled features (ClassStats.rescaled): the floor in their units
+        with np.errstate(over="ignore", under="ignore"):
+            floor = float(VARIANCE_FLOOR / np.float64(stats.unit_scale) ** 2)
+        floor = min(max(floor, np.finfo(float).tiny), 1e300)  # finite logs, sums and averages
+    means, variances = class_gaussians(reduced, stats, floor)
     dist = bhattacharyya_distances(means, variances, gaussian_type)
     overlap = np.exp(-dist)
     np.fill_diagonal(overlap, 0.0)
@@ -109,10 +122,40 @@ def _gbc(stats, gaussian_type: str, pca_dims) -> MetricResult:
             "bhattacharyya_distance": dist,
             "class_variance": variances.mean(axis=1),
             "pca_dims": int(reduced.shape[1]),
+            "variance_floor": floor,
+            "floored_fraction": float(np.mean(variances <= floor)),
         },
         variant=gaussian_type,
         params={"gaussian_type": gaussian_type, "pca_dims": pca_dims},
     )
+
+
+def gbc_degeneracy(result: MetricResult, stats) -> str | None:
+    """Every class variance at the absolute floor, the floor −C(C−1) of the score, or exactly 0."""
+    c = stats.n_classes
+    span = float(c * (c - 1))
+    score = result.score
+    at_floor = near(score, -span, span)
+    if result.trace.get("floored_fraction", 0.0) >= 1.0:
+        where = f", at its floor −C(C−1) = {-int(span)}" if at_floor else ""
+        return (
+            f"GBC is {fmt(score)}{where}: every per-dimension class variance is below GBC's absolute variance "
+            f"floor 1e-4 (the features' RMS spread is ~{feature_rms(stats):.1e}), so the score measures the floor, "
+            f"not the features, and models tie. {FIX_STANDARDISE}"
+        )
+    if at_floor:
+        return (
+            f"GBC is {fmt(score)}, at its floor −C(C−1) = {-int(span)}: every pair of class Gaussians overlaps "
+            "completely (the class means coincide within the class spread), so the features carry no class "
+            "information here. Check the extraction layer and the labels."
+        )
+    if score == 0.0:
+        return (
+            "GBC is 0, its maximum: every pairwise Bhattacharyya coefficient underflows (the classes lie hundreds "
+            "of standard deviations apart), so the score cannot order such models. Score a harder target set or "
+            "rank with another metric."
+        )
+    return None
 
 
 register(MetricSpec(
@@ -120,4 +163,5 @@ register(MetricSpec(
     summary="Negative total Bhattacharyya overlap between per-class Gaussians in PCA-64 space.",
     citation="Pándy, Agostinelli, Uijlings, Ferrari, Mensink, Transferability Estimation using "
              "Bhattacharyya Class Separability, CVPR 2022",
+    degeneracy=gbc_degeneracy,
 ))

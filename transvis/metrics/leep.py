@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._contract import MetricResult, MetricSpec, register
+from ._degeneracy import fmt, label_entropy, near
 from ._stats import ensure_stats
 from ._validation import as_source_probs
 
@@ -43,6 +44,10 @@ def leep(features, labels, *, source_probs=None, stats=None) -> MetricResult:
 
     Score: higher = the source predictions explain the target labels better (≤ 0).
 
+    Degenerate (``compute`` flags it): within a relative 1e-6 of 0 (the source head predicts the target labels
+    with certainty) or of −H(labels) = log(1/C) for balanced classes (its predictions are independent of
+    the target labels).
+
     trace: ``p_target_given_source`` [C_t, C_s] (the empirical conditional P(y|z)), ``joint`` [C_t, C_s],
     ``expected_prob`` [N] (the empirical prediction of each sample's own label),
     ``per_class_log_likelihood`` [C_t] (class means of its log).
@@ -68,6 +73,21 @@ def leep(features, labels, *, source_probs=None, stats=None) -> MetricResult:
     )
 
 
+def leep_degeneracy(result: MetricResult, stats) -> str | None:
+    """LEEP at −H(labels) (uninformative source head) or at 0 (certain, exact prediction of the labels)."""
+    entropy = label_entropy(stats.priors)
+    score = result.score
+    if near(score, -entropy, entropy):
+        return (f"LEEP is {fmt(score)} = −H(labels) (log(1/C) for balanced classes), its no-information value: the "
+                "source head's predictions are independent of the target labels (e.g. it predicts the same "
+                "distribution for every sample), so it cannot rank models. Check the source_probs (softmax of the "
+                "right head, rows aligned with the labels) or use a feature-based metric.")
+    if near(score, 0.0, entropy):
+        return (f"LEEP is {fmt(score)}, at its maximum 0 (saturated): the source head predicts every target label "
+                "with certainty, so the score cannot order such models. Score a harder target set.")
+    return None
+
+
 register(MetricSpec(
     name="leep", fn=leep,
     summary="Log-likelihood of the target labels under the source head's predictions mapped through P(y|z).",
@@ -75,4 +95,5 @@ register(MetricSpec(
              "Learned Representations, ICML 2020",
     needs_source_probs=True,
     scale_invariant=True,  # the features do not enter the formula
+    degeneracy=leep_degeneracy,
 ))

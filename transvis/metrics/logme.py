@@ -21,7 +21,9 @@ from __future__ import annotations
 import numpy as np
 
 from ._contract import MetricResult, MetricSpec, register
-from ._stats import ensure_stats
+from ._degeneracy import fmt
+from ._stats import metric_stats
+from ._validation import scale_error
 
 VARIANTS = ("exact", "official_fixed_point", "official_icml")
 
@@ -161,7 +163,12 @@ def logme(features, labels, *, stats=None, variant: str = "exact") -> MetricResu
     guards in its updates. The score is therefore only roughly scale invariant. On unit-variance
     synthetic features with N > D it moves by ~1e-7 relative for scales 1e-6..2, but the α guard takes
     over as ‖m‖² shrinks towards 1e-5: ~2e-4 at scale 10, 10-40 % at scale 100, and at 1e6 the
-    iteration oscillates. When N ≤ D the 11-step cap makes it move at every scale.
+    iteration oscillates. When N ≤ D the 11-step cap makes it move at every scale. Features of extreme
+    magnitude (largest |x| outside [2^-64, 2^64]) therefore raise a ``ValueError`` that asks for standardised
+    features, rather than a number the iteration did not converge to (or NaN).
+
+    Degenerate (``compute`` flags it): all-zero features (rank 0), where the evidence is that of pure noise.
+    The evidence has no other bound.
 
     trace: ``alpha`` [C], ``beta`` [C], ``evidence`` [C] (L_c/N), ``singular_values`` [min(N, D)]
     (descending, null directions 0), ``rank`` (k), ``weights`` [C, D] (the posterior mean m of each
@@ -169,7 +176,10 @@ def logme(features, labels, *, stats=None, variant: str = "exact") -> MetricResu
     """
     if variant not in VARIANTS:
         raise ValueError(f"logme has no variant {variant!r}; choose one of {', '.join(VARIANTS)}.")
-    stats = ensure_stats(features, labels, stats)
+    stats = metric_stats(features, labels, stats)
+    if stats.unit_scale != 1.0:
+        raise scale_error("LogME", stats.unit_scale,
+                          "starts its evidence iteration at α = β = 1 with absolute 1e-5 guards (not scale invariant)")
     # Memoised on the shared statistics: PED and FSP ask for the same score on the unmoved features.
     return stats.memo(("logme", variant), lambda: _logme(stats, variant))
 
@@ -216,6 +226,14 @@ def _logme(stats, variant: str) -> MetricResult:
     return MetricResult("logme", float(evidences.mean()), trace, variant=variant)
 
 
+def logme_degeneracy(result: MetricResult, stats) -> str | None:
+    """All-zero features (no feature direction): the evidence of a head that can only predict 0."""
+    if result.trace.get("rank") == 0:
+        return (f"LogME is {fmt(result.score)}: the features are all zero (rank 0), so the evidence is that of a "
+                "head that can only predict 0. Check the extraction layer.")
+    return None
+
+
 register(MetricSpec(
     name="logme", fn=logme,
     summary="Log marginal evidence of a Bayesian linear head on the features (per class, averaged).",
@@ -224,4 +242,5 @@ register(MetricSpec(
     scale_invariant=False,
     variants=VARIANTS,
     default_variant="exact",
+    degeneracy=logme_degeneracy,
 ))

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._contract import MetricResult, MetricSpec, register
-from ._stats import ensure_stats
+from ._degeneracy import REL_TOL, fmt
+from ._stats import metric_stats
 
 NC3_CLASSIFIERS = ("lda", None)
 
@@ -173,7 +174,12 @@ def neural_collapse(features, labels, *, stats=None, nc3_classifier: str | None 
     and one D×D solve); ``None`` skips NC3 (then ``nc3`` and ``nc4_classifier_mismatch`` are NaN).
 
     Score: ``1 / (1 + NC1)`` ∈ [0, 1], a monotone transform of −NC1 (higher = more collapsed = more
-    transferable); 0 when the class means coincide (NC1 = inf). Scale invariant (every statistic is).
+    transferable); 0 when the class means coincide (NC1 = inf). Scale invariant (every statistic is):
+    features of extreme magnitude (outside [2^-64, 2^64]) are divided by a power of two first (same score).
+
+    Degenerate (``compute`` flags it): a score within 1e-6 of 1 (NC1 ≈ 0) or of 0 (class means coincide),
+    and (contract-level) N − C ≤ D, where the class means fitted on the same samples make even pure noise
+    look collapsed (NC1 of noise shrinks like N/D).
 
     trace: ``nc1``, ``nc1_per_class`` [C] (class c's share π_c tr(Cov_c Σ_B⁺)/C; sums to nc1),
     ``nc2_equinorm``, ``nc2_equiangular``, ``nc2_maxangle``, ``mean_gram`` [C, C] (cosines of the centred
@@ -186,7 +192,7 @@ def neural_collapse(features, labels, *, stats=None, nc3_classifier: str | None 
     """
     if nc3_classifier not in NC3_CLASSIFIERS:
         raise ValueError(f"nc3_classifier must be 'lda' or None; got {nc3_classifier!r}.")
-    stats = ensure_stats(features, labels, stats)
+    stats = metric_stats(features, labels, stats)
     geometry = collapse_geometry(stats)
     nc1, nc1_per_class = nc1_from_geometry(geometry, stats)
     trace = {"nc1": nc1, "nc1_per_class": nc1_per_class}
@@ -221,6 +227,19 @@ def neural_collapse(features, labels, *, stats=None, nc3_classifier: str | None 
     return MetricResult("nc", 1.0 / (1.0 + nc1), trace, params={"nc3_classifier": nc3_classifier})
 
 
+def nc_degeneracy(result: MetricResult, stats) -> str | None:
+    """1/(1+NC1) within 1e-6 of 1 (NC1 ≈ 0) or of 0 (NC1 = inf: the class means coincide)."""
+    score = result.score
+    if score >= 1.0 - REL_TOL:
+        return (f"The neural-collapse score 1/(1+NC1) is {fmt(score)}, at its maximum 1 (NC1 ≈ 0): the classes have "
+                "no within-class spread along the class-mean directions, so the score cannot order such models. "
+                "Check for duplicated samples or score a harder target set.")
+    if score <= REL_TOL:
+        return (f"The neural-collapse score 1/(1+NC1) is {fmt(score)}, at its minimum 0: the class means coincide "
+                "(NC1 = inf), so the features carry no class information. Check the extraction layer and the labels.")
+    return None
+
+
 register(MetricSpec(
     name="nc", fn=neural_collapse, aliases=("neural_collapse",),
     summary="Neural-collapse statistics NC1–NC4; the score is 1/(1+NC1), within- vs between-class "
@@ -228,4 +247,6 @@ register(MetricSpec(
     citation="Papyan, Han, Donoho, Prevalence of neural collapse during the terminal phase of deep learning "
              "training, PNAS 2020",
     scale_invariant=True,
+    degeneracy=nc_degeneracy,
+    fits_in_sample=True,
 ))

@@ -14,6 +14,7 @@ import numpy as np
 import scipy.special
 
 from ._contract import MetricResult, MetricSpec, register
+from ._degeneracy import fmt, label_entropy, near
 from ._stats import ensure_stats
 from ._validation import as_source_probs
 from .leep import conditional_given_source
@@ -28,6 +29,9 @@ def nce(features, labels, *, source_probs=None, stats=None) -> MetricResult:
     and is not replicated (0·log 0 = 0 here).
 
     Score: higher = the source labels determine the target labels better (≤ 0).
+
+    Degenerate (``compute`` flags it): within a relative 1e-6 of 0 (the source labels determine the target
+    labels) or of −H(labels) (they are independent of them, e.g. one source class for every sample).
 
     trace: ``joint`` [C_t, C_s] (empirical joint of target and hard source labels),
     ``p_target_given_source`` [C_t, C_s], ``source_marginal`` [C_s] P(z),
@@ -56,10 +60,26 @@ def nce(features, labels, *, source_probs=None, stats=None) -> MetricResult:
     )
 
 
+def nce_degeneracy(result: MetricResult, stats) -> str | None:
+    """NCE at 0 (source labels determine target labels) or at −H(labels) (independent of them)."""
+    entropy = label_entropy(stats.priors)
+    score = result.score
+    if near(score, 0.0, entropy):
+        return (f"NCE is {fmt(score)}, at its maximum 0 (saturated): the source head's hard labels determine the "
+                "target labels (each source class maps to one target class), so the score cannot order such "
+                "models. Score a harder target set, or use LEEP, which also weighs the confidence.")
+    if near(score, -entropy, entropy):
+        return (f"NCE is {fmt(score)} = −H(labels), its minimum: the source head's hard labels are independent of "
+                "the target labels (e.g. it predicts one source class for every sample), so they say nothing about "
+                "them. Check the source_probs or use a feature-based metric.")
+    return None
+
+
 register(MetricSpec(
     name="nce", fn=nce,
     summary="Negative conditional entropy of the target labels given the source head's hard predictions.",
     citation="Tran, Nguyen, Hassner, Transferability and Hardness of Supervised Classification Tasks, ICCV 2019",
     needs_source_probs=True,
     scale_invariant=True,  # the features do not enter the formula
+    degeneracy=nce_degeneracy,
 ))

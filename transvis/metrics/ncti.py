@@ -19,7 +19,8 @@ import scipy.spatial.distance
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
 from ._contract import MetricResult, MetricSpec, register
-from ._stats import ensure_stats
+from ._degeneracy import FIX_MORE_SAMPLES, REL_TOL, fit_dims, fmt
+from ._stats import metric_stats
 
 SHRINKAGE_FLOOR = 1e-10  # official max(exp(−Σ var), 1e-10); the floor switches to the svd solver
 
@@ -116,14 +117,27 @@ def ncti(features, labels, *, stats=None, pca_dims: int = 64) -> MetricResult:
 
     It ranks models without a pool, but it is not the published NCTI.
 
+    Scale: given τ, the LDA (and so every component) is scale invariant; only τ sees the absolute scale.
+    Features of extreme magnitude (outside [2^-64, 2^64]) are divided by a power of two s first, with τ taken
+    from the caller's explained variances (s² times the rescaled ones; ``explained_variance`` in the trace is
+    in the rescaled units): the same maths without overflow (the official pipeline fails there).
+
+    Degenerate (``compute`` flags it): the in-sample LDA posteriors all 1 (ncc ≥ 1 − 1e-6: ncc and vc then no
+    longer vary between models), no LDA possible (features without variance), and (contract-level)
+    N − C ≤ k with k the PCA dimension.
+
     trace: ``seli``, ``ncc``, ``vc`` (official components), ``lda_shrinkage`` (τ, None when the official
     rule picks the svd solver), ``lda_solver`` (solver actually used), ``explained_variance`` [k],
     ``pca_dims``, ``seli_balance``, ``vc_spread``, ``per_class_ncc`` [C], ``per_class_nuclear_norm`` [C],
     ``lda_projection`` [N, min(2, C−1)] (first LDA axes, for plotting).
     """
-    stats = ensure_stats(features, labels, stats)
+    stats = metric_stats(features, labels, stats)
     reduced, explained = exact_pca(stats, pca_dims)
-    tau = max(float(np.exp(-explained[:32].sum())), SHRINKAGE_FLOOR)
+    top_variance = float(explained[:32].sum())
+    if stats.unit_scale != 1.0 and top_variance > 0.0:  # the caller's explained variances (rescaled features)
+        with np.errstate(over="ignore", under="ignore"):
+            top_variance = float(top_variance * np.float64(stats.unit_scale) ** 2)
+    tau = max(float(np.exp(-top_variance)), SHRINKAGE_FLOOR)
     shrinkage = None if tau == SHRINKAGE_FLOOR else tau
     lda, solver = (None, None) if not np.any(reduced) else _fit_lda(reduced, stats.labels, shrinkage)
     if lda is None:
@@ -193,6 +207,23 @@ def ncti_pool_scores(results: dict) -> dict:
     return {m: float(v) for m, v in zip(names, combined)}
 
 
+def ncti_degeneracy(result: MetricResult, stats) -> str | None:
+    """No LDA possible (no variance), or the in-sample LDA posteriors all 1 (ncc ≥ 1 − 1e-6)."""
+    solver = str(result.trace.get("lda_solver") or "")
+    if solver.startswith("none (features have no variance"):
+        return (f"NCTI is {fmt(result.score)}: the features have no variance, so no LDA can be fitted and the "
+                "score is the documented no-information fallback. Check the extraction layer.")
+    ncc = float(result.trace.get("ncc", 0.0))
+    if ncc >= 1.0 - REL_TOL:
+        n, c, dims = stats.n_samples, stats.n_classes, fit_dims(result, stats)
+        why = (f"N − C ≤ D ({n} samples, {dims} PCA dims) makes every labelling separable in-sample. {FIX_MORE_SAMPLES}"
+               if n - c <= dims else "the classes are separable with certainty in-sample, so these terms cannot "
+               "order such models. Score a harder or larger target set.")
+        return (f"NCTI is {fmt(result.score)} with its posterior terms saturated (ncc = {fmt(ncc)}: every in-sample "
+                f"LDA posterior is one-hot, so ncc and vc no longer vary between models): {why}")
+    return None
+
+
 register(MetricSpec(
     name="ncti", fn=ncti,
     summary="Neural-collapse index from an LDA on PCA-64 features: spread + NCC accuracy − posterior "
@@ -200,4 +231,6 @@ register(MetricSpec(
     citation="Wang, Luo, Zheng, Huang, Baktashmotlagh, How Far Pre-trained Models Are from Neural Collapse "
              "on the Target Dataset Informs their Transferability, ICCV 2023",
     pool_combine=ncti_pool_scores,
+    degeneracy=ncti_degeneracy,
+    fits_in_sample=True,
 ))

@@ -19,7 +19,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
 from ._contract import MetricResult, MetricSpec, register
-from ._stats import ensure_stats
+from ._degeneracy import FIX_STANDARDISE, fmt, label_entropy, near
+from ._stats import feature_rms, metric_stats
+from ._validation import scale_error
 from .leep import conditional_given_source, source_joint
 
 VARIANTS = ("log", "official")
@@ -87,7 +89,13 @@ def nleep(features, labels, *, stats=None, seed: int = 0, component_ratio: float
     - EM meets a singular component covariance: ``reg_covar`` is raised to 1e-4, then 1e-2.
     - Features without any variance: PCA is skipped and Z is one zero column.
 
-    Not scale invariant in general: ``reg_covar`` is an absolute variance floor.
+    Not scale invariant in general: ``reg_covar`` is an absolute variance floor (features whose variance is
+    below it give uniform posteriors, a score of −H(labels) = log(1/C) for balanced classes, and far above it
+    the fallback ladder can no longer rescue a singular component). Features of extreme magnitude (largest |x|
+    outside [2^-64, 2^64]) therefore raise a ``ValueError`` that asks for standardised features.
+
+    Degenerate (``compute`` flags it): the mean log expected prediction within a relative 1e-6 of −H(labels)
+    (uniform posteriors: the mixture carries no class information) or of 0 (every component holds one class).
 
     trace: ``pca_dims`` (components kept by PCA(0.8)), ``n_components`` (K used),
     ``requested_components``, ``component_to_class`` [C, K] P(y | k), ``component_weights`` [K] P(k),
@@ -98,7 +106,10 @@ def nleep(features, labels, *, stats=None, seed: int = 0, component_ratio: float
         raise ValueError(f"nleep variant must be one of {VARIANTS}; got {variant!r}.")
     if not component_ratio > 0:
         raise ValueError(f"component_ratio must be positive; got {component_ratio!r}.")
-    stats = ensure_stats(features, labels, stats)
+    stats = metric_stats(features, labels, stats)
+    if stats.unit_scale != 1.0:
+        raise scale_error("NLEEP", stats.unit_scale,
+                          "regularises its Gaussian mixture with an absolute reg_covar (1e-6, then 1e-4, 1e-2)")
     notes = []
     reduced = _reduce(stats.features)
     if not np.any(reduced):
@@ -138,10 +149,36 @@ def nleep(features, labels, *, stats=None, seed: int = 0, component_ratio: float
     )
 
 
+def nleep_degeneracy(result: MetricResult, stats) -> str | None:
+    """Mean log expected prediction at −H(labels) (uniform posteriors) or at 0 (one class per component)."""
+    entropy = label_entropy(stats.priors)
+    mean_log = float(result.trace.get("mean_log_prob", result.score))
+    if near(mean_log, -entropy, entropy):
+        reg = float(result.trace.get("reg_covar", _REG_COVAR_LADDER[0]))
+        rms = feature_rms(stats)
+        if rms**2 <= reg:
+            why = (f"the features' variance (RMS ~{rms:.1e}) is below the mixture's absolute reg_covar {reg:g}, which "
+                   f"then swamps every component. {FIX_STANDARDISE}")
+        else:
+            why = ("no mixture component prefers a class in the PCA(0.8) space, so the features carry no class "
+                   "information here. Check the extraction layer and the labels.")
+        return (f"NLEEP is {fmt(result.score)}, its no-information value (mean log prediction −H(labels) = "
+                f"{fmt(-entropy)}, log(1/C) for balanced classes): the mixture posteriors are uniform over the "
+                f"classes because {why}")
+    if near(mean_log, 0.0, entropy):
+        lowered = "n_components lowered" in (result.trace.get("fallback") or "")
+        why = (f"with K = N = {stats.n_samples} components every sample owns a component. Use more samples per class."
+               if lowered else "every mixture component holds a single class, so the score cannot order models "
+               "that all separate the classes. Score a harder target set or lower component_ratio.")
+        return f"NLEEP is {fmt(result.score)}, at its maximum (saturated): {why}"
+    return None
+
+
 register(MetricSpec(
     name="nleep", fn=nleep, aliases=("n_leep",),
     summary="LEEP with a Gaussian mixture on PCA-reduced features as the pseudo source classifier.",
     citation="Li, Jia, Zhu, Wang, Kuo, Ranking Neural Checkpoints, CVPR 2021",
     variants=VARIANTS, default_variant="log",
     stochastic=True,
+    degeneracy=nleep_degeneracy,
 ))

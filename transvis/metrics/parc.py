@@ -17,7 +17,7 @@ import scipy.stats
 from sklearn.decomposition import PCA
 
 from ._contract import MetricResult, MetricSpec, register
-from ._stats import ensure_stats
+from ._stats import metric_stats
 
 PCA_RANDOM_STATE = 1919  # official feature_reduce()
 
@@ -109,18 +109,23 @@ def parc(features, labels, *, stats=None, max_samples: int = 5000, seed: int = 0
     - Rows whose standardised PCA scores are all equal have no defined correlation; their RDM entries
       are set to 1 (correlation 0) instead of NaN. With no variance at all the score is 0.
 
-    Scale invariant (PCA is linear and the features are standardised).
+    Scale invariant (PCA is linear and the features are standardised): features of extreme magnitude
+    (outside [2^-64, 2^64]) are divided by a power of two first (same score, no overflow in the PCA).
+
+    Degenerate (``compute`` flags it): a constant feature RDM (no variance, or every pair equally
+    dissimilar), where the score is 0 by convention.
 
     trace: ``n_used`` (rows scored), ``subsampled`` (bool), ``sample_indices`` [n_used] (rows scored),
     ``pca_dims``, ``mean_within_dissimilarity`` / ``mean_between_dissimilarity`` (mean feature-RDM entry
     over same-class / different-class pairs), ``class_dissimilarity`` [C, C] (mean feature-RDM entry
-    between each pair of classes; diagonal = within-class; NaN for a single-sample class's diagonal).
+    between each pair of classes; diagonal = within-class; NaN for a single-sample class's diagonal),
+    ``constant_rdm`` (True when every feature dissimilarity is equal: the score is then 0 by convention).
     """
     if variant not in VARIANTS:
         raise ValueError(f"parc variant must be one of {VARIANTS}; got {variant!r}.")
     if int(max_samples) < 3:
         raise ValueError(f"max_samples must be at least 3; got {max_samples!r}.")
-    stats = ensure_stats(features, labels, stats)
+    stats = metric_stats(features, labels, stats)
     rows = stratified_subsample(stats.labels, int(max_samples), seed)
     x = stats.features[rows]
     y = stats.labels[rows]
@@ -156,7 +161,8 @@ def parc(features, labels, *, stats=None, max_samples: int = 5000, seed: int = 0
     upper = np.triu(np.ones((n, n), dtype=bool), 1)  # row-major order, as np.triu_indices
     values = rdm[upper]
     different = (y[:, None] != y[None, :])[upper]
-    if np.ptp(values) == 0:
+    constant = bool(np.ptp(values) == 0)
+    if constant:
         score = 0.0
     elif variant == "official":
         score = 100.0 * _official_spearman(scaled, y, stats.n_classes)
@@ -180,10 +186,19 @@ def parc(features, labels, *, stats=None, max_samples: int = 5000, seed: int = 0
             "mean_within_dissimilarity": float(values[~different].mean()) if (~different).any() else float("nan"),
             "mean_between_dissimilarity": float(values[different].mean()) if different.any() else float("nan"),
             "class_dissimilarity": class_dissim,
+            "constant_rdm": constant,
         },
         variant=variant,
         params={"max_samples": int(max_samples), "seed": seed, "pca_dims": pca_dims},
     )
+
+
+def parc_degeneracy(result: MetricResult, stats) -> str | None:
+    """A constant feature RDM: the Spearman correlation is undefined and the score 0 by convention."""
+    if result.trace.get("constant_rdm"):
+        return ("PARC is 0 by convention: every pair of samples is equally dissimilar in the features (no variance "
+                "after the PCA), so the correlation with the labels is undefined. Check the extraction layer.")
+    return None
 
 
 register(MetricSpec(
@@ -193,4 +208,5 @@ register(MetricSpec(
              "NeurIPS 2021",
     scale_invariant=True,
     variants=VARIANTS, default_variant="exact",
+    degeneracy=parc_degeneracy,
 ))

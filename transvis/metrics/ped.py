@@ -32,8 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.spatial.distance
 
-from ._contract import MetricResult, MetricSpec, compute, get_spec, register
-from ._stats import ClassStats, ensure_stats
+from ._contract import MetricResult, MetricSpec, compute, get_spec, nested_compute, register, wrapped_degeneracy
+from ._stats import ClassStats, ensure_stats, metric_stats
 from ._validation import as_features
 
 REFERENCE_OFFICIAL = "reference features"
@@ -262,15 +262,29 @@ def ped(features, labels, *, stats=None, metric: str = "sfda", metric_params=Non
     (first-step F_ij), ``reference`` ("reference features" or "target features (deviation from official
     PED)"), ``score_before`` (wrapped metric on the unmoved features), ``metric`` (wrapped name),
     ``wrapped_trace`` (the wrapped metric's trace on the moved features).
+
+    Scale: the dynamics run in the standardised space (scale invariant but for the absolute ``eps`` floor of
+    the standard deviations). Features of extreme magnitude (outside [2^-64, 2^64]) are divided by a power
+    of two first, with the reference features and ``eps`` divided by the same factor (the same maths); the
+    wrapped metric then handles the scale as documented for it.
+
+    Degenerate: PED inherits the wrapped metric's checks on its score (``compute`` flags e.g. SFDA's
+    saturation at 1.0 when N − C ≤ D).
     """
-    stats = ensure_stats(features, labels, stats)
+    stats = metric_stats(features, labels, stats)
     spec, wrapped_params = resolve_wrapped_metric(metric, metric_params, "PED")
+    unit, eps_given = stats.unit_scale, eps
+    if unit != 1.0:  # extreme magnitude: the rescaled features' space (ClassStats.rescaled)
+        if reference_features is not None:
+            reference_features = as_features(reference_features, name="reference_features") / unit
+        eps = eps / unit
     trajectory = ped_trajectory(
         stats.features, stats.labels, stats=stats, reference_features=reference_features, time_step=time_step,
         nsigma=nsigma, exit_ratio=exit_ratio, max_steps=max_steps, constant=constant, eps=eps,
     )
     # The plain metric on the same features: memoised on the shared statistics when it was computed before.
-    before = compute(spec.name, stats.features, stats.labels, stats=stats, **wrapped_params)
+    with nested_compute():  # PED's own result carries the verdict on its score
+        before = compute(spec.name, stats.features, stats.labels, stats=stats, **wrapped_params)
     if trajectory.num_steps == 0:
         after = before
     else:
@@ -291,7 +305,7 @@ def ped(features, labels, *, stats=None, metric: str = "sfda", metric_params=Non
         "wrapped_trace": after.trace,
     }
     params = {"metric": spec.name, "metric_params": wrapped_params, "time_step": time_step, "nsigma": nsigma,
-              "exit_ratio": exit_ratio, "max_steps": max_steps, "constant": constant, "eps": eps,
+              "exit_ratio": exit_ratio, "max_steps": max_steps, "constant": constant, "eps": eps_given,
               "reference": trajectory.reference}
     return MetricResult("ped", after.score, trace, params=params)
 
@@ -306,4 +320,5 @@ register(MetricSpec(
         "is singular and every sample is classified with certainty. Score more images per class (N - C well "
         "above D)."
     ),
+    degeneracy=lambda result, stats: wrapped_degeneracy("PED", result, stats),
 ))

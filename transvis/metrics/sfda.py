@@ -33,7 +33,8 @@ import scipy.special
 
 from ._backend import get_backend
 from ._contract import MetricResult, MetricSpec, register
-from ._stats import ClassStats, ensure_stats
+from ._degeneracy import FIX_MORE_SAMPLES, REL_TOL, fit_dims, fmt
+from ._stats import ClassStats, ensure_stats, metric_stats
 
 SHRINKAGE_FLOOR = 1e-10
 POWER_ITERATIONS = 3
@@ -70,13 +71,19 @@ def _exact_top_eigenvalue(sym: np.ndarray) -> float:
     return float(scipy.linalg.eigvalsh(sym, subset_by_index=[d - 1, d - 1], check_finite=False)[0])
 
 
-def adaptive_shrinkage(within_scatter: np.ndarray, n_iter: int = POWER_ITERATIONS) -> tuple[float, float]:
+def adaptive_shrinkage(within_scatter: np.ndarray, n_iter: int = POWER_ITERATIONS, *,
+                       unit_scale: float = 1.0) -> tuple[float, float]:
     """SFDA's shrinkage ``λ = max(exp(−5 λ̂_max), 1e-10)`` of the within-class scatter S_W [D, D].
 
     Returns ``(λ, λ̂_max)``. λ depends on the absolute feature scale: it sits at its 1e-10 floor as soon as
     λ̂_max > ln(1e10)/5 ≈ 4.6 (raw CNN features), and approaches 1 for tiny-scale features.
+    ``unit_scale``: what the features behind S_W were divided by (``ClassStats.rescaled``); λ̂_max is then that
+    of the caller's features, ``unit_scale²·λ̂_max(S_W)`` (possibly inf), so λ is the original rule's.
     """
     lambda_max = power_iteration_top_eigenvalue(within_scatter, n_iter)
+    if unit_scale != 1.0 and lambda_max > 0.0:
+        with np.errstate(over="ignore", under="ignore"):
+            lambda_max = float(lambda_max * np.float64(unit_scale) ** 2)
     return max(float(np.exp(-5.0 * lambda_max)), SHRINKAGE_FLOOR), lambda_max
 
 
@@ -155,6 +162,7 @@ class ShrinkageLDA:
             stats.class_means, stats.priors, stats.mean, stats.within_scatter,
             between_scatter=lambda: stats.between_scatter, backend=stats.backend,
             total_trace=float(np.trace(stats.total_scatter)), memo=stats.within_memo,
+            unit_scale=getattr(stats, "unit_scale", 1.0),
         )
 
     @classmethod
@@ -181,7 +189,8 @@ class ShrinkageLDA:
         return model._fit_moments(means, priors, xbar, within, between_scatter=between_getter,
                                   backend=get_backend(backend, device), total_trace=total_trace)
 
-    def _fit_moments(self, means, priors, xbar, within, *, between_scatter, backend, total_trace, memo=None):
+    def _fit_moments(self, means, priors, xbar, within, *, between_scatter, backend, total_trace, memo=None,
+                     unit_scale: float = 1.0):
         shrinkage = _check_shrinkage(self.shrinkage)
         self._backend = backend
         self.priors_ = np.asarray(priors, dtype=np.float64)
@@ -192,7 +201,7 @@ class ShrinkageLDA:
 
         def factorise():
             if shrinkage is None:
-                lam, lam_max = adaptive_shrinkage(within)
+                lam, lam_max = adaptive_shrinkage(within, unit_scale=unit_scale)
             else:
                 lam, lam_max = shrinkage, None
             shrunk = _shrunk_within(within, lam, total_trace)
@@ -453,13 +462,22 @@ def sfda(features, labels, *, stats=None, shrinkage=None, confmix=True, spectrum
     with a rank-deficient S_W, where the official eigh raises) the backend's pseudo-inverse solve is used,
     and a 1e-12·tr(S_T)/D ridge is added only if every class is a single point.
 
+    Scale: given λ, the posteriors are scale invariant (the shrinkage target is tr(S_W)/D·I); only the adaptive
+    λ sees the absolute scale. Features of extreme magnitude (outside [2^-64, 2^64]) are therefore divided by
+    a power of two first, with λ taken from the caller's scale (``lambda_max`` in the trace is the caller's,
+    possibly inf): the same score as the original maths, without the overflow (LAPACK "Internal Error").
+
+    Degenerate (``compute`` flags it, :func:`sfda_degeneracy`): a score ≥ 1 − 1e-6 (saturated; in-sample
+    certainty, always the case when N − C ≤ D with λ at its floor), posteriors equal to the class priors, and
+    (contract-level) N − C ≤ D.
+
     trace: ``shrinkage`` (λ), ``lambda_max`` (power-iteration λ̂_max of S_W; None when λ was given),
     ``class_posterior_first`` [C] and ``class_posterior`` [C] (per-class mean true-class posterior of the
     first and the scored pass; ``π · class_posterior`` summed is the score), ``confusion_first`` and
     ``confusion`` [C, C] (row c = mean posterior of class c's samples), ``mixing_weights`` [N] (ConfMix p_i;
     absent when ``confmix=False``), ``eigenvalues`` [D] (only with ``spectrum=True``).
     """
-    stats = ensure_stats(features, labels, stats)
+    stats = metric_stats(features, labels, stats)
     key = ("sfda", shrinkage, confmix, spectrum)
     # Memoised on the shared statistics: PED asks for the same score on the unmoved features.
     return stats.memo(key, lambda: _sfda(stats, shrinkage, confmix, spectrum))
@@ -504,6 +522,32 @@ def _sfda(stats: ClassStats, shrinkage, confmix: bool, spectrum: bool) -> Metric
     return MetricResult("sfda", score, trace, params={"shrinkage": shrinkage, "confmix": True})
 
 
+def sfda_degeneracy(result: MetricResult, stats) -> str | None:
+    """SFDA's bounds: a mean true-class posterior ≥ 1 − 1e-6 (saturated), or posteriors equal to the priors."""
+    score = result.score
+    n, c, dims = stats.n_samples, stats.n_classes, fit_dims(result, stats)
+    if score >= 1.0 - REL_TOL:
+        if n - c <= dims:
+            return (
+                f"SFDA is {fmt(score)} (saturated): the in-sample LDA posteriors are all 1 because N − C ≤ D "
+                f"({n} samples, {dims} dims), where the within-class scatter is singular and every sample is "
+                f"classified with certainty. {FIX_MORE_SAMPLES}"
+            )
+        return (
+            f"SFDA is {fmt(score)} (saturated): every sample's true-class posterior is 1 even after ConfMix, so "
+            "the classes are separable with certainty in-sample and the score cannot order such models. Score a "
+            "harder or larger target set, or rank with a metric that keeps a margin (e.g. LogME)."
+        )
+    confusion = result.trace.get("confusion")
+    if confusion is not None and float(np.max(np.abs(np.asarray(confusion) - stats.priors))) <= REL_TOL:
+        return (
+            f"SFDA is {fmt(score)} = Σ π_c² (its no-information value): the LDA posteriors equal the class priors "
+            "for every sample, so the class means coincide or the features are constant. Check the extraction "
+            "layer and the labels."
+        )
+    return None
+
+
 register(MetricSpec(
     name="sfda", fn=sfda,
     summary="Shrinkage-LDA posterior of the true class after self-challenging ConfMix (mean, no log).",
@@ -515,4 +559,6 @@ register(MetricSpec(
         "within-class scatter is singular, its shrinkage floors at 1e-10 once its top eigenvalue exceeds ~4.6, "
         "and every sample is classified with certainty. Score more images per class (N - C well above D)."
     ),
+    degeneracy=sfda_degeneracy,
+    fits_in_sample=True,
 ))
