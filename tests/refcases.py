@@ -1,4 +1,5 @@
-"""The reference vectors in ``../shared/refvectors`` and how each key is reached through ``compute``.
+"""The reference vectors (vendored in ``tests/data/refvectors``, a copy of ``../shared/refvectors``) and how
+each key is reached through ``compute``.
 
 Every ``*.json`` case found there is checked, so new (unseen) cases are picked up without code changes.
 """
@@ -14,7 +15,8 @@ import numpy as np
 
 from transvis.metrics import compute
 
-REFVECTOR_DIR = Path(os.environ.get("TRANSVIS_REFVECTORS", Path(__file__).resolve().parents[2] / "shared" / "refvectors"))
+REFVECTOR_DIR = Path(os.environ.get("TRANSVIS_REFVECTORS", Path(__file__).resolve().parent / "data" / "refvectors"))
+SHARED_REFVECTOR_DIR = Path(__file__).resolve().parents[2] / "shared" / "refvectors"  # optional: checked if present
 
 
 def case_names() -> list[str]:

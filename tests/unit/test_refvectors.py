@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.refcases import KEY_CALLS, assert_matches, case_names, load_case
+from tests.refcases import REFVECTOR_DIR, SHARED_REFVECTOR_DIR, KEY_CALLS, assert_matches, case_names, load_case
 
 CASE_KEYS = [
     (case, key)
@@ -14,6 +14,15 @@ CASE_KEYS = [
 
 def test_refvectors_are_present():
     assert len(case_names()) >= 9
+
+
+@pytest.mark.skipif(not SHARED_REFVECTOR_DIR.is_dir(), reason="no ../shared/refvectors beside the repository")
+def test_vendored_copy_is_current():
+    shared = {p.name: p.read_bytes() for p in SHARED_REFVECTOR_DIR.iterdir() if p.is_file()}
+    vendored = {p.name: p.read_bytes() for p in REFVECTOR_DIR.iterdir() if p.is_file() and p.name != "PROVENANCE.md"}
+    stale = sorted(name for name in shared if vendored.get(name) != shared[name])
+    assert not stale, f"tests/data/refvectors differs from ../shared/refvectors in {stale}; refresh the copy " \
+                      "(cp ../shared/refvectors/* tests/data/refvectors/)."
 
 
 def test_every_reference_key_has_a_call():
