@@ -6,14 +6,18 @@ space, as frames with a live model ranking (UI-free; the app's pages draw these)
     # (metric defaults to "sfda" for "fisher" and "logme" otherwise)
     # features: {model_name: array [N, D_model] or FeatureSet} over the same samples, labels: [N]
     traj.frames[i].scores      # {model: score of `metric` on this frame's features}
-    traj.frames[i].ranks       # {model: 1 = best}; .rank_changes, .overtakes (who overtook whom)
+    traj.frames[i].ranks       # {model: 1 = best}, float-tolerant ties (transvis.ordering)
+    traj.frames[i].overtakes   # who overtook whom beyond the noise; .rank_changes (▲/▼ of those),
+                               #   .within_noise (order changes the noise cannot support), .tiers, .note
     traj.frames[i].positions   # {model: [N, 2]} in a projection fitted once on the unperturbed features
     traj.frames[i].centres     # {model: [C, 2]}
     traj.frames[i].quantities  # {model: {name: value}} the method's own quantities (see each module),
                                #   computed for a model when first read
     traj.info                  # {model: {...}} per-model constants (mixing weights, gate, radii, spectra)
-    traj.scores_table(), traj.ranks_table(), traj.quantity("nc1", model), traj.all_overtakes()
+    traj.scores_table(), traj.ranks_table(), traj.quantity("nc1", model), traj.all_overtakes(), traj.notes()
 
+    run(..., noise=score_noise)     # a transvis.uncertainty.ScoreNoise of the metric over the pool: announce
+                                    #   only order changes beyond it (traj.with_noise(noise) attaches it later)
     run(..., cache_key=store_key)   # reuse prepared models and trajectories (small explicit key, no hashing)
     run(..., threads="auto")        # 1 BLAS thread when the machine is busy (see run's docstring)
     request(method, metric, **params)  # what run computes, as plain data (keys persisted trajectories)
@@ -32,6 +36,11 @@ Correctness: frame scores are the registry's (``transvis.metrics.compute``) on t
 moments of these per-class affine moves are passed in closed form (``ClassStats.moved``, :class:`FrameStats`),
 and LogME has an exact low-rank fast path (one eigendecomposition per model instead of one per frame), tested
 equal to the registry. Frame 0 is the unperturbed features (for ``fisher``: SFDA's first pass).
+
+Ranking truthfully (:func:`.frames.attach_ranks`): ranks treat scores equal up to float noise as one rank, tied
+models keep pool order, an overtake is announced only when an order decided beyond the noise reverses, and a
+frame where the metric saturates for several models (``MetricResult.degenerate``, or all but one model tied)
+or where every model is within noise says so in ``frame.note``.
 """
 
 from ._context import FrameStats

@@ -20,7 +20,7 @@ from transvis.projection import FisherProjection, PCAProjection
 
 from . import _fast_logme, collapse, fisher, ped, spread_attract
 from ._context import AffineFrame, Display, clear_contexts, get_context
-from .frames import Frame, LazyMap, Trajectory, attach_ranks
+from .frames import Frame, LazyMap, Trajectory, attach_ranks, check_noise
 
 METHODS = {"spread_attract": spread_attract, "fisher": fisher, "ped": ped, "collapse": collapse}
 ALIASES = {"fsp": "spread_attract", "sa": "spread_attract", "spread_and_attract": "spread_attract",
@@ -74,7 +74,7 @@ def clear_cache() -> None:
 
 def run(method: str, features, labels=None, metric: str | None = None, *, metric_params=None, projection=None,
         n_frames=None, backend="auto", device=None, cache_key=None, fast: bool = True, threads="auto",
-        **params) -> Trajectory:
+        noise=None, **params) -> Trajectory:
     """Compute a trajectory of ``method`` for every model of a pool, scored by ``metric`` at every frame.
 
     Parameters
@@ -99,6 +99,11 @@ def run(method: str, features, labels=None, metric: str | None = None, *, metric
         the machine is busy — 1-minute load average above cores − 1 — else the libraries' setting). Multi-threaded
         OpenBLAS degrades badly when other processes hold the cores: a 1,280² eigendecomposition took 0.6 s on
         one thread and 3–13 s on two on the shared 2-core development machine.
+    noise : the sampling noise of ``metric``'s scores over this pool (a :class:`transvis.uncertainty.ScoreNoise`,
+        e.g. ``rank_models(pool, [metric], resamples=10).noise[metric]``), or None. It decides which order
+        changes are announced as overtakes (``Trajectory.with_noise``: beyond noise) and which are recorded as
+        within noise, and adds "All … within noise" notes. The trajectory is computed (and cached) without it and
+        the noise attached afterwards, so a change of noise recomputes nothing.
     **params : the method's own parameters (:func:`method_params` lists them).
     """
     method = _resolve_method(method)
@@ -117,6 +122,7 @@ def run(method: str, features, labels=None, metric: str | None = None, *, metric
                          "metric, metric_params, projection, n_frames, backend, device, cache_key, fast, threads).")
     if method == "ped" and n_frames is not None:
         raise ValueError("PED's frames are its steps; set max_steps=… instead of n_frames.")
+    check_noise(noise, spec.name, spec.higher_is_better)
 
     key = None
     if cache_key is not None:
@@ -128,7 +134,7 @@ def run(method: str, features, labels=None, metric: str | None = None, *, metric
             key = None
         if key is not None and key in _TRAJECTORIES:
             _TRAJECTORIES.move_to_end(key)
-            return _TRAJECTORIES[key]
+            return _with_noise(_TRAJECTORIES[key], noise)
 
     started = time.perf_counter()
     with _thread_limit(threads):
@@ -139,7 +145,12 @@ def run(method: str, features, labels=None, metric: str | None = None, *, metric
         _TRAJECTORIES[key] = trajectory
         while len(_TRAJECTORIES) > TRAJECTORY_CACHE_SIZE:
             _TRAJECTORIES.popitem(last=False)
-    return trajectory
+    return _with_noise(trajectory, noise)
+
+
+def _with_noise(trajectory: Trajectory, noise) -> Trajectory:
+    """The cached trajectory itself without noise; a copy with the noise's announcements otherwise."""
+    return trajectory if noise is None else trajectory.with_noise(noise)
 
 
 def _compute(method, module, spec, metric_params, projection, features, labels, n_frames, backend, device,
@@ -178,15 +189,20 @@ def _compute(method, module, spec, metric_params, projection, features, labels, 
                 display, display_key = displays[id(frame_spec.context)]
                 positions[model], centres[model] = frame_spec.display(display, display_key)
             scores[model] = scored.scores[index].get(model, float("nan"))
+        degenerate = {}
+        for model in contexts:
+            reason = getattr(scored.results[model][index], "degenerate", None)  # None where the metric failed
+            if reason:
+                degenerate[model] = str(reason)
         frames.append(Frame(
             index=index, value=plan.values[index], label=plan.labels[index], positions=positions, centres=centres,
-            scores=scores,
+            scores=scores, degenerate=degenerate,
             quantities=LazyMap(contexts, lambda m, i=index: _quantities(plan, scored, errors, m, i)),
             predicted=None if plan.predicted is None else LazyMap(contexts, lambda m, i=index: plan.predicted(m, i)),
             contribution=(None if plan.contribution is None
                           else LazyMap(contexts, lambda m, i=index: plan.contribution(m, i))),
         ))
-    attach_ranks(frames, higher_is_better=spec.higher_is_better)
+    attach_ranks(frames, higher_is_better=spec.higher_is_better, metric=spec.name)
     projection_name = plan.projection_name or (
         "PCA of the unperturbed features" if projection == "pca" else "Fisher plane of the unperturbed features")
     trajectory = Trajectory(
@@ -194,7 +210,7 @@ def _compute(method, module, spec, metric_params, projection, features, labels, 
         models=list(contexts), labels=next(iter(contexts.values())).labels, frames=frames,
         projection_name=projection_name, projection_fixed=plan.projection_fixed, projections=projections,
         info=plan.info, scoring=scored.scoring, errors=errors,
-        cache_key=cache_key,
+        cache_key=cache_key, higher_is_better=bool(spec.higher_is_better),
     )
     return trajectory
 
@@ -313,11 +329,27 @@ def _quantities(plan, scored, errors, model, index) -> dict:
             return built["stats"]
 
         try:
-            out.update(plan.frame_hook(model, index, stats_of_frame, result) or {})
+            with _quiet_degenerate():  # NC/FaCe at full collapse are degenerate by construction
+                out.update(plan.frame_hook(model, index, stats_of_frame, result) or {})
         except Exception as err:  # noqa: BLE001 - recorded; the frame keeps its other quantities
             errors.append((model, index, f"quantities: {type(err).__name__}: {err}"))
     out["metric_trace"] = result.trace if result is not None else None
     return out
+
+
+@contextlib.contextmanager
+def _quiet_degenerate():
+    """Silence the metrics' DegenerateScoreWarning: a trajectory scores hundreds of frames and records each
+    degenerate score on its frame (``Frame.degenerate``, summarised in ``Frame.note``)."""
+    import warnings
+
+    import transvis.metrics as metrics
+
+    category = getattr(metrics, "DegenerateScoreWarning", None)
+    with warnings.catch_warnings():
+        if category is not None:
+            warnings.simplefilter("ignore", category)
+        yield
 
 
 # -- scoring -----------------------------------------------------------------------------------------------
@@ -365,7 +397,9 @@ def _score(spec, metric_params, plan, contexts, fast) -> _Scored:
             if k not in memo:
                 try:
                     stats = frame.make_stats()
-                    memo[k] = compute(spec.name, stats.features, stats.labels, stats=stats, **params_per_frame[i])
+                    with _quiet_degenerate():  # recorded per frame instead (Frame.degenerate, Frame.note)
+                        memo[k] = compute(spec.name, stats.features, stats.labels, stats=stats,
+                                          **params_per_frame[i])
                 except Exception as err:  # noqa: BLE001 - recorded, the score is NaN, the rest goes on
                     memo[k] = None
                     out.errors.append((model, i, f"{type(err).__name__}: {err}"))

@@ -8,7 +8,9 @@ structure and every array it holds at its own dtype.
 Everything lazy is computed before saving (each frame's quantities, predicted labels and per-sample
 contributions, every model's ``info``), so a loaded trajectory holds plain dicts and costs nothing to read.
 Projections keep their fitted linear map (``mean_``, ``components_``, spectra, ``shrinkage_``: what
-``transform`` needs), not the helper objects they were fitted with (the Fisher plane's LDA).
+``transform`` needs), not the helper objects they were fitted with (the Fisher plane's LDA). The trajectory's
+score noise (``Trajectory.noise``) is kept as ``ScoreNoise.to_dict()`` (its subset scores included), so a
+loaded trajectory announces exactly what the saved one did.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ import numpy as np
 
 from transvis.projection import FisherProjection, PCAProjection
 from transvis.store.atomic import write_atomic
+from transvis.uncertainty import ScoreNoise
 
 from .frames import Frame, Overtake, Trajectory
 
-FORMAT = 1  # bump when the layout of a saved trajectory changes
+FORMAT = 2  # bump when the layout of a saved trajectory changes (2: noise, notes, tiers, within-noise changes)
 _HEADER = "__header__"
 _PROJECTIONS = {cls.__name__: cls for cls in (PCAProjection, FisherProjection)}
 
@@ -39,6 +42,7 @@ def trajectory_to_parts(traj: Trajectory) -> tuple[dict, dict[str, np.ndarray]]:
     frames = [encoder.encode({
         "index": f.index, "value": f.value, "label": f.label, "positions": f.positions, "centres": f.centres,
         "scores": f.scores, "ranks": f.ranks, "rank_changes": f.rank_changes, "overtakes": f.overtakes,
+        "within_noise": f.within_noise, "tiers": f.tiers, "note": f.note, "degenerate": f.degenerate,
         "quantities": {m: dict(f.quantities[m]) for m in f.quantities},
         "predicted": None if f.predicted is None else {m: f.predicted[m] for m in f.predicted},
         "contribution": None if f.contribution is None else {m: f.contribution[m] for m in f.contribution},
@@ -53,6 +57,8 @@ def trajectory_to_parts(traj: Trajectory) -> tuple[dict, dict[str, np.ndarray]]:
         "info": encoder.encode({m: dict(values) for m, values in traj.info.items()}),
         "scoring": encoder.encode(traj.scoring), "errors": encoder.encode([tuple(e) for e in traj.errors]),
         "seconds": float(traj.seconds), "cache_key": _encodable_or_none(encoder, traj.cache_key),
+        "noise": None if traj.noise is None else traj.noise.to_dict(),
+        "higher_is_better": bool(traj.higher_is_better),
     }
     return document, encoder.arrays
 
@@ -69,6 +75,7 @@ def trajectory_from_parts(document: Mapping, arrays: Mapping[str, np.ndarray]) -
         frames.append(Frame(
             index=f["index"], value=f["value"], label=f["label"], positions=f["positions"], centres=f["centres"],
             scores=f["scores"], ranks=f["ranks"], rank_changes=f["rank_changes"], overtakes=f["overtakes"],
+            within_noise=f["within_noise"], tiers=f["tiers"], note=f["note"], degenerate=f["degenerate"],
             quantities=f["quantities"], predicted=f["predicted"], contribution=f["contribution"]))
     return Trajectory(
         method=document["method"], metric=document["metric"], metric_params=decode(document["metric_params"]),
@@ -78,6 +85,8 @@ def trajectory_from_parts(document: Mapping, arrays: Mapping[str, np.ndarray]) -
         info=decode(document["info"]), scoring=decode(document["scoring"]),
         errors=[tuple(e) for e in decode(document["errors"])], seconds=document["seconds"],
         cache_key=decode(document["cache_key"]),
+        noise=None if document["noise"] is None else ScoreNoise.from_dict(document["noise"]),
+        higher_is_better=document["higher_is_better"],
     )
 
 
