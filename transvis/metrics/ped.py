@@ -169,15 +169,20 @@ def standardisation(features: np.ndarray, eps: float = 1e-3) -> tuple[np.ndarray
 
 def ped_trajectory(features, labels, *, stats=None, reference_features=None, time_step: float = 0.1,
                    nsigma: float = 0.6, exit_ratio: float = 0.5, max_steps: int = 6, constant: float = 1.0,
-                   eps: float = 1e-3) -> PEDTrajectory:
+                   eps: float = 1e-3, standardised_by=None) -> PEDTrajectory:
     """Run PED's dynamics on features [N, D] and return every step (for scoring and for drawing).
 
     ``reference_features`` G [M, D]: the same model's features on a reference set (official: required);
     ``None`` standardises with the target features themselves, a deviation recorded in ``reference``.
     Matches the official ``PED_Score`` loop (position changes bit-for-bit up to summation order).
+    ``standardised_by``: ``(offset [D], scale [D])`` to use instead of the standardisation of the reference
+    (``eps`` and the reference values are then unused; ``reference`` still says which set was meant).
     """
     stats = ensure_stats(features, labels, stats)
-    if reference_features is None:
+    if standardised_by is not None:
+        offset, scale = (np.asarray(part, dtype=np.float64) for part in standardised_by)
+        reference = REFERENCE_SELF if reference_features is None else REFERENCE_OFFICIAL
+    elif reference_features is None:
         offset, scale = standardisation(stats.features, eps)
         reference = REFERENCE_SELF
     else:
@@ -265,22 +270,35 @@ def ped(features, labels, *, stats=None, metric: str = "sfda", metric_params=Non
 
     Scale: the dynamics run in the standardised space (scale invariant but for the absolute ``eps`` floor of
     the standard deviations). Features of extreme magnitude (outside [2^-64, 2^64]) are divided by a power
-    of two first, with the reference features and ``eps`` divided by the same factor (the same maths); the
-    wrapped metric then handles the scale as documented for it.
+    of two first, with the reference features and ``eps`` divided by the same factor, and the steps taken in
+    a standardised space zoomed by a power of two (the steps are homogeneous of degree 1 in it): the same
+    moves without underflow. The wrapped metric then handles the scale as documented for it.
 
     Degenerate: PED inherits the wrapped metric's checks on its score (``compute`` flags e.g. SFDA's
     saturation at 1.0 when N − C ≤ D).
     """
     stats = metric_stats(features, labels, stats)
     spec, wrapped_params = resolve_wrapped_metric(metric, metric_params, "PED")
-    unit, eps_given = stats.unit_scale, eps
+    unit, standardised_by, zoom = stats.unit_scale, None, 1.0
     if unit != 1.0:  # extreme magnitude: the rescaled features' space (ClassStats.rescaled)
         if reference_features is not None:
             reference_features = as_features(reference_features, name="reference_features") / unit
-        eps = eps / unit
+            if reference_features.shape[1] != stats.n_dims:
+                raise ValueError(
+                    f"reference_features has {reference_features.shape[1]} dimensions but features has "
+                    f"{stats.n_dims}; pass the same model's features (same layer) on the reference set."
+                )
+        offset, scale = standardisation(stats.features if reference_features is None else reference_features,
+                                        eps / unit)
+        # Every step is homogeneous of degree 1 in the standardised coordinates, so dividing the per-dimension
+        # scales by one power of two ("zoom") moves the classes identically, without the underflow of a
+        # standardised space ~1e-157 wide (tiny features, all floored at eps).
+        zoom = float(np.ldexp(1.0, int(np.frexp(scale.max())[1])))
+        standardised_by = (offset, scale / zoom)
     trajectory = ped_trajectory(
         stats.features, stats.labels, stats=stats, reference_features=reference_features, time_step=time_step,
         nsigma=nsigma, exit_ratio=exit_ratio, max_steps=max_steps, constant=constant, eps=eps,
+        standardised_by=standardised_by,
     )
     # The plain metric on the same features: memoised on the shared statistics when it was computed before.
     with nested_compute():  # PED's own result carries the verdict on its score
@@ -293,19 +311,21 @@ def ped(features, labels, *, stats=None, metric: str = "sfda", metric_params=Non
         moved = stats.moved(stats.class_means + trajectory.class_shift())
         after = score_derived(spec, moved, wrapped_params)
     first = trajectory.steps[0] if trajectory.steps else None
+    # (standardised-space quantities back in the caller's standardised units when the space was zoomed)
     trace = {
         "num_steps": trajectory.num_steps,
-        "position_changes": trajectory.position_changes,
+        "position_changes": [change / zoom for change in trajectory.position_changes],
         "change_ratios": trajectory.change_ratios,
-        "radii": trajectory.radii,
-        "overlap": first.overlap if first is not None else np.zeros((stats.n_classes, stats.n_classes)),
+        "radii": trajectory.radii / zoom if zoom != 1.0 else trajectory.radii,
+        "overlap": (first.overlap / zoom if zoom != 1.0 else first.overlap) if first is not None
+        else np.zeros((stats.n_classes, stats.n_classes)),
         "reference": trajectory.reference,
         "score_before": before.score,
         "metric": spec.name,
         "wrapped_trace": after.trace,
     }
     params = {"metric": spec.name, "metric_params": wrapped_params, "time_step": time_step, "nsigma": nsigma,
-              "exit_ratio": exit_ratio, "max_steps": max_steps, "constant": constant, "eps": eps_given,
+              "exit_ratio": exit_ratio, "max_steps": max_steps, "constant": constant, "eps": eps,
               "reference": trajectory.reference}
     return MetricResult("ped", after.score, trace, params=params)
 
