@@ -25,6 +25,20 @@ def gaussian_classes(counts, n_dims, *, seed=0, separation=2.0, scale=1.0):
     return ((means[labels] + noise) * scale)[order], labels[order]
 
 
+def well_conditioned(n_per_class: int = 200, n_dims: int = 8, *, distance: float = 3.0, seed: int = 0):
+    """A case every metric must score without a degenerate flag: N ≫ D (600 × 8), three unit-variance Gaussian
+    classes whose means form an equilateral triangle of side ``distance`` (overlapping, but clearly apart)."""
+    rng = np.random.default_rng(seed)
+    angles = 2 * np.pi * np.arange(3) / 3
+    means = np.zeros((3, n_dims))
+    means[:, 0], means[:, 1] = np.cos(angles), np.sin(angles)
+    means *= distance / np.sqrt(3.0)  # side of the triangle = distance
+    labels = np.repeat(np.arange(3), n_per_class)
+    order = rng.permutation(labels.size)
+    features = means[labels] + rng.normal(size=(labels.size, n_dims))
+    return features[order], labels[order]
+
+
 def extras_for(name: str, features: np.ndarray, *, seed: int = 0) -> dict:
     """Keyword arguments a valid call of metric ``name`` needs besides features and labels.
 

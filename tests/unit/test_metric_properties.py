@@ -6,19 +6,26 @@
   unchanged (feature-like extras such as PED's reference features are scaled too).
 - Robustness: N < D, singular covariance, dead and constant dimensions, a one-sample class, C = 2, heavy
   imbalance, scales 1e-6 and 1e6 → a finite score, no exception.
+- Degenerate scores: a well-conditioned case (N ≫ D, classes clearly apart) raises no
+  ``DegenerateScoreWarning`` and leaves ``result.degenerate`` None.
+- Extreme scales (1e-12, 1e±160): a finite score that is scale-consistent (the unit-scale score for
+  scale-invariant metrics; the same score at another absurd scale for the others; never an unflagged 0), or a
+  ``ValueError`` that names the fix — never NaN, IndexError or a LAPACK error.
 
 The metric list is read from the registry. Stochastic metrics are called with a fixed seed.
 Known, documented exceptions (a metric that by construction is not exactly invariant) are listed below
 with the reason; everything else must hold.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.metric_calls import FEATURE_LIKE_EXTRAS, call, extras_for, gaussian_classes
-from transvis.metrics import available, get_spec
+from tests.metric_calls import FEATURE_LIKE_EXTRAS, call, extras_for, gaussian_classes, well_conditioned
+from transvis.metrics import DegenerateScoreWarning, available, get_spec
 
 METRICS = available()
 
@@ -126,3 +133,54 @@ def test_stochastic_metrics_are_reproducible_at_a_fixed_seed(name):
     x, y = gaussian_classes([12, 12, 12], 5, seed=11, separation=1.0)
     extras = extras_for(name, x)
     assert call(name, x, y, extras).score == call(name, x, y, extras).score
+
+
+WELL_CONDITIONED = well_conditioned()
+
+
+@pytest.mark.parametrize("name", METRICS)
+def test_no_degenerate_warning_on_a_well_conditioned_case(name):
+    x, y = WELL_CONDITIONED
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DegenerateScoreWarning)
+        result = call(name, x, y, extras_for(name, x))
+    assert np.isfinite(result.score)
+    assert result.degenerate is None and not result.is_degenerate
+
+
+def _scaled_call(name, x, y, factor):
+    extras = extras_for(name, x)
+    scaled = {k: (v * factor if k in FEATURE_LIKE_EXTRAS else v) for k, v in extras.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateScoreWarning)  # flagged or not, the number must be sound
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return call(name, x * factor, y, scaled)
+
+
+EXTREME_SCALE_CASE = gaussian_classes([30, 30, 30], 12, seed=21, separation=0.6)
+EXTREME_FACTORS = (1e-12, 1e160, 1e-160)
+# An absurd scale is "scale-consistent" when another absurd scale on the same side gives the same score.
+ANOTHER_ABSURD_SCALE = {1e160: 1e150, 1e-160: 1e-150}
+
+
+@pytest.mark.parametrize("factor", EXTREME_FACTORS)
+@pytest.mark.parametrize("name", METRICS)
+def test_extreme_scales_give_a_scale_consistent_score_or_a_clear_error(name, factor):
+    x, y = EXTREME_SCALE_CASE
+    try:
+        result = _scaled_call(name, x, y, factor)
+    except ValueError as err:
+        assert "Standardise the features" in str(err), f"{name} at scale {factor:g}: unclear error {err}"
+        return
+    assert isinstance(result.score, float) and np.isfinite(result.score), f"{name} at {factor:g}: {result.score}"
+    if get_spec(name).scale_invariant:
+        unit = _scaled_call(name, x, y, 1.0).score
+        np.testing.assert_allclose(result.score, unit, rtol=1e-6, atol=1e-9,
+                                   err_msg=f"{name} is scale invariant but changes at scale {factor:g}")
+    elif result.score == 0.0:
+        assert result.is_degenerate, f"{name} at scale {factor:g} returns an unflagged 0"
+    if factor in ANOTHER_ABSURD_SCALE:
+        other = _scaled_call(name, x, y, ANOTHER_ABSURD_SCALE[factor]).score
+        np.testing.assert_allclose(result.score, other, rtol=1e-6, atol=1e-9,
+                                   err_msg=f"{name}: absurd scales {factor:g} and "
+                                           f"{ANOTHER_ABSURD_SCALE[factor]:g} disagree")
