@@ -7,6 +7,7 @@ import pytest
 from transvis.viz import class_colors, model_colors
 from transvis.viz.animation import (
     MAX_ANIMATED_POINTS,
+    RaceNotes,
     animated_scatter,
     bar_slots,
     dynamics_figure,
@@ -154,39 +155,131 @@ def test_animated_scatter_rejects_mismatched_shapes():
         animated_scatter(positions, labels, ["u", "v", "w"], frame_names=["a", "a", "b", "c"])
 
 
+def _race(fig, f):
+    """Frame ``f``'s race traces: bars, whiskers (+ baseline), labels, caption + outlines, ≈ brackets, ticks."""
+    return fig.frames[f].data[-6:]
+
+
+def _scores_of(fig, f, x):
+    """Race positions (the fixed [0, 1] axis) back in score units, through the frame's own axis."""
+    left, right = _race(fig, f)[5].meta["range"]
+    return left + np.asarray(x, dtype=float) * (right - left)
+
+
 def test_ranking_race_resorts_and_highlights_overtakes():
     fig = ranking_race(_scores(), metric_label="LogME")
     assert len(fig.frames) == 3
-    bars = [fr.data[0] for fr in fig.frames]
+    assert [t.type for t in fig.frames[0].data] == ["bar"] + ["scatter"] * 5
+    bars = [_race(fig, f)[0] for f in range(3)]
     # y = bar slot: frame 0 a, b, c = 1, 2, 3; frame 2 c first, then a, b.
     assert list(bars[0].y) == [1, 2, 3]
     assert list(bars[2].y) == [2, 3, 1]
-    # bar spans base..score, so base + x is the score
-    np.testing.assert_allclose(np.asarray(bars[2].x) + bars[2].base, [1.0, 0.5, 4.0])
-    labels = list(bars[1].text)
-    assert labels[0] == "a" and "▼1" in labels[1] and "▲1" in labels[2] and labels[2].startswith("c ")
-    assert "c overtakes b" in fig.frames[1].data[1].text[0]
-    assert "c overtakes a" in fig.frames[2].data[1].text[0]
-    assert list(bars[0].text) == ["a", "b", "c"] and [t.strip() for t in fig.frames[0].data[1].text] == [""]
+    # bar spans the frame's baseline..score, so base + x is the score (on the frame's own axis)
+    np.testing.assert_allclose(_scores_of(fig, 2, np.asarray(bars[2].x) + bars[2].base), [1.0, 0.5, 4.0])
+    assert _scores_of(fig, 2, bars[2].base) == pytest.approx(_race(fig, 2)[5].meta["baseline"])
+    labels = list(_race(fig, 1)[2].text)
+    assert labels[0] == "#1 a" and labels[1] == "#3 b <span style='color:#d62728'><b>▼1</b></span>"
+    assert labels[2].startswith("#2 c ") and "▲1" in labels[2]
+    assert "c overtakes b" in _race(fig, 1)[3].text[0]
+    assert "c overtakes a" in _race(fig, 2)[3].text[0]
+    assert list(_race(fig, 0)[2].text) == ["#1 a", "#2 b", "#3 c"]
+    assert {t.strip() for t in _race(fig, 0)[3].text} == {""}  # frame 0: no caption
+    # labels sit past each bar's end
+    np.testing.assert_array_less(_scores().iloc[1].to_numpy(), _scores_of(fig, 1, _race(fig, 1)[2].x))
     # moved bars are outlined by closed rectangles of the "rank changes" trace (b now at slot 3, c at 2)
-    changes = fig.frames[1].data[1]
+    changes = _race(fig, 1)[3]
     ys = np.array([np.nan if v is None else v for v in changes.y], dtype=float)
-    rectangles = np.split(ys[1:], np.flatnonzero(np.isnan(ys[1:]))[1:])
+    rectangles = [r for r in np.split(ys[1:], np.flatnonzero(np.isnan(ys[1:]))[1:]) if np.isfinite(r).any()]
     assert sorted((np.nanmin(r) + np.nanmax(r)) / 2 for r in rectangles) == pytest.approx([2.0, 3.0])
     xs = np.array([np.nan if v is None else v for v in changes.x], dtype=float)[1:]
     assert np.nanmax(xs) == pytest.approx(bars[1].base + max(bars[1].x[1], bars[1].x[2]))
-    assert list(fig.frames[0].data[1].x) == [fig.frames[0].data[1].x[0]]  # frame 0: caption only
+    assert [x for x in _race(fig, 0)[3].x if x is not None] == [_race(fig, 0)[3].x[0]]  # frame 0: no outline
+    # every frame has the same number of points per trace, so plotly steps them in place
+    assert {tuple(len(t.x) for t in _race(fig, f)) for f in range(3)} == {tuple(len(t.x) for t in _race(fig, 0))}
     colors = model_colors(MODELS)
     assert list(bars[0].marker.color) == [colors[m] for m in MODELS]
+    # no noise: the axis says so, and no whiskers are drawn (the whisker trace holds the baseline only)
+    assert "noise not estimated" in fig.layout.xaxis.title.text and "not at 0" in fig.layout.xaxis.title.text
+    assert [x for x in _race(fig, 0)[1].x if x is not None] == [bars[0].base, bars[0].base]
 
 
 def test_ranking_race_uses_given_ranks_and_checks_shape():
     scores = _scores()
     ranks = pd.DataFrame([[1, 1, 3]] * 3, columns=MODELS, dtype=float)
     fig = ranking_race(scores, ranks)
-    assert list(fig.frames[1].data[0].customdata[:, 1]) == ["1", "1", "3"]
+    assert [row[1] for row in _race(fig, 1)[0].customdata] == ["1", "1", "3"]
+    # models sharing a rank are bracketed with "=" (float ties: no noise known)
+    brackets = _race(fig, 1)[4]
+    assert "=" in brackets.text and sorted(v for v in brackets.y if v is not None)[0] == pytest.approx(0.7)
     with pytest.raises(ValueError, match="same shape"):
         ranking_race(scores, ranks.iloc[:2])
+
+
+def test_float_ties_share_a_rank_and_keep_pool_order():
+    """Scores equal up to rounding (1e-16 relative) are one rank; their bars keep pool order at every frame."""
+    base = 0.3114
+    scores = pd.DataFrame([[base, base * (1 + 2e-16), 0.2], [base * (1 + 2e-16), base, 0.2]], columns=MODELS)
+    fig = ranking_race(scores)
+    for f in range(2):
+        bar = _race(fig, f)[0]
+        assert list(bar.y) == [1, 2, 3] and [row[1] for row in bar.customdata] == ["1", "1", "3"]
+        assert "overtakes" not in _race(fig, f)[3].text[0]
+    assert bar_slots(scores.iloc[1], pd.Series({"m/a": 1.0, "m/b": 1.0, "m/c": 3.0})).to_dict() == \
+        {"m/a": 1.0, "m/b": 2.0, "m/c": 3.0}
+
+
+def _noisy_race():
+    """Three frames: b passes a within noise (frame 1), then everything is within noise (frame 2)."""
+    scores = pd.DataFrame([[1.0, 0.98, 0.5], [0.99, 1.0, 0.5], [0.80, 0.81, 0.805]], columns=MODELS)
+    notes = RaceNotes(
+        half_widths={"m/a": 0.05, "m/b": 0.04, "m/c": 0.05}, level=0.95,
+        tiers=[[["m/a", "m/b"], ["m/c"]], [["m/b", "m/a"], ["m/c"]], [["m/b", "m/c", "m/a"]]],
+        overtakes=[[], [], []], within_noise=[[], [("m/b", "m/a")], [("m/c", "m/a")]],
+        rank_changes=[{m: 0 for m in MODELS}] * 3,
+        notes=[None, None, "All 3 models within noise: no ranking at this step"])
+    return scores, notes
+
+
+def test_the_race_shows_noise_whiskers_groups_and_within_noise_instead_of_overtakes():
+    scores, notes = _noisy_race()
+    fig = ranking_race(scores, race=notes, metric_label="LogME")
+    bar, whiskers, labels, caption, brackets, _ = _race(fig, 1)
+    text = caption.text[0]
+    assert "b passes a: within noise" in text and "overtakes" not in text
+    assert all("▲" not in t and "▼" not in t for t in labels.text)  # no announced rank change
+    # whiskers: ± the half-width around each score (after the baseline segment)
+    xs = [v for v in whiskers.x[2:] if v is not None]
+    xs = _scores_of(fig, 1, xs)
+    for m, h in notes.half_widths.items():
+        s = scores.loc[1, m]
+        assert np.isclose(xs, s - h).any() and np.isclose(xs, s + h).any()
+    assert "≈" in brackets.text
+    assert "whiskers: 95% noise interval" in fig.layout.xaxis.title.text
+    assert "0.99 ± 0.05" in bar.customdata[0][2] and "within noise of b" in bar.customdata[0][3]
+    last = _race(fig, 2)[3].text[0]
+    assert "All 3 models within noise: no ranking at this step" in last and "overtakes" not in last
+    # labels are written past the whiskers, so the two never overlap
+    assert min(_scores_of(fig, 1, labels.x) - (scores.loc[1] + pd.Series(notes.half_widths)).to_numpy()) > 0
+
+
+def test_each_frame_zooms_the_race_axis_to_its_own_scores():
+    scores = pd.DataFrame([[0.28, 0.30, 0.35], [8.7980, 8.7981, 8.7982]], columns=MODELS)
+    fig = ranking_race(scores, race=RaceNotes(
+        half_widths={m: 0.0002 for m in MODELS}, level=0.95, tiers=[[[m] for m in MODELS]] * 2,
+        overtakes=[[], []], within_noise=[[], []], rank_changes=[{m: 0 for m in MODELS}] * 2, notes=[None, None]))
+    ranges = [_race(fig, f)[5].meta["range"] for f in range(2)]
+    assert fig.data[-1].meta["range"] == ranges[0]  # the figure opens on frame 0's axis
+    assert list(fig.layout.xaxis.range) == [0.0, 1.0]  # the plotly axis is fixed; frames map onto it
+    for f, (left, right) in enumerate(ranges):
+        low, high = scores.iloc[f].min() - 0.0002, scores.iloc[f].max() + 0.0002
+        assert left < low and high < right  # covers every whisker
+        assert right - left < 2.0 * (high - low)  # and is zoomed to them: 0.28-0.35 fills the axis
+        base = _scores_of(fig, f, _race(fig, f)[0].base)
+        assert left < base < low  # bars start at a baseline inside the axis, below the lowest whisker
+        # the frame's tick values are its own, round, inside its axis
+        ticks = [float(t) for t in _race(fig, f)[5].text if t.strip()]
+        assert len(ticks) >= 3 and all(base <= t <= right for t in ticks)
+    assert ranges[1][0] > 8 > ranges[0][1]
 
 
 def test_dynamics_figure_shares_frames_between_scatter_and_ranking():
@@ -196,12 +289,17 @@ def test_dynamics_figure_shares_frames_between_scatter_and_ranking():
     assert len(fig.frames) == 3
     frame = fig.frames[2]
     kinds = [tr.type for tr in frame.data]
-    assert kinds == ["scatter", "scatter", "bar", "scatter"]
+    assert kinds == ["scatter", "scatter", "bar"] + ["scatter"] * 5
     # the frame's trace indices point at the right traces of the figure
     assert [fig.data[i].type for i in frame.traces] == kinds
     assert fig.data[frame.traces[2]].xaxis == "x2"
     np.testing.assert_allclose(frame.data[0].y, positions[2][:, 1])
     assert list(frame.data[2].y) == [2, 3, 1]
+    # each frame zooms the race to itself through data only (no layout in frames: plotly would transition
+    # the axis apart from the traces)
+    assert all(fr.layout.to_plotly_json() == {} for fr in fig.frames)
+    left, right = frame.data[-1].meta["range"]
+    assert left < 1.0 and right > 4.0
     with pytest.raises(ValueError, match="frames"):
         dynamics_figure(positions, labels, ["u", "v", "w"], _scores().iloc[:2])
 
@@ -255,7 +353,7 @@ def test_trajectory_view_reads_engine_frames_and_paired_figure_syncs_two_models(
     fig = paired_dynamics_figure([("m/a", trajectory_view(traj, "m/a")), ("m/b", view)], labels, ["u", "v", "w"])
     assert len(fig.frames) == 3
     frame = fig.frames[2]
-    assert [t.type for t in frame.data] == ["scatter", "scatter", "scatter", "scatter", "bar", "scatter"]
+    assert [t.type for t in frame.data] == ["scatter"] * 4 + ["bar"] + ["scatter"] * 5
     np.testing.assert_allclose(frame.data[0].x, positions[2][:, 0])
     np.testing.assert_allclose(frame.data[2].x, positions[2][:, 0] + 1)
     assert fig.data[frame.traces[2]].xaxis == "x2" and fig.data[frame.traces[4]].xaxis == "x3"
@@ -264,18 +362,17 @@ def test_trajectory_view_reads_engine_frames_and_paired_figure_syncs_two_models(
 
 
 def test_ranking_names_get_a_right_margin_as_wide_as_the_longest_name():
-    """Names are written past the bar ends, beyond the race's axis: the figure's right margin holds them, so
-    a long name (xception_kitchenware) is not cut at the figure's edge."""
+    """Labels (``#rank name ▲k``) are written past the bar ends, beyond the race's axis: the figure's right
+    margin holds them, so a long name (xception_kitchenware) is not cut at the figure's edge."""
     short, long = race_margin(["m/a", "m/b"]), race_margin(["offline/xception_kitchenware", "m/b"])
-    assert long - short == int(0.62 * 12 * len("xception_kitchenware")) - int(0.62 * 12 * len("a"))
-    assert long >= 7 * len("xception_kitchenware") + 30  # ~7 px per 12-px character, plus the ▲k mark
+    assert long - short == int(0.62 * 12 * (len("xception_kitchenware") + 3)) - int(0.62 * 12 * (len("a") + 3))
+    assert long >= 7 * len("#1 xception_kitchenware") + 30  # ~7 px per 12-px character, plus the ▲k mark
     positions, centres, labels = _trajectory(n_frames=3)
     scores = _scores()
     fig = dynamics_figure(positions, labels, ["u", "v", "w"], scores, centres=centres)
     assert fig.layout.margin.r == race_margin(scores.columns)
     race = ranking_race(scores)
     assert race.layout.margin.r == race_margin(scores.columns)
-    # the bars' axis ends just past the best score: the names live in the margin, not in axis headroom
-    values = scores.to_numpy()
-    lo, hi = values.min(), values.max()
-    assert race.layout.xaxis.range[1] == pytest.approx(hi + 0.15 * (hi - lo))
+    # the bars' axis ends just past the frame's best score: the names live in the margin, not in axis headroom
+    lo, hi = scores.iloc[0].min(), scores.iloc[0].max()
+    assert race.frames[0].data[-1].meta["range"][1] == pytest.approx(hi + 0.06 * (hi - lo))

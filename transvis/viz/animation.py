@@ -7,6 +7,16 @@ classes:
 * ``centres`` [F, C, 2] — class centres (optional);
 * ``scores`` / ``ranks`` — DataFrames [F frames × M models] (rank 1 = best).
 
+The race beside every animation tells only what the data supports (:class:`RaceNotes`, read from a
+trajectory by :func:`trajectory_view`): each score with a whisker of ± its noise interval, groups the noise
+cannot order bracketed with ≈ (= for float ties when no noise was estimated), ``▲k`` / ``▼k`` and "a
+overtakes b" only for order changes beyond the noise ("a passes b: within noise" otherwise), and the frame's
+note (saturation, every model within noise). **One axis rule on every page**: each frame's axis is zoomed to
+that frame's scores and whiskers, and the bars start at a grey baseline a quarter of that extent below the
+lowest whisker — never at 0 — as the axis title says (:func:`race_axis`). The plotly axis itself is fixed at
+[0, 1]; each frame maps its own axis onto it and draws its tick values as data, because frames that carry
+layout axis ranges are transitioned apart from their traces (bars vanish mid-step).
+
 Rules the app relies on: at most ``max_points`` samples are animated (a deterministic stratified sample,
 see :func:`stratified_sample`); frames hold only ordinary ``scatter``/``bar`` traces (WebGL traces
 inside animation frames break plotly's animation); the first frame is also the figure's initial data, so
@@ -22,6 +32,7 @@ of redrawing the whole figure (same pixels, checked by ``bench/app.py --check-fr
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,9 +42,20 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ._style import DOWN_COLOR, UP_COLOR, base_layout, class_colors, model_colors, short_model_name
+from ._style import (
+    DOWN_COLOR,
+    NOTE_COLOR,
+    UP_COLOR,
+    WITHIN_NOISE_COLOR,
+    base_layout,
+    class_colors,
+    model_colors,
+    short_model_name,
+)
 
 MAX_ANIMATED_POINTS = 2000
+FIGURE_HEIGHT = 700  # the scatter + race figure
+FIGURE_BOTTOM = 190  # px under the plots: tick labels, the race's three-line axis title, play button and slider
 
 
 def stratified_sample(labels, max_points: int = MAX_ANIMATED_POINTS, seed: int = 0) -> np.ndarray:
@@ -127,9 +149,10 @@ def _point_colors(color, labels, class_names, n_frames):
 
 
 def _play_controls(frame_names: list[str], duration_ms: int, prefix: str,
-                   plot_height: float = 400.0) -> tuple[list, list]:
-    """Play/pause buttons and a frame slider below the x-axis title (``plot_height`` = plot area in px)."""
-    below = -62.0 / max(plot_height, 100.0)  # paper units: clear of tick labels and the axis title
+                   plot_height: float = 400.0, below_px: float = 62.0) -> tuple[list, list]:
+    """Play/pause buttons and a frame slider below the x-axis title (``plot_height`` = plot area in px,
+    ``below_px`` = how far below the plot area the controls start: clear of tick labels and axis titles)."""
+    below = -below_px / max(plot_height, 100.0)  # paper units
     # redraw False: scatter and bar traces update in place (a full redraw per step costs 2-3x more)
     play_args = {"frame": {"duration": duration_ms, "redraw": False}, "fromcurrent": True,
                  "transition": {"duration": int(duration_ms * 0.6), "easing": "cubic-in-out"}, "mode": "immediate"}
@@ -196,68 +219,322 @@ def _scatter_frame_traces(pos, cen, style):
     return [samples] if cen is None else [samples, go.Scatter(x=cen[:, 0], y=cen[:, 1])]
 
 
+@dataclass
+class RaceNotes:
+    """What the race tells on each frame besides the bars: the noise, the groups it cannot order, and which
+    order changes it supports. Plain data: :func:`trajectory_view` reads it from a trajectory (whose frames
+    the dynamics engine annotated, see ``transvis.dynamics.frames.attach_ranks``); :func:`race_notes` builds
+    the noise-free version from scores and ranks alone.
+
+    half_widths : {model: ± half-width of its score's confidence interval} (NaN where unknown), or None when the
+        noise was not estimated (then only float ties are known, and the race says so).
+    level : the intervals' confidence level (e.g. 0.95).
+    tiers : per frame, groups of models the frame cannot order (best first; groups of one allowed).
+    overtakes : per frame, ``[(a, b)]``: a overtook b beyond the noise.
+    within_noise : per frame, ``[(a, b)]``: a passed b in the displayed order, within the noise.
+    rank_changes : per frame, ``{model: announced rank change}`` (▲k / ▼k).
+    notes : per frame, a sentence when the frame has no ranking to tell (saturation, all within noise), or None.
+    """
+
+    half_widths: dict[str, float] | None
+    level: float
+    tiers: list[list[list[str]]]
+    overtakes: list[list[tuple[str, str]]]
+    within_noise: list[list[tuple[str, str]]]
+    rank_changes: list[dict[str, int]]
+    notes: list[str | None]
+
+    @property
+    def noise_estimated(self) -> bool:
+        return self.half_widths is not None
+
+    def check(self, n_frames: int) -> None:
+        for name in ("tiers", "overtakes", "within_noise", "rank_changes", "notes"):
+            if len(getattr(self, name)) != n_frames:
+                raise ValueError(f"race notes hold {len(getattr(self, name))} frames of {name} but the ranking has "
+                                 f"{n_frames} frames.")
+
+
+def race_notes(scores: pd.DataFrame, ranks: pd.DataFrame | None = None) -> RaceNotes:
+    """:class:`RaceNotes` from scores (and ranks) alone: no noise, so models group only where they share a rank
+    (float ties, ``transvis.ordering.tolerant_ranks``) and every rank swap is an overtake."""
+    scores = scores.astype(float)
+    ranks = _ranks(scores) if ranks is None else ranks.astype(float)
+    tiers, taken, changes = [], [], []
+    previous = None
+    for f in range(len(scores)):
+        row = ranks.iloc[f]
+        finite = row[np.isfinite(scores.iloc[f])]
+        groups: dict[float, list[str]] = {}
+        for model in bar_order(scores.iloc[f], row):
+            if model in finite.index:
+                groups.setdefault(float(finite[model]), []).append(model)
+        tiers.append([groups[r] for r in sorted(groups)])
+        now = row.to_dict()
+        if previous is None:
+            taken.append([])
+            changes.append({m: 0 for m in now})
+        else:
+            taken.append(overtakes(previous, now))
+            changes.append({m: (0 if np.isnan(previous.get(m, np.nan)) or np.isnan(r) else int(previous[m] - r))
+                            for m, r in now.items()})
+        previous = now
+    n = len(scores)
+    return RaceNotes(None, 0.95, tiers, taken, [[] for _ in range(n)], changes, [None] * n)
+
+
+def _ranks(scores: pd.DataFrame) -> pd.DataFrame:
+    from transvis.ordering import tolerant_ranks
+
+    return pd.DataFrame([tolerant_ranks(scores.iloc[f].to_dict()) for f in range(len(scores))], index=scores.index,
+                        columns=scores.columns, dtype=float)
+
+
+def bar_order(scores_row: pd.Series, ranks_row: pd.Series) -> list[str]:
+    """Models top to bottom: by rank; models sharing a rank (float ties) in pool order, so they never swap
+    between frames (``transvis.ordering.display_order``); NaN scores last."""
+    from transvis.ordering import display_order
+
+    scores_row = scores_row.astype(float)
+    position = {m: i for i, m in enumerate(display_order(scores_row.to_dict()))}
+    return sorted(scores_row.index, key=lambda m: (np.inf if np.isnan(ranks_row[m]) else ranks_row[m], position[m]))
+
+
 def bar_slots(scores_row: pd.Series, ranks_row: pd.Series) -> pd.Series:
-    """Distinct bar positions 1..M: by rank, ties by score then name, so tied models never overlap."""
-    order = sorted(
-        scores_row.index,
-        key=lambda m: (np.inf if np.isnan(ranks_row[m]) else ranks_row[m],
-                       -scores_row[m] if np.isfinite(scores_row[m]) else np.inf, str(m)),
-    )
-    return pd.Series({m: float(i + 1) for i, m in enumerate(order)})
+    """Distinct bar positions 1..M in :func:`bar_order` (tied models side by side, never overlapping)."""
+    return pd.Series({m: float(i + 1) for i, m in enumerate(bar_order(scores_row, ranks_row))})
 
 
-def _race_frame(scores_row: pd.Series, ranks_row: pd.Series, previous: pd.Series | None, colors, base, x_note):
-    """One frame of the ranking: a bar per model at its slot (length = score − base), labelled just past
-    its end with the model name and its rank change (▲k green / ▼k red), and a "rank changes" scatter that
-    outlines the bars that moved and writes the frame's overtakes under the bars.
+def race_axis(scores_row: pd.Series, half_widths: Mapping[str, float] | None = None) -> tuple[float, float, float]:
+    """``(baseline, left, right)`` of one frame's race axis, zoomed to that frame.
 
-    The outlines are lines of a scatter, not the bars' own ``marker.line``: frames step without a full
-    redraw, which moves bars and rewrites their text but does not restyle them."""
+    The frame's extent is its scores widened by their noise whiskers; the bars start at a baseline a quarter
+    of that extent below the lowest whisker (so every bar has a visible length and differences are not
+    flattened by a distant zero), the axis starts a little further left (room for the ≈ brackets of groups
+    the noise cannot order) and ends just past the highest whisker (names live in the figure's right margin).
+    A frame whose scores all coincide gets a span of 1e-6 of their magnitude, so equal bars look equal."""
+    values = scores_row.astype(float)
+    halves = pd.Series({m: (half_widths or {}).get(m, 0.0) for m in values.index}, dtype=float).fillna(0.0)
+    finite = np.isfinite(values.to_numpy())
+    if not finite.any():
+        return 0.0, -0.15, 1.0
+    low = float((values - halves)[finite].min())
+    high = float((values + halves)[finite].max())
+    span = high - low
+    floor = max(1e-6 * max(abs(low), abs(high)), 1e-12)
+    if span < floor:
+        middle = 0.5 * (low + high)
+        low, high, span = middle - floor / 2, middle + floor / 2, floor
+    base = low - 0.25 * span
+    return base, base - 0.12 * span, high + 0.06 * span
+
+
+def race_axis_title(metric_label: str, notes: RaceNotes | None) -> str:
+    """The race's x-axis title: the metric and what the axis means (stated on every page)."""
+    lines = [f"{metric_label} (axis zoomed to each frame:", "bars start at the grey baseline, not at 0)"]
+    if notes is not None and notes.noise_estimated:
+        lines.append(f"whiskers: {notes.level:.0%} noise interval · ≈ within noise")
+    else:
+        lines.append("noise not estimated: = marks float ties only")
+    return "<br>".join(lines)
+
+
+RACE_TITLE_LINES = 3
+
+
+def _wrap(text: str, width: int = 58) -> str:
+    words, lines, line = text.split(), [], ""
+    for word in words:
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return "<br>".join([*lines, line])
+
+
+def race_caption(f: int, notes: RaceNotes) -> tuple[str, int]:
+    """Frame ``f``'s text under the bars (and its number of lines): the note, the overtakes beyond noise, the
+    order changes within it."""
+    lines = []
+    if notes.notes[f]:
+        lines += [f"<span style='color:{NOTE_COLOR}'><b>{part}</b></span>"
+                  for part in _wrap(str(notes.notes[f])).split("<br>")]
+    taken = notes.overtakes[f]
+    for i, (a, b) in enumerate(taken[:2]):
+        more = f" (+{len(taken) - 2} more)" if i == 1 and len(taken) > 2 else ""
+        lines.append(f"<span style='color:{UP_COLOR}'>{short_model_name(a)} overtakes {short_model_name(b)}{more}"
+                     "</span>")
+    within = notes.within_noise[f]
+    if within:
+        a, b = within[0]
+        what = "within noise" if notes.noise_estimated else "tied"
+        more = f" (+{len(within) - 1} more)" if len(within) > 1 else ""
+        lines.append(f"<span style='color:{WITHIN_NOISE_COLOR}'>{short_model_name(a)} passes "
+                     f"{short_model_name(b)}: {what}{more}</span>")
+    return "<br>".join(lines), len(lines)
+
+
+N_TICKS = 6  # tick slots per frame (unused ones are None, so every frame has the same number of points)
+
+
+def nice_ticks(low: float, high: float, target: int = 4) -> tuple[list[float], str]:
+    """Round tick values in [low, high] (about ``target``, at most :data:`N_TICKS`) and their format."""
+    span = high - low
+    if not (np.isfinite(span) and span > 0):
+        return [low], ".6g"
+    raw = span / target
+    power = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1.0, 2.0, 2.5, 5.0, 10.0) if m * power >= raw)
+    while math.floor(high / step) - math.ceil(low / step) + 1 > N_TICKS:
+        step *= 2.0
+    first, last = math.ceil(low / step), math.floor(high / step)
+    values = [k * step for k in range(first, last + 1)]
+    decimals = max(0, -math.floor(math.log10(step) + 1e-12)) + (1 if round(step / power, 6) == 2.5 else 0)
+    magnitude = max(abs(low), abs(high))
+    fmt = f".{decimals}f" if magnitude < 1e6 and decimals <= 8 else ".6g"
+    return values, fmt
+
+
+def _race_frame(f: int, scores_row: pd.Series, ranks_row: pd.Series, notes: RaceNotes, colors, axis):
+    """Frame ``f`` of the ranking, as six traces (all plain scatters but the bars, so frames step in place):
+
+    * bars from the frame's baseline to each score, one slot per model (:func:`bar_order`);
+    * the baseline and each score's noise whisker (± the interval's half-width);
+    * each model's label past its whisker: ``#rank name`` and its announced rank change (▲k green / ▼k red);
+    * the caption under the bars (note, overtakes, within-noise changes) and dark outlines of the bars that
+      moved beyond noise;
+    * a bracket with ≈ beside each run of models the frame cannot order (= where only float ties are known);
+    * the frame's own axis: tick marks and values above the bars.
+
+    The race's plotly axis is fixed at [0, 1]; each frame maps its own ``axis`` = (baseline, left, right)
+    onto it and draws its tick values as data. (Frames carrying ``layout`` axis ranges were tried: plotly
+    then transitions the axis and the traces separately, and mid-step the bars vanish and labels land on the
+    neighbouring panel.) The frame's axis in score units is kept on the ticks trace's ``meta``.
+    """
+    base, left, right = axis
+    width = right - left
+
+    def u(value):
+        return (np.asarray(value, dtype=float) - left) / width
+
     models = list(scores_row.index)
-    score = scores_row.astype(float).to_numpy()
+    n = len(models)
+    score = scores_row.astype(float)
     ranks_now = ranks_row.astype(float)
-    slots = bar_slots(scores_row.astype(float), ranks_now)
+    slots = bar_slots(score, ranks_now)
     y = slots[models].to_numpy()
-    moved, labels = [], []
-    for m in models:
-        unknown = previous is None or np.isnan(previous[m]) or np.isnan(ranks_now[m])
-        delta = 0.0 if unknown else previous[m] - ranks_now[m]
-        moved.append(delta != 0)
-        mark = (f" <span style='color:{UP_COLOR}'><b>▲{int(delta)}</b></span>" if delta > 0 else
-                f" <span style='color:{DOWN_COLOR}'><b>▼{int(-delta)}</b></span>" if delta < 0 else "")
-        labels.append(short_model_name(m) + mark)
-    length = np.where(np.isfinite(score), score - base, 0.0)
+    halves = {m: float((notes.half_widths or {}).get(m, np.nan)) for m in models}
+    changes = notes.rank_changes[f]
+    tier_of = {m: tier for tier in notes.tiers[f] for m in tier}
+    finite = np.isfinite(score.to_numpy())
+    u_base = float(u(base))
+    ends = np.where(finite, u(score.to_numpy()), u_base)
+
+    def score_text(m):
+        if not np.isfinite(score[m]):
+            return "failed (NaN)"
+        h = halves[m]
+        return f"{score[m]:.5g} ± {h:.2g}" if np.isfinite(h) else f"{score[m]:.5g}"
+
+    def mates(m):
+        others = [short_model_name(o) for o in tier_of.get(m, [m]) if o != m]
+        if not others:
+            return ""
+        return ("within noise of " if notes.noise_estimated else "tied with ") + ", ".join(others)
+
     bar = go.Bar(
-        x=length, base=base, y=y, orientation="h",
+        x=ends - u_base, base=u_base, y=y, orientation="h",
         marker=dict(color=[colors[m] for m in models], line=dict(width=0)),
-        text=labels, textposition="outside", textfont=dict(color="#222", size=12), cliponaxis=False,
-        constraintext="none",
-        customdata=np.stack([[short_model_name(m) for m in models],
-                             [f"{r:g}" if np.isfinite(r) else "–" for r in ranks_now[models]], score], axis=1),
-        hovertemplate="<b>%{customdata[0]}</b><br>rank %{customdata[1]}<br>score %{customdata[2]:.4g}<extra></extra>",
-        showlegend=False, name="ranking", width=0.8,
+        customdata=[[short_model_name(m), f"{ranks_now[m]:g}" if np.isfinite(ranks_now[m]) else "–", score_text(m),
+                     mates(m)] for m in models],
+        hovertemplate="<b>%{customdata[0]}</b><br>rank %{customdata[1]}<br>score %{customdata[2]}<br>"
+                      "%{customdata[3]}<extra></extra>",
+        showlegend=False, name="ranking", width=0.72,
     )
-    caption = _overtake_text(overtakes(previous.to_dict(), ranks_now.to_dict())) if previous is not None else ""
-    # the caption is the first point; each moved bar adds a closed rectangle, None-separated
-    xs, ys = [x_note], [len(models) + 0.75]
-    for mv, slot, end in zip(moved, y, base + length):
-        if mv:
-            xs += [None, base, end, end, base, base]
-            ys += [None, slot - 0.4, slot - 0.4, slot + 0.4, slot + 0.4, slot - 0.4]
-    changes = go.Scatter(
+    # the baseline, then a whisker with caps per model (None-separated segments; a fixed number of points)
+    wx, wy = [u_base, u_base], [0.5, n + 0.5]
+    for m, slot in zip(models, y):
+        h = halves[m]
+        if np.isfinite(score[m]) and np.isfinite(h) and h > 0:
+            lo, hi = float(u(score[m] - h)), float(u(score[m] + h))
+            wx += [None, lo, hi, None, lo, lo, None, hi, hi]
+            wy += [None, slot, slot, None, slot - 0.16, slot + 0.16, None, slot - 0.16, slot + 0.16]
+        else:
+            wx += [None] * 9
+            wy += [None] * 9
+    whiskers = go.Scatter(x=wx, y=wy, mode="lines", line=dict(color="#555555", width=1.5), hoverinfo="skip",
+                          showlegend=False, name="noise")
+    label_x, texts = [], []
+    for m, end in zip(models, ends):
+        h = halves[m]
+        reach = float(u(score[m] + h)) if np.isfinite(score[m]) and np.isfinite(h) else float(end)
+        label_x.append(max(reach, float(end)) + 0.01)
+        delta = changes.get(m, 0)
+        mark = (f" <span style='color:{UP_COLOR}'><b>▲{delta}</b></span>" if delta > 0 else
+                f" <span style='color:{DOWN_COLOR}'><b>▼{-delta}</b></span>" if delta < 0 else "")
+        rank = f"#{ranks_now[m]:g} " if np.isfinite(ranks_now[m]) else "– "
+        texts.append(rank + short_model_name(m) + mark)
+    labels = go.Scatter(x=label_x, y=y, mode="text", text=texts, textposition="middle right",
+                        textfont=dict(color="#222", size=12), cliponaxis=False, hoverinfo="skip", showlegend=False,
+                        name="labels")
+    caption, _ = race_caption(f, notes)
+    xs, ys = [0.01], [n + 0.75]
+    for m, slot, end in zip(models, y, ends):
+        if changes.get(m, 0) != 0:
+            xs += [None, u_base, end, end, u_base, u_base]
+            ys += [None, slot - 0.36, slot - 0.36, slot + 0.36, slot + 0.36, slot - 0.36]
+    xs += [None] * (1 + 6 * n - len(xs))
+    ys += [None] * (1 + 6 * n - len(ys))
+    outlines = go.Scatter(
         x=xs, y=ys, mode="lines+text", text=[caption or " "] + [" "] * (len(xs) - 1), textposition="bottom right",
-        textfont=dict(color=UP_COLOR, size=12), line=dict(color="#111", width=3), showlegend=False,
-        hoverinfo="skip", name="rank changes",
+        textfont=dict(color="#222", size=12), line=dict(color="#111", width=3), showlegend=False,
+        hoverinfo="skip", name="rank changes", cliponaxis=False,
     )
-    return bar, changes
-
-
-def _overtake_text(pairs: list[tuple[str, str]]) -> str:
-    if not pairs:
-        return ""
-    shown = [f"{short_model_name(a)} overtakes {short_model_name(b)}" for a, b in pairs[:3]]
-    more = f" (+{len(pairs) - 3} more)" if len(pairs) > 3 else ""
-    return "<br>".join(shown) + more
+    # brackets: one per run of consecutive slots whose models the frame cannot order
+    bx, by, btext = [], [], []
+    x0, arm = u_base - 0.045, 0.03
+    symbol = "≈" if notes.noise_estimated else "="
+    for tier in notes.tiers[f]:
+        run_slots = sorted(slots[m] for m in tier if m in slots.index)
+        runs, current = [], []
+        for s in run_slots:
+            if current and s != current[-1] + 1:
+                runs.append(current)
+                current = []
+            current.append(s)
+        if current:
+            runs.append(current)
+        for run in runs:
+            if len(run) < 2:
+                continue
+            top, bottom = run[0] - 0.3, run[-1] + 0.3
+            bx += [x0 + arm, x0, x0, x0, x0 + arm, None]
+            by += [top, top, 0.5 * (top + bottom), bottom, bottom, None]
+            btext += [" ", " ", symbol, " ", " ", " "]
+    size = 6 * max(n // 2, 1)
+    bx, by, btext = bx + [None] * (size - len(bx)), by + [None] * (size - len(by)), btext + [" "] * (size - len(btext))
+    brackets = go.Scatter(x=bx, y=by, mode="lines+text", text=btext, textposition="middle left",
+                          textfont=dict(color="#333", size=16), line=dict(color="#777", width=1.5), cliponaxis=False,
+                          hoverinfo="skip", showlegend=False, name="within noise")
+    # the frame's axis: tick marks on top of the bars, values above them
+    values, fmt = nice_ticks(base, right)
+    tx, ty, ttext = [], [], []
+    for k in range(N_TICKS):
+        if k < len(values):
+            position = float(u(values[k]))
+            tx += [position, position, None]
+            ty += [0.28, 0.42, None]
+            ttext += [format(values[k], fmt), " ", " "]
+        else:
+            tx += [None] * 3
+            ty += [None] * 3
+            ttext += [" "] * 3
+    ticks = go.Scatter(x=tx, y=ty, mode="lines+text", text=ttext, textposition="top center",
+                       textfont=dict(color="#444", size=11), line=dict(color="#888", width=1), cliponaxis=False,
+                       hoverinfo="skip", showlegend=False, name="axis",
+                       meta={"range": [left, right], "baseline": base})
+    return bar, whiskers, labels, outlines, brackets, ticks
 
 
 def ranking_race(
@@ -268,68 +545,74 @@ def ranking_race(
     metric_label: str = "score",
     title: str | None = None,
     duration_ms: int = 600,
+    race: RaceNotes | None = None,
 ) -> go.Figure:
     """Animated bar chart of the model ranking, re-sorted at every frame.
 
-    scores : DataFrame [F × M] (frames × models); ranks : same shape (1 = best), computed from the scores
-    when omitted. Bars sit at their rank (ties side by side); a model that moved since the previous frame
-    gets a dark outline and ``▲k`` (green) or ``▼k`` (red), and the frame's overtakes are written under
-    the bars.
+    scores : DataFrame [F × M] (frames × models); ranks : same shape (1 = best), float-tolerant ranks of the
+    scores when omitted; race : what each frame tells beyond the bars (:class:`RaceNotes`; from scores alone
+    when omitted: no noise). Each frame's axis is zoomed to that frame (:func:`race_axis`); a model that moved
+    beyond noise gets a dark outline and ``▲k`` / ``▼k``, and the frame's note, overtakes and within-noise
+    changes are written under the bars.
     """
     fig = go.Figure()
-    height = max(360, 48 * scores.shape[1] + 240)
-    _add_race(fig, scores, ranks, frame_names, colors, metric_label, duration_ms, row=None, col=None,
-              plot_height=height - 60 - 160)
+    height = max(380, 48 * scores.shape[1] + 280)
+    _add_race(fig, scores, ranks, frame_names, colors, metric_label, duration_ms, race, row=None, col=None,
+              plot_height=height - 60 - 190)
     fig = base_layout(fig, title or f"Model ranking by {metric_label}", height=height)
-    fig.update_layout(margin=dict(b=160, r=race_margin(scores.columns)))
+    fig.update_layout(margin=dict(b=190, r=race_margin(scores.columns)))
     return fig
 
 
-def _race_frames(scores, ranks, colors):
-    """Per-frame (bar, changes) traces and the fixed x range [base, top] shared by all frames."""
+def _race_frames(scores, ranks, colors, race):
+    """Per-frame race traces and per-frame axes ``(baseline, left, right)``."""
     scores = scores.astype(float)
-    ranks = scores.rank(axis=1, ascending=False, method="min") if ranks is None else ranks.astype(float)
+    ranks = _ranks(scores) if ranks is None else ranks.astype(float)
     if ranks.shape != scores.shape:
         raise ValueError(f"ranks {ranks.shape} and scores {scores.shape} must have the same shape [F × M].")
+    notes = race_notes(scores, ranks) if race is None else race
+    notes.check(len(scores))
     colors = colors or model_colors(scores.columns)
-    values = scores.to_numpy()
-    finite = values[np.isfinite(values)]
-    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    span = hi - lo or max(abs(hi), 1.0)
-    base = lo - 0.35 * span  # even the lowest score keeps a visible bar
-    top = hi + 0.15 * span  # a gap before the names; the figure's right margin holds the rest (race_margin)
-    frames = [
-        _race_frame(scores.iloc[f], ranks.iloc[f], ranks.iloc[f - 1] if f else None, colors, base,
-                    base + 0.02 * (top - base))
-        for f in range(len(scores))
-    ]
-    return frames, (base, top)
+    axes = [race_axis(scores.iloc[f], notes.half_widths) for f in range(len(scores))]
+    frames = [_race_frame(f, scores.iloc[f], ranks.iloc[f], notes, colors, axes[f]) for f in range(len(scores))]
+    lines = max((race_caption(f, notes)[1] for f in range(len(scores))), default=0)
+    return frames, axes, lines, notes
 
 
 def race_margin(models: Sequence[str], font_px: int = 12) -> int:
-    """Right margin [px] that fits the longest model name plus a ``▲k`` mark written past the longest bar
-    (the race is the rightmost panel and its text is not clipped to the axes)."""
-    longest = max((len(short_model_name(m)) for m in models), default=8)
+    """Right margin [px] that fits the longest ``#rank name`` label plus a ``▲k`` mark written past the longest
+    bar (the race is the rightmost panel and its text is not clipped to the axes)."""
+    longest = max((len(short_model_name(m)) for m in models), default=8) + 3
     return int(0.62 * font_px * longest + 40)
 
 
-def _add_race(fig, scores, ranks, frame_names, colors, metric_label, duration_ms, row, col, plot_height=300.0):
+def _add_race(fig, scores, ranks, frame_names, colors, metric_label, duration_ms, race, row, col, plot_height=300.0):
+    """Add the race's traces (frame 0) to ``fig``; returns (per-frame traces, trace indices)."""
     names = _frame_names(frame_names, len(scores))
-    frames, x_range = _race_frames(scores, ranks, colors)
+    frames, axes, caption_lines, notes = _race_frames(scores, ranks, colors, race)
     n_models = scores.shape[1]
     kw = {} if row is None else dict(row=row, col=col)
     first = len(fig.data)
     for trace in frames[0]:
         fig.add_trace(trace, **kw)
-    fig.update_yaxes(range=[n_models + 1.6, 0.4], tickvals=list(range(1, n_models + 1)),
-                     ticktext=[f"#{r}" for r in range(1, n_models + 1)], title=None, showgrid=False, **kw)
-    fig.update_xaxes(range=list(x_range), title=metric_label, **kw)
-    indices = [first, first + 1]
+    # room under the bars for the longest caption (≈ 16 px a line) and above them for the tick values, in slots
+    extra_px = 16.0 * caption_lines + 8.0
+    usable = max(plot_height - extra_px - 22.0, 80.0)
+    per_px = (n_models + 0.2) / usable
+    fig.update_yaxes(range=[n_models + 0.6 + extra_px * per_px, 0.4 - 22.0 * per_px], showticklabels=False,
+                     title=None, showgrid=False, zeroline=False, **kw)
+    # fixed [0, 1]: every frame maps its own zoomed axis onto it and draws its ticks as data (see _race_frame)
+    fig.update_xaxes(range=[0.0, 1.0], showticklabels=False, showgrid=False, zeroline=False,
+                     title=dict(text=race_axis_title(metric_label, notes), font=dict(size=12)), **kw)
+    indices = list(range(first, first + len(frames[0])))
     if row is None:
         fig.frames = [go.Frame(name=n, data=list(d), traces=indices) for n, d in zip(names, frames)]
-        menus, sliders = _play_controls(names, duration_ms, "frame: ", plot_height)
+        menus, sliders = _play_controls(names, duration_ms, "frame: ", plot_height, below_px=RACE_BELOW_PX)
         fig.update_layout(updatemenus=menus, sliders=sliders)
     return frames, indices
+
+
+RACE_BELOW_PX = 10.0 + 16.0 * RACE_TITLE_LINES  # the axis title's lines (the race draws its ticks on top)
 
 
 def animated_scatter(
@@ -442,11 +725,14 @@ def dynamics_figure(
     max_points: int = MAX_ANIMATED_POINTS,
     seed: int = 0,
     duration_ms: int = 600,
+    race: RaceNotes | None = None,
 ) -> go.Figure:
     """The page's main figure: the animated scatter (left) and the live ranking (right), one slider.
 
     Arguments as :func:`animated_scatter` and :func:`ranking_race`; ``scores`` must have one row per frame
-    of ``positions``. Both panels move together because they share the figure's frames.
+    of ``positions``; ``race`` (``trajectory_view(traj, model).race``) carries the noise, the frames' notes and
+    which order changes are beyond noise. Both panels move together because they share the figure's frames
+    (each frame also zooms the race's axis to itself).
     """
     fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4], horizontal_spacing=0.09,
                         subplot_titles=(scatter_title, f"ranking by {metric_label}"))
@@ -455,15 +741,19 @@ def dynamics_figure(
         max_points, seed, row=1, col=1, colorbar_x=0.53)
     if len(scores) != len(names):
         raise ValueError(f"scores has {len(scores)} rows but the trajectory has {len(names)} frames.")
-    race, race_idx = _add_race(fig, scores, ranks, names, colors, metric_label, duration_ms, row=1, col=2)
+    top = 125 if title else 95
+    plot_height = FIGURE_HEIGHT - top - FIGURE_BOTTOM
+    race_traces, race_idx = _add_race(fig, scores, ranks, names, colors, metric_label, duration_ms, race,
+                                      row=1, col=2, plot_height=plot_height)
     fig.frames = [
-        go.Frame(name=n, data=[*per_frame[f], *race[f]], traces=[*scatter_idx, *race_idx])
+        go.Frame(name=n, data=[*per_frame[f], *race_traces[f]], traces=[*scatter_idx, *race_idx])
         for f, n in enumerate(names)
     ]
-    top = 125 if title else 95
-    menus, sliders = _play_controls(names, duration_ms, slider_prefix, plot_height=680 - top - 160)
-    fig = base_layout(fig, title, height=680)
-    fig.update_layout(updatemenus=menus, sliders=sliders, margin=dict(b=160, t=top, r=race_margin(scores.columns)),
+    menus, sliders = _play_controls(names, duration_ms, slider_prefix, plot_height=plot_height,
+                                    below_px=RACE_BELOW_PX)
+    fig = base_layout(fig, title, height=FIGURE_HEIGHT)
+    fig.update_layout(updatemenus=menus, sliders=sliders,
+                      margin=dict(b=FIGURE_BOTTOM, t=top, r=race_margin(scores.columns)),
                       legend=dict(orientation="h", x=0, y=1.07, yanchor="bottom", xanchor="left"))
     if title:
         fig.update_layout(title=dict(y=0.985, yref="container", yanchor="top"))
@@ -499,15 +789,18 @@ def paired_dynamics_figure(
                                      None, max_points, seed, row=1, col=2)
     for trace in fig.data[idx_b[-1] + 1:]:
         trace.showlegend = False
-    race, race_idx = _add_race(fig, a.scores, a.ranks, names, colors, metric_label, duration_ms, row=1, col=3)
+    top = 125 if title else 95
+    plot_height = 620 - top - FIGURE_BOTTOM
+    race_traces, race_idx = _add_race(fig, a.scores, a.ranks, names, colors, metric_label, duration_ms,
+                                      a.race, row=1, col=3, plot_height=plot_height)
     fig.frames = [
-        go.Frame(name=n, data=[*frame_a[f], *frame_b[f], *race[f]], traces=[*idx_a, *idx_b, *race_idx])
+        go.Frame(name=n, data=[*frame_a[f], *frame_b[f], *race_traces[f]], traces=[*idx_a, *idx_b, *race_idx])
         for f, n in enumerate(names)
     ]
-    top = 125 if title else 95
-    menus, sliders = _play_controls(names, duration_ms, "", plot_height=600 - top - 160)
-    fig = base_layout(fig, title, height=600)
-    fig.update_layout(updatemenus=menus, sliders=sliders, margin=dict(b=160, t=top, r=race_margin(a.scores.columns)),
+    menus, sliders = _play_controls(names, duration_ms, "", plot_height=plot_height, below_px=RACE_BELOW_PX)
+    fig = base_layout(fig, title, height=620)
+    fig.update_layout(updatemenus=menus, sliders=sliders,
+                      margin=dict(b=FIGURE_BOTTOM, t=top, r=race_margin(a.scores.columns)),
                       legend=dict(orientation="h", x=0, y=1.07, yanchor="bottom", xanchor="left"))
     if title:
         fig.update_layout(title=dict(y=0.985, yref="container", yanchor="top"))
@@ -569,7 +862,8 @@ class TrajectoryView:
     """One model's view of a trajectory, as plain arrays for :func:`dynamics_figure`.
 
     positions [F, N, 2], centres [F, C, 2] or None, scores / ranks DataFrames [F × M], frame_names [F],
-    predicted int [F, N] or None, contribution float [F, N] or [N] or None, projection (its name).
+    predicted int [F, N] or None, contribution float [F, N] or [N] or None, projection (its name), race
+    (:class:`RaceNotes`: noise, notes and announced order changes; None when the frames carry none).
     """
 
     positions: np.ndarray
@@ -580,6 +874,7 @@ class TrajectoryView:
     predicted: np.ndarray | None = None
     contribution: np.ndarray | None = None
     projection: str = "projection"
+    race: RaceNotes | None = None
 
 
 def _first_attr(obj: Any, names: Sequence[str]):
@@ -627,13 +922,45 @@ def trajectory_view(traj: Any, model: str) -> TrajectoryView:
     scores = pd.DataFrame([dict(_first_attr(f, ("scores",)) or {}) for f in frames], columns=models, dtype=float)
     ranks_rows = [_first_attr(f, ("ranks",)) for f in frames]
     ranks = (pd.DataFrame([dict(r) for r in ranks_rows], columns=models, dtype=float)
-             if all(r for r in ranks_rows) else scores.rank(axis=1, ascending=False, method="min"))
+             if all(r for r in ranks_rows) else _ranks(scores))
     projection = getattr(traj, "projection_name", None)
+    race = race_from_trajectory(traj, models) if all(hasattr(f, "tiers") for f in frames) else None
     return TrajectoryView(
         positions=np.stack(positions),
         centres=np.stack(centres) if all(c is not None for c in centres) else None,
         scores=scores, ranks=ranks, frame_names=names,
         predicted=np.stack(predicted).astype(np.int64) if all(p is not None for p in predicted) else None,
         contribution=np.stack(contribution) if all(c is not None for c in contribution) else None,
-        projection=str(projection) if projection else "projection",
+        projection=str(projection) if projection else "projection", race=race,
+    )
+
+
+def race_from_trajectory(traj: Any, models: Sequence[str] | None = None) -> RaceNotes:
+    """:class:`RaceNotes` of a trajectory whose frames carry ``tiers``, ``overtakes``, ``within_noise``,
+    ``rank_changes`` and ``note`` (the dynamics engine's); the whiskers are ``traj.noise``'s interval
+    half-widths (None: noise not estimated)."""
+    frames = list(traj.frames)
+    models = list(models if models is not None else getattr(traj, "models", None) or frames[0].scores)
+    noise = getattr(traj, "noise", None)
+    half_widths, level = None, 0.95
+    if noise is not None:
+        half_widths = {}
+        for m in models:
+            if m in noise.estimate:
+                low, high = noise.interval(m, 0.0)
+                half_widths[m] = float(high)
+            else:
+                half_widths[m] = float("nan")
+        level = float(getattr(getattr(noise, "resampling", None), "level", 0.95))
+
+    def pairs(items):
+        return [(o.model, o.passed) for o in items or []]
+
+    return RaceNotes(
+        half_widths=half_widths, level=level,
+        tiers=[[list(t) for t in (f.tiers or [])] for f in frames],
+        overtakes=[pairs(getattr(f, "overtakes", [])) for f in frames],
+        within_noise=[pairs(getattr(f, "within_noise", [])) for f in frames],
+        rank_changes=[{m: int(v) for m, v in (getattr(f, "rank_changes", None) or {}).items()} for f in frames],
+        notes=[getattr(f, "note", None) for f in frames],
     )
