@@ -10,28 +10,89 @@ from pages._ui import (
     default,
     error_box,
     groundtruth_options,
+    groundtruth_sizes,
     measure_linear_probe,
     metric_label,
     page_header,
     ranking,
     variant_params,
 )
+from transvis.headline import (
+    accuracy_fraction,
+    binomial_se,
+    consensus_pick,
+    degenerate_scores,
+    groundtruth_pick,
+    groundtruth_tiers,
+    metric_pick,
+)
 from transvis.metrics import available, get_spec
 from transvis.session import OPT_IN_METRICS, default_metrics, in_sample_note, selected_labels
 from transvis.viz import model_colors, short_model_name
 from transvis.viz.leaderboard import (
+    GROUNDTRUTH_LABEL,
     correlation_bars,
     display_table,
     metric_agreement,
     metric_agreement_heatmap,
+    noise_cells,
     rank_bump_chart,
+    score_intervals_table,
     score_vs_groundtruth,
+    styled_leaderboard,
 )
 
 NO_GT = "none"
 REGIME_LABELS = {"linear_probe": "linear probe (frozen features)", "finetune": "fine-tuning (whole network)"}
-CORRELATION_COLUMNS = ["weighted_tau", "kendall_tau", "spearman", "pearson", "top1_regret", "rel@1", "rel@3",
+TAU_INTERVAL = "weighted τ [interval]"
+CORRELATION_COLUMNS = [TAU_INTERVAL, "weighted_tau", "kendall_tau", "spearman", "pearson", "top1_regret", "rel@1", "rel@3",
                        "recall@3", "overlap@3", "top1_model"]
+
+NOISE_EXPLAINED = """
+Every score is a statistic of the target samples: another draw of the same number of images from the same task
+would give another score. **How much is estimated:** each model is re-scored on 10 random subsets that keep 80 %
+of every class (no image repeated, unlike a bootstrap, which would flatter the in-sample metrics), and the
+subsets' spread is scaled up to the full sample (a *delete-d jackknife*: standard error = 2 × the subsets'
+standard deviation). Two models scored on the same images share the subsets, so "is A ahead of B?" looks at the
+noise of their *difference*; the decision uses Student's t with 9 degrees of freedom at 95 %.
+
+**What it assumes.** (1) The images are independent draws from the task. (2) Only the noise of *which images
+were sampled* is counted — not the randomness of pre-training or of feature extraction. (3) 80 % of the sample
+behaves like the whole (metrics whose level depends on samples per dimension, such as SFDA when N ≈ D, shift
+level on subsets; only their spread is used). (4) Ten subsets estimate the standard error itself only to about
+±22 %.
+
+**Ground truth and τ.** An accuracy measured on *n* test images is a binomial proportion, with standard error
+√(p(1 − p)/n); two accuracies are "beyond noise" apart when their difference exceeds 1.96 times the combined
+standard error (treated as independent, which is cautious when both were tested on the same images). The
+interval of weighted τ comes from 1,000 draws that resample the scores (one subset shared by all models) and the
+accuracies (binomial) together; two metrics' τ are compared on the same draws.
+
+**Reading the table.** "0.312 ± 0.008" is a score with its standard error; models marked with the same "≈k" in
+a column (shaded alike) cannot be ordered by that column beyond its noise. In the ranks view "3 (2–4)" gives the
+ranks the noise allows. NLEEP and PARC take minutes per scoring, so their noise is not estimated.
+"""
+
+
+def _pick_caption(container, pick, clear_text: str = "Clear") -> None:
+    """The pick's verdict under its headline number: clear, within noise, or unknown."""
+    if pick.pick is None or not pick.detail:
+        return
+    if pick.clear is True:
+        container.caption(f":material/check: **{clear_text}.** {pick.detail}")
+    elif pick.clear is False:
+        container.caption(f":material/drag_handle: **Within noise.** {pick.detail}")
+    else:
+        container.caption(f":material/help: **Noise unknown.** {pick.detail}")
+
+
+def _pick_delta(pick, label) -> str | None:
+    if pick.clear is False and pick.runner_up is not None:
+        return f"≈ {label(pick.runner_up)} (within noise)"
+    if pick.clear is True:
+        return "ahead beyond noise"
+    return None
+
 
 pool = page_header(
     ":material/leaderboard: Leaderboard",
@@ -88,8 +149,9 @@ if not metrics:
     st.stop()
 
 groundtruth = gt_options.get(gt_label) if gt_label != NO_GT else None
+groundtruth_n = groundtruth_sizes(pool, gt_label) if groundtruth else None
 try:
-    table = ranking(pool, metrics, params, groundtruth)
+    table = ranking(pool, metrics, params, groundtruth, groundtruth_n)
 except Exception as err:  # noqa: BLE001 - shown to the user; the page stays usable
     error_box(err, "Ranking")
     st.stop()
@@ -98,42 +160,79 @@ colors = model_colors(pool.models)
 gt_series = pd.Series(groundtruth, dtype=float) if groundtruth else None
 
 # --- headline ----------------------------------------------------------------------------------------
+empty = [m for m in table.metrics if table.scores[m].isna().all()]  # e.g. LEEP on models without a head
+scored_metrics = [m for m in table.metrics if m not in empty]
+scores_shown, ranks_shown = table.scores.drop(columns=empty), table.ranks.drop(columns=empty)
+metric_columns = {c: st.column_config.NumberColumn(metric_label(c), format="%.4g") for c in scores_shown.columns}
+flagged = degenerate_scores(table)
+no_noise = [m for m in scored_metrics if m not in table.noise]
+
 h1, h2, h3 = st.columns(3)
-mean_rank = table.ranks.mean(axis=1).sort_values()
-h1.metric("Consensus pick (best mean rank)", short_model_name(mean_rank.index[0]),
-          help="The model with the best rank averaged over the chosen metrics.")
+consensus = consensus_pick(table, scored_metrics, model_label=short_model_name, metric_label=metric_label)
+if consensus.pick is not None:
+    h1.metric("Consensus pick (best mean rank)", short_model_name(consensus.pick),
+              _pick_delta(consensus, short_model_name), delta_color="off", delta_arrow="off",
+              help="The model with the best rank averaged over the chosen metrics. It is a clear pick when, on "
+                   "most metrics whose noise was estimated, it is ahead of the runner-up beyond that noise.")
+    _pick_caption(h1, consensus)
 if gt_series is not None and len(gt_series):
-    best = gt_series.idxmax()
-    h2.metric(f"Best by ground truth ({REGIME_LABELS.get(gt_label, gt_label)})", short_model_name(best),
-              f"{gt_series[best]:.4g}",
-              delta_color="off")
-    taus = pd.Series(table.weighted_tau).dropna()
-    if len(taus):
-        top = taus.idxmax()
-        h3.metric("Most trustworthy metric here", metric_label(top), f"weighted τ = {taus[top]:+.2f}",
-                  delta_color="normal" if taus[top] >= 0 else "inverse")
+    best = groundtruth_pick(groundtruth, groundtruth_n, model_label=short_model_name)
+    fraction = accuracy_fraction(groundtruth)[best.pick]
+    se = binomial_se(fraction, (groundtruth_n or {}).get(best.pick))
+    accuracy = f"{fraction:.1%}" + (f" ± {se:.1%}" if se == se else "")
+    h2.metric(f"Best by ground truth ({REGIME_LABELS.get(gt_label, gt_label)})", short_model_name(best.pick),
+              f"{accuracy}" + (f" · ≈ {short_model_name(best.runner_up)}" if best.within_noise else ""),
+              delta_color="off", delta_arrow="off",
+              help="The most accurate model. Its accuracy is a measurement on a finite test set (binomial "
+                   "noise): it is a clear pick only when it beats the runner-up beyond that noise.")
+    _pick_caption(h2, best)
+    trusted = metric_pick(table, scored_metrics, metric_label=metric_label)
+    if trusted.pick is not None:
+        tau = table.weighted_tau[trusted.pick]
+        h3.metric("Most trustworthy metric here", metric_label(trusted.pick),
+                  f"weighted τ = {table.tau_text(trusted.pick)}",
+                  delta_color="normal" if tau >= 0 else "inverse", delta_arrow="off",
+                  help="The metric whose ranking agrees best with the ground truth (weighted Kendall τ; "
+                       "interval from the scores' and the accuracies' noise). A clear pick only when its τ "
+                       "beats the runner-up's on the same noise draws.")
+        _pick_caption(h3, trusted)
 else:
     h2.metric("Ground truth", "none", help="Choose or upload ground truth to rank the metrics.")
 
-empty = [m for m in table.metrics if table.scores[m].isna().all()]  # e.g. LEEP on models without a head
-scores_shown, ranks_shown = table.scores.drop(columns=empty), table.ranks.drop(columns=empty)
-metric_columns = {c: st.column_config.NumberColumn(metric_label(c), format="%.4g") for c in scores_shown.columns}
+with st.expander("How the noise is estimated", icon=":material/troubleshoot:"):
+    st.markdown(NOISE_EXPLAINED)
+    if no_noise:
+        st.caption("Noise not estimated here: " + ", ".join(metric_label(m) for m in no_noise) + ".")
+    if groundtruth and not groundtruth_n:
+        st.caption("The ground truth's test-set sizes are unknown, so its own noise is not included "
+                   "(upload a CSV with an `n_test` column, or measure the linear probe here).")
 
 tab_table, tab_gt, tab_bump, tab_agree = st.tabs(
     ["Table", "Metrics vs ground truth", "Rank bump chart", "Metric agreement"])
 
 with tab_table:
-    shown = display_table(scores_shown, ranks_shown, gt_series, show=show)
+    cells = noise_cells(table, show, gt_series, groundtruth_n, metrics=scored_metrics)
+    shown = cells.values
     if empty:
         st.caption("Not shown (no model could be scored): " + ", ".join(metric_label(m) for m in empty)
                    + " — see *Skipped or failed* below.")
-    fmt = "%.4g" if show == "scores" else "%d"
+    labels = {GROUNDTRUTH_LABEL: "ground truth", "ground-truth rank": "ground-truth rank", "mean rank": "mean rank"}
+    # No number format here: it would override the cells' text ("0.312 ± 0.008 ≈1"); sorting stays numeric.
     st.dataframe(
-        shown, width="stretch", key="lb_table",
-        column_config={c: st.column_config.NumberColumn(metric_label(c), format=fmt) for c in table.metrics},
+        styled_leaderboard(cells), width="stretch", key="lb_table",
+        column_config={c: st.column_config.Column(labels.get(c, metric_label(c)), help=cells.noted.get(c))
+                       for c in shown.columns if c != "mean rank"},
     )
     st.caption("Rows ordered by mean rank over the chosen metrics; higher score = more transferable for every "
-               "metric. *None*: the metric was skipped or failed for that model (see below).")
+               "metric. **±**: standard error (see *How the noise is estimated*). **≈k**, shaded alike: models "
+               "that column cannot order beyond its noise (its k-th tier). *–*: the metric was skipped or failed "
+               "for that model (see below)."
+               + (" Noise not estimated for " + ", ".join(metric_label(m) for m in no_noise) + "." if no_noise else ""))
+    if flagged:
+        listed = "; ".join(f"**{metric_label(metric)}** — " + ", ".join(
+            f"{short_model_name(model)}: {reason}" for model, reason in per_model.items())
+            for metric, per_model in flagged.items())
+        st.warning(f"**Degenerate scores (⚠ in the table).** {listed}", icon=":material/warning:")
     for metric, note in table.tie_notes().items():
         st.warning(f"**{metric_label(metric)}: tied scores.** {note}", icon=":material/drag_handle:")
     if (note := in_sample_note(pool, table.metrics)) is not None:
@@ -142,13 +241,25 @@ with tab_table:
         st.caption(":material/balance: **NCTI depends on the pool**: it min-max normalises its three components "
                    "over the models "
                    "ranked together, so adding or removing a model changes every NCTI score.")
+    intervals = score_intervals_table(table, metric_label, groundtruth_n)
+    with st.expander("Every score with its interval"):
+        level = next(iter(table.noise.values())).resampling.level if table.noise else 0.95
+        st.caption(f"{level:.0%} intervals: score ± t × standard error (accuracies: ± 1.96 × binomial standard "
+                   "error). *ranks*: the ranks the noise allows; *tier*: the model's noise tier in that metric "
+                   "(1 = best; *tier size* > 1: cannot be ordered within it).")
+        st.dataframe(intervals, hide_index=True, width="stretch", key="lb_intervals",
+                     column_config={c: st.column_config.NumberColumn(format="%.4g")
+                                    for c in ("score", "se", "low", "high")})
     if table.skipped or table.failed:
         with st.expander(f"Skipped or failed: {len(table.skipped) + len(table.failed)} model × metric pair(s)"):
             rows = [(short_model_name(m), k, "skipped", r) for m, k, r in table.skipped]
             rows += [(short_model_name(m), k, "failed", r) for m, k, r in table.failed]
             st.dataframe(pd.DataFrame(rows, columns=["model", "metric", "status", "reason"]), hide_index=True,
                          width="stretch", key="lb_skipped")
-    dataframe_download(shown, f"leaderboard_{show}.csv", key="lb_download_table")
+    with st.container(horizontal=True):
+        dataframe_download(shown, f"leaderboard_{show}.csv", key="lb_download_table", label="Table (CSV)")
+        dataframe_download(intervals.set_index(["metric", "model"]), "leaderboard_intervals.csv",
+                           key="lb_download_intervals", label="Scores with intervals (CSV)")
 
 with tab_gt:
     if gt_series is None:
@@ -156,6 +267,8 @@ with tab_gt:
                 "**Metric settings and your own ground truth** to see which metric predicts it best.")
     else:
         corr = pd.DataFrame({m: table.correlations[m] for m in table.correlations}).T
+        if not corr.empty:
+            corr.insert(0, TAU_INTERVAL, [table.tau_text(m) for m in corr.index])
         if "top1_model" in corr.columns:  # a list when the metric ties several models at the top
             corr["top1_model"] = corr["top1_model"].map(
                 lambda v: ", ".join(map(short_model_name, v)) if isinstance(v, list)
@@ -164,30 +277,48 @@ with tab_gt:
             st.warning("Too few models with both a score and an accuracy to correlate (at least 3 are needed).")
         else:
             corr = corr[[c for c in CORRELATION_COLUMNS if c in corr.columns]]
-            left, right = st.columns([1, 1])
-            stat = right.selectbox("Correlation shown", [c for c in CORRELATION_COLUMNS[:4] if c in corr.columns],
-                                   key=default("w:lb_stat", "weighted_tau"))
-            numeric = corr.drop(columns=["top1_model"], errors="ignore").apply(pd.to_numeric, errors="coerce")
-            right.plotly_chart(correlation_bars(numeric.rename(index=metric_label), stat), width="stretch",
-                               key="lb_corr_bars")
-            left.dataframe(corr.rename(index=metric_label), width="stretch", key="lb_corr_table",
-                           height=36 * (len(corr) + 1) + 4,
-                           column_config={c: st.column_config.NumberColumn(format="%.3f")
-                                          for c in numeric.columns})
+            pick, _ = st.columns([1, 2])
+            stat = pick.selectbox("Correlation shown", [c for c in CORRELATION_COLUMNS[1:5] if c in corr.columns],
+                                  key=default("w:lb_stat", "weighted_tau"))
+            numeric = corr.drop(columns=["top1_model", TAU_INTERVAL], errors="ignore").apply(
+                pd.to_numeric, errors="coerce")
+            tau_bounds = {metric_label(m): (t.low, t.high) for m, t in table.tau_intervals.items()
+                          if t.sources} if stat == "weighted_tau" else None
+            st.plotly_chart(correlation_bars(numeric.rename(index=metric_label), stat, intervals=tau_bounds),
+                            width="stretch", key="lb_corr_bars")
+            st.dataframe(corr.rename(index=metric_label), width="stretch", key="lb_corr_table",
+                         height=36 * (len(corr) + 1) + 4,
+                         column_config={c: st.column_config.NumberColumn(format="%.3f")
+                                        for c in numeric.columns})
+            sources = sorted({s for t in table.tau_intervals.values() for s in t.sources})
+            st.caption("**weighted τ [interval]**: " + (
+                f"{next(iter(table.tau_intervals.values())).level:.0%} interval from the noise of the "
+                + " and of the ".join(sources) + "." if sources else "no interval: the noise was not estimated.")
+                + ("" if "ground truth" in sources else
+                   " The accuracies' own noise is not included (test-set sizes unknown)."))
             partly = {k: v for k, v in table.correlation_skipped.items() if k not in empty}
             if partly:
-                left.caption("Not correlated: " + "; ".join(f"{metric_label(k)}: {v}" for k, v in partly.items()))
+                st.caption("Not correlated: " + "; ".join(f"{metric_label(k)}: {v}" for k, v in partly.items()))
         scored = [m for m in metrics if table.scores[m].notna().any()]
         if scored:
             if st.session_state.get("w:lb_scatter_metric") not in scored:
                 st.session_state["w:lb_scatter_metric"] = scored[0]
             chosen = st.selectbox("Score against ground truth for", scored, key="w:lb_scatter_metric",
                                   format_func=metric_label)
-            fig = score_vs_groundtruth(table.scores[chosen], gt_series, colors, metric_label(chosen))
+            crit = table.noise[chosen].resampling.critical_value() if chosen in table.noise else None
+            score_half = table.score_se[chosen] * crit if crit is not None else None
+            fractions = accuracy_fraction(groundtruth)
+            scale = 100.0 if gt_series.max() > 1.0 else 1.0
+            acc_half = pd.Series({m: 1.96 * scale * binomial_se(fractions[m], (groundtruth_n or {}).get(m))
+                                  for m in fractions}, dtype=float)
+            fig = score_vs_groundtruth(table.scores[chosen], gt_series, colors, metric_label(chosen),
+                                       score_halfwidth=score_half, accuracy_halfwidth=acc_half,
+                                       tau_text=table.tau_text(chosen))
             event = st.plotly_chart(fig, width="stretch", key="lb_scatter", on_select="rerun",
                                     selection_mode=("points", "box", "lasso"))
             picked = selected_labels(event)
             detail = display_table(scores_shown, ranks_shown, gt_series, show="scores")
+            st.caption("Whiskers: the score's and the accuracy's 95 % interval, where their noise is known.")
             if picked:
                 detail = detail.loc[[m for m in detail.index if m in picked]]
                 st.caption(f"{len(detail)} selected model(s) — clear the selection to see all.")
@@ -196,12 +327,28 @@ with tab_gt:
             st.dataframe(detail, width="stretch", key="lb_selected_table", column_config=metric_columns)
 
 with tab_bump:
-    st.plotly_chart(rank_bump_chart(ranks_shown.rename(columns=metric_label), gt_series, colors),
+    tiers = {metric_label(m): table.noise_groups(m) for m in scored_metrics}
+    if gt_series is not None and groundtruth_n:
+        tiers[GROUNDTRUTH_LABEL] = groundtruth_tiers(groundtruth, groundtruth_n)
+    st.plotly_chart(rank_bump_chart(ranks_shown.rename(columns=metric_label), gt_series, colors, tiers=tiers,
+                                    degenerate={metric_label(m): v for m, v in flagged.items()}),
                     width="stretch", key="lb_bump")
-    st.caption("Each line is a model; a flat line means every metric ranks it alike, crossings are disagreements.")
+    st.caption("Each line is a model; a flat line means every metric ranks it alike, crossings are disagreements. "
+               "Grey bands: models the column cannot order beyond its noise; rings: equal scores (shared rank); "
+               "✕: degenerate score.")
+    unordered = [f"**{column}**: " + "; ".join(" ≈ ".join(short_model_name(m) for m in group)
+                                             for group in groups if len(group) >= 2)
+                 for column, groups in tiers.items() if any(len(group) >= 2 for group in groups)]
+    if unordered:
+        st.markdown(":material/drag_handle: **Where the noise cannot order the models** — " + " · ".join(unordered))
+    else:
+        st.caption("Every column orders every model beyond its noise"
+                   + (" (noise not estimated for " + ", ".join(metric_label(m) for m in no_noise) + ")"
+                      if no_noise else "") + ".")
 
 with tab_agree:
     agreement = metric_agreement(scores_shown).rename(index=metric_label, columns=metric_label)
     st.plotly_chart(metric_agreement_heatmap(agreement), width="stretch", key="lb_agreement")
     st.caption("Weighted Kendall's τ between two metrics' rankings of the pool (1 = same order, −1 = reversed); "
-               "the top of each ranking weighs more, as in the transferability papers.")
+               "the top of each ranking weighs more, as in the transferability papers. Point estimates: the "
+               "scores' noise is not propagated here (see the bump chart's bands for what each metric can order).")

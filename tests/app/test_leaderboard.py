@@ -173,3 +173,109 @@ def test_saturated_scores_are_flagged_with_the_fix(app):
     assert "PED" in warnings[1] and "more images per class" in warnings[1]
     infos = [i.value for i in at.info if "Samples per dimension" in i.value]
     assert len(infos) == 1 and "wide-0: D = 64 for N - C = 36 (0.56 per dimension)" in infos[0]
+
+
+# --- noise: every ranking display shows it ------------------------------------------------------------------
+
+SYNTHETIC = [f"synthetic/model-{k}" for k in range(5)]
+
+
+def _styled_text(at):
+    """The leaderboard table's cells as shown (its Styler's display values)."""
+    import pyarrow as pa
+
+    frame = next(f for f in at.dataframe if f.proto.arrow_data.styler.display_values)
+    shown = pa.ipc.open_stream(frame.proto.arrow_data.styler.display_values).read_pandas()
+    assert list(shown.index) == list(frame.value.index)
+    return shown
+
+
+def _captions(at) -> list[str]:
+    return [c.value for c in at.caption]
+
+
+def _with_test_sizes(app, n_test: int):
+    """The synthetic leaderboard with its ground truth's test sizes known (model-4 99.9 % vs model-3 99.8 %)."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.app.conftest import APP, TIMEOUT
+
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["groundtruth_sizes"] = {"ncm_heldout": {m: n_test for m in SYNTHETIC}}
+    at.run()
+    assert not at.exception, at.exception
+    at.multiselect(key="w:lb_metrics").set_value(["logme", "ncm_softmax", "transrate", "hscore"]).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_tied_groundtruth_pick_says_it_cannot_be_told_apart(app):
+    """On 1,200 test images, 99.9 % vs 99.8 % is within binomial noise: the headline says so, the table shows each
+    accuracy ± its se with the two in one tier, τ carries its interval everywhere, and the charts draw the noise."""
+    at = _with_test_sizes(app, 1200)
+    best = next(m for m in at.metric if m.label.startswith("Best by ground truth"))
+    assert best.value == "model-4" and "≈ model-3" in best.proto.delta
+    verdicts = [c for c in _captions(at) if "Within noise" in c and "Cannot be told apart from model-3" in c]
+    assert verdicts and "1,200 test samples each" in verdicts[0]
+    # τ with its interval: headline, correlation table, scatter title
+    trusted = next(m for m in at.metric if m.label.startswith("Most trustworthy"))
+    assert "[" in trusted.proto.delta and "]" in trusted.proto.delta
+    corr = _table(at, "weighted τ [interval]")
+    assert all("[" in text for text in corr["weighted τ [interval]"])
+    figures = charts(at)
+    assert "[" in figures["lb_scatter"]["layout"]["title"]["text"]
+    # every score shown with its noise; the ground truth's two best share tier 1
+    shown = _styled_text(at)
+    assert shown.loc["model-4", "ground truth"].endswith("≈1") and shown.loc["model-3", "ground truth"].endswith("≈1")
+    assert shown.loc["model-2", "ground truth"].count("±") == 1 and "≈" not in shown.loc["model-2", "ground truth"]
+    assert all("±" in text for text in shown["logme"])
+    # correlation bars carry τ's interval as error bars; the bump chart bands the ground truth's tier
+    bars = figures["lb_corr_bars"]["data"][0]
+    assert bars["error_x"]["type"] == "data" and len(values(bars["error_x"]["arrayminus"])) == 4
+    bump = figures["lb_bump"]["data"]
+    band = next(t for t in bump if t["name"].startswith("within noise"))
+    assert "ground truth" in band["x"]
+    assert any("ground truth" in md.value and "model-4 ≈ model-3" in md.value for md in at.markdown)
+    assert any(e.label == "How the noise is estimated" for e in at.expander)
+
+
+def test_clear_groundtruth_pick_does_not_claim_a_tie(app):
+    """The same accuracies on ten million test images each: the lead is beyond noise, and nothing says otherwise."""
+    at = _with_test_sizes(app, 10_000_000)
+    best = next(m for m in at.metric if m.label.startswith("Best by ground truth"))
+    assert "≈" not in best.proto.delta
+    gt_captions = [c for c in _captions(at) if "model-3" in c and ("99.9%" in c)]
+    assert gt_captions and all("Clear." in c and "Cannot be told apart" not in c for c in gt_captions)
+    assert "≈" not in "".join(_styled_text(at)["ground truth"])
+
+
+def test_without_test_sizes_the_groundtruth_noise_is_called_unknown(app):
+    at = app()
+    at.multiselect(key="w:lb_metrics").set_value(["logme", "hscore"]).run()
+    assert any("Noise unknown." in c and "test-set sizes are unknown" in c for c in _captions(at))
+    assert any("accuracies' own noise is not included" in c for c in _captions(at))
+
+
+def test_degenerate_scores_are_marked_in_the_table(app, monkeypatch):
+    """A result flagged degenerate (saturated/at a bound) gets ⚠ in its cell and a warning with the reason."""
+    import dataclasses
+
+    import pages._ui
+
+    real = pages._ui.ranking
+
+    def flag(*args, **kwargs):
+        table = real(*args, **kwargs)
+        logme = table.results.get("logme", {})
+        if "synthetic/model-2" in logme:  # a copy: the cached per-metric results stay as they are
+            flagged = dataclasses.replace(logme["synthetic/model-2"], degenerate="at its bound: add samples")
+            table.results = {**table.results, "logme": {**logme, "synthetic/model-2": flagged}}
+        return table
+
+    monkeypatch.setattr(pages._ui, "ranking", flag)
+    at = app()
+    at.multiselect(key="w:lb_metrics").set_value(["logme", "hscore"]).run()
+    assert not at.exception, at.exception
+    shown = _styled_text(at)
+    assert shown.loc["model-2", "logme"].startswith("⚠") and not shown.loc["model-1", "logme"].startswith("⚠")
+    assert any("Degenerate scores" in w.value and "model-2: at its bound: add samples" in w.value for w in at.warning)

@@ -115,3 +115,122 @@ def test_display_table_orders_by_mean_rank(tables):
     assert table.loc["d", "logme"] == 4.0
     with pytest.raises(ValueError):
         display_table(scores, ranks, show="both")
+
+
+# --- noise on the figures and tables --------------------------------------------------------------------
+
+from transvis.viz.leaderboard import (  # noqa: E402
+    DEGENERATE_LABEL,
+    TIED_LABEL,
+    WITHIN_NOISE_LABEL,
+    model_traces,
+    noise_cells,
+    score_intervals_table,
+    styled_leaderboard,
+)
+
+
+def test_bump_chart_bands_models_within_noise_and_rings_ties(tables):
+    _, ranks, gt = tables
+    ranks = ranks.copy()
+    ranks.loc["offline/b", "logme"] = ranks.loc["offline/a", "logme"] = 3.0  # a float-noise tie (shared rank)
+    tiers = {"sfda": [["offline/a", "offline/b"], ["offline/c"], ["offline/d"]],
+             GROUNDTRUTH_LABEL: [["offline/d", "offline/c"], ["offline/b"], ["offline/a"]]}
+    fig = rank_bump_chart(ranks, gt, tiers=tiers, degenerate={"leep": {"offline/c": "saturated: add images"}})
+    band = next(t for t in fig.data if t.name == WITHIN_NOISE_LABEL)
+    # one vertical segment per multi-model tier, spanning its ranks (± the band's margin)
+    assert list(band.x) == [GROUNDTRUTH_LABEL, GROUNDTRUTH_LABEL, None, "sfda", "sfda", None]
+    assert band.y[0] < 1 and 2 < band.y[1] < 3 and band.y[3] < 1 and 2 < band.y[4] < 3
+    assert "cannot be ordered beyond noise" in band.hovertext[3] and "a, b" in band.hovertext[3]
+    ring = next(t for t in fig.data if t.name == TIED_LABEL)
+    assert list(ring.x) == ["logme"] and list(ring.y) == [3.0] and "a, b tie at rank 3" in ring.hovertext[0]
+    cross = next(t for t in fig.data if t.name == DEGENERATE_LABEL)
+    assert list(cross.x) == ["leep"] and "saturated: add images" in cross.hovertext[0]
+    lines = model_traces(fig)
+    assert [t.name for t in lines] == ["a", "b", "c", "d"]
+    hover_b = lines[1].hovertext
+    assert "tied with a" in hover_b[1] and "within noise of a" in hover_b[2]
+    # the bands come first in the data, yet the columns keep the metrics' order
+    assert list(fig.layout.xaxis.categoryarray) == [GROUNDTRUTH_LABEL, "logme", "sfda", "leep"]
+
+
+def test_bump_chart_without_noise_draws_no_band(tables):
+    _, ranks, gt = tables
+    fig = rank_bump_chart(ranks, gt, tiers={"logme": [["offline/d"], ["offline/c"], ["offline/b"], ["offline/a"]]})
+    assert not [t for t in fig.data if t.name in (WITHIN_NOISE_LABEL, TIED_LABEL, DEGENERATE_LABEL)]
+
+
+def test_correlation_bars_carry_tau_intervals_as_error_bars():
+    corr = pd.DataFrame({"weighted_tau": [0.5, -0.2, 0.9]}, index=["logme", "leep", "sfda"])
+    fig = correlation_bars(corr, intervals={"logme": (0.1, 0.8), "sfda": (0.6, 1.0)})
+    bars = fig.data[0]
+    assert list(bars.y) == ["leep", "logme", "sfda"]
+    np.testing.assert_allclose(bars.error_x.arrayminus, [0.0, 0.4, 0.3])
+    np.testing.assert_allclose(bars.error_x.array, [0.0, 0.3, 0.1])
+    texts = [a.text for a in fig.layout.annotations]
+    assert texts == ["-0.20", "+0.50 [+0.10, +0.80]", "+0.90 [+0.60, +1.00]"]
+    assert correlation_bars(corr).data[0].error_x.array is None  # no intervals, no whiskers
+
+
+def test_score_scatter_draws_both_intervals_and_the_tau_interval(tables):
+    scores, _, gt = tables
+    fig = score_vs_groundtruth(scores["logme"], gt, metric_label="LogME",
+                               score_halfwidth=pd.Series(0.1, index=MODELS),
+                               accuracy_halfwidth=pd.Series({"offline/a": 0.02}), tau_text="+1.00 [+0.40, +1.00]")
+    point = fig.data[0]
+    np.testing.assert_allclose(point.error_x.array, [0.1] * 4)
+    np.testing.assert_allclose(point.error_y.array, [0.02, 0, 0, 0])
+    assert fig.layout.title.text.endswith("weighted τ = +1.00 [+0.40, +1.00]")
+
+
+def _noisy_table():
+    from transvis.ordering import tolerant_ranks
+    from transvis.ranking import RankingTable
+    from transvis.uncertainty import Resampling, ScoreNoise
+
+    scores = pd.DataFrame({"logme": [1.0, 0.99, 0.2], "nleep": [0.3, 0.2, 0.1]}, index=MODELS[:3])
+    ranks = pd.DataFrame({m: tolerant_ranks(scores[m].to_dict()) for m in scores}, dtype=float)
+    rng = np.random.default_rng(0)
+    noise = ScoreNoise(estimate=scores["logme"].to_dict(),
+                       replicates={m: v + 0.05 * rng.standard_normal(10) for m, v in scores["logme"].items()},
+                       factor={m: 4.0 for m in MODELS[:3]}, signature={m: "s" for m in MODELS[:3]},
+                       resampling=Resampling())
+    from transvis.metrics import MetricResult
+
+    results = {m: {model: MetricResult(m, float(v)) for model, v in scores[m].items()} for m in scores}
+    results["nleep"]["offline/c"] = MetricResult("nleep", 0.1, degenerate="at its lower bound: add images")
+    return RankingTable(scores=scores, ranks=ranks, results=results, noise={"logme": noise},
+                        groundtruth={"offline/a": 0.85, "offline/b": 0.84, "offline/c": 0.5})
+
+
+def test_noise_cells_write_score_plus_minus_se_and_tiers():
+    table = _noisy_table()
+    gt = pd.Series(table.groundtruth)
+    cells = noise_cells(table, "scores", gt, {m: 900 for m in MODELS[:3]})
+    text = cells.text
+    assert text.loc["a", "logme"].endswith("≈1") and text.loc["b", "logme"].endswith("≈1")
+    assert "±" in text.loc["a", "logme"] and "≈" not in text.loc["c", "logme"]
+    assert text.loc["a", "ground truth"].startswith("0.850 ± 0.01") and text.loc["a", "ground truth"].endswith("≈1")
+    assert "±" not in text.loc["a", "nleep"] and "not estimated" in cells.noted["nleep"]
+    assert text.loc["c", "nleep"].startswith("⚠") and cells.degenerate.loc["c", "nleep"]
+    assert cells.tier.loc["a", "logme"] == cells.tier.loc["b", "logme"] == 1 and cells.tier.loc["c", "logme"] == 0
+    # the numbers stay numbers (sortable); the Styler shows the text and shades the tier
+    assert cells.values.loc["a", "logme"] == 1.0
+    html = styled_leaderboard(cells).to_html()
+    assert text.loc["a", "logme"] in html and "background-color" in html
+    ranks = noise_cells(table, "ranks", gt, None).text
+    assert ranks.loc["b", "logme"].startswith("2 (1–2)")
+    assert "±" not in ranks.loc["a", "ground-truth rank"]
+
+
+def test_score_intervals_table_lists_every_score_with_its_interval():
+    table = _noisy_table()
+    rows = score_intervals_table(table, groundtruth_n={m: 900 for m in MODELS[:3]})
+    logme = rows[rows.metric == "logme"].set_index("model")
+    assert (logme["low"] < logme["score"]).all() and (logme["score"] < logme["high"]).all()
+    assert logme.loc["a", "tier size"] == 2 and logme.loc["a", "ranks"] == "1–2"
+    nleep = rows[rows.metric == "nleep"].set_index("model")
+    assert nleep["se"].isna().all() and nleep.loc["a", "note"] == "noise not estimated"
+    assert "at its lower bound" in nleep.loc["c", "note"]
+    truth = rows[rows.metric == GROUNDTRUTH_LABEL].set_index("model")
+    assert truth.loc["a", "se"] == pytest.approx((0.85 * 0.15 / 900) ** 0.5)
