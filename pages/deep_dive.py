@@ -7,10 +7,11 @@ import streamlit as st
 from pages._dynamics import engine, metric_select, model_select, selection_table, trajectory
 from pages._scatter import class_chart, sample_scatter
 from pages._ui import default, error_box, leaderboard_metrics, metric_label, page_header, ranking, variant_params
+from transvis.headline import degenerate_scores
 from transvis.session import selected_indices, selected_values
 from transvis.viz import model_colors, short_model_name
 from transvis.viz.animation import paired_dynamics_figure, static_scatter, trajectory_view
-from transvis.viz.deepdive import hardest_samples, per_class_heatmap, per_class_table
+from transvis.viz.deepdive import hardest_samples, per_class_heatmap, per_class_table, rank_table
 from transvis.viz.methods import matrix_heatmap, per_class_bars
 
 DETAIL_METRICS = ["sfda", "ncm_softmax", "logme", "nc", "face"]
@@ -60,14 +61,19 @@ shown = [m for m in (model_a, model_b) if m]
 
 # --- ranks across metrics --------------------------------------------------------------------------------
 st.subheader("Where it ranks, metric by metric")
-n = len(pool.models)
+ranks_table = rank_table(overview, shown, metric_label)
+st.dataframe(ranks_table, width="stretch", key="dd_ranks")
+st.caption("Ranks share a place when scores are equal (\"tied\"); \"1–3 of 7 (within noise)\": the scores' "
+           "sampling noise allows any of those ranks (see *How the noise is estimated* on the Leaderboard). "
+           "Scores are ± one standard error.")
+flagged = {metric: per_model for metric, per_model in degenerate_scores(overview).items()
+           if any(m in per_model for m in shown)}
+if flagged:
+    st.warning("**Degenerate scores (⚠).** " + "; ".join(
+        f"**{metric_label(metric)}** — {short_model_name(m)}: {reason}"
+        for metric, per_model in flagged.items() for m, reason in per_model.items() if m in shown),
+        icon=":material/warning:")
 scored = [m for m in overview.metrics if overview.scores.loc[shown, m].notna().any()]
-rank_text = {f"rank of {short_model_name(m)}": [
-    f"{int(r)} of {n}" if np.isfinite(r) else "–" for r in overview.ranks.loc[m, scored]] for m in shown}
-score_values = {f"{short_model_name(m)} score": overview.scores.loc[m, scored].to_numpy() for m in shown}
-st.dataframe(pd.DataFrame({**rank_text, **score_values}, index=[metric_label(m) for m in scored]),
-             width="stretch", key="dd_ranks",
-             column_config={c: st.column_config.NumberColumn(format="%.4g") for c in score_values})
 unscored = [metric_label(m) for m in overview.metrics if m not in scored]
 if unscored:
     st.caption("Not applicable here: " + ", ".join(unscored) + " (see the Leaderboard for the reason).")

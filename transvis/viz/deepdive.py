@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ._style import base_layout
+from ._style import base_layout, short_model_name
 
 PER_CLASS = {
     "sfda": ("class_posterior", "SFDA posterior ↑"),
@@ -30,6 +30,34 @@ PER_CLASS = {
     "nc": ("nc1_per_class", "NC1 share ↓"),
     "face": ("class_collapse", "FaCe collapse ↑"),
 }
+
+
+def rank_table(table, models: Sequence[str], metric_label=str) -> pd.DataFrame:
+    """Where each of ``models`` ranks on every metric that scored one of them, as text: "2 of 7", "1 of 2
+    (tied)" for equal scores, "1–3 of 7 (within noise)" where the scores' noise allows a range of ranks
+    (:func:`transvis.headline.rank_text`), and each score with its standard error ("0.312 ± 0.008"; "⚠" marks a
+    degenerate score). ``table`` is a :class:`transvis.ranking.RankingTable`; rows are metric labels."""
+    from transvis.headline import degenerate_scores, rank_text, score_text
+
+    models = list(models)
+    scored = [m for m in table.metrics if table.scores.loc[models, m].notna().any()]
+    se = table.score_se
+    flagged = degenerate_scores(table)
+    columns: dict[str, list[str]] = {}
+    for model in models:
+        columns[f"rank of {short_model_name(model)}"] = [rank_text(table, metric, model) for metric in scored]
+    for model in models:
+        cells = []
+        for metric in scored:
+            text = score_text(table.scores.at[model, metric],
+                              se.at[model, metric] if metric in table.noise else None)
+            if metric not in table.noise and text != "–":
+                text += " (noise not estimated)"
+            if model in flagged.get(metric, {}):
+                text = f"⚠ {text}"
+            cells.append(text)
+        columns[f"{short_model_name(model)} score"] = cells
+    return pd.DataFrame(columns, index=pd.Index([metric_label(m) for m in scored], name="metric"))
 
 
 def per_class_table(results: Mapping[str, object], class_names: Sequence[str]) -> pd.DataFrame:

@@ -1,0 +1,53 @@
+"""Deep dive: ranks say when a model is tied or within noise of others, scores carry their noise."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tests.app.conftest import errors
+
+
+def _twin_pool():
+    """Three models: two with identical features (every score ties exactly), one far worse."""
+    from transvis.features.featureset import FeatureSet
+    from transvis.session import pool_from_featuresets
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(4), 30)
+    means = rng.normal(size=(4, 8)) * 3
+    good = means[labels] + rng.normal(size=(labels.size, 8))
+    bad = 0.2 * means[labels] + rng.normal(size=(labels.size, 8))
+    sets = [FeatureSet(features=x, labels=labels, class_names=list("abcd"), model_id=name, dataset_id="twins")
+            for name, x in (("twin-a", good), ("twin-b", good.copy()), ("weak", bad))]
+    return pool_from_featuresets(sets, "twins", "upload")
+
+
+def _ranks_table(at):
+    return next(f.value for f in at.dataframe if len(f.value.columns) and f.value.columns[0].startswith("rank of"))
+
+
+def test_tied_models_rank_as_tied_and_scores_carry_noise(app):
+    at = app()
+    pools = dict(at.session_state["pools"])
+    pool = _twin_pool()
+    pools[pool.key] = pool
+    at.session_state["pools"] = pools
+    at.session_state["active_pool"] = pool.key
+    at.session_state["w:lb_metrics"] = ["logme", "hscore", "sfda"]
+    at.session_state["w:dd_model_a"] = "twin-a"
+    at.session_state["w:dd_compare"] = True
+    at.session_state["w:dd_model_b"] = "twin-b"
+    at.switch_page("pages/deep_dive.py").run()
+    assert not at.exception, at.exception
+    assert not errors(at), errors(at)
+    table = _ranks_table(at)
+    assert list(table.columns) == ["rank of twin-a", "rank of twin-b", "twin-a score", "twin-b score"]
+    for metric in ("LogME", "H-score", "SFDA"):
+        # equal scores share the first place, never "1 of 3" vs "2 of 3"
+        assert table.loc[metric, "rank of twin-a"] == table.loc[metric, "rank of twin-b"] == "1 of 3 (tied)"
+        assert "±" in table.loc[metric, "twin-a score"]
+    at.selectbox(key="w:dd_model_b").set_value("weak").run()
+    assert not at.exception, at.exception
+    table = _ranks_table(at)
+    assert table.loc["LogME", "rank of weak"] == "3 of 3"
+    assert any("within noise" in c.value and "tied" in c.value for c in at.caption)
