@@ -10,21 +10,32 @@ from pages._ui import (
     default,
     error_box,
     groundtruth_options,
+    groundtruth_sizes,
     leaderboard_metrics,
     metric_label,
     page_header,
     ranking,
     variant_params,
 )
+from transvis.headline import degenerate_scores, groundtruth_tiers, noise_summary
 from transvis.metrics import get_spec
 from transvis.viz import model_colors, short_model_name
-from transvis.viz.export import animation_gif, figure_bytes, figure_html, html_report, image_export_available
+from transvis.viz.export import (
+    animation_gif,
+    figure_bytes,
+    figure_html,
+    html_report,
+    image_export_available,
+    noise_sections,
+)
 from transvis.viz.leaderboard import (
+    GROUNDTRUTH_LABEL,
     correlation_bars,
     display_table,
     metric_agreement,
     metric_agreement_heatmap,
     rank_bump_chart,
+    score_intervals_table,
 )
 
 pool = page_header(
@@ -36,10 +47,12 @@ pool = page_header(
 metrics = leaderboard_metrics()
 gt_options = groundtruth_options(pool)
 gt_label = st.session_state.get("w:lb_gt")
-groundtruth = gt_options.get(gt_label) if gt_label in gt_options else (next(iter(gt_options.values()), None)
-                                                                         if gt_label is None else None)
+if gt_label is None and gt_options:  # the Leaderboard not opened yet: its default, the first option
+    gt_label = next(iter(gt_options))
+groundtruth = gt_options.get(gt_label)
+groundtruth_n = groundtruth_sizes(pool, gt_label) if groundtruth else None
 try:
-    table = ranking(pool, metrics, variant_params(metrics), groundtruth)
+    table = ranking(pool, metrics, variant_params(metrics), groundtruth, groundtruth_n)
 except Exception as err:  # noqa: BLE001
     error_box(err, "Ranking")
     st.stop()
@@ -49,32 +62,48 @@ slug = pool.name.replace("/", "-").replace(" ", "_")
 
 # --- results ---------------------------------------------------------------------------------------------
 st.header("Results", divider="gray")
-c1, c2, c3 = st.columns(3)
+c1, c2, c3, c4 = st.columns(4)
 scores_table = display_table(table.scores, table.ranks, gt_series, show="scores")
 ranks_table = display_table(table.scores, table.ranks, gt_series, show="ranks")
+intervals_table = score_intervals_table(table, metric_label, groundtruth_n)
 c1.download_button("Scores (CSV)", scores_table.to_csv().encode(), f"{slug}_scores.csv", "text/csv",
                    key="ex_scores_csv", on_click="ignore", icon=":material/table:")
-c2.download_button("Ranks (CSV)", ranks_table.to_csv().encode(), f"{slug}_ranks.csv", "text/csv",
+c2.download_button("Scores ± noise (CSV)", intervals_table.to_csv(index=False).encode(), f"{slug}_intervals.csv",
+                   "text/csv", key="ex_intervals_csv", on_click="ignore", icon=":material/table:",
+                   help="One row per score: standard error, 95 % interval, the ranks the noise allows, noise tier.")
+c3.download_button("Ranks (CSV)", ranks_table.to_csv().encode(), f"{slug}_ranks.csv", "text/csv",
                    key="ex_ranks_csv", on_click="ignore", icon=":material/table:")
 payload = table.to_dict()
+payload.update(noise_summary(table, groundtruth_n=groundtruth_n))
 payload["pool"] = {"name": pool.name, "dataset": pool.dataset_id, "models": pool.models,
                    "groundtruth": gt_label if groundtruth else None}
-c3.download_button("Everything (JSON)", json.dumps(payload, indent=2, allow_nan=False), f"{slug}_ranking.json",
-                   "application/json", key="ex_json", on_click="ignore", icon=":material/data_object:")
+c4.download_button("Everything (JSON)", json.dumps(payload, indent=2, allow_nan=False), f"{slug}_ranking.json",
+                   "application/json", key="ex_json", on_click="ignore", icon=":material/data_object:",
+                   help="Scores, ranks, each score's noise (standard error, interval, subset scores), noise tiers, "
+                        "τ with its interval, and the headline picks with their verdict.")
 st.caption(f"{len(table.models)} models × {len(table.metrics)} metrics"
-           + (f", correlations against ground truth '{gt_label}'." if groundtruth else ", no ground truth."))
+           + (f", correlations against ground truth '{gt_label}'." if groundtruth else ", no ground truth.")
+           + (" Each score with its noise." if table.noise else " Noise not estimated."))
 
 # --- figures ---------------------------------------------------------------------------------------------
 st.header("Figures", divider="gray")
+scored_metrics = [m for m in table.metrics if table.scores[m].notna().any()]
+tiers = {metric_label(m): table.noise_groups(m) for m in scored_metrics}
+if groundtruth and groundtruth_n:
+    tiers[GROUNDTRUTH_LABEL] = groundtruth_tiers(groundtruth, groundtruth_n)
+tau_bounds = {metric_label(m): (t.low, t.high) for m, t in table.tau_intervals.items() if t.sources}
 figures = {
-    "Rank bump chart": lambda: rank_bump_chart(table.ranks.rename(columns=metric_label), gt_series, colors),
+    "Rank bump chart": lambda: rank_bump_chart(
+        table.ranks.rename(columns=metric_label), gt_series, colors, tiers=tiers,
+        degenerate={metric_label(m): v for m, v in degenerate_scores(table).items()}),
     "Metric agreement heat map": lambda: metric_agreement_heatmap(
         metric_agreement(table.scores).rename(index=metric_label, columns=metric_label)),
 }
 if table.correlations:
     corr = pd.DataFrame({m: table.correlations[m] for m in table.correlations}).T
     numeric = corr[["weighted_tau", "kendall_tau", "spearman", "pearson"]].apply(pd.to_numeric, errors="coerce")
-    figures["Weighted τ per metric"] = lambda: correlation_bars(numeric.rename(index=metric_label))
+    figures["Weighted τ per metric"] = lambda: correlation_bars(numeric.rename(index=metric_label),
+                                                                intervals=tau_bounds)
 f1, f2 = st.columns([2, 1])
 if st.session_state.get("w:ex_figure") not in figures:
     st.session_state["w:ex_figure"] = next(iter(figures))
@@ -124,22 +153,22 @@ else:
 
 # --- report ------------------------------------------------------------------------------------------------
 st.header("One-file HTML report", divider="gray")
-st.caption("The leaderboard, correlations, bump chart, agreement map and the metrics' references in one HTML "
-           "file that opens offline.")
+st.caption("The headline picks with their verdict, the leaderboard with every score's noise, correlations with "
+           "τ's interval, bump chart, agreement map, the metrics' references and how the noise is estimated, in "
+           "one HTML file that opens offline.")
 
 
 def build_report() -> bytes:
-    sections = [("Pool", f"{pool.name}: {pool.summary()}. {pool.description}"),
-                ("Leaderboard (scores)", scores_table), ("Leaderboard (ranks)", ranks_table)]
-    if table.correlations:
-        corr_table = pd.DataFrame({metric_label(m): table.correlations[m] for m in table.correlations}).T
-        sections.append((f"Correlation with ground truth ({gt_label})", corr_table))
+    noise = noise_sections(table, groundtruth_n, metric_label, gt_label if groundtruth else None)
+    sections = [("Pool", f"{pool.name}: {pool.summary()}. {pool.description}"), *noise[:-1],
+                ("Leaderboard (ranks)", ranks_table)]
     for name, make in figures.items():
         sections.append((name, make()))
     refs = pd.DataFrame({"metric": [metric_label(m) for m in table.metrics],
                          "what it measures": [get_spec(m).summary for m in table.metrics],
                          "reference": [get_spec(m).citation for m in table.metrics]}).set_index("metric")
     sections.append(("Metrics and references", refs))
+    sections.append(noise[-1])  # how the noise is estimated
     if table.skipped or table.failed:
         rows = [(short_model_name(m), k, "skipped", r) for m, k, r in table.skipped]
         rows += [(short_model_name(m), k, "failed", r) for m, k, r in table.failed]

@@ -18,6 +18,7 @@ from pages._ui import (
     variant_params,
 )
 from transvis.headline import (
+    NOISE_EXPLAINED,
     accuracy_fraction,
     binomial_se,
     consensus_pick,
@@ -45,33 +46,8 @@ from transvis.viz.leaderboard import (
 NO_GT = "none"
 REGIME_LABELS = {"linear_probe": "linear probe (frozen features)", "finetune": "fine-tuning (whole network)"}
 TAU_INTERVAL = "weighted τ [interval]"
-CORRELATION_COLUMNS = [TAU_INTERVAL, "weighted_tau", "kendall_tau", "spearman", "pearson", "top1_regret", "rel@1", "rel@3",
-                       "recall@3", "overlap@3", "top1_model"]
-
-NOISE_EXPLAINED = """
-Every score is a statistic of the target samples: another draw of the same number of images from the same task
-would give another score. **How much is estimated:** each model is re-scored on 10 random subsets that keep 80 %
-of every class (no image repeated, unlike a bootstrap, which would flatter the in-sample metrics), and the
-subsets' spread is scaled up to the full sample (a *delete-d jackknife*: standard error = 2 × the subsets'
-standard deviation). Two models scored on the same images share the subsets, so "is A ahead of B?" looks at the
-noise of their *difference*; the decision uses Student's t with 9 degrees of freedom at 95 %.
-
-**What it assumes.** (1) The images are independent draws from the task. (2) Only the noise of *which images
-were sampled* is counted — not the randomness of pre-training or of feature extraction. (3) 80 % of the sample
-behaves like the whole (metrics whose level depends on samples per dimension, such as SFDA when N ≈ D, shift
-level on subsets; only their spread is used). (4) Ten subsets estimate the standard error itself only to about
-±22 %.
-
-**Ground truth and τ.** An accuracy measured on *n* test images is a binomial proportion, with standard error
-√(p(1 − p)/n); two accuracies are "beyond noise" apart when their difference exceeds 1.96 times the combined
-standard error (treated as independent, which is cautious when both were tested on the same images). The
-interval of weighted τ comes from 1,000 draws that resample the scores (one subset shared by all models) and the
-accuracies (binomial) together; two metrics' τ are compared on the same draws.
-
-**Reading the table.** "0.312 ± 0.008" is a score with its standard error; models marked with the same "≈k" in
-a column (shaded alike) cannot be ordered by that column beyond its noise. In the ranks view "3 (2–4)" gives the
-ranks the noise allows. NLEEP and PARC take minutes per scoring, so their noise is not estimated.
-"""
+CORRELATION_COLUMNS = [TAU_INTERVAL, "weighted_tau", "kendall_tau", "spearman", "pearson", "top1_regret", "rel@1",
+                       "rel@3", "recall@3", "overlap@3", "top1_model"]
 
 
 def _pick_caption(container, pick, clear_text: str = "Clear") -> None:

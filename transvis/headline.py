@@ -27,7 +27,9 @@ from transvis.ordering import RTOL, display_order, tie_groups, tolerance
 from transvis.uncertainty import accuracy_ahead
 
 __all__ = [
+    "NOISE_EXPLAINED",
     "Pick",
+    "noise_summary",
     "accuracy_fraction",
     "binomial_se",
     "consensus_pick",
@@ -42,6 +44,33 @@ __all__ = [
 ]
 
 Label = Callable[[str], str]
+
+# What the noise is and what it assumes, in plain words (markdown), for the Leaderboard's expander and the
+# exported report: :mod:`transvis.uncertainty`'s docstring, shortened.
+NOISE_EXPLAINED = """
+Every score is a statistic of the target samples: another draw of the same number of images from the same task
+would give another score. **How much is estimated:** each model is re-scored on 10 random subsets that keep 80 %
+of every class (no image repeated, unlike a bootstrap, which would flatter the in-sample metrics), and the
+subsets' spread is scaled up to the full sample (a *delete-d jackknife*: standard error = 2 × the subsets'
+standard deviation). Two models scored on the same images share the subsets, so "is A ahead of B?" looks at the
+noise of their *difference*; the decision uses Student's t with 9 degrees of freedom at 95 %.
+
+**What it assumes.** (1) The images are independent draws from the task. (2) Only the noise of *which images
+were sampled* is counted — not the randomness of pre-training or of feature extraction. (3) 80 % of the sample
+behaves like the whole (metrics whose level depends on samples per dimension, such as SFDA when N ≈ D, shift
+level on subsets; only their spread is used). (4) Ten subsets estimate the standard error itself only to about
+±22 %.
+
+**Ground truth and τ.** An accuracy measured on *n* test images is a binomial proportion, with standard error
+√(p(1 − p)/n); two accuracies are "beyond noise" apart when their difference exceeds 1.96 times the combined
+standard error (treated as independent, which is cautious when both were tested on the same images). The
+interval of weighted τ comes from 1,000 draws that resample the scores (one subset shared by all models) and the
+accuracies (binomial) together; two metrics' τ are compared on the same draws.
+
+**Reading the table.** "0.312 ± 0.008" is a score with its standard error; models marked with the same "≈k" in
+a column (shaded alike) cannot be ordered by that column beyond its noise. In the ranks view "3 (2–4)" gives the
+ranks the noise allows. NLEEP and PARC take minutes per scoring, so their noise is not estimated.
+""".strip()
 
 
 def _same(name: str) -> str:
@@ -343,4 +372,40 @@ def degenerate_scores(table) -> dict[str, dict[str, str]]:
             reason = getattr(result, "degenerate", None)
             if reason:
                 out.setdefault(metric, {})[model] = str(reason)
+    return out
+
+
+def _pick_dict(pick: Pick) -> dict:
+    verdict = {True: "clear", False: "within noise", None: "noise unknown"}[pick.clear]
+    return {"pick": pick.pick, "runner_up": pick.runner_up, "verdict": verdict,
+            "tied_with": list(pick.tied_with), "detail": pick.detail}
+
+
+def noise_summary(table, metrics: Sequence[str] | None = None, groundtruth_n: Mapping[str, int] | None = None, *,
+                  model_label: Label = _same, metric_label: Label = _same) -> dict:
+    """What the exports add to :meth:`RankingTable.to_dict` (JSON-able): ``tiers`` {metric: [[models]]} (best
+    tier first), ``plausible_ranks`` {metric: {model: [best, worst]}}, ``groundtruth_tiers``, ``tau_text``
+    {metric: "+0.80 [+0.10, +0.95]"}, ``headline`` (the three picks with their verdict: "clear", "within noise"
+    or "noise unknown", and the sentence), ``degenerate`` {metric: {model: reason}} and ``method`` (what the
+    noise is and assumes)."""
+    metrics = [m for m in (metrics if metrics is not None else table.metrics)
+               if m in table.scores.columns and table.scores[m].notna().any()]
+    n_test = groundtruth_n if groundtruth_n is not None else table.groundtruth_n
+    out: dict = {
+        "tiers": {m: table.noise_groups(m) for m in metrics},
+        "noise_estimated": {m: m in table.noise for m in metrics},
+        "plausible_ranks": {m: {model: list(span[:2]) for model in table.models
+                                if (span := rank_range(table, m, model)) is not None} for m in metrics},
+        "degenerate": degenerate_scores(table),
+        "method": NOISE_EXPLAINED.replace("**", "").replace("*", ""),
+    }
+    headline = {"consensus": _pick_dict(consensus_pick(table, metrics, model_label=model_label,
+                                                       metric_label=metric_label))}
+    if table.groundtruth:
+        out["groundtruth_tiers"] = groundtruth_tiers(table.groundtruth, n_test)
+        out["tau_text"] = {m: table.tau_text(m) for m in metrics if m in table.correlations}
+        headline["best_by_groundtruth"] = _pick_dict(groundtruth_pick(table.groundtruth, n_test,
+                                                                      model_label=model_label))
+        headline["most_trustworthy_metric"] = _pick_dict(metric_pick(table, metrics, metric_label=metric_label))
+    out["headline"] = headline
     return out

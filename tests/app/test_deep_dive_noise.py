@@ -51,3 +51,19 @@ def test_tied_models_rank_as_tied_and_scores_carry_noise(app):
     table = _ranks_table(at)
     assert table.loc["LogME", "rank of weak"] == "3 of 3"
     assert any("within noise" in c.value and "tied" in c.value for c in at.caption)
+
+
+def test_export_offers_the_noise_and_draws_it_in_the_bump_chart(app):
+    at = app("pages/export.py")
+    assert not at.exception, at.exception
+    assert not errors(at), errors(at)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert {"Scores (CSV)", "Scores ± noise (CSV)", "Everything (JSON)", "Download the report (HTML)"} <= set(labels)
+    assert any("Each score with its noise." in c.value for c in at.caption)
+    from tests.app.conftest import charts
+
+    bump = charts(at)["ex_preview"]  # the default figure: the bump chart, with what each column cannot order
+    assert any(t.get("name", "").startswith("within noise") for t in bump["data"])
+    at.selectbox(key="w:ex_figure").set_value("Weighted τ per metric").run()
+    bars = charts(at)["ex_preview"]["data"][0]
+    assert bars["error_x"]["type"] == "data"

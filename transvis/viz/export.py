@@ -126,9 +126,45 @@ def _render_pngs(figures: Sequence[go.Figure], paths: Sequence[Path], width: int
         raise ValueError(f"kaleido did not write {len(missing)} frame(s) (e.g. {missing[0]}); try HTML export.")
 
 
+def noise_sections(table, groundtruth_n=None, metric_label=str, groundtruth_label: str | None = None
+                   ) -> list[tuple[str, Any]]:
+    """The report's sections about a ranking and its noise (``table`` a :class:`transvis.ranking.RankingTable`):
+    the headline picks with their verdict (clear / within noise / noise unknown), the leaderboard as shown
+    ("score ± se ≈k"), every score with its interval and noise tier, the correlations with τ's interval, and
+    how the noise is estimated (its assumptions). For :func:`html_report`."""
+    from transvis.headline import NOISE_EXPLAINED, noise_summary
+    from transvis.viz._style import short_model_name
+    from transvis.viz.leaderboard import noise_cells, score_intervals_table
+
+    summary = noise_summary(table, groundtruth_n=groundtruth_n, model_label=short_model_name,
+                            metric_label=metric_label)
+    names = {"consensus": ("Consensus pick", short_model_name),
+             "best_by_groundtruth": ("Best by ground truth", short_model_name),
+             "most_trustworthy_metric": ("Most trustworthy metric", metric_label)}
+    headline = "\n\n".join(f"{names[key][0]}: {names[key][1](pick['pick']) if pick['pick'] else '–'} "
+                           f"({pick['verdict']}). {pick['detail']}" for key, pick in summary["headline"].items())
+    scored = [m for m in table.metrics if table.scores[m].notna().any()]
+    groundtruth = pd.Series(table.groundtruth, dtype=float) if table.groundtruth else None
+    n_test = groundtruth_n if groundtruth_n is not None else table.groundtruth_n
+    cells = noise_cells(table, "scores", groundtruth, n_test, metrics=scored)
+    sections: list[tuple[str, Any]] = [
+        ("Headline", headline),
+        ("Leaderboard (scores ± standard error; ≈k: noise tier k of the column)",
+         cells.text.rename(columns=metric_label)),
+        ("Every score with its interval", score_intervals_table(table, metric_label, n_test)),
+    ]
+    if table.correlations:
+        corr = pd.DataFrame({metric_label(m): table.correlations[m] for m in table.correlations}).T
+        corr.insert(0, "weighted τ [interval]", [table.tau_text(m) for m in table.correlations])
+        sections.append((f"Correlation with ground truth ({groundtruth_label})" if groundtruth_label
+                         else "Correlation with ground truth", corr))
+    sections.append(("How the noise is estimated", NOISE_EXPLAINED.replace("**", "").replace("*", "")))
+    return sections
+
+
 def html_report(title: str, sections: Sequence[tuple[str, Any]], subtitle: str = "") -> str:
     """One self-contained HTML page: each section is (heading, content) with content a plotly Figure, a
-    pandas DataFrame (rendered as a table), or a string (paragraph text, HTML-escaped). plotly.js is
+    pandas DataFrame (rendered as a table), or a string (paragraphs separated by blank lines, HTML-escaped). plotly.js is
     inlined once, so the file works offline."""
     parts = []
     plotly_js_done = False
@@ -141,8 +177,9 @@ def html_report(title: str, sections: Sequence[tuple[str, Any]], subtitle: str =
         elif isinstance(content, pd.DataFrame):
             parts.append(content.to_html(classes="table", float_format=lambda v: f"{v:.4g}", na_rep="–",
                                          border=0, escape=True))
-        else:
-            parts.append(f"<p>{html.escape(str(content))}</p>")
+        else:  # text: one paragraph per blank-line-separated block
+            parts.extend(f"<p>{html.escape(block.strip())}</p>" for block in str(content).split("\n\n")
+                         if block.strip())
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
