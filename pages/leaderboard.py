@@ -181,7 +181,7 @@ with st.expander("How the noise is estimated", icon=":material/troubleshoot:"):
         st.caption("Noise not estimated here: " + ", ".join(metric_label(m) for m in no_noise) + ".")
     if groundtruth and not groundtruth_n:
         st.caption("The ground truth's test-set sizes are unknown, so its own noise is not included "
-                   "(upload a CSV with an `n_test` column, or measure the linear probe here).")
+                   "(the linear probe measured here records its test size).")
 
 tab_table, tab_gt, tab_bump, tab_agree = st.tabs(
     ["Table", "Metrics vs ground truth", "Rank bump chart", "Metric agreement"])
