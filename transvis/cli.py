@@ -92,11 +92,11 @@ def _layers(spec: str | None):
         raise ValueError(f"--{err}") from None
 
 
-def _groundtruth(args, features_by_model) -> tuple[dict | None, str | None]:
+def _groundtruth(args, features_by_model) -> tuple[dict | None, str | None, dict | None]:
     """``--groundtruth`` is a regime name (looked up in the shipped/--groundtruth-csv CSV, else measured by a
-    linear probe on the features) or ``path.csv[:regime]``."""
+    linear probe on the features) or ``path.csv[:regime]``. Returns (accuracies, source, test sizes)."""
     if not args.groundtruth:
-        return None, None
+        return None, None, None
     from transvis.groundtruth import groundtruth_for, linear_probe, read_groundtruth_csv, test_sizes_for
 
     spec = args.groundtruth
