@@ -62,18 +62,54 @@ def _trajectory(pool_key: str, kind: str, metric: str, params_json: str, _pool: 
     return dynamics.run(kind, _pool.feature_arrays(), _pool.labels, metric=metric, cache_key=pool_key, **_params)
 
 
-def trajectory(pool: Pool, kind: str, metric: str, params: dict):
-    """The pool's persisted trajectory for this request (the demo's defaults) or the cached computation."""
+def trajectory(pool: Pool, kind: str, metric: str, params: dict, noise_params: dict | None = None):
+    """The pool's trajectory for this request — persisted (the demo's defaults) or computed and cached — with
+    the sampling noise of ``metric`` over the pool attached (:func:`metric_noise`; ``Trajectory.with_noise``):
+    the trajectory is cached without noise and the noise attached after, under small keys."""
     persisted = precomputed_trajectory(pool, kind, metric, params)
-    if persisted is not None:
-        return persisted
-    return _trajectory(pool.key, kind, metric, params_key(params), pool, params)
+    traj = persisted if persisted is not None else _trajectory(pool.key, kind, metric, params_key(params), pool,
+                                                               params)
+    noise_request = _noise_request(metric, noise_params)
+    noise = metric_noise(pool, metric, noise_request)
+    if noise is None or not hasattr(traj, "with_noise"):
+        return traj
+    return _with_noise(pool.key, kind, metric, params_key(params), params_key(noise_request),
+                       persisted is not None, traj, noise)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _with_noise(pool_key: str, kind: str, metric: str, params_json: str, noise_json: str, persisted: bool,
+                _traj, _noise):
+    return _traj.with_noise(_noise)
+
+
+def _noise_request(metric: str, params: dict | None) -> dict:
+    """The metric parameters whose ranking carries the noise: the caller's, else the metric's default variant
+    (what the trajectory scores with, and the Leaderboard's cache entry)."""
+    from transvis.session import default_params
+
+    return dict(params) if params is not None else dict(default_params([metric]).get(metric) or {})
+
+
+def metric_noise(pool: Pool, metric: str, params: dict | None = None):
+    """The sampling noise of ``metric``'s scores over the pool (a ``ScoreNoise``), from its cached ranking
+    (``pages._ui.ranking``: scored once per pool, metric and parameters; the demo's is precomputed); None when
+    the noise was not estimated (opt-in metrics, a ranking without ``noise``) or scoring failed."""
+    try:
+        table = ranking(pool, [metric], {metric: params} if params else None)
+    except Exception:  # noqa: BLE001 - without noise the race says so; the animation stays usable
+        return None
+    noise = getattr(table, "noise", None) or {}
+    return noise.get(metric) if hasattr(noise, "get") else None
 
 
 def animation_section(pool: Pool, kind: str, metric: str, params: dict, model: str, key: str,
-                      title: str, slider_prefix: str = ""):
+                      title: str, slider_prefix: str = "", noise_params: dict | None = None):
     """The animated scatter of ``model`` beside the live ranking, plus the table of lasso-selected samples.
 
+    The race judges order changes against the sampling noise of ``metric`` over the pool (scored with
+    ``noise_params``; default: the metric's default variant): overtakes only beyond noise, "within noise"
+    otherwise, and each frame's note (saturation, every model within noise).
     Returns the trajectory (for the page's own per-frame figures), or None when it could not be computed.
     """
     from transvis.viz.animation import dynamics_figure, trajectory_view
@@ -90,7 +126,7 @@ def animation_section(pool: Pool, kind: str, metric: str, params: dict, model: s
                    "cannot be compared frame by frame. Build a pool on one dataset (Setup).")
         return None
     try:
-        traj = trajectory(pool, kind, metric, params)
+        traj = trajectory(pool, kind, metric, params, noise_params)
         view = trajectory_view(traj, model)
     except Exception as err:  # noqa: BLE001 - the rest of the page stays usable
         error_box(err, "Computing the trajectory")
@@ -107,21 +143,55 @@ def animation_section(pool: Pool, kind: str, metric: str, params: dict, model: s
         view.positions, pool.labels, pool.class_names, view.scores, view.ranks, centres=view.centres,
         frame_names=view.frame_names, color=color, color_label=color_label, colors=model_colors(pool.models),
         metric_label=metric_label(metric), scatter_title=f"{short_model_name(model)} — {view.projection}",
-        title=title, slider_prefix=slider_prefix,
+        title=title, slider_prefix=slider_prefix, race=view.race,
     )
     from pages._scatter import sample_scatter  # hover thumbnails; lasso/box selection as before
 
     event = sample_scatter(fig, pool, key=f"{key}_anim", predicted=view.predicted, frame_names=view.frame_names)
-    overtakes = [(i, o) for i, o in getattr(traj, "all_overtakes", lambda: [])()]
-    if overtakes:
-        st.caption("Overtakes: " + "; ".join(
-            f"{view.frame_names[i]}: {short_model_name(o.model)} passes {short_model_name(o.passed)}"
-            for i, o in overtakes[:8]) + (f" (+{len(overtakes) - 8} more)" if len(overtakes) > 8 else ""))
+    ranking_captions(traj, view.frame_names, metric)
     if getattr(traj, "errors", None):
         st.warning("The metric failed on some frames (score NaN there): " + "; ".join(
             f"{short_model_name(m)} frame {i}: {e}" for m, i, e in traj.errors[:3]))
     selection_table(pool, selected_indices(event), key=f"{key}_selected")
     return traj
+
+
+def ranking_captions(traj, frame_names: list[str], metric: str) -> None:
+    """What the race announced over the whole trajectory: the overtakes beyond noise, how many order changes
+    were within noise (not announced), the frames with a note, and whether the noise was estimated."""
+    def names(o):
+        return f"{short_model_name(o.model)} passes {short_model_name(o.passed)}"
+
+    noise = getattr(traj, "noise", None)
+    overtakes = list(getattr(traj, "all_overtakes", lambda: [])())
+    within = list(getattr(traj, "all_within_noise", lambda: [])())
+    notes = list(getattr(traj, "notes", lambda: [])())
+    if overtakes:
+        beyond = " beyond noise" if noise is not None else ""
+        st.caption(f"Overtakes{beyond}: " + "; ".join(f"{frame_names[i]}: {names(o)}" for i, o in overtakes[:8])
+                   + (f" (+{len(overtakes) - 8} more)" if len(overtakes) > 8 else ""))
+    if within:
+        what = "within noise" if noise is not None else "between float-tied or saturated scores"
+        i, o = within[0]
+        st.caption(f"{len(within)} order change(s) {what}, not announced as overtakes (e.g. {frame_names[i]}: "
+                   f"{names(o)}).")
+    if notes:
+        st.caption("Frames without a ranking to tell: " + "; ".join(f"{frame_names[i]}: {n}" for i, n in notes[:4])
+                   + (f" (+{len(notes) - 4} more)" if len(notes) > 4 else ""))
+    if noise is None:
+        st.caption(f"Score noise not estimated for {metric_label(metric)} on this pool: only float ties are "
+                   "grouped (=), and order changes are not judged against sampling noise.")
+    else:
+        st.caption(f"Whiskers and ≈ groups: the {noise.resampling.level:.0%} interval of each model's "
+                   f"{metric_label(metric)} from {noise.resampling.n_replicates} stratified subsets of the "
+                   "unperturbed features, carried along every frame (a frame moves the same samples).")
+
+
+def frame_note(traj, index: int, container=st) -> None:
+    """The note of one frame (saturation, every model within noise), where it has one."""
+    note = getattr(traj.frames[index], "note", None)
+    if note:
+        container.info(f"{traj.frames[index].label}: {note}", icon=":material/balance:")
 
 
 def frame_select(traj, key: str, label: str, default_last: bool = True) -> int:

@@ -12,6 +12,7 @@ import streamlit as st
 
 from pages._dynamics import model_select
 from pages._ui import error_box, ranking
+from transvis.ordering import tolerant_ranks
 from transvis.session import Pool
 from transvis.viz.leaderboard import rank_bump_chart
 from transvis.viz.methods import before_after_bars
@@ -46,8 +47,9 @@ def before_after_ranking(before: pd.Series, after: pd.Series, label: str, colors
     left, right = st.columns(2)
     left.plotly_chart(before_after_bars(before, after, label, colors, names, title=title), width="stretch",
                       key=keys[0])
-    ranks = pd.DataFrame({names[0]: before.rank(ascending=False, method="min"),
-                          names[1]: after.rank(ascending=False, method="min")})
+    # float-tolerant ranks: models whose scores differ only by rounding share a rank (transvis.ordering)
+    ranks = pd.DataFrame({names[0]: pd.Series(tolerant_ranks(before.astype(float).to_dict(), nan_rank="nan")),
+                          names[1]: pd.Series(tolerant_ranks(after.astype(float).to_dict(), nan_rank="nan"))})
     right.plotly_chart(rank_bump_chart(ranks, colors=colors, title=rank_title), width="stretch", key=keys[1])
     return ranks
 

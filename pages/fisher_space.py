@@ -9,7 +9,7 @@ from pages._method_page import detail_model, method_scored
 from pages._scatter import class_chart
 from pages._ui import default, page_header
 from transvis.session import DYNAMICS_DEFAULTS, METHOD_DEFAULTS
-from transvis.viz import model_colors, short_model_name
+from transvis.viz import NEUTRAL_COLORS, model_colors, short_model_name
 from transvis.viz.methods import before_after_bars, histograms, matrix_heatmap, per_class_bars, spectrum_plot
 
 SWEEPS = {"confmix": "ConfMix (t from 0 to 1)", "shrinkage": "shrinkage λ"}
@@ -38,7 +38,7 @@ sweep = a2.radio("Animate", list(SWEEPS), key=default("w:fs_sweep", DYNAMICS_DEF
                  format_func=SWEEPS.get, horizontal=True)
 engine_params = {"shrinkage": params["shrinkage"], "confmix": params["confmix"], "sweep": sweep}
 traj = animation_section(pool, "fisher", "sfda", engine_params, model, key="fs",
-                         title=f"Fisher space of {short_model_name(model)}")
+                         title=f"Fisher space of {short_model_name(model)}", noise_params=params)
 if traj is not None and sweep == "confmix":
     st.caption("Each sample slides from its place (t = 0) to its ConfMix position (t = 1), pulled towards the "
                "mean of the other classes by 1 − p, its mixing weight; colour by *per-sample contribution* to "
@@ -72,7 +72,7 @@ if detail is not None:
     class_chart(per_class_bars({"first pass": trace[chosen]["class_posterior_first"],
                                 "scored pass": trace[chosen]["class_posterior"]}, pool.class_names,
                                "mean true-class posterior",
-                               colors={"first pass": "#9ecae1", "scored pass": colors[chosen]},
+                               colors={"first pass": NEUTRAL_COLORS[1], "scored pass": colors[chosen]},
                                title=f"{short_model_name(chosen)}: which classes are confidently separated"),
                 pool, key="fs_per_class", container=left)
     class_chart(matrix_heatmap(trace[chosen]["confusion"], pool.class_names, title="Soft confusion "

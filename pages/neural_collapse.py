@@ -3,12 +3,19 @@
 import pandas as pd
 import streamlit as st
 
-from pages._dynamics import animation_section, frame_select, metric_select, model_select, quantity_curves
+from pages._dynamics import (
+    animation_section,
+    frame_note,
+    frame_select,
+    metric_select,
+    model_select,
+    quantity_curves,
+)
 from pages._method_page import detail_model, scored_models
 from pages._scatter import class_chart
 from pages._ui import default, page_header
 from transvis.session import DYNAMICS_DEFAULTS
-from transvis.viz import model_colors, short_model_name
+from transvis.viz import NEUTRAL_COLORS, model_colors, short_model_name
 from transvis.viz.methods import gram_vs_etf, per_class_bars, small_multiples_bars
 
 QUANTITIES = {
@@ -64,6 +71,7 @@ if traj is not None:
     st.markdown("**Collapse-interpolation slider** — pick t and read every statistic there.")
     index = frame_select(traj, "w:nc_t", "t", default_last=False)
     frame = traj.frames[index]
+    frame_note(traj, index)
     left, right = st.columns([2, 3])
     with left:
         quantity_curves(traj, "nc1", "NC1", "NC1 falls as t → 1", "nc_nc1_curve", colors)
@@ -76,6 +84,10 @@ if traj is not None:
                          for name in ("nc1", "nc2_equiangular", "etf_distance", "nc4_ncc_accuracy", "face")}
                         ).astype(float)
     at_t["score"] = pd.Series(frame.scores)
+    noise = getattr(traj, "noise", None)
+    if noise is not None:  # the race's whiskers: the unperturbed scores' interval, carried along the frames
+        at_t[f"± ({noise.resampling.level:.0%})"] = pd.Series(
+            {m: noise.interval(m, 0.0)[1] if m in noise.estimate else float("nan") for m in traj.models})
     at_t["rank"] = pd.Series(frame.ranks)
     at_t.index = [short_model_name(m) for m in at_t.index]
     st.dataframe(at_t, width="stretch", key="nc_t_table")
@@ -105,6 +117,6 @@ if detail is not None:
         class_chart(per_class_bars({"collapse": face[chosen].trace["class_collapse"],
                                     "separation": face[chosen].trace["class_separation"]},
                                    pool.class_names, "per-class term",
-                                   colors={"collapse": "#4c78a8", "separation": "#f58518"},
+                                   colors={"collapse": NEUTRAL_COLORS[0], "separation": NEUTRAL_COLORS[1]},
                                    title=f"FaCe per class — {short_model_name(chosen)}"),
                     pool, key="nc_face_classes")

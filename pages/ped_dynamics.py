@@ -3,7 +3,14 @@
 import pandas as pd
 import streamlit as st
 
-from pages._dynamics import animation_section, frame_select, metric_select, model_select, quantity_curves
+from pages._dynamics import (
+    animation_section,
+    frame_note,
+    frame_select,
+    metric_select,
+    model_select,
+    quantity_curves,
+)
 from pages._method_page import before_after_ranking, detail_model, method_scored
 from pages._scatter import class_chart
 from pages._ui import default, metric_label, page_header
@@ -43,6 +50,7 @@ if traj is not None:
                         "ped_energy", colors)
     with right:
         step = frame_select(traj, "w:ped_step", "Step shown in the force map")
+        frame_note(traj, step)
         overlap = traj.frames[step].quantities.get(model, {}).get("overlap")
         if overlap is not None:
             class_chart(matrix_heatmap(overlap, pool.class_names, colorscale="Reds", value_label="F_ij",

@@ -54,7 +54,7 @@ def test_spread_attract_animation_frames_and_ranking(app):
     fig = charts(at)["sa_anim"]
     assert len(fig["frames"]) == 11
     kinds = [t["type"] for t in fig["frames"][5]["data"]]
-    assert kinds == ["scatter", "scatter", "bar", "scatter"]
+    assert kinds == ["scatter", "scatter", "bar"] + ["scatter"] * 5  # samples, centres, the race
     assert sorted(values(fig["frames"][5]["data"][2]["y"]).tolist()) == [1, 2, 3, 4, 5]
     # per-frame curves of the method's own quantities, one line per model
     assert len(charts(at)["sa_spread_curve"]["data"]) == 5
@@ -279,3 +279,44 @@ def test_every_page_survives_a_tiny_one_model_pool(app):
         at.switch_page(page).run()
         assert not at.exception, (page, at.exception)
         assert "Pool:** tiny" in at.sidebar.markdown[0].value
+
+
+def _equal_at_collapse_pool():
+    """Three models with the same class means but different within-class spread, two of them rotated: their
+    LogME differs at t = 0 and is equal (up to rounding) at t = 1, where every sample sits on its class mean."""
+    from transvis.features.featureset import FeatureSet
+    from transvis.session import pool_from_featuresets
+
+    rng = np.random.default_rng(7)
+    labels = np.repeat([0, 1, 2], 20)
+    means = rng.normal(size=(3, 6)) * 3.0
+    sets = []
+    for k, spread in enumerate([0.6, 1.8, 1.1]):
+        rotation = np.linalg.qr(rng.normal(size=(6, 6)))[0] if k else np.eye(6)
+        residual = rng.normal(size=(60, 6))
+        residual -= np.stack([residual[labels == c].mean(0) for c in range(3)])[labels]  # class means stay put
+        x = (means[labels] + spread * residual) @ rotation
+        sets.append(FeatureSet(x, labels, ["u", "v", "w"], f"upload/m{k}", "equal-at-collapse"))
+    return pool_from_featuresets(sets, "equal at collapse", "upload")
+
+
+def test_a_frame_where_every_score_is_equal_announces_no_overtake_and_shows_its_note(app):
+    pool = _equal_at_collapse_pool()
+    at = app()
+    at.session_state["pools"] = {**at.session_state["pools"], pool.key: pool}
+    at.session_state["active_pool"] = pool.key
+    at.switch_page("pages/neural_collapse.py").run()
+    assert not at.exception and not errors(at)
+    fig = charts(at)["nc_anim"]
+    first, last = fig["frames"][0]["data"], fig["frames"][-1]["data"]
+    caption = last[-3]["text"][0]  # the race's caption under the bars
+    note = "LogME at "
+    assert note in caption and "for 3 of 3 models: no ranking at this step" in caption
+    assert "overtakes" not in caption and "▲" not in "".join(last[-4]["text"]) and "▼" not in "".join(last[-4]["text"])
+    assert "≈" in last[-2]["text"] or "=" in last[-2]["text"]  # one bracket round the three tied models
+    assert [row[1] for row in last[2]["customdata"]] == ["1", "1", "1"]  # one shared rank
+    assert len({row[1] for row in first[2]["customdata"]}) == 3  # t = 0 still ranks them
+    # the t slider shows the same note on the page
+    at.select_slider(key="w:nc_t").set_value("t = 1.00").run()
+    assert any("no ranking at this step" in i.value for i in at.info)
+    assert any("Frames without a ranking" in c.value for c in at.caption)
