@@ -166,7 +166,7 @@ def _play_controls(frame_names: list[str], duration_ms: int, prefix: str,
         ],
     )]
     sliders = [dict(
-        active=0, x=0.2, y=below + 0.02, len=0.8, xanchor="left", yanchor="top", pad=dict(t=30, b=10),
+        active=0, x=0.27, y=below + 0.02, len=0.73, xanchor="left", yanchor="top", pad=dict(t=30, b=10),
         currentvalue=dict(prefix=prefix, visible=True, xanchor="left", font=dict(size=13)),
         transition=dict(duration=0),
         steps=[dict(label=name, method="animate",
