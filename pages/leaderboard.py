@@ -200,7 +200,10 @@ with tab_table:
                        for c in shown.columns if c != "mean rank"},
     )
     st.caption("Rows ordered by mean rank over the chosen metrics; higher score = more transferable for every "
-               "metric. **±**: standard error (see *How the noise is estimated*). **≈k**, shaded alike: models "
+               "metric. "
+               + ("**±**: standard error (see *How the noise is estimated*). " if show == "scores" else
+                  "**(a–b)**: the ranks the noise allows (see *How the noise is estimated*). ")
+               + "**≈k**, shaded alike: models "
                "that column cannot order beyond its noise (its k-th tier). *–*: the metric was skipped or failed "
                "for that model (see below)."
                + (" Noise not estimated for " + ", ".join(metric_label(m) for m in no_noise) + "." if no_noise else ""))

@@ -138,10 +138,11 @@ def test_bump_chart_bands_models_within_noise_and_rings_ties(tables):
              GROUNDTRUTH_LABEL: [["offline/d", "offline/c"], ["offline/b"], ["offline/a"]]}
     fig = rank_bump_chart(ranks, gt, tiers=tiers, degenerate={"leep": {"offline/c": "saturated: add images"}})
     band = next(t for t in fig.data if t.name == WITHIN_NOISE_LABEL)
-    # one vertical segment per multi-model tier, spanning its ranks (± the band's margin)
-    assert list(band.x) == [GROUNDTRUTH_LABEL, GROUNDTRUTH_LABEL, None, "sfda", "sfda", None]
-    assert band.y[0] < 1 and 2 < band.y[1] < 3 and band.y[3] < 1 and 2 < band.y[4] < 3
-    assert "cannot be ordered beyond noise" in band.hovertext[3] and "a, b" in band.hovertext[3]
+    # one band per multi-model tier: a marker in the data (legend, hover) and a box spanning its ranks
+    assert list(band.x) == [GROUNDTRUTH_LABEL, "sfda"] and list(band.y) == [1.5, 1.5]
+    assert "cannot be ordered beyond noise" in band.hovertext[1] and "a, b" in band.hovertext[1]
+    boxes = [(s.x0, s.x1, s.y0, s.y1) for s in fig.layout.shapes if s.type == "rect"]
+    assert boxes == [(-0.2, 0.2, 0.7, 2.3), (1.8, 2.2, 0.7, 2.3)]  # ground truth is column 0, sfda column 2
     ring = next(t for t in fig.data if t.name == TIED_LABEL)
     assert list(ring.x) == ["logme"] and list(ring.y) == [3.0] and "a, b tie at rank 3" in ring.hovertext[0]
     cross = next(t for t in fig.data if t.name == DEGENERATE_LABEL)

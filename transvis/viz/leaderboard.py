@@ -30,7 +30,7 @@ GROUNDTRUTH_LABEL = "ground truth"
 WITHIN_NOISE_LABEL = "within noise (cannot be ordered)"
 TIED_LABEL = "tied (equal scores)"
 DEGENERATE_LABEL = "degenerate score"
-TIER_FILL = "rgba(110, 110, 110, 0.16)"
+TIER_FILL = "rgba(110, 110, 110, 0.2)"
 TIER_SHADES = ("#e1ebfa", "#fbedd3")  # table cells of alternate multi-model noise tiers
 DEGENERATE_SHADE = "#fbdada"
 
@@ -67,23 +67,31 @@ def rank_bump_chart(
     tiers = {c: [list(g) for g in groups] for c, groups in (tiers or {}).items() if c in columns}
     degenerate = {c: dict(v) for c, v in (degenerate or {}).items() if c in columns}
     fig = go.Figure()
-    # Tier bands first, so the model lines are drawn over them.
-    band_x, band_y, band_text = [], [], []
-    for column in columns:
+    # Tier bands: a grey box per tier of two or more models spanning its ranks (layout shapes, drawn below the
+    # lines; on a category axis a shape's x is the column's index), and one marker per band in the data for the
+    # legend and the hover.
+    band_x, band_y, band_text, spans = [], [], [], []
+    for index, column in enumerate(columns):
         for group in tiers.get(column, []):
             placed = ranks.loc[[m for m in group if m in ranks.index], column].dropna()
             if len(placed) < 2:
                 continue
+            low, high = float(placed.min()), float(placed.max())
             names = ", ".join(short_model_name(m) for m in placed.index)
-            note = f"{column}: {names} cannot be ordered beyond noise (ranks {int(placed.min())}–{int(placed.max())})"
-            band_x += [column, column, None]
-            band_y += [float(placed.min()) - 0.32, float(placed.max()) + 0.32, None]
-            band_text += [note, note, None]
+            band_x.append(column)
+            band_y.append((low + high) / 2)
+            band_text.append(f"{column}: {names} cannot be ordered beyond noise (ranks {int(low)}–{int(high)})")
+            spans.append((index, low, high))
+    for index, low, high in spans:
+        fig.add_shape(type="rect", xref="x", yref="y", x0=index - 0.2, x1=index + 0.2, y0=low - 0.3, y1=high + 0.3,
+                      fillcolor=TIER_FILL, line=dict(width=0), layer="below")
     if band_x:
         fig.add_trace(go.Scatter(
-            x=band_x, y=band_y, mode="lines", name=WITHIN_NOISE_LABEL, line=dict(color=TIER_FILL, width=26),
-            hovertext=band_text, hoverinfo="text", legendrank=1,
+            x=band_x, y=band_y, mode="markers", name=WITHIN_NOISE_LABEL, hovertext=band_text, hoverinfo="text",
+            # a dot for the hover at the band's centre; the legend draws it at full size (itemsizing)
+            marker=dict(symbol="square", size=3, color="rgba(110, 110, 110, 0.45)"), legendrank=1,
         ))
+        fig.update_layout(legend=dict(itemsizing="constant"))
     tie_x, tie_y, tie_text = [], [], []
     for column in columns:
         for rank, members in ranks[column].dropna().groupby(ranks[column].dropna()):
