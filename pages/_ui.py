@@ -13,7 +13,15 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from transvis.session import OPT_IN_METRICS, Pool, match_groundtruth, metric_params_key, params_key, pool_from_demo
+from transvis.session import (
+    OPT_IN_METRICS,
+    Pool,
+    match_groundtruth,
+    metric_params_key,
+    params_key,
+    pool_from_demo,
+    short_digest,
+)
 
 # Widget keys with this prefix survive page switches (Streamlit drops the state of widgets that are not
 # rendered; re-assigning the value at the start of every run keeps it).
@@ -174,10 +182,11 @@ def _ranking(pool_key: str, metric: str, params_json: str, _pool: Pool, _params)
 def ranking(pool: Pool, metrics: list[str], params: dict | None = None, groundtruth: dict | None = None,
             groundtruth_n: dict | None = None):
     """``transvis.ranking.rank_models`` of the pool, scored and cached one metric at a time under (pool key,
-    metric, its parameters), merged, then correlated with ``groundtruth`` (cheap, never cached): changing
-    the metric selection or the ground truth recomputes nothing already scored. Each score carries its
-    sampling noise (``table.noise``, :data:`transvis.uncertainty.DEFAULT_RESAMPLING`; not for the opt-in
-    NLEEP and PARC) and, with ``groundtruth_n`` (test samples per accuracy), each τ its interval. Metrics the pool already
+    metric, its parameters), merged, then correlated with ``groundtruth`` (cached apart: τ's intervals take
+    seconds): changing the metric selection or the ground truth recomputes nothing already scored. Each
+    score carries its sampling noise (``table.noise``, :data:`transvis.uncertainty.DEFAULT_RESAMPLING`; not
+    for the opt-in NLEEP and PARC) and, with ``groundtruth_n`` (test samples per accuracy), each τ its
+    interval. The returned table is shared between reruns: read it, never modify it. Metrics the pool already
     holds (``pool.precomputed``: the demo's persisted ranking) are not scored at all. A progress bar names
     the metric being scored."""
     from transvis.session import merge_rankings, with_groundtruth
@@ -194,7 +203,21 @@ def ranking(pool: Pool, metrics: list[str], params: dict | None = None, groundtr
         tables[metric] = _ranking(pool.key, metric, params_key(metric_params), pool, metric_params)
     if bar is not None:
         bar.empty()
-    return with_groundtruth(merge_rankings(tables[m] for m in metrics), groundtruth, groundtruth_n)
+    merged = merge_rankings(tables[m] for m in metrics)
+    if not groundtruth:
+        return with_groundtruth(merged, None)
+    # τ's intervals take 1,000 noise draws per metric (seconds for a dozen metrics): computed once per
+    # (pool, metrics and their parameters, ground truth, test sizes), not on every rerun of the page.
+    key = short_digest(pool.key, [(m, params.get(m)) for m in metrics], sorted(groundtruth.items()),
+                       sorted((groundtruth_n or {}).items()))
+    return _with_groundtruth(key, merged, groundtruth, groundtruth_n)
+
+
+@st.cache_resource(show_spinner="Correlating with the ground truth…", max_entries=64)
+def _with_groundtruth(key: str, _table, _groundtruth, _groundtruth_n):
+    from transvis.session import with_groundtruth
+
+    return with_groundtruth(_table, _groundtruth, _groundtruth_n)
 
 
 def ensure_router() -> None:

@@ -269,7 +269,8 @@ def test_degenerate_scores_are_marked_in_the_table(app, monkeypatch):
         logme = table.results.get("logme", {})
         if "synthetic/model-2" in logme:  # a copy: the cached per-metric results stay as they are
             flagged = dataclasses.replace(logme["synthetic/model-2"], degenerate="at its bound: add samples")
-            table.results = {**table.results, "logme": {**logme, "synthetic/model-2": flagged}}
+            table = dataclasses.replace(table, results={**table.results,
+                                                        "logme": {**logme, "synthetic/model-2": flagged}})
         return table
 
     monkeypatch.setattr(pages._ui, "ranking", flag)
