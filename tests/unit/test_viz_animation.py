@@ -376,3 +376,16 @@ def test_ranking_names_get_a_right_margin_as_wide_as_the_longest_name():
     # the bars' axis ends just past the frame's best score: the names live in the margin, not in axis headroom
     lo, hi = scores.iloc[0].min(), scores.iloc[0].max()
     assert race.frames[0].data[-1].meta["range"][1] == pytest.approx(hi + 0.06 * (hi - lo))
+
+
+@pytest.mark.parametrize("low, high", [(-0.19, -0.09), (8.7498, 8.8292), (0.215, 0.389), (8.798, 8.79805),
+                                       (1e-7, 3e-7), (100.0, 1500.0)])
+def test_each_frame_gets_three_to_six_round_ticks_inside_its_axis(low, high):
+    from transvis.viz.animation import N_TICKS, nice_ticks
+
+    values, fmt = nice_ticks(low, high)
+    assert 3 <= len(values) <= N_TICKS and all(low <= v <= high for v in values)
+    labels = [format(v, fmt) for v in values]
+    assert len(set(labels)) == len(labels)  # never two ticks that read the same
+    steps = np.diff(values)
+    np.testing.assert_allclose(steps, steps[0])

@@ -386,13 +386,20 @@ def nice_ticks(low: float, high: float, target: int = 4) -> tuple[list[float], s
     raw = span / target
     power = 10.0 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1.0, 2.0, 2.5, 5.0, 10.0) if m * power >= raw)
-    while math.floor(high / step) - math.ceil(low / step) + 1 > N_TICKS:
+    def count(step):
+        return math.floor(high / step) - math.ceil(low / step) + 1
+
+    while count(step) > N_TICKS:
         step *= 2.0
+    while count(step) < 3 and count(step / 2.0) <= N_TICKS:
+        step /= 2.0
     first, last = math.ceil(low / step), math.floor(high / step)
     values = [k * step for k in range(first, last + 1)]
-    decimals = max(0, -math.floor(math.log10(step) + 1e-12)) + (1 if round(step / power, 6) == 2.5 else 0)
+    exponent = math.floor(math.log10(step) + 1e-12)
+    mantissa = step / 10.0**exponent
+    decimals = max(0, -exponent) + (0 if abs(mantissa - round(mantissa)) < 1e-6 else 1)
     magnitude = max(abs(low), abs(high))
-    fmt = f".{decimals}f" if magnitude < 1e6 and decimals <= 8 else ".6g"
+    fmt = f".{decimals}f" if 1e-3 <= magnitude < 1e6 else ".3g"  # tiny or huge scores: significant digits
     return values, fmt
 
 
