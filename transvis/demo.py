@@ -249,8 +249,8 @@ def prepare_demo(*, progress=None, device="auto", cache_dir=None) -> list[str]:
     else:
         start = time.perf_counter()
         key = demo_ranking_key(demo.feature_keys)  # before scoring: code edited meanwhile leaves it stale
-        save_demo_ranking(demo, compute_demo_ranking(demo), methods=compute_method_rankings(demo),
-                          cache_dir=cache_dir, key=key)
+        table = compute_demo_ranking(demo)
+        save_demo_ranking(demo, table, methods=compute_method_rankings(demo, table), cache_dir=cache_dir, key=key)
         say(f"default rankings (Leaderboard and method pages): scored in {time.perf_counter() - start:.1f} s")
     if len(load_demo_trajectories(demo, cache_dir=cache_dir)) == len(DYNAMICS_DEFAULTS):
         say("default trajectories: cached")
@@ -353,17 +353,37 @@ def compute_demo_ranking(demo: Demo):
                        resamples=DEFAULT_RESAMPLING, n_jobs=2)
 
 
-def compute_method_rankings(demo: Demo) -> dict:
+def compute_method_rankings(demo: Demo, default_table=None) -> dict:
     """``{metric: RankingTable}`` of the method pages' metrics at their default parameters
-    (``transvis.session.METHOD_DEFAULTS``): what those pages show before a control is moved."""
+    (``transvis.session.METHOD_DEFAULTS``): what those pages show before a control is moved. A metric whose
+    page defaults resolve to the Leaderboard's parameters is taken from ``default_table`` (the
+    :func:`compute_demo_ranking` table) instead of being scored again."""
     from transvis.ranking import rank_models
-    from transvis.session import METHOD_DEFAULTS
+    from transvis.session import METHOD_DEFAULTS, default_params
     from transvis.uncertainty import DEFAULT_RESAMPLING
 
     stats: dict = {}
-    return {metric: rank_models(demo.features, [metric], params={metric: params}, stats_cache=stats, backend="numpy",
-                                resamples=DEFAULT_RESAMPLING)
-            for metric, params in METHOD_DEFAULTS.items()}
+    out = {}
+    for metric, params in METHOD_DEFAULTS.items():
+        leaderboard = default_params([metric]).get(metric, {})
+        if default_table is not None and metric in default_table.metrics \
+                and _resolved_params(metric, params) == _resolved_params(metric, leaderboard):
+            out[metric] = default_table.select([metric])
+            continue
+        out[metric] = rank_models(demo.features, [metric], params={metric: params}, stats_cache=stats,
+                                  backend="numpy", resamples=DEFAULT_RESAMPLING, n_jobs=2)
+    return out
+
+
+def _resolved_params(metric: str, params: Mapping) -> dict:
+    """The metric's keyword parameters with its defaults filled in (equal dicts = equal scores)."""
+    import inspect
+
+    from transvis.metrics import get_spec
+
+    signature = inspect.signature(get_spec(metric).fn).parameters
+    names = [n for n, p in signature.items() if p.kind is p.KEYWORD_ONLY and n not in ("stats", "source_probs")]
+    return {n: params.get(n, signature[n].default) for n in names}
 
 
 def save_demo_ranking(demo: Demo, table, *, methods: Mapping | None = None, cache_dir=None,

@@ -143,7 +143,7 @@ def test_method_page_defaults_are_persisted_beside_the_default_ranking(tmp_path,
     from transvis.demo import compute_method_rankings, load_demo_method_rankings
     from transvis.session import METHOD_DEFAULTS
 
-    methods = compute_method_rankings(small_demo)
+    methods = compute_method_rankings(small_demo, small_table)
     assert set(methods) == set(METHOD_DEFAULTS)
     save_demo_ranking(small_demo, small_table, methods=methods, cache_dir=tmp_path)
     loaded = load_demo_method_rankings(small_demo, cache_dir=tmp_path)
@@ -154,6 +154,10 @@ def test_method_page_defaults_are_persisted_beside_the_default_ranking(tmp_path,
     np.testing.assert_array_equal(sfda.results["sfda"][model].trace["eigenvalues"],
                                   methods["sfda"].results["sfda"][model].trace["eigenvalues"])
     assert sfda.scores.equals(methods["sfda"].scores)
+    # PED's page defaults are the Leaderboard's: taken from the default table, not scored again
+    assert methods["ped"].results["ped"][model] is small_table.results["ped"][model]
+    assert methods["fsp"].results["fsp"][model] is not small_table.results["fsp"][model]  # spread 0.3 ≠ 0.1
+    assert "ped" in methods["ped"].noise and "fsp" in methods["fsp"].noise
     with pytest.raises(ValueError, match="no method-page defaults"):
         save_demo_ranking(small_demo, small_table, methods={"logme": small_table}, cache_dir=tmp_path)
 
