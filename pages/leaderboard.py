@@ -156,7 +156,7 @@ if gt_series is not None and len(gt_series):
     fraction = accuracy_fraction(groundtruth)[best.pick]
     se = binomial_se(fraction, (groundtruth_n or {}).get(best.pick))
     accuracy = f"{fraction:.1%}" + (f" ± {se:.1%}" if se == se else "")
-    h2.metric(f"Best by ground truth ({REGIME_LABELS.get(gt_label, gt_label)})", short_model_name(best.pick),
+    h2.metric(f"Best by ground truth ({gt_label.replace('_', ' ')})", short_model_name(best.pick),
               f"{accuracy}" + (f" · ≈ {short_model_name(best.runner_up)}" if best.within_noise else ""),
               delta_color="off", delta_arrow="off",
               help="The most accurate model. Its accuracy is a measurement on a finite test set (binomial "
@@ -315,11 +315,19 @@ with tab_bump:
     st.caption("Each line is a model; a flat line means every metric ranks it alike, crossings are disagreements. "
                "Grey bands: models the column cannot order beyond its noise; rings: equal scores (shared rank); "
                "✕: degenerate score.")
-    unordered = [f"**{column}**: " + "; ".join(" ≈ ".join(short_model_name(m) for m in group)
-                                             for group in groups if len(group) >= 2)
-                 for column, groups in tiers.items() if any(len(group) >= 2 for group in groups)]
+    unordered = {column: ["  ≈  ".join(short_model_name(m) for m in group) for group in groups if len(group) >= 2]
+                 for column, groups in tiers.items() if any(len(group) >= 2 for group in groups)}
     if unordered:
-        st.markdown(":material/drag_handle: **Where the noise cannot order the models** — " + " · ".join(unordered))
+        top_tied = [column for column, groups in tiers.items() if groups and len(groups[0]) >= 2]
+        st.markdown(f":material/drag_handle: **The noise cannot order every model**: in {len(unordered)} of "
+                    f"{len(tiers)} columns some models lie within noise of each other"
+                    + (f"; in {len(top_tied)} the top place itself is shared ("
+                       + ", ".join(top_tied[:4]) + (", …" if len(top_tied) > 4 else "") + ")." if top_tied else "."))
+        with st.expander("Which models each column cannot order"):
+            st.dataframe(pd.DataFrame({"column": list(unordered),
+                                       "cannot be ordered beyond noise (best tier first)":
+                                           ["   |   ".join(groups) for groups in unordered.values()]}),
+                         hide_index=True, width="stretch", key="lb_unordered")
     else:
         st.caption("Every column orders every model beyond its noise"
                    + (" (noise not estimated for " + ", ".join(metric_label(m) for m in no_noise) + ")"

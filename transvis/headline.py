@@ -278,7 +278,7 @@ def metric_pick(table, metrics: Sequence[str] | None = None, *, metric_label: La
     clear = ahead(second)
     tied = tuple(m for m in order[1:] if ahead(m) is False)
     t, s = metric_label(top), metric_label(second)
-    values = f"τ {table.tau_text(top)} vs {s}'s {table.tau_text(second)}"
+    values = f"{t}'s τ {table.tau_text(top)} vs {s}'s {table.tau_text(second)}"
     if clear is None:
         detail = f"{values}; τ's noise was not estimated, so whether this lead is real is unknown."
     elif clear:

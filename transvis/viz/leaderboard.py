@@ -31,7 +31,7 @@ WITHIN_NOISE_LABEL = "within noise (cannot be ordered)"
 TIED_LABEL = "tied (equal scores)"
 DEGENERATE_LABEL = "degenerate score"
 TIER_FILL = "rgba(110, 110, 110, 0.2)"
-TIER_SHADES = ("#e1ebfa", "#fbedd3")  # table cells of alternate multi-model noise tiers
+TIER_SHADES = ("#e1ebfa", "#fbedd3", "#dcf1e2", "#eee3f6")  # table cells of successive multi-model noise tiers
 DEGENERATE_SHADE = "#fbdada"
 
 
@@ -434,7 +434,7 @@ def noise_cells(
 
 def styled_leaderboard(cells: LeaderboardCells):
     """A pandas Styler of :func:`noise_cells`: the numbers stay sortable, each cell shows its text, models that
-    share a noise tier are shaded alike (alternate tiers in alternate tints) and degenerate scores in red."""
+    share a noise tier are shaded alike (successive tiers in successive tints) and degenerate scores in red."""
     styler = cells.values.style
     for column in cells.values.columns:
         for row in cells.values.index:
