@@ -167,6 +167,20 @@ def test_ped_with_a_large_time_step_notes_the_saturated_frames():
     assert all(f.note is None for f in traj.frames if len(f.degenerate) < 2)
 
 
+def test_all_but_one_model_within_noise_is_noted_too():
+    """PED with time step 0.5 on the demo: six models' SFDA at 0.997–1.0 within noise of each other, one at 0.93:
+    the frame has no ranking among the six, and says so."""
+    rows = [{"a": 0.90, "b": 0.93, "c": 0.95, "d": 0.80}, {"a": 0.998, "b": 0.999, "c": 1.0, "d": 0.93}]
+    frames = frames_of(rows)
+    attach_ranks(frames, noise=constant_noise(rows[0], 0.01), metric="sfda")
+    assert frames[0].note is None
+    assert frames[1].note == "3 of 4 models within noise of c: no ranking among them"
+    assert frames[1].overtakes == [] and frames[1].tiers == [["c", "b", "a"], ["d"]]
+    two = frames_of([{"a": 1.0, "b": 0.2}])
+    attach_ranks(two, noise=constant_noise(two[0].scores, 0.01))
+    assert two[0].note is None  # "all but one" of two models is one model: nothing to note
+
+
 # -- persistence ----------------------------------------------------------------------------------------------------
 def test_noise_notes_and_within_noise_changes_survive_saving(tmp_path):
     demo = synthetic_demo(n_models=3, n_classes=4, n_per_class=15, n_dims=8, seed=4)

@@ -328,8 +328,8 @@ def attach_ranks(frames: list[Frame], *, higher_is_better: bool = True, noise=No
     reverses; a model's ``rank_changes`` entry is the overtakes it made minus those it suffered there (▲/▼).
     Every other change of the displayed order (:func:`transvis.ordering.display_order`: float ties stay in pool
     order) is recorded in ``within_noise``. A frame's ``note`` says when the metric saturates for several models
-    (:func:`saturation`; pairs of saturated models are never decided) or when every model is within noise of
-    the others."""
+    (:func:`saturation`; pairs of saturated models are never decided) or when all models — or all but one of
+    three or more — are within noise of one leader (the frame's largest tier)."""
     standing: dict[tuple[str, str], str] = {}
     previous_order = None
     for frame in frames:
@@ -340,8 +340,13 @@ def attach_ranks(frames: list[Frame], *, higher_is_better: bool = True, noise=No
         judge = _Judge(scores, frame.ranks, noise, higher_is_better, blocked)
         frame.tiers = judge.tiers()
         finite = [m for m in scores if judge.finite(m)]
-        if note is None and noise is not None and len(finite) >= 2 and len(frame.tiers) == 1:
-            note = f"All {len(finite)} models within noise: no ranking at this step"
+        if note is None and noise is not None and len(finite) >= 2:
+            largest = max(frame.tiers, key=len)
+            if len(largest) == len(finite):
+                note = f"All {len(finite)} models within noise: no ranking at this step"
+            elif len(finite) >= 3 and len(largest) >= len(finite) - 1:
+                leader = largest[0].split("/", 1)[-1]
+                note = f"{len(largest)} of {len(finite)} models within noise of {leader}: no ranking among them"
         frame.note = note
         models = list(scores)
         overtakes = []
