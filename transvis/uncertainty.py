@@ -56,6 +56,7 @@ __all__ = [
     "accuracy_ahead",
     "sample_signature",
     "tau_interval",
+    "weighted_tau_batch",
 ]
 
 DEFAULT_REPLICATES = 10
@@ -309,6 +310,35 @@ class TauInterval:
         return f"{self.tau:+.2f} [{self.low:+.2f}, {self.high:+.2f}]"
 
 
+def weighted_tau_batch(scores, accuracies) -> np.ndarray:
+    """``scipy.stats.weightedtau(s, a).statistic`` for every row of ``scores`` and ``accuracies`` [B, n], at once.
+
+    The same definition as scipy's defaults (Vigna 2015; ``rank=True``: each side ranks by the decreasing
+    lexicographic order of (its values, the other's), hyperbolic weigher 1/(r+1), additive pair weights
+    w_i + w_j, symmetrised by averaging the two sides): per side
+    τ = Σ_{i<j} w_ij sgn(x_i−x_j) sgn(y_i−y_j) / √(Σ_{i<j, x_i≠x_j} w_ij · Σ_{i<j, y_i≠y_j} w_ij).
+    O(B·n²): for the few models of a pool this is ~100× faster than calling scipy per row; equal to scipy
+    to ~1e-15 with and without ties (tests/unit/test_uncertainty.py). NaN where a row is constant.
+    """
+    x_all = np.atleast_2d(np.asarray(scores, dtype=float))
+    y_all = np.atleast_2d(np.asarray(accuracies, dtype=float))
+    rows, n = x_all.shape
+    upper = np.triu_indices(n, 1)
+
+    def side(x, y):
+        order = np.lexsort((-y, -x), axis=-1)
+        position = np.empty_like(order)
+        np.put_along_axis(position, order, np.broadcast_to(np.arange(n), (rows, n)), axis=-1)
+        weight = 1.0 / (position + 1.0)
+        pair = (weight[:, :, None] + weight[:, None, :])[:, upper[0], upper[1]]
+        dx = np.sign(x[:, :, None] - x[:, None, :])[:, upper[0], upper[1]]
+        dy = np.sign(y[:, :, None] - y[:, None, :])[:, upper[0], upper[1]]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (pair * dx * dy).sum(1) / np.sqrt((pair * (dx != 0)).sum(1) * (pair * (dy != 0)).sum(1))
+
+    return (side(x_all, y_all) + side(y_all, x_all)) / 2.0
+
+
 def tau_interval(scores: Mapping[str, float], accuracies: Mapping[str, float], *,
                  noise: ScoreNoise | None = None, n_test: Mapping[str, int] | None = None,
                  higher_is_better: bool = True, level: float = 0.95, draws: int = 1000,
@@ -346,20 +376,21 @@ def tau_interval(scores: Mapping[str, float], accuracies: Mapping[str, float], *
     if not sources:
         return TauInterval(tau, tau, tau, level, ())
     rng = np.random.default_rng(seed)
-    out = np.empty(draws)
-    for i in range(draws):
+    drawn_scores = np.empty((draws, len(models)))
+    drawn_acc = np.empty((draws, len(models)))
+    for i in range(draws):  # the same random stream as one draw at a time: seeded results do not move
         if use_noise:
             drawn = noise.draw(rng)
-            s = [sign * (drawn[m] + float(scores[m]) - noise.estimate[m]) if m in drawn else sign * float(scores[m])
-                 for m in models]
+            drawn_scores[i] = [sign * (drawn[m] + float(scores[m]) - noise.estimate[m]) if m in drawn
+                               else sign * float(scores[m]) for m in models]
         else:
-            s = s0
+            drawn_scores[i] = s0
         if counts:
-            a = [rng.binomial(counts[m], min(max(float(accuracies[m]), 0.0), 1.0)) / counts[m] if m in counts
-                 else float(accuracies[m]) for m in models]
+            drawn_acc[i] = [rng.binomial(counts[m], min(max(float(accuracies[m]), 0.0), 1.0)) / counts[m]
+                            if m in counts else float(accuracies[m]) for m in models]
         else:
-            a = a0
-        out[i] = wtau(s, a)
+            drawn_acc[i] = a0
+    out = weighted_tau_batch(drawn_scores, drawn_acc)
     finite = out[np.isfinite(out)]
     if len(finite) == 0:
         return TauInterval(tau, math.nan, math.nan, level, tuple(sources), out)

@@ -188,3 +188,22 @@ def test_accuracy_ahead_uses_the_binomial_noise():
     assert accuracy_ahead(0.854, 0.834, 900, 900) is False
     assert accuracy_ahead(0.90, 0.80, 900, 900) is True
     assert accuracy_ahead(0.9, 0.8, None, 900) is None
+
+
+def test_weighted_tau_batch_equals_scipy_with_and_without_ties():
+    from transvis.uncertainty import weighted_tau_batch
+
+    rng = np.random.default_rng(11)
+    for n in (3, 5, 7, 12):
+        scores = rng.normal(size=(200, n))
+        accuracies = rng.normal(size=(200, n))
+        scores[::3] = rng.integers(0, 3, size=(len(scores[::3]), n))  # ties, and constant rows now and then
+        accuracies[::2] = rng.integers(0, 4, size=(len(accuracies[::2]), n))
+        got = weighted_tau_batch(scores, accuracies)
+        for row in range(len(scores)):
+            with np.errstate(invalid="ignore"):
+                want = scipy.stats.weightedtau(scores[row], accuracies[row]).statistic
+            if np.isnan(want):
+                assert np.isnan(got[row])
+            else:
+                assert got[row] == pytest.approx(want, abs=1e-13)
