@@ -234,19 +234,26 @@ class ScoreNoise:
                   if v is not None and math.isfinite(float(v))]
         return len(finite) >= 2 and len(self.noise_groups(scores)) == 1
 
-    def draw(self, rng: np.random.Generator) -> dict[str, float]:
-        """One draw of the pool's scores from their sampling distribution: one subset index shared by every
-        model, rescaled to the full-sample spread."""
-        r = int(rng.integers(self.resampling.n_replicates))
-        out = {}
-        for model, score in self.estimate.items():
-            values = self._replicates(model)
-            if values is None or not np.isfinite(values[r]):
-                out[model] = score
+    def deviations(self, models: Sequence[str], subsets) -> np.ndarray:
+        """[len(subsets), len(models)] draws of each score's deviation from its estimate: for each entry r of
+        ``subsets`` (one subset index shared by every model, which keeps the noise the models share),
+        √factor · (θ_r − θ̄), the subset's deviation rescaled to the full-sample spread; 0 where a model has
+        no usable replicate r."""
+        subsets = np.asarray(subsets, dtype=int)
+        out = np.zeros((len(subsets), len(models)))
+        for j, model in enumerate(models):
+            values = self._replicates(model) if model in self.estimate else None
+            if values is None:
                 continue
-            centre = float(np.nanmean(values))
-            out[model] = score + math.sqrt(self.factor[model]) * (float(values[r]) - centre)
+            deviation = math.sqrt(self.factor[model]) * (values - float(np.nanmean(values)))
+            out[:, j] = np.nan_to_num(deviation[subsets], nan=0.0)
         return out
+
+    def draw(self, rng: np.random.Generator) -> dict[str, float]:
+        """One draw of the pool's scores from their sampling distribution (see :meth:`deviations`)."""
+        r = rng.integers(self.resampling.n_replicates, size=1)
+        models = list(self.estimate)
+        return dict(zip(models, np.asarray([self.estimate[m] for m in models]) + self.deviations(models, r)[0]))
 
     def to_dict(self) -> dict:
         return {
@@ -376,20 +383,14 @@ def tau_interval(scores: Mapping[str, float], accuracies: Mapping[str, float], *
     if not sources:
         return TauInterval(tau, tau, tau, level, ())
     rng = np.random.default_rng(seed)
-    drawn_scores = np.empty((draws, len(models)))
-    drawn_acc = np.empty((draws, len(models)))
-    for i in range(draws):  # the same random stream as one draw at a time: seeded results do not move
-        if use_noise:
-            drawn = noise.draw(rng)
-            drawn_scores[i] = [sign * (drawn[m] + float(scores[m]) - noise.estimate[m]) if m in drawn
-                               else sign * float(scores[m]) for m in models]
-        else:
-            drawn_scores[i] = s0
-        if counts:
-            drawn_acc[i] = [rng.binomial(counts[m], min(max(float(accuracies[m]), 0.0), 1.0)) / counts[m]
-                            if m in counts else float(accuracies[m]) for m in models]
-        else:
-            drawn_acc[i] = a0
+    drawn_scores = np.tile(np.asarray(s0), (draws, 1))
+    if use_noise:
+        drawn_scores += sign * noise.deviations(models, rng.integers(noise.resampling.n_replicates, size=draws))
+    drawn_acc = np.tile(np.asarray(a0), (draws, 1))
+    for j, m in enumerate(models):
+        if m in counts:
+            p = min(max(float(accuracies[m]), 0.0), 1.0)
+            drawn_acc[:, j] = rng.binomial(counts[m], p, size=draws) / counts[m]
     out = weighted_tau_batch(drawn_scores, drawn_acc)
     finite = out[np.isfinite(out)]
     if len(finite) == 0:
