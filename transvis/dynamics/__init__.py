@@ -23,7 +23,10 @@ space, as frames with a live model ranking (UI-free; the app's pages draw these)
     request(method, metric, **params)  # what run computes, as plain data (keys persisted trajectories)
     save_trajectories(path, {name: traj}), load_trajectory(path, name)  # lossless .npz (see .persist)
 
-Methods (each module's docstring lists its parameters and quantities):
+Methods (each module's docstring lists its parameters and quantities; each registers a :class:`DynamicsSpec` —
+name, aliases, what it moves, default metric and projection, parameter ranges, frame rule — read by ``run``,
+``request``, ``method_params`` and the pages: ``get_dynamics_spec(kind)``, ``available_dynamics()``; adding a
+kind is one module, see CONTRIBUTING.md "Adding a dynamics kind"):
 
 * ``spread_attract`` (:mod:`.spread_attract`) — FSP's Spread and Attract from strength 0 to a maximum;
   ``variant="paper"`` (our reconstruction) or ``"official"`` (gate, PCA-64, signed step); ``mode`` spread /
@@ -35,7 +38,8 @@ Methods (each module's docstring lists its parameters and quantities):
 Correctness: frame scores are the registry's (``transvis.metrics.compute``) on the frame's features — the
 moments of these per-class affine moves are passed in closed form (``ClassStats.moved``, :class:`FrameStats`),
 and LogME has an exact low-rank fast path (one eigendecomposition per model instead of one per frame), tested
-equal to the registry. Frame 0 is the unperturbed features (for ``fisher``: SFDA's first pass).
+equal to the registry — registered in ``CLOSED_FORM_SCORERS`` under the metric's name, a capability of the
+metric that any kind's affine frames use. Frame 0 is the unperturbed features (for ``fisher``: SFDA's first pass).
 
 Ranking truthfully (:func:`.frames.attach_ranks`): ranks treat scores equal up to float noise as one rank, tied
 models keep pool order, an overtake is announced only when an order decided beyond the noise reverses, and a
@@ -45,13 +49,31 @@ or where every model is within noise says so in ``frame.note``.
 
 from ._context import FrameStats
 from ._engine import METHODS, clear_cache, method_params, request, run
+from ._spec import (
+    CLOSED_FORM_SCORERS,
+    ClosedFormScorer,
+    DynamicsSpec,
+    Param,
+    available_dynamics,
+    get_dynamics_spec,
+    register,
+    register_closed_form,
+)
 from .collapse import nearest_simplex_etf
 from .frames import Frame, LazyMap, Overtake, Trajectory, find_overtakes, rank_scores
 from .ped import potential_energy
 from .persist import load_trajectory, read_header, save_trajectories
 
 __all__ = [
+    "CLOSED_FORM_SCORERS",
     "METHODS",
+    "ClosedFormScorer",
+    "DynamicsSpec",
+    "Param",
+    "available_dynamics",
+    "get_dynamics_spec",
+    "register",
+    "register_closed_form",
     "Frame",
     "FrameStats",
     "LazyMap",

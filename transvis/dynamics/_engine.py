@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import inspect
 import os
 import sys
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -18,18 +18,22 @@ from transvis.metrics._backend import get_backend
 from transvis.metrics.ped import resolve_wrapped_metric
 from transvis.projection import FisherProjection, PCAProjection
 
-from . import _fast_logme, collapse, fisher, ped, spread_attract
+# The built-in kinds register themselves on import (each module's ``SPEC = register(DynamicsSpec(...))``), in
+# this order (the order of ``available_dynamics()``); ``_fast_logme`` registers LogME's closed-form frame scorer.
+from . import spread_attract, fisher, ped, collapse  # noqa: F401, I001  # isort: skip
+from . import _fast_logme  # noqa: F401
 from ._context import AffineFrame, Display, clear_contexts, get_context
+from ._spec import (  # noqa: F401 - ALIASES, METHODS, DEFAULT_*: read-only views of the registry
+    ALIASES,
+    CLOSED_FORM_SCORERS,
+    DEFAULT_METRIC,
+    DEFAULT_PROJECTION,
+    METHODS,
+    PROJECTIONS,
+    DynamicsSpec,
+    get_dynamics_spec,
+)
 from .frames import Frame, LazyMap, Trajectory, attach_ranks, check_noise
-
-METHODS = {"spread_attract": spread_attract, "fisher": fisher, "ped": ped, "collapse": collapse}
-ALIASES = {"fsp": "spread_attract", "sa": "spread_attract", "spread_and_attract": "spread_attract",
-           "sfda": "fisher", "fisher_space": "fisher", "potential_energy_decline": "ped",
-           "neural_collapse": "collapse", "nc": "collapse"}
-PROJECTIONS = ("pca", "fisher")
-DEFAULT_PROJECTION = {"spread_attract": "pca", "fisher": "fisher", "ped": "pca", "collapse": "pca"}
-DEFAULT_METRIC = {"spread_attract": "logme", "fisher": "sfda", "ped": "logme", "collapse": "logme"}
-_ENGINE_ARGS = {"contexts", "displays", "metric", "metric_params", "projection", "n_frames"}
 
 _TRAJECTORIES: OrderedDict = OrderedDict()
 TRAJECTORY_CACHE_SIZE = 32
@@ -41,9 +45,52 @@ class _Unhashable(Exception):
 
 def method_params(method: str) -> tuple[str, ...]:
     """The method-specific keyword parameters ``run`` accepts for ``method`` (besides the common ones)."""
-    build = METHODS[_resolve_method(method)].build
-    return tuple(p.name for p in inspect.signature(build).parameters.values()
-                 if p.kind is p.KEYWORD_ONLY and p.name not in _ENGINE_ARGS)
+    return get_dynamics_spec(method).param_names
+
+
+@dataclass(frozen=True)
+class _Request:
+    """A validated ``run``/``request`` call: the kind's and the metric's specs, the metric's parameters, the
+    projection, the frame count (None: the kind's default) and the caller's own kind parameters."""
+
+    dynamics: DynamicsSpec
+    metric: object  # transvis.metrics MetricSpec
+    metric_params: dict
+    projection: str
+    n_frames: int | None
+    params: dict = field(default_factory=dict)
+
+    @property
+    def method(self) -> str:
+        return self.dynamics.name
+
+    def as_dict(self) -> dict:
+        """Plain JSON-able data (:func:`request`), every kind parameter with its default filled in."""
+        resolved = {**self.dynamics.defaults(), **self.params}
+        return {"method": self.method, "metric": self.metric.name, "metric_params": dict(self.metric_params),
+                "projection": self.projection, "n_frames": self.n_frames,
+                "params": {name: resolved[name] for name in self.dynamics.param_names}}
+
+
+def _resolve(method, metric, metric_params, projection, n_frames, params) -> _Request:
+    """The one validation of ``run`` and ``request``: kind, metric, projection, frame count, parameters."""
+    dynamics = get_dynamics_spec(method)
+    metric = dynamics.default_metric if metric is None else metric
+    spec, metric_params = resolve_wrapped_metric(metric, metric_params, "the dynamics engine")
+    projection = dynamics.default_projection if projection is None else projection
+    if projection not in PROJECTIONS:
+        raise ValueError(f"projection must be one of {', '.join(PROJECTIONS)}; got {projection!r}. "
+                         "(UMAP draws a static overview only: transvis.projection.umap_overview.)")
+    accepted = dynamics.param_names
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ValueError(f"method {dynamics.name!r} has no parameter(s) {unknown}; it accepts: "
+                         f"{', '.join(accepted)} (plus metric, metric_params, projection, n_frames, backend, "
+                         "device, cache_key, fast, threads).")
+    if not dynamics.takes_n_frames and n_frames is not None:
+        raise ValueError(f"{dynamics.title}'s frames are {dynamics.frames_are}; set {dynamics.frame_count_param}=… "
+                         "instead of n_frames.")
+    return _Request(dynamics, spec, metric_params, projection, n_frames, dict(params))
 
 
 def request(method: str, metric: str | None = None, *, metric_params=None, projection=None, n_frames=None,
@@ -51,19 +98,8 @@ def request(method: str, metric: str | None = None, *, metric_params=None, proje
     """What ``run(method, …, metric=metric, …, **params)`` computes, as plain JSON-able data: the method and
     metric resolved, every method parameter (defaults filled in), the projection and frame count. Two calls
     with equal requests give equal trajectories on equal features (backend, device and threads change speed,
-    not results). Used to key persisted trajectories by small explicit data."""
-    method = _resolve_method(method)
-    metric = DEFAULT_METRIC[method] if metric is None else metric
-    spec, metric_params = resolve_wrapped_metric(metric, metric_params, "the dynamics engine")
-    accepted = method_params(method)
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        raise ValueError(f"method {method!r} has no parameter(s) {unknown}; it accepts: {', '.join(accepted)}.")
-    signature = inspect.signature(METHODS[method].build).parameters
-    resolved = {name: params.get(name, signature[name].default) for name in accepted}
-    return {"method": method, "metric": spec.name, "metric_params": dict(metric_params),
-            "projection": DEFAULT_PROJECTION[method] if projection is None else projection,
-            "n_frames": n_frames, "params": resolved}
+    not results). Used to key persisted trajectories by small explicit data. Validated as ``run`` validates."""
+    return _resolve(method, metric, metric_params, projection, n_frames, params).as_dict()
 
 
 def clear_cache() -> None:
@@ -106,29 +142,14 @@ def run(method: str, features, labels=None, metric: str | None = None, *, metric
         the noise attached afterwards, so a change of noise recomputes nothing.
     **params : the method's own parameters (:func:`method_params` lists them).
     """
-    method = _resolve_method(method)
-    module = METHODS[method]
-    if metric is None:
-        metric = DEFAULT_METRIC[method]
-    spec, metric_params = resolve_wrapped_metric(metric, metric_params, "the dynamics engine")
-    projection = DEFAULT_PROJECTION[method] if projection is None else projection
-    if projection not in PROJECTIONS:
-        raise ValueError(f"projection must be one of {', '.join(PROJECTIONS)}; got {projection!r}. "
-                         "(UMAP draws a static overview only: transvis.projection.umap_overview.)")
-    accepted = method_params(method)
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        raise ValueError(f"method {method!r} has no parameter(s) {unknown}; it accepts: {', '.join(accepted)} (plus "
-                         "metric, metric_params, projection, n_frames, backend, device, cache_key, fast, threads).")
-    if method == "ped" and n_frames is not None:
-        raise ValueError("PED's frames are its steps; set max_steps=… instead of n_frames.")
-    check_noise(noise, spec.name, spec.higher_is_better)
+    req = _resolve(method, metric, metric_params, projection, n_frames, params)
+    check_noise(noise, req.metric.name, req.metric.higher_is_better)
 
     key = None
     if cache_key is not None:
         try:
-            key = _freeze((cache_key, method, spec.name, metric_params, params, projection, n_frames, backend,
-                           device, bool(fast)))  # threads change speed, not results
+            key = _freeze((cache_key, req.method, req.metric.name, req.metric_params, req.params, req.projection,
+                           req.n_frames, backend, device, bool(fast)))  # threads change speed, not results
             hash(key)
         except (_Unhashable, TypeError):
             key = None
@@ -138,8 +159,7 @@ def run(method: str, features, labels=None, metric: str | None = None, *, metric
 
     started = time.perf_counter()
     with _thread_limit(threads):
-        trajectory = _compute(method, module, spec, metric_params, projection, features, labels, n_frames, backend,
-                              device, cache_key, fast, params)
+        trajectory = _compute(req, features, labels, backend=backend, device=device, cache_key=cache_key, fast=fast)
     trajectory.seconds = time.perf_counter() - started
     if key is not None:
         _TRAJECTORIES[key] = trajectory
@@ -153,26 +173,24 @@ def _with_noise(trajectory: Trajectory, noise) -> Trajectory:
     return trajectory if noise is None else trajectory.with_noise(noise)
 
 
-def _compute(method, module, spec, metric_params, projection, features, labels, n_frames, backend, device,
-             cache_key, fast, params) -> Trajectory:
+def _compute(req: _Request, features, labels, *, backend, device, cache_key, fast) -> Trajectory:
+    spec, metric_params, projection = req.metric, req.metric_params, req.projection
     arrays, labels = _pool(features, labels)
     backend_obj = get_backend(backend, device)
     contexts = {m: get_context(m, x, labels, backend=backend_obj, cache_key=cache_key) for m, x in arrays.items()}
-    shrinkage = params.get("shrinkage") if method == "fisher" else None
+    shrinkage_param = req.dynamics.projection_shrinkage
+    shrinkage = req.params.get(shrinkage_param) if shrinkage_param is not None else None
     displays, projections = {}, {}
     for model, context in contexts.items():
         fitted, display, display_key = _projection(context, projection, shrinkage)
         projections[model] = fitted
         displays[id(context)] = (display, display_key)
 
-    build_args = dict(params, displays=displays)
-    build_params = inspect.signature(module.build).parameters
-    if "n_frames" in build_params:
-        build_args["n_frames"] = n_frames
-    for name, value in (("metric", spec.name), ("metric_params", metric_params), ("projection", projection)):
-        if name in build_params:
-            build_args[name] = value
-    plan = module.build(contexts, **build_args)
+    engine_values = {"n_frames": req.n_frames, "metric": spec.name, "metric_params": metric_params,
+                     "projection": projection}
+    build_args = dict(req.params, displays=displays)
+    build_args.update({name: engine_values[name] for name in req.dynamics.engine_args()})
+    plan = req.dynamics.build(contexts, **build_args)
     displays.update(plan.displays)
 
     scored = _score(spec, metric_params, plan, contexts, fast)
@@ -206,7 +224,7 @@ def _compute(method, module, spec, metric_params, projection, features, labels, 
     projection_name = plan.projection_name or (
         "PCA of the unperturbed features" if projection == "pca" else "Fisher plane of the unperturbed features")
     trajectory = Trajectory(
-        method=method, metric=spec.name, metric_params=metric_params, params=plan.params, parameter=plan.parameter,
+        method=req.method, metric=spec.name, metric_params=metric_params, params=plan.params, parameter=plan.parameter,
         models=list(contexts), labels=next(iter(contexts.values())).labels, frames=frames,
         projection_name=projection_name, projection_fixed=plan.projection_fixed, projections=projections,
         info=plan.info, scoring=scored.scoring, errors=errors,
@@ -245,16 +263,6 @@ def _thread_limit(threads):
 
 
 # -- inputs ------------------------------------------------------------------------------------------------
-def _resolve_method(method) -> str:
-    if not isinstance(method, str):
-        raise ValueError(f"method must be a string; got {type(method).__name__}.")
-    key = method.strip().lower().replace("-", "_").replace(" ", "_")
-    key = ALIASES.get(key, key)
-    if key not in METHODS:
-        raise ValueError(f"unknown dynamics {method!r}; choose one of {', '.join(METHODS)}.")
-    return key
-
-
 def _pool(features, labels):
     """{model: array [N, D]} and labels [N] from arrays or FeatureSets, with clear errors."""
     if not isinstance(features, Mapping) or not features:
@@ -363,7 +371,9 @@ class _Scored:
 def _score(spec, metric_params, plan, contexts, fast) -> _Scored:
     n = len(plan.values)
     out = _Scored(list(contexts), n)
-    variant = metric_params.get("variant", "exact")
+    # closed-form frame scorers are a capability of the metric (see transvis.dynamics._spec)
+    scorer = CLOSED_FORM_SCORERS.get(spec.name) if fast and spec.pool_combine is None else None
+    variant = metric_params.get("variant", spec.default_variant)
     for model, context in contexts.items():
         frames = plan.frames[model]
         params_per_frame = (plan.metric_params or {}).get(model) or [metric_params] * n
@@ -373,23 +383,23 @@ def _score(spec, metric_params, plan, contexts, fast) -> _Scored:
             return id(frames[i]), _freeze(params_per_frame[i])
 
         fast_frames = 0
-        if fast and spec.name == "logme" and spec.pool_combine is None:
+        if scorer is not None:
             by_context: dict = {}
             for i, frame in enumerate(frames):
                 if isinstance(frame, AffineFrame) and params_per_frame[i] == metric_params:
                     by_context.setdefault(id(frame.context), {})[id(frame)] = frame
             for group in by_context.values():
                 group = list(group.values())
-                if not _fast_logme.applicable(group[0].context, variant, len(group)):
+                if not scorer.applicable(group[0].context, variant, len(group)):
                     continue
-                for frame, result in zip(group, _fast_logme.logme_frames(group, variant)):
+                for frame, result in zip(group, scorer.score_frames(group, variant)):
                     if result is not None:
                         memo[(id(frame), _freeze(metric_params))] = result
                         fast_frames += 1
         distinct = len({memo_key(i) for i in range(n)})
         out.scoring[model] = (
-            f"closed form for {fast_frames} of {distinct} distinct frames (exact low-rank LogME update, equal to "
-            "the registry); registry for the rest" if fast_frames
+            f"closed form for {fast_frames} of {distinct} distinct frames ({scorer.description}); registry for "
+            "the rest" if fast_frames
             else "registry (transvis.metrics.compute with closed-form shared statistics)")
 
         for i, frame in enumerate(frames):

@@ -27,6 +27,7 @@ from transvis.metrics import compute
 
 from ._context import AffineFrame, ModelContext
 from ._plan import Plan, check_n_frames, fractions
+from ._spec import DynamicsSpec, register
 
 DEFAULT_FRAMES = 11
 NC_KEYS = ("nc1", "nc1_per_class", "nc2_equinorm", "nc2_equiangular", "nc2_maxangle", "mean_gram", "etf_gram",
@@ -85,3 +86,11 @@ def build(contexts: dict[str, ModelContext], *, displays, n_frames=None, to_etf:
     return Plan(parameter="collapse t", values=[float(t) for t in ts], labels=[f"t = {t:.2f}" for t in ts],
                 frames=frames, quantities=quantities, info=info, frame_hook=hook,
                 params={"to_etf": bool(to_etf), "nc3_classifier": nc3_classifier, "statistics": bool(statistics)})
+
+
+SPEC = register(DynamicsSpec(
+    name="collapse", build=build, title="Neural collapse",
+    moves="every sample towards its class mean (and, optionally, the means to a simplex ETF)",
+    aliases=("neural_collapse", "nc"), default_metric="logme", default_projection="pca",
+    ranges={"nc3_classifier": ("lda", None)}, slider="collapse t",
+))

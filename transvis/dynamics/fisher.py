@@ -37,6 +37,7 @@ from transvis.projection import FisherProjection
 
 from ._context import AffineFrame, ExplicitFrame, ModelContext
 from ._plan import Plan, check_n_frames, fractions
+from ._spec import DynamicsSpec, register
 from .frames import LazyMap
 
 SWEEPS = ("confmix", "shrinkage")
@@ -245,3 +246,12 @@ def _shrinkage_hook(model, index, stats_of_frame, result) -> dict:
     if "mixing_weights" in result.trace:
         out["mixing_weights"] = result.trace["mixing_weights"]
     return out
+
+
+SPEC = register(DynamicsSpec(
+    name="fisher", build=build, title="Fisher space",
+    moves="samples to their ConfMix positions in SFDA's Fisher plane (or the shrinkage λ swept)",
+    aliases=("sfda", "fisher_space"), default_metric="sfda", default_projection="fisher",
+    ranges={"shrinkage": (0.0, 1.0), "sweep": SWEEPS}, projection_shrinkage="shrinkage",
+    slider="ConfMix t",
+))

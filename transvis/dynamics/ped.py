@@ -37,6 +37,7 @@ from transvis.metrics.ped import REFERENCE_SELF, centre_distances, overlap_force
 
 from ._context import AffineFrame, ModelContext
 from ._plan import Plan
+from ._spec import DynamicsSpec, register
 
 
 def potential_energy(overlap: np.ndarray, constant: float = 1.0) -> float:
@@ -123,3 +124,12 @@ def _state_quantities(traj, start, k: int, nsigma, time_step, constant, exit_rat
         "total_shift": np.linalg.norm(shift, axis=1),
         "reference_is_target": traj.reference == REFERENCE_SELF,
     }
+
+
+SPEC = register(DynamicsSpec(
+    name="ped", build=build, title="PED",
+    moves="class centres repelling like charges, one potential-energy step per frame",
+    aliases=("potential_energy_decline",), default_metric="logme", default_projection="pca",
+    ranges={"time_step": (0.0, float("inf")), "exit_ratio": (0.0, 1.0), "max_steps": (1, float("inf"))},
+    frames_are="its steps", frame_count_param="max_steps", slider="PED step",
+))

@@ -33,6 +33,7 @@ from transvis.metrics.ped import class_radii
 
 from ._context import AffineFrame, Display, ExplicitFrame, ModelContext
 from ._plan import Plan, check_n_frames, fractions, geometry
+from ._spec import DynamicsSpec, register
 
 VARIANTS = ("paper", "official")
 MODES = ("both", "spread", "attract")
@@ -172,3 +173,13 @@ def _spread_geometry(model, index, stats_of_frame, result) -> dict:
         return {}
     stats = stats_of_frame()
     return geometry(stats.class_means, class_radii(stats), stats.priors)
+
+
+SPEC = register(DynamicsSpec(
+    name="spread_attract", build=build, title="Spread & Attract",
+    moves="samples away from their class centre (Spread) and class centres towards the mean (Attract)",
+    aliases=("fsp", "sa", "spread_and_attract"), default_metric="logme", default_projection="pca",
+    ranges={"variant": VARIANTS, "mode": MODES, "spread": (0.0, float("inf")), "attract": (0.0, 1.0),
+            "pca_dims": (1, float("inf"))},
+    slider="strength (fraction of the maximum)",
+))
