@@ -204,7 +204,7 @@ with tab_table:
                + ("**±**: standard error (see *How the noise is estimated*). " if show == "scores" else
                   "**(a–b)**: the ranks the noise allows (see *How the noise is estimated*). ")
                + "**≈k**, shaded alike: models "
-               "that column cannot order beyond its noise (its k-th tier). *–*: the metric was skipped or failed "
+               "that column cannot order beyond its noise (its k-th tier). *None*: the metric was skipped or failed "
                "for that model (see below)."
                + (" Noise not estimated for " + ", ".join(metric_label(m) for m in no_noise) + "." if no_noise else ""))
     if flagged:
@@ -318,7 +318,8 @@ with tab_bump:
     unordered = {column: ["  ≈  ".join(short_model_name(m) for m in group) for group in groups if len(group) >= 2]
                  for column, groups in tiers.items() if any(len(group) >= 2 for group in groups)}
     if unordered:
-        top_tied = [column for column, groups in tiers.items() if groups and len(groups[0]) >= 2]
+        top_tied = sorted((column for column, groups in tiers.items() if groups and len(groups[0]) >= 2),
+                          key=lambda column: column != GROUNDTRUTH_LABEL)  # the ground truth's first
         st.markdown(f":material/drag_handle: **The noise cannot order every model**: in {len(unordered)} of "
                     f"{len(tiers)} columns some models lie within noise of each other"
                     + (f"; in {len(top_tied)} the top place itself is shared ("
