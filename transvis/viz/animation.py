@@ -94,13 +94,11 @@ def stratified_sample(labels, max_points: int = MAX_ANIMATED_POINTS, seed: int =
 
 
 def overtakes(previous_ranks: dict[str, float], ranks: dict[str, float]) -> list[tuple[str, str]]:
-    """Pairs (a, b): model a was ranked below b in the previous frame and is above it now."""
-    models = [m for m in ranks if m in previous_ranks]
-    return [
-        (a, b)
-        for a in models for b in models
-        if a != b and previous_ranks[a] > previous_ranks[b] and ranks[a] < ranks[b]
-    ]
+    """Pairs (a, b): model a was ranked below b in the previous frame and is above it now — the engine's
+    :func:`transvis.dynamics.frames.find_overtakes` (the one definition), as plain pairs."""
+    from transvis.dynamics.frames import find_overtakes
+
+    return [(o.model, o.passed) for o in find_overtakes(previous_ranks, ranks)]
 
 
 def _as_frames(positions, n_expected: int | None = None) -> np.ndarray:
