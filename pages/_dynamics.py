@@ -55,6 +55,25 @@ def engine():
     return dynamics if hasattr(dynamics, "run") else None
 
 
+def kind_spec(kind: str):
+    """The registered spec of a dynamics kind (``transvis.dynamics.get_dynamics_spec``: what it moves, its
+    parameters, their defaults and declared ranges), or None without the engine."""
+    dynamics = engine()
+    if dynamics is None or not hasattr(dynamics, "get_dynamics_spec"):
+        return None
+    return dynamics.get_dynamics_spec(kind)
+
+
+def kind_choices(kind: str, param: str, labels: dict) -> dict:
+    """``{choice: label}`` for a choice parameter of a dynamics kind: the choices its spec declares (in that
+    order), worded by the page's ``labels``; the page's own ``labels`` without the engine."""
+    spec = kind_spec(kind)
+    choices = spec.ranges.get(param) if spec is not None else None
+    if not choices:
+        return dict(labels)
+    return {choice: labels.get(choice, str(choice)) for choice in choices}
+
+
 @st.cache_resource(max_entries=16, show_spinner="Computing the trajectory for every model…")
 def _trajectory(pool_key: str, kind: str, metric: str, params_json: str, _pool: Pool, _params: dict):
     dynamics = engine()

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pages._dynamics import animation_section, model_select
+from pages._dynamics import animation_section, kind_choices, model_select
 from pages._method_page import detail_model, method_scored
 from pages._scatter import class_chart
 from pages._ui import default, page_header
@@ -12,7 +12,8 @@ from transvis.session import DYNAMICS_DEFAULTS, METHOD_DEFAULTS
 from transvis.viz import NEUTRAL_COLORS, model_colors, short_model_name
 from transvis.viz.methods import before_after_bars, histograms, matrix_heatmap, per_class_bars, spectrum_plot
 
-SWEEPS = {"confmix": "ConfMix (t from 0 to 1)", "shrinkage": "shrinkage λ"}
+# what the animation can sweep: the choices the fisher dynamics declares, in the page's words
+SWEEPS = kind_choices("fisher", "sweep", {"confmix": "ConfMix (t from 0 to 1)", "shrinkage": "shrinkage λ"})
 
 DEFAULTS = METHOD_DEFAULTS["sfda"]  # the demo's ranking at these settings is precomputed
 

@@ -3,13 +3,15 @@
 import pandas as pd
 import streamlit as st
 
-from pages._dynamics import animation_section, metric_select, model_select, quantity_curves
+from pages._dynamics import animation_section, kind_choices, metric_select, model_select, quantity_curves
 from pages._method_page import before_after_ranking, method_scored, trace_before_after
 from pages._ui import default, metric_label, page_header
 from transvis.session import DYNAMICS_DEFAULTS, METHOD_DEFAULTS
 from transvis.viz import model_colors, short_model_name
 
-MODES = {"both": "Spread + Attract", "spread": "Spread only", "attract": "Attract only"}
+# what the animation can sweep: the choices the spread_attract dynamics declares, in the page's words
+MODES = kind_choices("spread_attract", "mode",
+                     {"both": "Spread + Attract", "spread": "Spread only", "attract": "Attract only"})
 VARIANTS = {"paper": "paper (Spread really spreads, Attract really attracts)",
             "official": "official (released code: gate, PCA-64, one signed step)"}
 
