@@ -34,7 +34,7 @@ def test_the_four_kinds_are_registered_in_the_pages_order():
     assert available_dynamics()[:4] == ("spread_attract", "fisher", "ped", "collapse")
 
 
-@pytest.mark.parametrize("kind", ["spread_attract", "fisher", "ped", "collapse"])
+@pytest.mark.parametrize("kind", available_dynamics())  # every registered kind, new ones included
 def test_every_kind_has_a_spec_whose_parameters_match_its_build(kind):
     spec = get_dynamics_spec(kind)
     assert isinstance(spec, DynamicsSpec) and spec.name == kind

@@ -35,6 +35,21 @@ from ._spec import (  # noqa: F401 - ALIASES, METHODS, DEFAULT_*: read-only view
 )
 from .frames import Frame, LazyMap, Trajectory, attach_ranks, check_noise
 
+
+def _import_kinds() -> None:
+    """Import every public module of this package, so a kind added as one module registers itself (after the
+    built-in ones). Modules are imported in name order; a module without a ``register`` call adds nothing."""
+    import importlib
+    import pkgutil
+
+    package = sys.modules[__package__]
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__package__}.{info.name}")
+
+
+_import_kinds()
+
 _TRAJECTORIES: OrderedDict = OrderedDict()
 TRAJECTORY_CACHE_SIZE = 32
 
