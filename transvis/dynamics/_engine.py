@@ -130,22 +130,25 @@ def run(method: str, features, labels=None, metric: str | None = None, *, metric
 
     Parameters
     ----------
-    method : "spread_attract" | "fisher" | "ped" | "collapse" (see :mod:`transvis.dynamics`).
+    method : a registered kind or alias — "spread_attract" | "fisher" | "ped" | "collapse" built in
+        (``available_dynamics()``; each kind's :class:`~transvis.dynamics.DynamicsSpec` says what it moves).
     features : {model: array [N, D_model] or FeatureSet} over the same N samples (D may differ by model).
     labels : int array [N] in 0..C−1; None takes them from the FeatureSets (which must agree).
     metric, metric_params : any registered feature metric (not a wrapper, no source probabilities) and its
-        parameters; every frame's score is that metric's score on the frame's features. Default: "sfda" for
-        "fisher", "logme" for the others.
+        parameters; every frame's score is that metric's score on the frame's features. Default: the kind's
+        ``default_metric`` ("sfda" for "fisher", "logme" for the others).
     projection : "pca" (exact PCA of the unperturbed features) or "fisher" (SFDA's Fisher plane); default
-        per method (Fisher for "fisher", PCA otherwise). Fitted once per model, fixed for every frame.
-    n_frames : frames of the sweep (default 11; not for "ped", whose frames are its steps).
+        the kind's ``default_projection`` (Fisher for "fisher", PCA otherwise). Fitted once per model, fixed
+        for every frame.
+    n_frames : frames of the sweep (default 11; not for a kind whose ``build`` makes its own frame count:
+        "ped", whose frames are its steps).
     backend, device : where the heavy linear algebra runs ("auto", "numpy", "torch").
     cache_key : a small hashable id of ``features``/``labels`` (the app passes its feature-store key). With
         it, prepared models (Gram matrices, decompositions, projections) and whole trajectories are cached
         per (key, method, metric, parameters); without it nothing is cached. Parameters holding arrays
         (PED's reference features) bypass the trajectory cache.
-    fast : use exact closed-form scorers where they exist (LogME on affine frames); False scores every frame
-        through ``transvis.metrics.compute``.
+    fast : use exact closed-form scorers where the metric has one (``CLOSED_FORM_SCORERS``: LogME on affine
+        frames); False scores every frame through ``transvis.metrics.compute``.
     threads : BLAS/OpenMP threads for this computation: an int, None (the libraries' setting), or "auto" (1 when
         the machine is busy — 1-minute load average above cores − 1 — else the libraries' setting). Multi-threaded
         OpenBLAS degrades badly when other processes hold the cores: a 1,280² eigendecomposition took 0.6 s on

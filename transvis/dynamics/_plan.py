@@ -12,7 +12,8 @@ from ._context import Display
 
 @dataclass
 class Plan:
-    """A method's trajectory before scoring.
+    """A method's trajectory before scoring: what a kind's ``build`` returns (the kind itself is described by
+    its :class:`~transvis.dynamics._spec.DynamicsSpec`; CONTRIBUTING.md "Adding a dynamics kind").
 
     parameter, values [F], labels [F] : the control parameter and each frame's value and slider label.
     frames : {model: [F frame specs]} (``AffineFrame`` / ``ExplicitFrame``; a spec object repeated across
