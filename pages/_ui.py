@@ -165,7 +165,10 @@ def groundtruth_sizes(pool: Pool, label: str | None) -> dict[str, int] | None:
     if label is None:
         return None
     sizes = pool.groundtruth_n.get(label) or st.session_state.get("groundtruth_sizes", {}).get(label)
-    return dict(sizes) if sizes else None
+    if not sizes:
+        return None
+    matched = {m: int(n) for m, n in match_groundtruth(sizes, pool.models).items()}
+    return matched or None
 
 
 @st.cache_resource(show_spinner=False, max_entries=256)
@@ -300,14 +303,17 @@ def add_groundtruth_upload(name: str, data: bytes, pool: Pool) -> None:
     from transvis.session import parse_groundtruth_csv
 
     try:
-        tables = parse_groundtruth_csv(data)
+        tables, sizes = parse_groundtruth_csv(data, with_sizes=True)
     except ValueError as err:
         error_box(err, f"Reading {name}")
         return
     uploads = st.session_state.setdefault("groundtruth_uploads", {})
+    upload_sizes = st.session_state.setdefault("groundtruth_sizes", {})
     matched = 0
     for label, table in tables.items():
         uploads[label] = table
+        if sizes.get(label):
+            upload_sizes[f"uploaded: {label}"] = sizes[label]
         matched = max(matched, len(match_groundtruth(table, pool.models)))
     if matched == 0:
         st.warning(f"{name}: none of its models is in this pool ({', '.join(pool.models[:4])}…); "

@@ -142,7 +142,8 @@ else:
         view = trajectory_view(trajectory(pool, kind, "logme", {}), model)
         anim = dynamics_figure(view.positions, pool.labels, pool.class_names, view.scores, view.ranks,
                                centres=view.centres, frame_names=view.frame_names, colors=colors,
-                               metric_label="LogME", title=f"{kinds[kind]} — {short_model_name(model)}")
+                               metric_label="LogME", title=f"{kinds[kind]} — {short_model_name(model)}",
+                               race=view.race)
     except Exception as err:  # noqa: BLE001
         error_box(err, "Building the animation")
     else:

@@ -191,6 +191,8 @@ class RankingTable:
                 "scores": {m: _json_float(self.scores.at[model, m]) for m in self.metrics},
                 "ranks": {m: _json_rank(self.ranks.at[model, m]) for m in self.metrics},
                 "accuracy": _json_float(self.groundtruth.get(model)) if self.groundtruth else None,
+                "degenerate": {m: self.results[m][model].degenerate for m in self.metrics
+                               if model in self.results.get(m, {}) and self.results[m][model].degenerate},
             })
         out = {
             "metrics": self.metrics,
@@ -208,7 +210,8 @@ class RankingTable:
             out["results"] = {
                 column: {
                     model: {"name": r.name, "score": _json_float(r.score), "variant": r.variant,
-                            "params": self._encode(r.params), "trace": self._encode(r.trace)}
+                            "params": self._encode(r.params), "trace": self._encode(r.trace),
+                            "degenerate": r.degenerate}
                     for model, r in per_model.items()
                 }
                 for column, per_model in self.results.items()
@@ -244,11 +247,13 @@ class RankingTable:
                 results[column] = {
                     model: MetricResult(name=r["name"], score=math.nan if r["score"] is None else float(r["score"]),
                                         trace=cls._decode(r["trace"]), variant=r.get("variant"),
-                                        params=cls._decode(r.get("params") or {}))
+                                        params=cls._decode(r.get("params") or {}), degenerate=r.get("degenerate"))
                     for model, r in encoded.get(column, {}).items()
                 }
             else:
-                results[column] = {model: MetricResult(name=column, score=float(scores.at[model, column]))
+                flags = {row["model"]: (row.get("degenerate") or {}).get(column) for row in rows}
+                results[column] = {model: MetricResult(name=column, score=float(scores.at[model, column]),
+                                                       degenerate=flags.get(model))
                                    for model in scores.index if not math.isnan(scores.at[model, column])}
         # to_dict writes NaN statistics as null; only numbers are ever NaN in a correlation dict.
         correlations = {m: {k: (math.nan if v is None else v) for k, v in c.items()}

@@ -237,13 +237,14 @@ def pool_from_featuresets(
                 description=f"{len(items)} model(s) from {origin}", image_fn=image_fn)
 
 
-def parse_groundtruth_csv(source: bytes | str) -> dict[str, dict[str, float]]:
-    """Ground-truth tables from CSV text/bytes ``model,dataset,regime,accuracy[,protocol,…]``.
+def parse_groundtruth_csv(source: bytes | str, *, with_sizes: bool = False):
+    """Ground-truth tables from CSV text/bytes ``model,dataset,regime,accuracy[,protocol,n_test,…]``.
 
     Validated by :func:`transvis.groundtruth.read_groundtruth_csv` (fractions in [0, 1], one row per model,
     dataset and regime). Returns ``{label: {model: accuracy}}`` with one label per (dataset, regime): the
-    regime alone when the file covers one dataset, ``"<dataset> · <regime>"`` otherwise. Raises
-    ``ValueError`` naming the fix for anything else.
+    regime alone when the file covers one dataset, ``"<dataset> · <regime>"`` otherwise; with
+    ``with_sizes=True`` also ``{label: {model: n_test}}`` for the rows that give a positive ``n_test`` (the
+    accuracies' binomial noise). Raises ``ValueError`` naming the fix for anything else.
     """
     import os
     import tempfile
@@ -264,15 +265,23 @@ def parse_groundtruth_csv(source: bytes | str) -> dict[str, dict[str, float]]:
         os.unlink(path)
     several = len({r.dataset for r in rows}) > 1
     out: dict[str, dict[str, float]] = {}
+    sizes: dict[str, dict[str, int]] = {}
     for row in rows:
         label = f"{row.dataset} · {row.regime}" if several else row.regime
         out.setdefault(label, {})[row.model] = float(row.accuracy)
-    return out
+        try:
+            n_test = int(float(row.extra.get("n_test") or 0))
+        except ValueError:
+            n_test = 0
+        if n_test > 0:
+            sizes.setdefault(label, {})[row.model] = n_test
+    return (out, sizes) if with_sizes else out
 
 
 def match_groundtruth(groundtruth: Mapping[str, float], models: Sequence[str]) -> dict[str, float]:
     """``{pool model id: accuracy}`` for the models the table names, by exact id or by name without the
-    source prefix (``offline/mobilenetv2_100`` matches ``mobilenetv2_100``); unmatched entries are dropped."""
+    source prefix (``offline/mobilenetv2_100`` matches ``mobilenetv2_100``); unmatched entries are dropped.
+    Works the same for any ``{model: number}`` table (e.g. test sizes)."""
     out = {}
     for model in models:
         bare = model.split("/", 1)[1] if "/" in model else model

@@ -207,3 +207,38 @@ def test_weighted_tau_batch_equals_scipy_with_and_without_ties():
                 assert np.isnan(got[row])
             else:
                 assert got[row] == pytest.approx(want, abs=1e-13)
+
+
+def test_degenerate_flags_survive_json_with_and_without_traces():
+    import warnings
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = rank_models({"a": (rng.normal(size=(30, 100)), labels), "b": (rng.normal(size=(30, 100)), labels)},
+                            ["sfda", "logme"])
+    assert table.results["sfda"]["a"].degenerate
+    for traces in (False, True):
+        back = RankingTable.from_json(table.to_json(traces=traces))
+        assert back.results["sfda"]["a"].degenerate == table.results["sfda"]["a"].degenerate
+        assert back.results["logme"]["a"].degenerate is None
+
+
+def test_uploaded_groundtruth_carries_its_test_sizes():
+    from transvis.session import parse_groundtruth_csv
+
+    text = "model,dataset,regime,accuracy,protocol,n_test\na,fm,lp,0.5,x,900\nb,fm,lp,0.6,x,\n"
+    accuracies, sizes = parse_groundtruth_csv(text, with_sizes=True)
+    assert accuracies == {"linear_probe": {"a": 0.5, "b": 0.6}}
+    assert sizes == {"linear_probe": {"a": 900}}
+    assert parse_groundtruth_csv(text) == accuracies
+
+
+def test_the_synthetic_demo_knows_its_test_sizes():
+    from transvis.demo import synthetic_demo
+    from transvis.session import pool_from_demo
+
+    demo = synthetic_demo(n_models=3, n_classes=4)
+    assert demo.groundtruth_n == {"ncm_heldout": {m: 800 for m in demo.features}}
+    assert pool_from_demo(demo).groundtruth_n == demo.groundtruth_n
