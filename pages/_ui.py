@@ -164,7 +164,8 @@ def groundtruth_sizes(pool: Pool, label: str | None) -> dict[str, int] | None:
     """``{model: test samples}`` behind the ground truth option ``label`` (None where unknown)."""
     if label is None:
         return None
-    sizes = pool.groundtruth_n.get(label) or st.session_state.get("groundtruth_sizes", {}).get(label)
+    # sizes the user gave (an upload with n_test, the probe measured here) before the pool's own
+    sizes = st.session_state.get("groundtruth_sizes", {}).get(label) or pool.groundtruth_n.get(label)
     if not sizes:
         return None
     matched = {m: int(n) for m, n in match_groundtruth(sizes, pool.models).items()}

@@ -93,7 +93,6 @@ def synthetic_demo(
         name="synthetic",
         features=features,
         groundtruth={"ncm_heldout": accuracy},
-        groundtruth_n={"ncm_heldout": {name: n_classes * 200 for name in features}},
         description="Synthetic models with graded class separation (ground truth: held-out NCM accuracy).",
     )
 

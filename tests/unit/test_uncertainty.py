@@ -234,11 +234,3 @@ def test_uploaded_groundtruth_carries_its_test_sizes():
     assert sizes == {"linear_probe": {"a": 900}}
     assert parse_groundtruth_csv(text) == accuracies
 
-
-def test_the_synthetic_demo_knows_its_test_sizes():
-    from transvis.demo import synthetic_demo
-    from transvis.session import pool_from_demo
-
-    demo = synthetic_demo(n_models=3, n_classes=4)
-    assert demo.groundtruth_n == {"ncm_heldout": {m: 800 for m in demo.features}}
-    assert pool_from_demo(demo).groundtruth_n == demo.groundtruth_n
