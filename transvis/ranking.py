@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 from transvis.features.featureset import FeatureSet
-from transvis.metrics import ClassStats, MetricResult, compute, get_spec
+from transvis.metrics import ClassStats, DegenerateScoreWarning, MetricResult, compute, get_spec
+from transvis.metrics._contract import nested_compute
 from transvis.metrics.correlation import MIN_MODELS, correlate
 from transvis.ordering import tie_groups, tolerant_ranks
 from transvis.uncertainty import Resampling, ScoreNoise, TauInterval, sample_signature, tau_interval
@@ -624,6 +625,8 @@ def rank_models(
                 per_model = {}
         results[column] = per_model
 
+    _warn_degenerate(results)
+
     noise: dict[str, ScoreNoise] = {}
     if resampling is not None:
         for column, spec in specs.items():
@@ -708,7 +711,9 @@ def _score_model(model, item, specs, metric_params, extra_params, *, stats_cache
         kwargs = {**metric_params[column], **extra_params.get(column, {})}
         start = time.perf_counter()
         try:
-            result = compute(spec.name, stats.features, stats.labels, source_probs=source_probs, stats=stats, **kwargs)
+            with nested_compute():  # one summary warning per metric from rank_models, not one per model
+                result = compute(spec.name, stats.features, stats.labels, source_probs=source_probs, stats=stats,
+                                 **kwargs)
             score = float(result.score)
             if not math.isfinite(score):
                 raise ValueError(f"{spec.name} returned a non-finite score ({score}).")
@@ -728,12 +733,24 @@ def _score_model(model, item, specs, metric_params, extra_params, *, stats_cache
     return out
 
 
+def _warn_degenerate(results: Mapping[str, Mapping[str, MetricResult]]) -> None:
+    """One :class:`~transvis.metrics.DegenerateScoreWarning` per metric with degenerate scores, naming the
+    models and the first model's reason (which says the fix), at the caller of :func:`rank_models`."""
+    import warnings
+
+    for column, per_model in results.items():
+        flagged = [m for m, r in per_model.items() if r.degenerate]
+        if flagged:
+            more = f" (+{len(flagged) - 3} more)" if len(flagged) > 3 else ""
+            warnings.warn(DegenerateScoreWarning(
+                f"degenerate {column} score for {len(flagged)} of {len(per_model)} models "
+                f"({', '.join(flagged[:3])}{more}): {per_model[flagged[0]].degenerate}"), stacklevel=3)
+
+
 def _score_subsets(stats, source_probs, specs, metric_params, extra_params, columns, resampling, *, backend,
                    device) -> dict[str, list[MetricResult | None]]:
     """Each column's result on each of ``resampling``'s subsets of one model's samples (None where a subset
-    failed). Warnings are silenced here: the full-sample result already carried them."""
-    import warnings
-
+    failed). Subsets do not warn: the full-sample result carries the degenerate verdict."""
     out: dict[str, list[MetricResult | None]] = {column: [] for column in columns}
     probs = None if source_probs is None else np.asarray(source_probs)
     subsets = resampling.subsets(stats.labels)
@@ -748,8 +765,7 @@ def _score_subsets(stats, source_probs, specs, metric_params, extra_params, colu
         for column in columns:
             kwargs = {**metric_params[column], **extra_params.get(column, {})}
             try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
+                with nested_compute():  # thread-safe (a context variable), unlike warnings.catch_warnings
                     result = compute(specs[column].name, sub_stats.features, sub_stats.labels,
                                      source_probs=sub_probs, stats=sub_stats, **kwargs)
                 out[column].append(result if math.isfinite(float(result.score)) else None)

@@ -234,3 +234,19 @@ def test_uploaded_groundtruth_carries_its_test_sizes():
     assert sizes == {"linear_probe": {"a": 900}}
     assert parse_groundtruth_csv(text) == accuracies
 
+
+
+def test_rank_models_warns_once_per_degenerate_metric_at_the_callers_line():
+    import warnings
+
+    from transvis.metrics import DegenerateScoreWarning
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 10)
+    pool = {f"m{i}": (rng.normal(size=(30, 100)), labels) for i in range(4)}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rank_models(pool, ["sfda", "hscore", "logme"], resamples=3, n_jobs=2)
+    degenerate = [w for w in caught if issubclass(w.category, DegenerateScoreWarning)]
+    assert sorted(str(w.message).split()[1] for w in degenerate) == ["hscore", "sfda"]
+    assert all("4 of 4 models" in str(w.message) and w.filename == __file__ for w in degenerate)
