@@ -14,7 +14,21 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from ._contract import MetricResult, MetricSpec, available, compute, compute_many, get_spec, register
+from ._contract import (
+    MetricResult,
+    MetricSpec,
+    available,
+    compute,
+    compute_many,
+    default_metrics,
+    display_name,
+    get_spec,
+    in_sample_posterior_metrics,
+    opt_in_metrics,
+    register,
+    short_name,
+    specs,
+)
 from ._degeneracy import DegenerateScoreWarning
 from ._stats import ClassStats, ensure_stats
 
@@ -26,9 +40,15 @@ __all__ = [
     "available",
     "compute",
     "compute_many",
+    "default_metrics",
+    "display_name",
     "ensure_stats",
     "get_spec",
+    "in_sample_posterior_metrics",
+    "opt_in_metrics",
     "register",
+    "short_name",
+    "specs",
 ]
 
 for _module in pkgutil.iter_modules(__path__):

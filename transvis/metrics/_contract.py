@@ -10,7 +10,8 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ._degeneracy import DegenerateScoreWarning, display_name, in_sample_reason
+from ._degeneracy import DegenerateScoreWarning, in_sample_reason
+from ._degeneracy import display_name as reason_name
 from ._stats import ClassStats, ensure_stats
 from ._validation import as_source_probs
 
@@ -57,6 +58,21 @@ class MetricSpec:
     ``fits_in_sample`` marks metrics that fit a class model (class means plus a within-class covariance or a
     whitening) on the very samples they score; for them :func:`compute` also flags N − C ≤ D (D: the trace's
     ``pca_dims`` when the metric reduced the features), where any labelling is separable in-sample.
+
+    What the front ends (app, CLI) need to know about a metric is here too, so that adding a metric is its
+    module alone:
+
+    ``display_name`` is how the app labels the metric (tables, charts, widgets); ``short_name``, when set, a
+    shorter label for running text (animation notes, the samples-per-dimension note; default: ``display_name``).
+    ``opt_in``, when set, says why the metric is left out of the default set (:func:`default_metrics`: the
+    Leaderboard's and the CLI's), e.g. its cost on real pools; the app does not estimate the noise of opt-in
+    metrics. ``in_sample_posteriors`` marks metrics whose score is a mean of class posteriors of an LDA fitted
+    on the very samples they score (SFDA, PED wrapping it, NCM softmax): optimistic with few samples per
+    dimension, so the Leaderboard notes (N − C)/D < 2 (``transvis.session.in_sample_note``). It is a different
+    fact from ``fits_in_sample`` (the contract's N − C ≤ D degeneracy check, which also covers metrics fitting
+    a class model without posteriors, e.g. H-score, NC, and which leaves out NCM softmax and the wrapper PED,
+    whose checks are their own). ``pool_note``, for ``pool_combine`` metrics, says how the pool enters the
+    score (shown where the metric is ranked).
     """
 
     name: str
@@ -75,6 +91,11 @@ class MetricSpec:
     saturation_hint: str | None = None  # why scores can tie at the metric's bound, and the fix (shown on ties)
     degeneracy: Callable[[MetricResult, ClassStats], str | None] | None = None
     fits_in_sample: bool = False
+    display_name: str = ""  # the app's label ("" only for ad-hoc specs: the name is used)
+    short_name: str | None = None  # a shorter label for running text (None: display_name)
+    opt_in: str | None = None  # why the metric is not in the default set (None: it is)
+    in_sample_posteriors: bool = False  # mean in-sample LDA posteriors: optimistic with few samples per dimension
+    pool_note: str | None = None  # how pool_combine uses the pool, in plain words
 
     @property
     def params(self) -> tuple[str, ...]:
@@ -107,6 +128,41 @@ def available() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def specs() -> list[MetricSpec]:
+    """Every registered spec, in the order of :func:`available` (sorted by name)."""
+    return [_REGISTRY[name] for name in available()]
+
+
+def default_metrics() -> list[str]:
+    """The metrics ranked when none are chosen (the app's Leaderboard and the CLI): every registered one but
+    the opt-in (``MetricSpec.opt_in``), sorted by name."""
+    return [spec.name for spec in specs() if spec.opt_in is None]
+
+
+def opt_in_metrics() -> list[str]:
+    """The registered metrics left out of :func:`default_metrics` (``MetricSpec.opt_in`` says why)."""
+    return [spec.name for spec in specs() if spec.opt_in is not None]
+
+
+def in_sample_posterior_metrics() -> list[str]:
+    """The registered metrics scoring mean in-sample LDA posteriors (``MetricSpec.in_sample_posteriors``)."""
+    return [spec.name for spec in specs() if spec.in_sample_posteriors]
+
+
+def display_name(name: str) -> str:
+    """The app's label of a registered metric name (``MetricSpec.display_name``); any other string (a column
+    such as "mean rank", an alias) is returned unchanged."""
+    spec = _REGISTRY.get(name)
+    return name if spec is None else spec.display_name or spec.name
+
+
+def short_name(name: str) -> str:
+    """A registered metric's label for running text (``MetricSpec.short_name``, else its display name); any
+    other string is returned unchanged."""
+    spec = _REGISTRY.get(name)
+    return name if spec is None else spec.short_name or spec.display_name or spec.name
+
+
 def get_spec(name: str) -> MetricSpec:
     """Registry entry for a metric name or alias (case-insensitive); unknown names get suggestions."""
     if not isinstance(name, str):
@@ -128,7 +184,7 @@ def assess(spec: MetricSpec, result: MetricResult, stats: ClassStats) -> str | N
     """
     reason = spec.degeneracy(result, stats) if spec.degeneracy is not None else None
     if reason is None and spec.fits_in_sample:
-        reason = in_sample_reason(display_name(spec.name), result, stats)
+        reason = in_sample_reason(reason_name(spec.name), result, stats)
     return reason
 
 

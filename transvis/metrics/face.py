@@ -96,6 +96,7 @@ def face_degeneracy(result: MetricResult, stats) -> str | None:
 
 register(MetricSpec(
     name="face", fn=face, aliases=("fair_collapse",),
+    display_name="FaCe",
     summary="RECONSTRUCTION of FaCe (no public code): neural-collapse variance-collapse term plus a "
             "class-fairness term (negative spread of per-class collapse ratios).",
     citation="Ding, Jiang, Sheng, Zheng, Liang, Unleashing the power of Neural Collapse for Transferability "

@@ -288,6 +288,7 @@ def fsp(features, labels, *, stats=None, variant: str = "paper", metric: str = "
 
 register(MetricSpec(
     name="fsp", fn=fsp, aliases=("spread_attract", "sa"),
+    display_name="FSP (Spread/Attract)", short_name="FSP",
     summary="Spreads each class and attracts the classes together, then scores with a wrapped metric.",
     citation="Khoba, Wang, Arora, Baktashmotlagh, Feature Space Perturbation: A Panacea to Enhanced "
              "Transferability Estimation, WACV 2025",

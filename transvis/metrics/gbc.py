@@ -160,6 +160,7 @@ def gbc_degeneracy(result: MetricResult, stats) -> str | None:
 
 register(MetricSpec(
     name="gbc", fn=gbc, aliases=("gbc_spherical",),
+    display_name="GBC",
     summary="Negative total Bhattacharyya overlap between per-class Gaussians in PCA-64 space.",
     citation="Pándy, Agostinelli, Uijlings, Ferrari, Mensink, Transferability Estimation using "
              "Bhattacharyya Class Separability, CVPR 2022",

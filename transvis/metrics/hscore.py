@@ -125,6 +125,7 @@ def h_score_shrinkage_degeneracy(result: MetricResult, stats) -> str | None:
 
 register(MetricSpec(
     name="hscore", fn=h_score, aliases=("h_score",),
+    display_name="H-score",
     summary="Class-mean variance explained through the inverse feature covariance.",
     citation="Bao et al., An information-theoretic approach to transferability in task transfer learning, ICIP 2019",
     scale_invariant=True,
@@ -133,6 +134,7 @@ register(MetricSpec(
 ))
 register(MetricSpec(
     name="hscore_shrinkage", fn=h_score_shrinkage, aliases=("regularized_h_score", "h_alpha"),
+    display_name="H-score (shrinkage)",
     summary="H-score with a Ledoit-Wolf shrunk covariance, stable when D is large or N small.",
     citation="Ibrahim, Ponomareva, Mazumder, Newer is not always better: rethinking transferability metrics, "
              "their peculiarities, stability and performance, ECML-PKDD 2022",

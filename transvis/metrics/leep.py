@@ -90,6 +90,7 @@ def leep_degeneracy(result: MetricResult, stats) -> str | None:
 
 register(MetricSpec(
     name="leep", fn=leep,
+    display_name="LEEP",
     summary="Log-likelihood of the target labels under the source head's predictions mapped through P(y|z).",
     citation="Nguyen, Hassner, Seeger, Archambeau, LEEP: A New Measure to Evaluate Transferability of "
              "Learned Representations, ICML 2020",

@@ -236,6 +236,7 @@ def logme_degeneracy(result: MetricResult, stats) -> str | None:
 
 register(MetricSpec(
     name="logme", fn=logme,
+    display_name="LogME",
     summary="Log marginal evidence of a Bayesian linear head on the features (per class, averaged).",
     citation="You, Liu, Wang, Long, LogME: Practical Assessment of Pre-trained Models for Transfer Learning, "
              "ICML 2021; You et al., Ranking and Tuning Pre-trained Models, JMLR 2022",

@@ -242,6 +242,7 @@ def nc_degeneracy(result: MetricResult, stats) -> str | None:
 
 register(MetricSpec(
     name="nc", fn=neural_collapse, aliases=("neural_collapse",),
+    display_name="NC (neural collapse)", short_name="NC",
     summary="Neural-collapse statistics NC1–NC4; the score is 1/(1+NC1), within- vs between-class "
             "variability.",
     citation="Papyan, Han, Donoho, Prevalence of neural collapse during the terminal phase of deep learning "

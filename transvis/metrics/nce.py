@@ -77,6 +77,7 @@ def nce_degeneracy(result: MetricResult, stats) -> str | None:
 
 register(MetricSpec(
     name="nce", fn=nce,
+    display_name="NCE",
     summary="Negative conditional entropy of the target labels given the source head's hard predictions.",
     citation="Tran, Nguyen, Hassner, Transferability and Hardness of Supervised Classification Tasks, ICCV 2019",
     needs_source_probs=True,

@@ -118,6 +118,7 @@ def ncm_softmax_degeneracy(result: MetricResult, stats) -> str | None:
 
 register(MetricSpec(
     name="ncm_softmax", fn=ncm_softmax, aliases=("lda",),
+    display_name="NCM softmax (\"LDA\")", short_name="NCM softmax", in_sample_posteriors=True,
     summary="Nearest-class-mean softmax (the 'LDA' score of ETran/FSP): mean true-class posterior; scale dependent.",
     citation="Gholami et al., ETran: Energy-Based Transferability Estimation, ICCV 2023 (LDA_Score); "
              "Khoba et al., Feature Space Perturbation, WACV 2025",

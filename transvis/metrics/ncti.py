@@ -226,6 +226,8 @@ def ncti_degeneracy(result: MetricResult, stats) -> str | None:
 
 register(MetricSpec(
     name="ncti", fn=ncti,
+    display_name="NCTI",
+    pool_note="it min-max normalises its three components over the models ranked together",
     summary="Neural-collapse index from an LDA on PCA-64 features: spread + NCC accuracy − posterior "
             "variability; the published score is min-max combined across the model pool.",
     citation="Wang, Luo, Zheng, Huang, Baktashmotlagh, How Far Pre-trained Models Are from Neural Collapse "

@@ -176,6 +176,8 @@ def nleep_degeneracy(result: MetricResult, stats) -> str | None:
 
 register(MetricSpec(
     name="nleep", fn=nleep, aliases=("n_leep",),
+    display_name="NLEEP",
+    opt_in="a 5C-component Gaussian mixture per model: minutes on real pools",
     summary="LEEP with a Gaussian mixture on PCA-reduced features as the pseudo source classifier.",
     citation="Li, Jia, Zhu, Wang, Kuo, Ranking Neural Checkpoints, CVPR 2021",
     variants=VARIANTS, default_variant="log",

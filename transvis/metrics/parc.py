@@ -203,6 +203,8 @@ def parc_degeneracy(result: MetricResult, stats) -> str | None:
 
 register(MetricSpec(
     name="parc", fn=parc,
+    display_name="PARC",
+    opt_in="N² pairwise dissimilarities per model: minutes on real pools",
     summary="Spearman correlation (×100) between the feature and label dissimilarity matrices of the samples.",
     citation="Bolya, Mittapalli, Hoffman, Scalable Diverse Model Selection for Accessible Transfer Learning, "
              "NeurIPS 2021",

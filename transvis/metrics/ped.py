@@ -332,6 +332,7 @@ def ped(features, labels, *, stats=None, metric: str = "sfda", metric_params=Non
 
 register(MetricSpec(
     name="ped", fn=ped, aliases=("potential_energy_decline",),
+    display_name="PED", in_sample_posteriors=True,
     summary="Repels overlapping classes (a few potential-energy steps), then scores with a wrapped metric.",
     citation="Li et al., Exploring Model Transferability through the Lens of Potential Energy, ICCV 2023",
     wraps_metric=True,

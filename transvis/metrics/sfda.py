@@ -550,6 +550,7 @@ def sfda_degeneracy(result: MetricResult, stats) -> str | None:
 
 register(MetricSpec(
     name="sfda", fn=sfda,
+    display_name="SFDA", in_sample_posteriors=True,
     summary="Shrinkage-LDA posterior of the true class after self-challenging ConfMix (mean, no log).",
     citation="Shao et al., Not All Models Are Equal: Predicting Model Transferability in a Self-challenging "
              "Fisher Space, ECCV 2022",

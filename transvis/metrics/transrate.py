@@ -113,6 +113,7 @@ def transrate_degeneracy(result: MetricResult, stats) -> str | None:
 
 register(MetricSpec(
     name="transrate", fn=transrate,
+    display_name="TransRate",
     summary="Coding rate of all features minus the average coding rate within each class.",
     citation="Huang, Huang, Rong, Yang, Wei, Frustratingly Easy Transferability Estimation, ICML 2022",
     scale_invariant=False,
