@@ -432,3 +432,22 @@ def test_the_animation_view_reads_every_trajectory(pool, method, params):
         assert view.predicted.shape == (len(traj.frames), labels.size)
         np.testing.assert_allclose(view.contribution.mean(axis=1), view.scores[model].to_numpy(), rtol=1e-9)
         assert traj.frames[0].predicted.computed() == [model]  # only the displayed model was computed
+
+
+@pytest.mark.parametrize("variant", ["exact", "official_fixed_point", "official_icml"])
+def test_closed_form_logme_trace_has_the_registry_keys_and_values(variant):
+    from transvis.dynamics._context import AffineFrame, ModelContext
+    from transvis.metrics._backend import get_backend
+
+    x, y, _, _ = case("a01_gauss_separated_n600_d64_c5")
+    context = ModelContext("m", x, y, backend=get_backend("numpy"))
+    far = np.random.default_rng(1).normal(size=(y.max() + 1, x.shape[1])) * 3 * x.std()
+    frames = [AffineFrame(context), AffineFrame(context, 0.7), AffineFrame(context, -0.3, far, 1.0)]
+    for frame, fast in zip(frames, _fast_logme.logme_frames(frames, variant)):
+        registry = compute("logme", frame.features(), y, variant=variant)
+        assert set(registry.trace) <= set(fast.trace)
+        assert fast.trace["rank"] == registry.trace["rank"]
+        for key in ("alpha", "beta", "evidence", "singular_values"):
+            np.testing.assert_allclose(fast.trace[key], registry.trace[key], rtol=1e-8)
+        scale = np.abs(registry.trace["weights"]).max()
+        np.testing.assert_allclose(fast.trace["weights"], registry.trace["weights"], rtol=1e-7, atol=1e-9 * scale)

@@ -40,17 +40,19 @@ def applicable(context: ModelContext, variant: str, n_frames: int) -> bool:
     if variant not in VARIANTS or n <= d:
         return False
     setup = 9.0 * d**3 + 2.0 * n * d * d  # one eigh + the within Gram, once per model
-    per_frame_fast = 2.0 * (_logme._MAX_ITERATIONS + 2) * c**3 * d * 3 + 2.0 * c * d * d
+    per_frame_fast = 2.0 * (_logme.MAX_ITERATIONS + 2) * c**3 * d * 3 + 2.0 * c * d * d
     per_frame_registry = 9.0 * d**3 + 2.0 * c * d * d
     return setup + n_frames * per_frame_fast < n_frames * per_frame_registry + 2.0 * n * d * d
 
 
-def _terms(spectrum, rows, sqrt_counts, classes, t, *, gamma=False, logdet=False):
-    """m2, res2 (and γ, log det(A + tI) − D log ... see module docstring) for ``classes`` at their own t."""
+def _terms(spectrum, rows, sqrt_counts, classes, t, *, gamma=False, logdet=False, weights=False):
+    """m2, res2 (and γ, log det(A + tI) − D log ... see module docstring; with ``weights`` the posterior
+    means (A + tI)⁻¹ g_c [len(classes), D] in the eigenbasis Q) for ``classes`` at their own t."""
     n_classes, d = rows.shape
     out_m2, out_res2 = np.empty(classes.size), np.empty(classes.size)
     out_gamma = np.empty(classes.size) if gamma else None
     out_logdet = np.empty(classes.size) if logdet else None
+    out_weights = np.empty((classes.size, d)) if weights else None
     step = max(1, _CHUNK_FLOATS // max(1, n_classes * d))
     eye = np.eye(n_classes)
     for start in range(0, classes.size, step):
@@ -68,63 +70,62 @@ def _terms(spectrum, rows, sqrt_counts, classes, t, *, gamma=False, logdet=False
         phi = sqrt_counts[idx] * w[np.arange(k), idx]
         out_m2[part] = m2
         out_res2[part] = phi - tt * m2
+        if weights:
+            out_weights[part] = h
         if gamma:
             kernel2 = np.matmul(rows[None, :, :] * (inv * inv)[:, None, :], rows.T)
             trace = np.einsum("kii->k", np.linalg.solve(system, kernel2))
             out_gamma[part] = (spectrum[None, :] * inv).sum(axis=1) + tt * trace
         if logdet:
             out_logdet[part] = np.linalg.slogdet(system)[1] + np.log(spectrum[None, :] + tt[:, None]).sum(axis=1)
+    if weights:
+        return out_m2, out_res2, out_gamma, out_logdet, out_weights
     return out_m2, out_res2, out_gamma, out_logdet
 
 
 def logme_low_rank(spectrum: np.ndarray, rows: np.ndarray, counts: np.ndarray, n: int,
-                   variant: str = "exact") -> MetricResult | None:
+                   variant: str = "exact", basis: np.ndarray | None = None) -> MetricResult | None:
     """LogME from ``spectrum`` = a²λ [D] (≥ 0) and ``rows`` = Bᵀ [C, D] (see module docstring).
 
+    The fixed point and the evidence are LogME's own (:func:`transvis.metrics.logme.fixed_point`,
+    :func:`~transvis.metrics.logme.evidence`); only their spectral sums are evaluated here. The trace has the
+    registry's keys: ``singular_values`` and ``rank`` from the eigenvalues of a²Λ + BBᵀ, ``weights`` rotated
+    back by ``basis`` = Q [D, D] (left in Q's coordinates without it).
     Returns None where LogME's own code takes a degenerate branch (no feature direction at all).
     """
-    guard, max_iterations = _logme._GUARD, _logme._MAX_ITERATIONS
     d = spectrum.size
     n_classes = counts.size
     if not (np.any(spectrum > 0) or np.any(rows)):
         return None
     sqrt_counts = np.sqrt(counts.astype(np.float64))
-    alpha, beta = np.ones(n_classes), np.ones(n_classes)
-    t_used, m2_used, res2_used = np.zeros(n_classes), np.zeros(n_classes), np.zeros(n_classes)
-    active = np.arange(n_classes)
+    icml = variant == "official_icml"
+
+    def terms(active, t):
+        m2, res2, gamma, _unused = _terms(spectrum, rows, sqrt_counts, active, t, gamma=True)
+        return gamma, m2, res2
+
     with np.errstate(divide="ignore", invalid="ignore"):
-        for _ in range(max_iterations):
-            if active.size == 0:
-                break
-            t = alpha[active] / beta[active]
-            m2, res2, gamma, _unused = _terms(spectrum, rows, sqrt_counts, active, t, gamma=True)
-            new_alpha = gamma / (m2 + guard)
-            new_beta = (n - gamma) / (res2 + guard)
-            t_used[active], m2_used[active], res2_used[active] = t, m2, res2
-            alpha[active], beta[active] = new_alpha, new_beta
-            ratio = np.abs(new_alpha / new_beta - t) / t
-            if variant == "official_icml":
-                done = ratio < 1e-2
-            else:
-                done = (new_alpha == 0.0) | (ratio <= 1e-3)
-            active = active[~done]
+        alpha, beta, t_used, m2_used, res2_used = _logme.fixed_point(terms, n_classes, n, icml=icml)
     if np.any(alpha <= 0) or not np.all(np.isfinite(alpha)) or not np.all(np.isfinite(beta)):
         return None
     t_final = alpha / beta
     classes = np.arange(n_classes)
     if variant == "exact":
-        m2, res2, _unused, logdet_part = _terms(spectrum, rows, sqrt_counts, classes, t_final, logdet=True)
+        m2, res2, _unused, logdet_part, weights = _terms(spectrum, rows, sqrt_counts, classes, t_final,
+                                                         logdet=True, weights=True)
     else:
         logdet_part = _terms(spectrum, rows, sqrt_counts, classes, t_final, logdet=True)[3]
+        # The official variants' weights (``ms``) and evidence are those of the previous α/β, as theirs.
+        weights = _terms(spectrum, rows, sqrt_counts, classes, t_used, weights=True)[4]
         m2, res2 = m2_used, res2_used
-        if variant == "official_icml":
-            m2, res2 = m2 + guard, res2 + guard
     # Σ_D log(α + βσ) = D log β + log det(A + tI); LogME's k/2·log α with the k non-null terms equals
     # D/2·log α with all D (null directions add log α to both), for all three variants when N > D.
     log_det = d * np.log(beta) + logdet_part
-    evidence = (d / 2.0 * np.log(alpha) + n / 2.0 * np.log(beta) - 0.5 * log_det
-                - beta / 2.0 * res2 - alpha / 2.0 * m2 - n / 2.0 * _logme._LOG_2PI) / n
-    trace = {"alpha": alpha, "beta": beta, "evidence": evidence,
+    evidence = _logme.evidence(alpha, beta, m2, res2, log_det, d / 2.0, n)
+    gram = np.diag(spectrum) + rows.T @ rows  # Qᵀ F'ᵀF' Q: the same eigenvalues
+    singular_values, rank, _keep = _logme.singular_values_and_rank(np.linalg.eigvalsh(gram)[::-1], n, d)
+    trace = {"alpha": alpha, "beta": beta, "evidence": evidence, "singular_values": singular_values,
+             "rank": rank, "weights": weights @ basis.T if basis is not None else weights,
              "closed_form": "low-rank update of the unperturbed within-class spectrum (transvis.dynamics)"}
     return MetricResult("logme", float(evidence.mean()), trace, variant=variant)
 
@@ -147,7 +148,8 @@ def logme_frames(frames: list[AffineFrame], variant: str) -> list[MetricResult |
             if key not in projected:
                 projected[key] = frame.direction @ vectors
             rows = base_rows + frame.amount * projected[key]
-        out.append(logme_low_rank(frame.scale**2 * values, rows * sqrt_counts, stats.counts, stats.n_samples, variant))
+        out.append(logme_low_rank(frame.scale**2 * values, rows * sqrt_counts, stats.counts, stats.n_samples, variant,
+                                  basis=vectors))
     return out
 
 

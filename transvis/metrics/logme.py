@@ -27,9 +27,9 @@ from ._validation import scale_error
 
 VARIANTS = ("exact", "official_fixed_point", "official_icml")
 
-_GUARD = 1e-5  # the official code's epsilon in the α/β updates (and, for ICML, in the evidence)
-_MAX_ITERATIONS = 11
-_LOG_2PI = np.log(2.0 * np.pi)
+GUARD = 1e-5  # the official code's epsilon in the α/β updates (and, for ICML, in the evidence)
+MAX_ITERATIONS = 11
+LOG_2PI = np.log(2.0 * np.pi)
 
 
 def _spectrum(stats):
@@ -48,9 +48,7 @@ def _spectrum(stats):
     else:
         eigvals, eigvecs = backend.eigh(stats.raw_sample_gram)
         eigvals, eigvecs = eigvals[::-1], eigvecs[:, ::-1]
-    # Round-off puts null directions at ~eps·σ_max (either sign): treat them as exact zeros.
-    cutoff = max(eigvals[0] * max(n, d) * np.finfo(float).eps, 0.0)
-    keep = eigvals > cutoff
+    singular_values, _rank, keep = singular_values_and_rank(eigvals, n, d)
     sigma = eigvals[keep].copy()
     s = np.sqrt(sigma)
     if n > d:
@@ -75,41 +73,34 @@ def _spectrum(stats):
             return backend.matmul(coef @ basis.T, stats.features)
 
         n_official_terms = n  # full thin SVD: all N singular values, zeros included
-    singular_values = np.where(keep, np.sqrt(np.maximum(eigvals, 0.0)), 0.0)
     return sigma, singular_values, z, weights, n_official_terms
 
 
-def _fixed_point(sigma, z2, residual0, n, *, icml: bool = False):
+def fixed_point(terms, n_classes: int, n: int, *, icml: bool = False):
     """thuml/LogME's per-target iteration for every class at once: ``_fit_fixed_point`` (stop when the
     relative change of α/β is ≤ 1e-3, or α = 0), or with ``icml`` ``each_evidence`` of ICML 2021 (stop < 1e-2;
     the 1e-5 guards kept in the returned ‖m‖² and residual).
 
-    sigma [k]; z2 [C, k] (squared projections of each one-vs-rest target); residual0 [C]. Every class (row)
-    takes exactly the official per-class steps and stops at its own criterion (a stopped row is left alone),
-    so the values are those of a loop over the classes; one set of array operations per step instead of one
-    per class keeps the GIL free for other threads (``rank_models(n_jobs=2)``).
+    ``terms(active, t)`` returns γ, ‖m‖² and the residual ‖F m − y_c‖² [len(active)] of the classes ``active``
+    at their t = α/β: the registry sums them over the spectrum (:func:`spectral_terms`), the dynamics' closed
+    form evaluates them through a low-rank update. Every class (row) takes exactly the official per-class steps
+    and stops at its own criterion (a stopped row is left alone), so the values are those of a loop over the
+    classes; one set of array operations per step instead of one per class keeps the GIL free for other
+    threads (``rank_models(n_jobs=2)``).
 
     Returns α, β [C] and, per class, the t = α/β at which the last ‖m‖² and residual were evaluated (the
     official evidence uses these stale values), with that ‖m‖² and residual.
     """
-    n_classes = z2.shape[0]
     alpha, beta = np.ones(n_classes), np.ones(n_classes)
     t, m2, res2 = np.empty(n_classes), np.empty(n_classes), np.empty(n_classes)
     active = np.arange(n_classes)
-    for _ in range(_MAX_ITERATIONS):
+    for _ in range(MAX_ITERATIONS):
         if not active.size:
             break
         t_now = alpha[active] / beta[active]
-        t_col = t_now[:, None]
-        z2_now = z2[active]
-        gamma = (sigma / (sigma + t_col)).sum(axis=1)
-        m2_now = (sigma * z2_now / (t_col + sigma) ** 2).sum(axis=1)
-        if icml:
-            res2_now = (z2_now * (t_col / (t_col + sigma)) ** 2).sum(axis=1) + residual0[active]
-        else:
-            res2_now = (z2_now / (1.0 + sigma / t_col) ** 2).sum(axis=1) + residual0[active]
-        alpha_now = gamma / (m2_now + _GUARD)
-        beta_now = (n - gamma) / (res2_now + _GUARD)
+        gamma, m2_now, res2_now = terms(active, t_now)
+        alpha_now = gamma / (m2_now + GUARD)
+        beta_now = (n - gamma) / (res2_now + GUARD)
         alpha[active], beta[active] = alpha_now, beta_now
         t[active], m2[active], res2[active] = t_now, m2_now, res2_now
         change = np.abs(alpha_now / beta_now - t_now) / t_now
@@ -119,16 +110,41 @@ def _fixed_point(sigma, z2, residual0, n, *, icml: bool = False):
             done = (alpha_now == 0.0) | (change <= 1e-3)
         active = active[~done]
     if icml:
-        return alpha, beta, t, m2 + _GUARD, res2 + _GUARD
+        return alpha, beta, t, m2 + GUARD, res2 + GUARD
     return alpha, beta, t, m2, res2
 
 
-def _evidence(alpha, beta, m2, res2, log_det, log_alpha_weight, n):
+def spectral_terms(sigma, z2, residual0, *, icml: bool = False):
+    """:func:`fixed_point`'s ``terms`` from the spectrum: sigma [k]; z2 [C, k] (squared projections of each
+    one-vs-rest target); residual0 [C] (the part of each target outside the feature span)."""
+    def terms(active, t_now):
+        t_col = t_now[:, None]
+        z2_now = z2[active]
+        gamma = (sigma / (sigma + t_col)).sum(axis=1)
+        m2_now = (sigma * z2_now / (t_col + sigma) ** 2).sum(axis=1)
+        if icml:
+            res2_now = (z2_now * (t_col / (t_col + sigma)) ** 2).sum(axis=1) + residual0[active]
+        else:
+            res2_now = (z2_now / (1.0 + sigma / t_col) ** 2).sum(axis=1) + residual0[active]
+        return gamma, m2_now, res2_now
+    return terms
+
+
+def evidence(alpha, beta, m2, res2, log_det, log_alpha_weight, n):
     """L/N with ``log_alpha_weight·log α`` standing for D/2·log α minus the α-only part of ½·log det A."""
     alpha_term = log_alpha_weight * np.log(alpha) if log_alpha_weight else 0.0
     value = (alpha_term + n / 2.0 * np.log(beta) - 0.5 * log_det
-             - beta / 2.0 * res2 - alpha / 2.0 * m2 - n / 2.0 * _LOG_2PI)
+             - beta / 2.0 * res2 - alpha / 2.0 * m2 - n / 2.0 * LOG_2PI)
     return value / n
+
+
+def singular_values_and_rank(eigvals, n: int, d: int):
+    """The trace's ``singular_values`` (null directions 0) and ``rank`` from the Gram eigenvalues (descending):
+    round-off puts null directions at ~eps·σ_max (either sign), so those at or below σ_max·max(N, D)·eps count
+    as exact zeros. Also returns the mask of the kept eigenvalues."""
+    cutoff = max(eigvals[0] * max(n, d) * np.finfo(float).eps, 0.0)
+    keep = eigvals > cutoff
+    return np.where(keep, np.sqrt(np.maximum(eigvals, 0.0)), 0.0), int(keep.sum()), keep
 
 
 def logme(features, labels, *, stats=None, variant: str = "exact") -> MetricResult:
@@ -196,16 +212,18 @@ def _logme(stats, variant: str) -> MetricResult:
     z2_all = z**2
     residual0_all = np.maximum(stats.counts - z2_all.sum(axis=1), 0.0)
 
-    alpha, beta, t, m2, res2 = _fixed_point(sigma, z2_all, residual0_all, n, icml=variant == "official_icml")
+    icml = variant == "official_icml"
+    alpha, beta, t, m2, res2 = fixed_point(spectral_terms(sigma, z2_all, residual0_all, icml=icml),
+                                           z2_all.shape[0], n, icml=icml)
     a_col, b_col = alpha[:, None], beta[:, None]
     if variant == "official_icml":
         # All D eigenvalues: the D − k zeros add (D − k)·log α, leaving k/2·log α.
         log_det = np.log(a_col + b_col * sigma).sum(axis=1)
-        evidences = _evidence(alpha, beta, m2, res2, log_det, k / 2.0, n)
+        evidences = evidence(alpha, beta, m2, res2, log_det, k / 2.0, n)
     elif variant == "official_fixed_point":
         # Σ over the official count of σ: zeros of the full thin SVD (N ≤ D) add log α each.
         log_det = np.log(a_col + b_col * sigma).sum(axis=1) + (n_official_terms - k) * np.log(alpha)
-        evidences = _evidence(alpha, beta, m2, res2, log_det, d / 2.0, n)
+        evidences = evidence(alpha, beta, m2, res2, log_det, d / 2.0, n)
     else:
         t = alpha / beta
         t_col = t[:, None]
@@ -213,7 +231,7 @@ def _logme(stats, variant: str) -> MetricResult:
         res2 = (z2_all * (t_col / (t_col + sigma)) ** 2).sum(axis=1) + residual0_all
         log_det = np.log(a_col + b_col * sigma).sum(axis=1)
         # D/2·log α − ½(D−k)·log α = k/2·log α (and no α at all when k = 0).
-        evidences = _evidence(alpha, beta, m2, res2, log_det, k / 2.0, n)
+        evidences = evidence(alpha, beta, m2, res2, log_det, k / 2.0, n)
     coef = z / (t[:, None] + sigma)  # m = V diag(s) coef
     trace = {
         "alpha": alpha,
