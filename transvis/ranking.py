@@ -29,7 +29,7 @@ import pandas as pd
 
 from transvis.features.featureset import FeatureSet
 from transvis.metrics import ClassStats, DegenerateScoreWarning, MetricResult, compute, get_spec
-from transvis.metrics._contract import nested_compute
+from transvis.metrics._contract import check_params, nested_compute
 from transvis.metrics.correlation import MIN_MODELS, correlate
 from transvis.ordering import tie_groups, tolerant_ranks
 from transvis.uncertainty import Resampling, ScoreNoise, TauInterval, sample_signature, tau_interval
@@ -399,15 +399,7 @@ def _check_params(spec, column: str, params: Mapping) -> None:
     """The checks compute() does, done once up front so a typo fails fast instead of once per model."""
     if not isinstance(params, Mapping):
         raise ValueError(f"params[{column!r}] must be a dict of keyword parameters; got {type(params).__name__}.")
-    unknown = set(params) - set(spec.params)
-    if unknown:
-        accepted = ", ".join(spec.params) or "none"
-        raise ValueError(f"metric {spec.name!r} has no parameter(s) {sorted(unknown)}; it accepts: {accepted}.")
-    variant = params.get("variant")
-    if variant is not None and spec.variants and variant not in spec.variants:
-        raise ValueError(
-            f"metric {spec.name!r} has no variant {variant!r}; choose one of {', '.join(spec.variants)}."
-        )
+    check_params(spec, params)
 
 
 def _higher_is_better(metric: str) -> bool:

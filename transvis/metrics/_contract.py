@@ -226,6 +226,22 @@ class nested_compute:  # noqa: N801 - used as a context manager
         return False
 
 
+def check_params(spec: MetricSpec, params) -> None:
+    """The parameter checks of :func:`compute`: every name one of ``spec.params``, a ``variant`` one of
+    ``spec.variants``. Front ends call it up front so a typo fails fast instead of once per model."""
+    unknown = set(params) - set(spec.params)
+    if unknown:
+        accepted = ", ".join(spec.params) or "none"
+        raise ValueError(
+            f"metric {spec.name!r} has no parameter(s) {sorted(unknown)}; it accepts: {accepted}."
+        )
+    variant = params.get("variant")
+    if variant is not None and spec.variants and variant not in spec.variants:
+        raise ValueError(
+            f"metric {spec.name!r} has no variant {variant!r}; choose one of {', '.join(spec.variants)}."
+        )
+
+
 def compute(
     name: str,
     features,
@@ -256,17 +272,7 @@ def compute(
     before the maths (``ClassStats.rescaled``); the trace then carries ``feature_scale``, the divisor.
     """
     spec = get_spec(name)
-    unknown = set(params) - set(spec.params)
-    if unknown:
-        accepted = ", ".join(spec.params) or "none"
-        raise ValueError(
-            f"metric {spec.name!r} has no parameter(s) {sorted(unknown)}; it accepts: {accepted}."
-        )
-    variant = params.get("variant")
-    if variant is not None and spec.variants and variant not in spec.variants:
-        raise ValueError(
-            f"metric {spec.name!r} has no variant {variant!r}; choose one of {', '.join(spec.variants)}."
-        )
+    check_params(spec, params)
     stats = ensure_stats(features, labels, stats, backend=backend, device=device)
     if spec.needs_source_probs:
         params["source_probs"] = as_source_probs(source_probs, stats.n_samples)
