@@ -34,7 +34,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from transvis.dynamics import clear_cache, run  # noqa: E402
-from transvis.dynamics._engine import _thread_limit  # noqa: E402
+from transvis._threads import thread_limit  # noqa: E402
 from transvis.metrics import compute  # noqa: E402
 
 METHODS = ("spread_attract", "official", "collapse", "ped", "fisher")
@@ -120,7 +120,7 @@ def main(argv=None):
 
     first = next(iter(features))
     setting = args.threads[0]
-    with _thread_limit(None if setting == "none" else (setting if setting == "auto" else int(setting))):
+    with thread_limit(None if setting == "none" else (setting if setting == "auto" else int(setting))):
         started = time.perf_counter()
         compute(args.metric, features[first], labels)
         single = time.perf_counter() - started

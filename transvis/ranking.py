@@ -15,7 +15,6 @@ combined after every model is scored, so their scores change when the pool chang
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import math
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from transvis._threads import thread_limit
 from transvis.features.featureset import FeatureSet
 from transvis.metrics import ClassStats, DegenerateScoreWarning, MetricResult, compute, get_spec
 from transvis.metrics._contract import check_params, nested_compute
@@ -374,15 +374,6 @@ def _json_clean(obj):
     return obj
 
 
-def _limit_blas_threads(limit: int | None):
-    """Context limiting BLAS/OpenMP thread pools to ``limit`` threads (a no-op for None)."""
-    if limit is None:
-        return contextlib.nullcontext()
-    from threadpoolctl import threadpool_limits  # a scikit-learn dependency
-
-    return threadpool_limits(limits=limit)
-
-
 def _unpack(model: str, item) -> tuple[Any, Any, Any]:
     """(features, labels, source_probs or None) from a FeatureSet or an (X, y[, P]) tuple."""
     if isinstance(item, FeatureSet):
@@ -579,7 +570,7 @@ def rank_models(
                             stats_cache=stats_cache, backend=backend, device=device, on_error=on_error,
                             resampling=resampling)
 
-    with _limit_blas_threads(blas_threads):
+    with thread_limit(blas_threads, torch=False):  # BLAS/OpenMP only, as documented
         if jobs == 1:
             scored = [score(model) for model in models]
         else:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import time
 from collections import OrderedDict
@@ -12,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from transvis._threads import thread_limit
 from transvis.features.featureset import FeatureSet
 from transvis.metrics import compute
 from transvis.metrics._backend import get_backend
@@ -176,7 +176,7 @@ def run(method: str, features, labels=None, metric: str | None = None, *, metric
             return _with_noise(_TRAJECTORIES[key], noise)
 
     started = time.perf_counter()
-    with _thread_limit(threads):
+    with thread_limit(threads):
         trajectory = _compute(req, features, labels, backend=backend, device=device, cache_key=cache_key, fast=fast)
     trajectory.seconds = time.perf_counter() - started
     if key is not None:
@@ -249,35 +249,6 @@ def _compute(req: _Request, features, labels, *, backend, device, cache_key, fas
         cache_key=cache_key, higher_is_better=bool(spec.higher_is_better),
     )
     return trajectory
-
-
-@contextlib.contextmanager
-def _thread_limit(threads):
-    """Limit BLAS/OpenMP (and torch) threads inside the block; see ``run``'s ``threads``."""
-    if threads == "auto":
-        cores = os.cpu_count() or 1
-        try:
-            busy = os.getloadavg()[0] > cores - 1
-        except OSError:  # pragma: no cover - no load average on this platform
-            busy = False
-        threads = 1 if busy else None
-    if threads is None:
-        yield
-        return
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
-        raise ValueError(f"threads must be a positive integer, None or 'auto'; got {threads!r}.")
-    from threadpoolctl import threadpool_limits
-
-    torch = sys.modules.get("torch")
-    torch_threads = torch.get_num_threads() if torch is not None else None
-    try:
-        if torch is not None:
-            torch.set_num_threads(threads)
-        with threadpool_limits(limits=threads):
-            yield
-    finally:
-        if torch is not None:
-            torch.set_num_threads(torch_threads)
 
 
 # -- inputs ------------------------------------------------------------------------------------------------
