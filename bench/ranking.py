@@ -18,14 +18,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from transvis.metrics import available  # noqa: E402
+from transvis.metrics import default_metrics  # noqa: E402
 from transvis.ranking import rank_models  # noqa: E402
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--synthetic", action="store_true", help="use the synthetic pool instead of the demo")
-    parser.add_argument("--metrics", nargs="+", default=[m for m in available() if m not in ("nleep", "parc")])
+    parser.add_argument("--metrics", nargs="+", default=default_metrics())
     args = parser.parse_args()
     demo = None
     if args.synthetic:

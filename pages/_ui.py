@@ -14,7 +14,6 @@ import pandas as pd
 import streamlit as st
 
 from transvis.session import (
-    OPT_IN_METRICS,
     Pool,
     match_groundtruth,
     metric_params_key,
@@ -174,11 +173,13 @@ def groundtruth_sizes(pool: Pool, label: str | None) -> dict[str, int] | None:
 
 @st.cache_resource(show_spinner=False, max_entries=256)
 def _ranking(pool_key: str, metric: str, params_json: str, _pool: Pool, _params):
+    from transvis.metrics import get_spec
     from transvis.ranking import rank_models
     from transvis.uncertainty import DEFAULT_RESAMPLING
 
-    # NLEEP and PARC cost minutes per scoring on real pools: their noise is not estimated (the table says so).
-    resamples = None if metric in OPT_IN_METRICS else DEFAULT_RESAMPLING
+    # Opt-in metrics (NLEEP, PARC) cost minutes per scoring on real pools: their noise is not estimated (the
+    # table says so).
+    resamples = None if get_spec(metric).opt_in is not None else DEFAULT_RESAMPLING
     return rank_models(_pool.features, [metric], params=_params or None, stats_cache=_pool_stats(pool_key),
                        resamples=resamples)
 
@@ -286,13 +287,10 @@ def error_box(err: Exception, what: str) -> None:
 
 
 def metric_label(name: str) -> str:
-    labels = {
-        "logme": "LogME", "sfda": "SFDA", "ped": "PED", "fsp": "FSP (Spread/Attract)", "leep": "LEEP",
-        "nleep": "NLEEP", "nce": "NCE", "hscore": "H-score", "hscore_shrinkage": "H-score (shrinkage)",
-        "gbc": "GBC", "transrate": "TransRate", "ncti": "NCTI", "parc": "PARC", "nc": "NC (neural collapse)",
-        "ncm_softmax": "NCM softmax (\"LDA\")", "face": "FaCe",
-    }
-    return labels.get(name, name)
+    """A metric's label in the app: its spec's ``display_name`` (any other column name unchanged)."""
+    from transvis.metrics import display_name
+
+    return display_name(name)
 
 
 def dataframe_download(df: pd.DataFrame, filename: str, key: str, label: str = "Download CSV") -> None:

@@ -27,8 +27,8 @@ from transvis.headline import (
     groundtruth_tiers,
     metric_pick,
 )
-from transvis.metrics import available, get_spec
-from transvis.session import OPT_IN_METRICS, default_metrics, in_sample_note, selected_labels
+from transvis.metrics import available, get_spec, opt_in_metrics
+from transvis.session import default_metrics, in_sample_note, selected_labels
 from transvis.viz import model_colors, short_model_name
 from transvis.viz.leaderboard import (
     GROUNDTRUTH_LABEL,
@@ -90,7 +90,7 @@ c1, c2, c3 = st.columns([3, 1.3, 1])
 metrics = c1.multiselect(
     "Metrics", all_metrics, key=default("w:lb_metrics", default_metrics()), format_func=metric_label,
     help="Every registered transferability metric; "
-         + " and ".join(metric_label(m) for m in OPT_IN_METRICS) + " are slow on big pools, so add them here.",
+         + " and ".join(metric_label(m) for m in opt_in_metrics()) + " are slow on big pools, so add them here.",
 )
 gt_choices = [*gt_options, NO_GT]
 if st.session_state.get("w:lb_gt") not in gt_choices:
@@ -216,10 +216,11 @@ with tab_table:
         st.warning(f"**{metric_label(metric)}: tied scores.** {note}", icon=":material/drag_handle:")
     if (note := in_sample_note(pool, table.metrics)) is not None:
         st.info(f"**Samples per dimension.** {note}", icon=":material/straighten:")
-    if "ncti" in metrics:
-        st.caption(":material/balance: **NCTI depends on the pool**: it min-max normalises its three components "
-                   "over the models "
-                   "ranked together, so adding or removing a model changes every NCTI score.")
+    for name in metrics:
+        if (spec := get_spec(name)).pool_combine is not None:  # NCTI: its score is relative to the pool
+            how = spec.pool_note or "its score is combined over the models ranked together"
+            st.caption(f":material/balance: **{metric_label(name)} depends on the pool**: {how}, so adding or "
+                       f"removing a model changes every {metric_label(name)} score.")
     intervals = score_intervals_table(table, metric_label, groundtruth_n)
     with st.expander("Every score with its interval"):
         level = next(iter(table.noise.values())).resampling.level if table.noise else 0.95

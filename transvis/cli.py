@@ -18,7 +18,9 @@ from pathlib import Path
 
 from transvis.uncertainty import DEFAULT_REPLICATES
 
-DEFAULT_METRICS = "logme,sfda,ped,fsp,face,nc,hscore,hscore_shrinkage,transrate,gbc,ncti,leep,nce"
+# --metrics defaults to the registry's default set (transvis.metrics.default_metrics: every metric but the
+# opt-in ones), the app's Leaderboard default; resolved when the command runs (importing the metrics is slow).
+METRICS_HELP = "comma-separated metric names (default: every registered metric but the slow opt-in ones)"
 
 
 def _split(text: str) -> list[str]:
@@ -161,7 +163,12 @@ def cmd_rank(args, *, with_groundtruth=True) -> int:
     from transvis.data import load_feature_npz
     from transvis.ranking import rank_models
 
-    metrics = _split(args.metrics)
+    if args.metrics is None:
+        from transvis.metrics import default_metrics
+
+        metrics = default_metrics()
+    else:
+        metrics = _split(args.metrics)
     if getattr(args, "features", None):
         features_by_model = {}
         for path in args.features:
@@ -268,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rank", help="models x metrics table, ranks and weighted tau against ground truth")
     _add_source_args(p)
     p.add_argument("--features", nargs="+", help=".npz feature files (features, labels[, source_probs])")
-    p.add_argument("--metrics", default=DEFAULT_METRICS)
+    p.add_argument("--metrics", help=METRICS_HELP)
     p.add_argument("--groundtruth", help="regime (linear_probe, finetune) or path.csv[:regime]")
     p.add_argument("--groundtruth-csv", help="CSV model,dataset,regime,accuracy,... to look regimes up in")
     p.add_argument("--backend", default="auto", choices=["auto", "numpy", "torch"])
@@ -283,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("score", help="score features with metrics (no ground truth)")
     _add_source_args(p)
     p.add_argument("--features", nargs="+")
-    p.add_argument("--metrics", default=DEFAULT_METRICS)
+    p.add_argument("--metrics", help=METRICS_HELP)
     p.add_argument("--backend", default="auto", choices=["auto", "numpy", "torch"])
     p.add_argument("--resamples", type=int, default=0,
                    help=f"subsets re-scored to estimate each score's noise (0 = none, default; e.g. {DEFAULT_REPLICATES})")

@@ -18,10 +18,6 @@ import numpy as np
 
 from transvis.features.featureset import FeatureSet
 
-# NLEEP (a 5C-component GMM) and PARC (N² dissimilarities) cost minutes on real pools: opt-in on the Leaderboard.
-OPT_IN_METRICS = ("nleep", "parc")
-
-
 # The method pages' parameters before the user moves a control (their widgets start here), so that
 # ``transvis demo prepare`` can score them once: {metric: params}.
 METHOD_DEFAULTS = {
@@ -45,10 +41,11 @@ DYNAMICS_DEFAULTS = {
 
 
 def default_metrics() -> list[str]:
-    """The metrics the Leaderboard ranks until the user changes them: every registered one but the opt-in."""
-    from transvis.metrics import available
+    """The metrics the Leaderboard ranks until the user changes them: every registered one but the opt-in
+    (``MetricSpec.opt_in``: slow on real pools); the CLI's default too."""
+    from transvis.metrics import default_metrics as registry_defaults
 
-    return [m for m in available() if m not in OPT_IN_METRICS]
+    return registry_defaults()
 
 
 def default_params(metrics: Sequence[str]) -> dict[str, dict]:
@@ -148,16 +145,18 @@ class Pool:
                 f" · {self.dataset_id}")
 
 
-# Metrics that fit a D-dimensional LDA on the very samples they score (in-sample posteriors).
-IN_SAMPLE_LDA_METRICS = ("sfda", "ped", "ncm_softmax")
 FEW_SAMPLES_PER_DIMENSION = 2.0
 
 
 def in_sample_note(pool: Pool, metrics: Sequence[str]) -> str | None:
     """A plain note when an in-sample LDA metric is ranked on models with few samples per dimension
     (``(N - C) / D`` below 2): their posteriors are optimistic there (exactly 1.0 once N - C <= D), which
-    favours high-dimensional features. None when no such metric is chosen or every model has enough samples."""
-    chosen = [m for m in metrics if m in IN_SAMPLE_LDA_METRICS]
+    favours high-dimensional features. None when no such metric is chosen or every model has enough samples.
+    The in-sample LDA metrics are those whose spec sets ``in_sample_posteriors``."""
+    from transvis.metrics import in_sample_posterior_metrics, short_name
+
+    in_sample = set(in_sample_posterior_metrics())
+    chosen = [m for m in metrics if m in in_sample]
     ratios = pool.samples_per_dimension()
     thin = {m: r for m, r in ratios.items() if r < FEW_SAMPLES_PER_DIMENSION}
     if not chosen or not thin:
@@ -167,7 +166,7 @@ def in_sample_note(pool: Pool, metrics: Sequence[str]) -> str | None:
         f"{m.split('/', 1)[-1]}: D = {pool.features[m].features.shape[1]:,} for N - C = "
         f"{pool.features[m].n_samples - n_classes:,} ({r:.2f} per dimension)"
         for m, r in sorted(thin.items(), key=lambda item: item[1]))
-    names = ", ".join(m.upper() if m != "ncm_softmax" else "NCM softmax" for m in chosen)
+    names = ", ".join(short_name(m) for m in chosen)
     return (f"{names} fit an LDA on the samples they score, so fewer than {FEW_SAMPLES_PER_DIMENSION:g} samples "
             f"per feature dimension make their posteriors optimistic (exactly 1.0 once N - C <= D) and favour "
             f"high-dimensional features. {listed}. More images per class make the comparison fairer.")

@@ -42,3 +42,30 @@ def test_default_and_opt_in_sets_split_the_registry_in_its_order():
 
 def test_labels_of_other_strings_are_unchanged():
     assert display_name("mean rank") == "mean rank" and short_name("ground truth") == "ground truth"
+
+
+def test_app_and_cli_rank_the_registry_default_set():
+    """The Leaderboard's default (``session.default_metrics``) and the CLI's (``--metrics`` left out) are the
+    registry's ``default_metrics()`` (the CLI's hard-coded list used to omit ncm_softmax)."""
+    from transvis import cli
+    from transvis.session import default_metrics as app_defaults
+
+    assert app_defaults() == default_metrics()
+    args = cli.build_parser().parse_args(["score", "--features", "unused.npz"])
+    assert args.metrics is None  # resolved from the registry when the command runs
+
+
+def test_in_sample_note_names_the_specs_flagged_in_sample():
+    import numpy as np
+
+    from transvis.features.featureset import FeatureSet
+    from transvis.session import in_sample_note, pool_from_featuresets
+
+    labels = np.repeat(np.arange(2), 10)  # N - C = 18 samples for D = 40: thin
+    thin = FeatureSet(features=np.random.default_rng(0).normal(size=(20, 40)), labels=labels, class_names=["a", "b"],
+                      model_id="zoo/thin", dataset_id="toy")
+    pool = pool_from_featuresets([thin], "thin", "upload")
+    flagged = in_sample_posterior_metrics()
+    assert flagged  # at least one metric scores in-sample posteriors
+    assert in_sample_note(pool, available()).startswith(", ".join(short_name(m) for m in flagged) + " fit an LDA")
+    assert in_sample_note(pool, [m for m in available() if m not in flagged]) is None

@@ -241,12 +241,6 @@ def find_overtakes(previous: Mapping[str, int], current: Mapping[str, int]) -> l
     ]
 
 
-METRIC_LABELS = {"logme": "LogME", "sfda": "SFDA", "hscore": "H-score", "hscore_shrinkage": "H-score (shrinkage)",
-                 "gbc": "GBC", "transrate": "TransRate", "ncti": "NCTI", "nc": "NC", "face": "FaCe",
-                 "ncm_softmax": "NCM softmax", "fsp": "FSP", "ped": "PED", "leep": "LEEP", "nleep": "NLEEP",
-                 "nce": "NCE", "parc": "PARC"}
-
-
 class _Judge:
     """Who is ahead of whom on one frame: beyond the noise when ``noise`` covers both models, else beyond
     float tolerance (different tolerant ranks). Pairs of models that are both at a saturated value of the
@@ -295,7 +289,9 @@ def saturation(scores: Mapping[str, float], degenerate: Mapping[str, str] | None
     Two signs: the metric reports a degenerate (saturated, at-a-bound) score for ≥ 2 models
     (``MetricResult.degenerate``), or the scores of all but at most one model are equal up to float tolerance
     (:func:`transvis.ordering.tie_groups`). ``note`` is None when neither holds."""
-    label = METRIC_LABELS.get(metric, metric)
+    from transvis.metrics import short_name
+
+    label = short_name(metric)  # the spec's label for running text
     finite = {m: float(v) for m, v in scores.items() if v is not None and math.isfinite(float(v))}
     n = len(finite)
     if n < 2:
