@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from transvis._jsoncodec import decode_inline, encode_inline
 from transvis._threads import thread_limit
 from transvis.features.featureset import FeatureSet
 from transvis.metrics import ClassStats, DegenerateScoreWarning, MetricResult, compute, get_spec
@@ -211,7 +212,7 @@ class RankingTable:
             out["results"] = {
                 column: {
                     model: {"name": r.name, "score": _json_float(r.score), "variant": r.variant,
-                            "params": self._encode(r.params), "trace": self._encode(r.trace),
+                            "params": encode_inline(r.params), "trace": encode_inline(r.trace),
                             "degenerate": r.degenerate}
                     for model, r in per_model.items()
                 }
@@ -247,8 +248,8 @@ class RankingTable:
             if encoded is not None:
                 results[column] = {
                     model: MetricResult(name=r["name"], score=math.nan if r["score"] is None else float(r["score"]),
-                                        trace=cls._decode(r["trace"]), variant=r.get("variant"),
-                                        params=cls._decode(r.get("params") or {}), degenerate=r.get("degenerate"))
+                                        trace=decode_inline(r["trace"]), variant=r.get("variant"),
+                                        params=decode_inline(r.get("params") or {}), degenerate=r.get("degenerate"))
                     for model, r in encoded.get(column, {}).items()
                 }
             else:
@@ -306,49 +307,6 @@ class RankingTable:
             groundtruth_n=dict(self.groundtruth_n) if self.groundtruth_n is not None else None,
             tau_intervals={m: t for m, t in self.tau_intervals.items() if m in metrics},
         )
-
-    # Trace values as strict JSON: arrays as base64 bytes (exact, compact), non-finite floats as strings.
-    @staticmethod
-    def _encode(value):
-        import base64
-
-        encode = RankingTable._encode
-        if isinstance(value, np.ndarray):
-            if value.dtype.kind in "biufc":
-                data = np.ascontiguousarray(value)
-                return {"__ndarray__": base64.b64encode(data.tobytes()).decode("ascii"),
-                        "dtype": data.dtype.str, "shape": list(data.shape)}
-            return [encode(v) for v in value.tolist()]
-        if isinstance(value, np.generic):
-            value = value.item()
-        if value is None or isinstance(value, (bool, int, str)):
-            return value
-        if isinstance(value, float):
-            return value if math.isfinite(value) else {"__float__": repr(value)}
-        if isinstance(value, Mapping):
-            return {str(k): encode(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [encode(v) for v in value]
-        return {"__repr__": repr(value)}
-
-    @staticmethod
-    def _decode(value):
-        import base64
-
-        decode = RankingTable._decode
-        if isinstance(value, dict):
-            if "__ndarray__" in value:
-                raw = base64.b64decode(value["__ndarray__"])
-                return np.frombuffer(raw, dtype=np.dtype(value["dtype"])).reshape(value["shape"]).copy()
-            if "__float__" in value:
-                return float(value["__float__"])
-            if "__repr__" in value:
-                return value["__repr__"]
-            return {k: decode(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [decode(v) for v in value]
-        return value
-
 
 def _json_float(value) -> float | None:
     if value is None:

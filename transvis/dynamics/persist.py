@@ -19,10 +19,10 @@ import json
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from transvis._jsoncodec import AsideDecoder, AsideEncoder
 from transvis.projection import FisherProjection, PCAProjection
 from transvis.store.atomic import write_atomic
 from transvis.uncertainty import ScoreNoise
@@ -152,36 +152,13 @@ def _json_bytes(value) -> np.ndarray:
     return np.frombuffer(json.dumps(value).encode("utf-8"), dtype=np.uint8)  # NaN/inf kept as JSON's NaN tokens
 
 
-# -- encoding -----------------------------------------------------------------------------------------------
-class _Encoder:
+# -- encoding: transvis._jsoncodec's arrays-aside format, plus overtakes and projections ----------------------
+class _Encoder(AsideEncoder):
     """Nested dicts/lists/tuples/scalars/arrays/overtakes/projections -> JSON-able, arrays set aside."""
 
-    def __init__(self):
-        self.arrays: dict[str, np.ndarray] = {}
-
-    def encode(self, value) -> Any:
-        if value is None or isinstance(value, (bool, str)):
-            return value
-        if isinstance(value, np.generic):  # numpy scalars keep their dtype
-            if value.dtype.kind not in "biuf":
-                raise ValueError(f"cannot save a numpy scalar of dtype {value.dtype}.")
-            return {"__scalar__": value.dtype.str, "value": value.item()}
-        if isinstance(value, (int, float)):
-            return value
-        if isinstance(value, np.ndarray):
-            if value.dtype.kind not in "biufcSU":
-                raise ValueError(f"cannot save an array of dtype {value.dtype} (object arrays need pickling).")
-            name = f"a{len(self.arrays)}"
-            self.arrays[name] = value
-            return {"__array__": name}
+    def other(self, value):
         if isinstance(value, Overtake):
             return {"__overtake__": [value.model, value.passed]}
-        if isinstance(value, Mapping):  # also LazyMap: items() computes every value
-            return {"__dict__": [[self.encode(k), self.encode(v)] for k, v in value.items()]}
-        if isinstance(value, tuple):
-            return {"__tuple__": [self.encode(v) for v in value]}
-        if isinstance(value, list):
-            return [self.encode(v) for v in value]
         if type(value).__name__ in _PROJECTIONS and isinstance(value, tuple(_PROJECTIONS.values())):
             state = {k: v for k, v in vars(value).items() if not k.startswith("_") and _plain(v)}
             return {"__projection__": type(value).__name__, "state": self.encode(state)}
@@ -202,37 +179,22 @@ def _encodable_or_none(encoder: _Encoder, value):
     return encoder.encode(value)
 
 
-class _Decoder:
-    def __init__(self, arrays: Mapping[str, np.ndarray]):
-        self.arrays = arrays
+def _projection(decoder, value):
+    cls = _PROJECTIONS.get(value["__projection__"])
+    if cls is None:
+        raise ValueError(f"unknown projection {value['__projection__']!r} in a saved trajectory.")
+    projection = cls.__new__(cls)
+    vars(projection).update(decoder.decode(value["state"]))
+    return projection
 
-    def decode(self, value):
-        if isinstance(value, list):
-            return [self.decode(v) for v in value]
-        if not isinstance(value, dict):
-            return value
-        if "__array__" in value:
-            return self.arrays[value["__array__"]]
-        if "__scalar__" in value:
-            return np.dtype(value["__scalar__"]).type(value["value"])
-        if "__dict__" in value:
-            return {_hashable(self.decode(k)): self.decode(v) for k, v in value["__dict__"]}
-        if "__tuple__" in value:
-            return tuple(self.decode(v) for v in value["__tuple__"])
-        if "__overtake__" in value:
-            return Overtake(*value["__overtake__"])
-        if "__projection__" in value:
-            cls = _PROJECTIONS.get(value["__projection__"])
-            if cls is None:
-                raise ValueError(f"unknown projection {value['__projection__']!r} in a saved trajectory.")
-            projection = cls.__new__(cls)
-            vars(projection).update(self.decode(value["state"]))
-            return projection
+
+class _Decoder(AsideDecoder):
+    tags = {**AsideDecoder.tags,
+            "__overtake__": lambda decoder, value: Overtake(*value["__overtake__"]),
+            "__projection__": _projection}
+
+    def plain(self, value: dict):
         raise ValueError(f"unreadable entry in a saved trajectory: {sorted(value)[:5]}.")
-
-
-def _hashable(key):
-    return tuple(_hashable(k) for k in key) if isinstance(key, list) else key
 
 
 __all__ = ["FORMAT", "load_trajectory", "read_header", "save_trajectories", "trajectory_from_parts",
