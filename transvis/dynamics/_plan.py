@@ -60,15 +60,3 @@ def check_n_frames(n_frames, minimum: int = 2) -> int:
     return value
 
 
-def geometry(class_means: np.ndarray, radii: np.ndarray, priors: np.ndarray) -> dict:
-    """Intra-class spread sqrt(Σ π_c R_c²), radii, pairwise centre distances and their mean."""
-    from transvis.metrics.ped import centre_distances
-
-    c = class_means.shape[0]
-    distances = centre_distances(class_means)
-    return {
-        "class_radii": radii,
-        "intra_class_spread": float(np.sqrt(priors @ radii**2)),
-        "centre_distances": distances,
-        "mean_centre_distance": float(distances[np.triu_indices(c, 1)].mean()),
-    }

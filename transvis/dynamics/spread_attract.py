@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from transvis.metrics.fsp import gate, official_attract_displacement, official_pca, official_spread
+from transvis.metrics.fsp import gate, geometry, official_attract_displacement, official_pca, official_spread
 from transvis.metrics.ped import class_radii
 
 from ._context import AffineFrame, Display, ExplicitFrame, ModelContext
-from ._plan import Plan, check_n_frames, fractions, geometry
+from ._plan import Plan, check_n_frames, fractions
 from ._spec import DynamicsSpec, register
 
 VARIANTS = ("paper", "official")

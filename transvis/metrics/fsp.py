@@ -188,11 +188,18 @@ def _official_pca_shared(stats: ClassStats, n_components: int = 64) -> np.ndarra
     return u
 
 
-def _geometry(means: np.ndarray, radii: np.ndarray, priors: np.ndarray) -> tuple[float, float]:
-    """(intra-class spread sqrt(Σ π_c R_c²) = RMS distance to own centre, mean pairwise centre distance)."""
-    c = means.shape[0]
-    upper = np.triu_indices(c, 1)
-    return float(np.sqrt(priors @ radii**2)), float(centre_distances(means)[upper].mean())
+def geometry(class_means: np.ndarray, radii: np.ndarray, priors: np.ndarray) -> dict:
+    """The class geometry FSP traces (and the dynamics animate): ``intra_class_spread`` sqrt(Σ π_c R_c²) (RMS
+    distance to the own centre), ``class_radii`` R [C], ``centre_distances`` [C, C] and their pairwise mean
+    ``mean_centre_distance``."""
+    c = class_means.shape[0]
+    distances = centre_distances(class_means)
+    return {
+        "class_radii": radii,
+        "intra_class_spread": float(np.sqrt(priors @ radii**2)),
+        "centre_distances": distances,
+        "mean_centre_distance": float(distances[np.triu_indices(c, 1)].mean()),
+    }
 
 
 def fsp(features, labels, *, stats=None, variant: str = "paper", metric: str = "logme", metric_params=None,
@@ -275,12 +282,14 @@ def fsp(features, labels, *, stats=None, variant: str = "paper", metric: str = "
                                               features=lambda: reduced + shift[stats.labels])
             result = score_derived(spec, moved_stats, wrapped_params)
 
-    spread_before, distance_before = _geometry(before[0], before[1], stats.priors)
-    spread_after, distance_after = _geometry(after[0], after[1], stats.priors)
+    geometry_before = geometry(before[0], before[1], stats.priors)
+    geometry_after = geometry(after[0], after[1], stats.priors)
     trace.update(
         centres_before=before[0], centres_after=after[0],
-        intra_class_spread_before=spread_before, intra_class_spread_after=spread_after,
-        mean_centre_distance_before=distance_before, mean_centre_distance_after=distance_after,
+        intra_class_spread_before=geometry_before["intra_class_spread"],
+        intra_class_spread_after=geometry_after["intra_class_spread"],
+        mean_centre_distance_before=geometry_before["mean_centre_distance"],
+        mean_centre_distance_after=geometry_after["mean_centre_distance"],
         wrapped_trace=result.trace,
     )
     return MetricResult("fsp", result.score, trace, variant=variant, params=params)
