@@ -15,7 +15,7 @@ from transvis._threads import thread_limit
 from transvis.features.featureset import FeatureSet
 from transvis.metrics import compute
 from transvis.metrics._backend import get_backend
-from transvis.metrics.ped import resolve_wrapped_metric
+from transvis.metrics._wrapped import resolve_wrapped_metric
 from transvis.projection import FisherProjection, PCAProjection
 
 # The built-in kinds register themselves on import (each module's ``SPEC = register(DynamicsSpec(...))``), in
