@@ -139,10 +139,11 @@ else:
     model = a2.selectbox("Model", pool.models, format_func=short_model_name, key="w:ex_anim_model")
     anim_fmt = a3.radio("Format", ["html", "gif"], key=default("w:ex_anim_format", "html"), horizontal=True)
     try:
-        view = trajectory_view(trajectory(pool, kind, "logme", {}), model)
+        anim_metric = "logme"  # the page's choice of metric for the exported animation
+        view = trajectory_view(trajectory(pool, kind, anim_metric, {}), model)
         anim = dynamics_figure(view.positions, pool.labels, pool.class_names, view.scores, view.ranks,
                                centres=view.centres, frame_names=view.frame_names, colors=colors,
-                               metric_label="LogME", title=f"{kinds[kind]} — {short_model_name(model)}",
+                               metric_label=metric_label(anim_metric), title=f"{kinds[kind]} — {short_model_name(model)}",
                                race=view.race)
     except Exception as err:  # noqa: BLE001
         error_box(err, "Building the animation")
