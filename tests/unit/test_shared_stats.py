@@ -8,7 +8,8 @@ import pytest
 import scipy.linalg
 
 from transvis.metrics import ClassStats, compute
-from transvis.metrics._backend import eigh_rank_one_update, get_backend
+from transvis.metrics._backend import get_backend
+from transvis.metrics._eigen_update import eigh_rank_one_update
 from transvis.metrics._stats import MovedClassStats
 
 

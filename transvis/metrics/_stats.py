@@ -24,7 +24,8 @@ import dataclasses
 import numpy as np
 import scipy.sparse
 
-from ._backend import GRAM_SLAB_ENTRIES, DenseEigh, eigh_rank_one_update, get_backend
+from ._backend import GRAM_SLAB_ENTRIES, get_backend
+from ._eigen_update import DenseEigh, eigh_rank_one_update
 from ._validation import as_features, as_labels, extreme_scale, magnitude
 
 class cached_property:  # noqa: N801 - a drop-in for functools.cached_property
@@ -215,7 +216,7 @@ class ClassStats:
         ``.expand(coef)`` = coef @ Vᵀ, ``.vectors``.
 
         XᵀX/N = S_T + μμᵀ is a rank-one update of the shared ``total_eigh`` (O(D²), see
-        :class:`~transvis.metrics._backend.RankOneUpdatedEigh`) instead of a second O(D³) decomposition;
+        :class:`~transvis.metrics._eigen_update.RankOneUpdatedEigh`) instead of a second O(D³) decomposition;
         a direct eigendecomposition of ``raw_gram`` is the fallback.
         """
         values, vectors = self.total_eigh
