@@ -8,18 +8,12 @@ tests/unit/test_refvectors.py (``-k logme_``).
 import numpy as np
 import pytest
 
+from tests.synthetic import blobs, robustness_cases
 from transvis.metrics import ClassStats, compute, get_spec
 from transvis.metrics.logme import logme
 
 VARIANTS = ("exact", "official_fixed_point", "official_icml")
-
-
-def blobs(n, d, c, seed=0, spread=1.5):
-    rng = np.random.default_rng(seed)
-    labels = np.arange(n) % c
-    rng.shuffle(labels)
-    features = rng.normal(size=(c, d))[labels] + spread * rng.normal(size=(n, d))
-    return features, labels
+SPREAD = 1.5  # the class blobs' noise in these tests
 
 
 def dense_log_evidence(features, target, alpha, beta):
@@ -93,7 +87,7 @@ def transcribed_icml(features, labels):
 
 @pytest.mark.parametrize("n,d,dead", [(40, 12, 0), (15, 40, 0), (40, 12, 3), (12, 12, 0)])
 def test_exact_equals_dense_marginal_likelihood(n, d, dead):
-    features, labels = blobs(n, d, 3, seed=n + d)
+    features, labels = blobs(n, d, 3, seed=n + d, spread=SPREAD)
     features[:, :dead] = 0.0
     result = logme(features, labels)
     for c in range(3):
@@ -108,7 +102,7 @@ def test_exact_equals_dense_marginal_likelihood(n, d, dead):
 
 @pytest.mark.parametrize("n,d", [(60, 10), (20, 50), (25, 25)])
 def test_official_fixed_point_matches_transcription(n, d):
-    features, labels = blobs(n, d, 4, seed=7 * n + d)
+    features, labels = blobs(n, d, 4, seed=7 * n + d, spread=SPREAD)
     expected, alphas, betas = transcribed_fixed_point(features, labels)
     for variant in ("official_fixed_point", "exact"):  # exact uses the same α, β
         result = logme(features, labels, variant=variant)
@@ -120,7 +114,7 @@ def test_official_fixed_point_matches_transcription(n, d):
 
 @pytest.mark.parametrize("n,d", [(60, 10), (20, 50)])
 def test_official_icml_matches_dense_transcription(n, d):
-    features, labels = blobs(n, d, 4, seed=3 * n + d)
+    features, labels = blobs(n, d, 4, seed=3 * n + d, spread=SPREAD)
     np.testing.assert_allclose(logme(features, labels, variant="official_icml").score,
                                transcribed_icml(features, labels), rtol=1e-8)
 
@@ -129,7 +123,7 @@ def test_official_fixed_point_bias_is_d_minus_k_log_alpha():
     """Appending dead dimensions leaves exact and ICML unchanged; the official N ≤ D score grows by
     extra/(2N)·log α per class (its log-determinant misses them)."""
     n, d, extra = 20, 30, 25
-    features, labels = blobs(n, d, 4, seed=11)
+    features, labels = blobs(n, d, 4, seed=11, spread=SPREAD)
     padded = np.hstack([features, np.zeros((n, extra))])
     for variant in ("exact", "official_icml"):
         np.testing.assert_allclose(logme(padded, labels, variant=variant).score,
@@ -146,7 +140,7 @@ def test_official_fixed_point_bias_is_d_minus_k_log_alpha():
 
 
 def test_n_greater_than_d_dead_dimensions_do_not_bias_official():
-    features, labels = blobs(80, 10, 3, seed=5)
+    features, labels = blobs(80, 10, 3, seed=5, spread=SPREAD)
     padded = np.hstack([features, np.zeros((80, 4))])
     for variant in VARIANTS:
         np.testing.assert_allclose(logme(padded, labels, variant=variant).score,
@@ -155,7 +149,7 @@ def test_n_greater_than_d_dead_dimensions_do_not_bias_official():
 
 @pytest.mark.parametrize("n,d", [(50, 8), (10, 30)])
 def test_exact_is_rotation_invariant(n, d):
-    features, labels = blobs(n, d, 3, seed=2)
+    features, labels = blobs(n, d, 3, seed=2, spread=SPREAD)
     rotation, _ = np.linalg.qr(np.random.default_rng(9).normal(size=(d, d)))
     np.testing.assert_allclose(logme(features @ rotation, labels).score, logme(features, labels).score,
                                rtol=1e-9)
@@ -163,7 +157,7 @@ def test_exact_is_rotation_invariant(n, d):
 
 def test_scale_is_only_roughly_invariant():
     assert get_spec("logme").scale_invariant is False
-    features, labels = blobs(300, 20, 4, seed=0)
+    features, labels = blobs(300, 20, 4, seed=0, spread=SPREAD)
     base = logme(features, labels).score
     np.testing.assert_allclose(logme(2.0 * features, labels).score, base, rtol=1e-5)
     np.testing.assert_allclose(logme(1e-6 * features, labels).score, base, rtol=1e-5)
@@ -171,35 +165,7 @@ def test_scale_is_only_roughly_invariant():
     assert abs(logme(100.0 * features, labels).score - base) > 0.01 * abs(base)
 
 
-def robustness_cases():
-    rng = np.random.default_rng(3)
-    out = {}
-    out["n_lt_d"] = blobs(30, 90, 3, seed=1)
-    features, labels = blobs(120, 20, 4, seed=2)
-    out["singular"] = (features[:, :4] @ rng.normal(size=(4, 20)), labels)
-    dead = features.copy()
-    dead[:, 3:9] = 0.0
-    out["dead_dims"] = (dead, labels)
-    const = features.copy()
-    const[:, 0] = 5.0
-    out["constant_dim"] = (const, labels)
-    out["all_constant"] = (np.full((60, 7), 2.5), np.arange(60) % 3)
-    single = labels.copy()
-    single[single == 3] = 2
-    single[0] = 3
-    out["single_sample_class"] = (features, single)
-    out["two_classes"] = blobs(80, 12, 2, seed=4)
-    imbalanced = np.minimum(rng.geometric(0.5, size=300) - 1, 5)
-    imbalanced[:6] = np.arange(6)
-    out["imbalanced"] = (rng.normal(size=(6, 16))[imbalanced] + rng.normal(size=(300, 16)), imbalanced)
-    out["huge_scale"] = (features * 1e6, labels)
-    out["tiny_scale"] = (features * 1e-6, labels)
-    dup, dup_labels = blobs(15, 40, 3, seed=6)
-    out["duplicate_rows_n_lt_d"] = (np.vstack([dup, dup]), np.concatenate([dup_labels, dup_labels]))
-    return out
-
-
-ROBUSTNESS = robustness_cases()
+ROBUSTNESS = robustness_cases(SPREAD, duplicate_rows=True)
 
 
 # errors for any warning, but a degenerate score (e.g. constant features) is reported, not an error here
@@ -238,7 +204,7 @@ def test_all_zero_features():
 
 
 def test_unknown_variant_is_refused():
-    features, labels = blobs(20, 4, 2)
+    features, labels = blobs(20, 4, 2, spread=SPREAD)
     with pytest.raises(ValueError, match="official_icml"):
         logme(features, labels, variant="icml")
     with pytest.raises(ValueError, match="official_fixed_point"):
@@ -248,7 +214,7 @@ def test_unknown_variant_is_refused():
 @pytest.mark.parametrize("n,d", [(90, 16), (24, 60)])
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_torch_backend_equals_numpy(n, d, variant):
-    features, labels = blobs(n, d, 3, seed=n)
+    features, labels = blobs(n, d, 3, seed=n, spread=SPREAD)
     ref = compute("logme", features, labels, variant=variant, backend="numpy")
     got = compute("logme", features, labels, variant=variant, backend="torch")
     np.testing.assert_allclose(got.score, ref.score, rtol=1e-9)
@@ -259,7 +225,7 @@ def test_torch_backend_equals_numpy(n, d, variant):
 
 
 def test_shared_stats_give_the_same_result():
-    features, labels = blobs(70, 12, 3, seed=8)
+    features, labels = blobs(70, 12, 3, seed=8, spread=SPREAD)
     stats = ClassStats(features, labels)
     assert compute("logme", features, labels, stats=stats).score == logme(features, labels).score
     # N > D reads XᵀX's eigendecomposition, a rank-one update of the shared S_T one (no second XᵀX product)

@@ -4,15 +4,9 @@ inputs untouched and torch = numpy. The ``transrate`` reference key is in test_r
 import numpy as np
 import pytest
 
+from tests.synthetic import blobs, robustness_cases
 from transvis.metrics import compute, get_spec
 from transvis.metrics.transrate import transrate
-
-
-def blobs(n, d, c, seed=0, spread=1.0):
-    rng = np.random.default_rng(seed)
-    labels = np.arange(n) % c
-    rng.shuffle(labels)
-    return rng.normal(size=(c, d))[labels] + spread * rng.normal(size=(n, d)), labels
 
 
 def coding_rate(rows, eps):
@@ -84,32 +78,6 @@ def test_not_scale_invariant():
     few, few_labels = blobs(30, 60, 3)
     shift = transrate(10 * few, few_labels).score - transrate(few, few_labels).score
     np.testing.assert_allclose(shift, 0.5 * (29 - 10) * np.log(100.0), rtol=1e-3)
-
-
-def robustness_cases():
-    rng = np.random.default_rng(3)
-    out = {}
-    out["n_lt_d"] = blobs(30, 90, 3, seed=1)
-    features, labels = blobs(120, 20, 4, seed=2)
-    out["singular"] = (features[:, :4] @ rng.normal(size=(4, 20)), labels)
-    dead = features.copy()
-    dead[:, 3:9] = 0.0
-    out["dead_dims"] = (dead, labels)
-    const = features.copy()
-    const[:, 0] = 5.0
-    out["constant_dim"] = (const, labels)
-    out["all_constant"] = (np.full((60, 7), 2.5), np.arange(60) % 3)
-    single = labels.copy()
-    single[single == 3] = 2
-    single[0] = 3
-    out["single_sample_class"] = (features, single)
-    out["two_classes"] = blobs(80, 12, 2, seed=4)
-    imbalanced = np.minimum(rng.geometric(0.5, size=300) - 1, 5)
-    imbalanced[:6] = np.arange(6)
-    out["imbalanced"] = (rng.normal(size=(6, 16))[imbalanced] + rng.normal(size=(300, 16)), imbalanced)
-    out["huge_scale"] = (features * 1e6, labels)
-    out["tiny_scale"] = (features * 1e-6, labels)
-    return out
 
 
 ROBUSTNESS = robustness_cases()
