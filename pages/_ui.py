@@ -49,19 +49,15 @@ def load_default_pool(choice: str = "auto", groundtruth_stamp: str = "") -> Pool
     from transvis import demo as demo_module
 
     if choice != "synthetic":
-        loader = getattr(demo_module, "load_demo", None)
-        if loader is None:
-            reason = "the real demo loader (transvis.demo.load_demo) is not available in this version"
+        try:
+            demo = demo_module.load_demo()
+            pool = pool_from_demo(demo, origin="demo")
+        except Exception as err:  # noqa: BLE001 - any failure falls back to the synthetic demo, reported
+            reason = f"{type(err).__name__}: {err}"
         else:
-            try:
-                demo = loader()
-                pool = pool_from_demo(demo, origin="demo")
-            except Exception as err:  # noqa: BLE001 - any failure falls back to the synthetic demo, reported
-                reason = f"{type(err).__name__}: {err}"
-            else:
-                pool.image_fn = _demo_images(pool)
-                _add_demo_ranking(pool, demo)
-                return pool
+            pool.image_fn = _demo_images(pool)
+            _add_demo_ranking(pool, demo)
+            return pool
         note = (f"Showing the **synthetic demo** because the demo zoo on Fashion-MNIST could not be loaded "
                 f"({reason}). Run `bash scripts/app.sh` to prepare it, or build your own pool on **Setup**.")
     else:
