@@ -1,7 +1,7 @@
 """Shared Streamlit pieces of the four dynamics pages: controls, the animation + live ranking, selection.
 
-The animation comes from the dynamics engine (``transvis.dynamics.run``); where the engine is not installed
-the pages still show each method's own quantities (from the metric traces) and say what is missing.
+The animation comes from the dynamics engine (``transvis.dynamics.run``); each page adds the method's own
+quantities (from the metric traces) around it.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+import transvis.dynamics as dynamics
 from pages._ui import default, error_box, metric_label, ranking
 from transvis.metrics import available, get_spec
 from transvis.session import Pool, params_key, precomputed_trajectory, selected_indices
@@ -40,35 +41,17 @@ def model_select(pool: Pool, key: str, label: str = "Model shown in the scatter"
     return container.selectbox(label, pool.models, key=key, format_func=short_model_name)
 
 
-def method_results(pool: Pool, metric: str, params: dict):
-    """``rank_models`` of one metric with its parameters (scores, ranks and every model's trace), cached."""
-    return ranking(pool, [metric], {metric: params} if params else None)
-
-
 # --- the dynamics engine ------------------------------------------------------------------------------
-def engine():
-    """``transvis.dynamics`` or None when it is not available in this version."""
-    try:
-        import transvis.dynamics as dynamics
-    except ImportError:
-        return None
-    return dynamics if hasattr(dynamics, "run") else None
-
-
 def kind_spec(kind: str):
     """The registered spec of a dynamics kind (``transvis.dynamics.get_dynamics_spec``: what it moves, its
-    parameters, their defaults and declared ranges), or None without the engine."""
-    dynamics = engine()
-    if dynamics is None or not hasattr(dynamics, "get_dynamics_spec"):
-        return None
+    parameters, their defaults and declared ranges)."""
     return dynamics.get_dynamics_spec(kind)
 
 
 def kind_choices(kind: str, param: str, labels: dict) -> dict:
     """``{choice: label}`` for a choice parameter of a dynamics kind: the choices its spec declares (in that
-    order), worded by the page's ``labels``; the page's own ``labels`` without the engine."""
-    spec = kind_spec(kind)
-    choices = spec.ranges.get(param) if spec is not None else None
+    order), worded by the page's ``labels``; the page's own ``labels`` where the spec declares none."""
+    choices = kind_spec(kind).ranges.get(param)
     if not choices:
         return dict(labels)
     return {choice: labels.get(choice, str(choice)) for choice in choices}
@@ -76,7 +59,6 @@ def kind_choices(kind: str, param: str, labels: dict) -> dict:
 
 @st.cache_resource(max_entries=16, show_spinner="Computing the trajectory for every model…")
 def _trajectory(pool_key: str, kind: str, metric: str, params_json: str, _pool: Pool, _params: dict):
-    dynamics = engine()
     # cache_key lets the engine reuse each model's prepared statistics across methods and parameters
     return dynamics.run(kind, _pool.feature_arrays(), _pool.labels, metric=metric, cache_key=pool_key, **_params)
 
@@ -133,13 +115,6 @@ def animation_section(pool: Pool, kind: str, metric: str, params: dict, model: s
     """
     from transvis.viz.animation import dynamics_figure, trajectory_view
 
-    if engine() is None:
-        st.info(
-            "**The animation needs the dynamics engine** (`transvis.dynamics.run`), which is not available in "
-            "this version yet. The method's own quantities below are computed directly from the metric.",
-            icon=":material/hourglass_empty:",
-        )
-        return None
     if not pool.shared_samples:
         st.warning("The models of this pool were not extracted on the same samples, so their trajectories "
                    "cannot be compared frame by frame. Build a pool on one dataset (Setup).")

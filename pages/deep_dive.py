@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pages._dynamics import engine, metric_select, model_select, selection_table, trajectory
+from pages._dynamics import metric_select, model_select, selection_table, trajectory
 from pages._scatter import class_chart, sample_scatter
 from pages._ui import default, error_box, leaderboard_metrics, metric_label, page_header, ranking, variant_params
 from transvis.headline import degenerate_scores
@@ -79,7 +79,7 @@ if unscored:
     st.caption("Not applicable here: " + ", ".join(unscored) + " (see the Leaderboard for the reason).")
 
 # --- side by side, synchronised ------------------------------------------------------------------------
-if model_b is not None and engine() is not None and pool.shared_samples:
+if model_b is not None and pool.shared_samples:
     st.subheader("Side by side, frame by frame")
     k1, k2 = st.columns(2)
     kind = k1.selectbox("Dynamics", list(KINDS), format_func=KINDS.get, key=default("w:dd_kind", "collapse"))

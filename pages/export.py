@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from pages._dynamics import engine, trajectory
+from pages._dynamics import trajectory
 from pages._ui import (
     default,
     error_box,
@@ -20,6 +20,7 @@ from pages._ui import (
 from transvis.headline import degenerate_scores, groundtruth_tiers, noise_summary
 from transvis.metrics import get_spec
 from transvis.viz import model_colors, short_model_name
+from transvis.viz.animation import dynamics_figure, trajectory_view
 from transvis.viz.export import (
     animation_gif,
     figure_bytes,
@@ -124,34 +125,28 @@ st.download_button(f"Download {figure_name} ({fmt.upper()})", lambda: figure_byt
 
 # --- animations ------------------------------------------------------------------------------------------
 st.header("Animations", divider="gray")
-if engine() is None:
-    st.info("Animation export needs the dynamics engine (`transvis.dynamics`), not available in this version yet.",
-            icon=":material/hourglass_empty:")
+kinds = {"spread_attract": "Spread & Attract", "fisher": "Fisher space", "ped": "PED dynamics",
+         "collapse": "Neural collapse"}
+a1, a2, a3 = st.columns(3)
+kind = a1.selectbox("Animation", list(kinds), format_func=kinds.get, key=default("w:ex_anim", "collapse"))
+if st.session_state.get("w:ex_anim_model") not in pool.models:
+    st.session_state["w:ex_anim_model"] = pool.models[0]
+model = a2.selectbox("Model", pool.models, format_func=short_model_name, key="w:ex_anim_model")
+anim_fmt = a3.radio("Format", ["html", "gif"], key=default("w:ex_anim_format", "html"), horizontal=True)
+try:
+    anim_metric = "logme"  # the page's choice of metric for the exported animation
+    view = trajectory_view(trajectory(pool, kind, anim_metric, {}), model)
+    anim = dynamics_figure(view.positions, pool.labels, pool.class_names, view.scores, view.ranks,
+                           centres=view.centres, frame_names=view.frame_names, colors=colors,
+                           metric_label=metric_label(anim_metric), title=f"{kinds[kind]} — {short_model_name(model)}",
+                           race=view.race)
+except Exception as err:  # noqa: BLE001
+    error_box(err, "Building the animation")
 else:
-    from transvis.viz.animation import dynamics_figure, trajectory_view
-
-    kinds = {"spread_attract": "Spread & Attract", "fisher": "Fisher space", "ped": "PED dynamics",
-             "collapse": "Neural collapse"}
-    a1, a2, a3 = st.columns(3)
-    kind = a1.selectbox("Animation", list(kinds), format_func=kinds.get, key=default("w:ex_anim", "collapse"))
-    if st.session_state.get("w:ex_anim_model") not in pool.models:
-        st.session_state["w:ex_anim_model"] = pool.models[0]
-    model = a2.selectbox("Model", pool.models, format_func=short_model_name, key="w:ex_anim_model")
-    anim_fmt = a3.radio("Format", ["html", "gif"], key=default("w:ex_anim_format", "html"), horizontal=True)
-    try:
-        anim_metric = "logme"  # the page's choice of metric for the exported animation
-        view = trajectory_view(trajectory(pool, kind, anim_metric, {}), model)
-        anim = dynamics_figure(view.positions, pool.labels, pool.class_names, view.scores, view.ranks,
-                               centres=view.centres, frame_names=view.frame_names, colors=colors,
-                               metric_label=metric_label(anim_metric), title=f"{kinds[kind]} — {short_model_name(model)}",
-                               race=view.race)
-    except Exception as err:  # noqa: BLE001
-        error_box(err, "Building the animation")
-    else:
-        data = (lambda: figure_html(anim).encode()) if anim_fmt == "html" else (lambda: animation_gif(anim))
-        st.download_button(f"Download animation ({anim_fmt.upper()})", data, f"{slug}_{kind}.{anim_fmt}",
-                           "text/html" if anim_fmt == "html" else "image/gif", key="ex_anim_dl", on_click="ignore",
-                           icon=":material/movie:", disabled=anim_fmt == "gif" and not image_export_available())
+    data = (lambda: figure_html(anim).encode()) if anim_fmt == "html" else (lambda: animation_gif(anim))
+    st.download_button(f"Download animation ({anim_fmt.upper()})", data, f"{slug}_{kind}.{anim_fmt}",
+                       "text/html" if anim_fmt == "html" else "image/gif", key="ex_anim_dl", on_click="ignore",
+                       icon=":material/movie:", disabled=anim_fmt == "gif" and not image_export_available())
 
 # --- report ------------------------------------------------------------------------------------------------
 st.header("One-file HTML report", divider="gray")

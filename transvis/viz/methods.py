@@ -18,7 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ._style import base_layout, class_colors, model_colors, short_model_name
+from ._style import base_layout, model_colors, short_model_name
 
 
 def _colors(models, colors):
@@ -209,9 +209,3 @@ def spectrum_plot(
         series[m] = np.where(s > 0, s, np.nan)
     width = max((len(s) for s in series.values()), default=0)
     return curves(range(1, width + 1), series, "index (largest first)", y_title, colors, title=title, log_y=True)
-
-
-def class_legend_colors(class_names: Sequence[str]) -> dict[str, str]:
-    """{class name: colour} matching the scatter plots' class colours."""
-    palette = class_colors(len(class_names))
-    return {str(n): palette[i] for i, n in enumerate(class_names)}
