@@ -451,3 +451,8 @@ def test_closed_form_logme_trace_has_the_registry_keys_and_values(variant):
             np.testing.assert_allclose(fast.trace[key], registry.trace[key], rtol=1e-8)
         scale = np.abs(registry.trace["weights"]).max()
         np.testing.assert_allclose(fast.trace["weights"], registry.trace["weights"], rtol=1e-7, atol=1e-9 * scale)
+    # the costly keys are computed on read; a saved trajectory reads them all
+    lazy = _fast_logme.logme_frames(frames[:1], variant)[0].trace
+    lazy["alpha"]
+    assert set(dict.keys(lazy)) == {"alpha"}  # nothing else computed yet
+    assert set(dict(lazy.items())) == set(registry.trace) | {"closed_form"}

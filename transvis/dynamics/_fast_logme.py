@@ -29,6 +29,7 @@ from transvis.metrics import logme as _logme
 
 from ._context import AffineFrame, ModelContext
 from ._spec import ClosedFormScorer, register_closed_form
+from .frames import LazyMap
 
 VARIANTS = _logme.VARIANTS
 _CHUNK_FLOATS = 1 << 22  # classes per batch chosen so a [k, C, D] temporary stays ~32 MB
@@ -90,7 +91,8 @@ def logme_low_rank(spectrum: np.ndarray, rows: np.ndarray, counts: np.ndarray, n
     The fixed point and the evidence are LogME's own (:func:`transvis.metrics.logme.fixed_point`,
     :func:`~transvis.metrics.logme.evidence`); only their spectral sums are evaluated here. The trace has the
     registry's keys: ``singular_values`` and ``rank`` from the eigenvalues of a²Λ + BBᵀ, ``weights`` rotated
-    back by ``basis`` = Q [D, D] (left in Q's coordinates without it).
+    back by ``basis`` = Q [D, D] (left in Q's coordinates without it); those three are computed on first read
+    (the trace is a :class:`~transvis.dynamics.frames.LazyMap`).
     Returns None where LogME's own code takes a degenerate branch (no feature direction at all).
     """
     d = spectrum.size
@@ -111,22 +113,35 @@ def logme_low_rank(spectrum: np.ndarray, rows: np.ndarray, counts: np.ndarray, n
     t_final = alpha / beta
     classes = np.arange(n_classes)
     if variant == "exact":
-        m2, res2, _unused, logdet_part, weights = _terms(spectrum, rows, sqrt_counts, classes, t_final,
-                                                         logdet=True, weights=True)
+        m2, res2, _unused, logdet_part = _terms(spectrum, rows, sqrt_counts, classes, t_final, logdet=True)
+        t_weights = t_final
     else:
         logdet_part = _terms(spectrum, rows, sqrt_counts, classes, t_final, logdet=True)[3]
         # The official variants' weights (``ms``) and evidence are those of the previous α/β, as theirs.
-        weights = _terms(spectrum, rows, sqrt_counts, classes, t_used, weights=True)[4]
-        m2, res2 = m2_used, res2_used
+        m2, res2, t_weights = m2_used, res2_used, t_used
     # Σ_D log(α + βσ) = D log β + log det(A + tI); LogME's k/2·log α with the k non-null terms equals
     # D/2·log α with all D (null directions add log α to both), for all three variants when N > D.
     log_det = d * np.log(beta) + logdet_part
     evidence = _logme.evidence(alpha, beta, m2, res2, log_det, d / 2.0, n)
-    gram = np.diag(spectrum) + rows.T @ rows  # Qᵀ F'ᵀF' Q: the same eigenvalues
-    singular_values, rank, _keep = _logme.singular_values_and_rank(np.linalg.eigvalsh(gram)[::-1], n, d)
-    trace = {"alpha": alpha, "beta": beta, "evidence": evidence, "singular_values": singular_values,
-             "rank": rank, "weights": weights @ basis.T if basis is not None else weights,
+    eager = {"alpha": alpha, "beta": beta, "evidence": evidence,
              "closed_form": "low-rank update of the unperturbed within-class spectrum (transvis.dynamics)"}
+    spectrum_parts = {}
+
+    def lazy(key):
+        # singular_values, rank (one eigvalsh of a²Λ + BBᵀ: O(D³), as much as the registry's own frame) and
+        # weights are computed when read, so scoring a frame stays O(iterations·C³·D).
+        if key in eager:
+            return eager[key]
+        if key == "weights":
+            weights = _terms(spectrum, rows, sqrt_counts, classes, t_weights, weights=True)[4]
+            return weights @ basis.T if basis is not None else weights
+        if not spectrum_parts:
+            gram = np.diag(spectrum) + rows.T @ rows  # Qᵀ F'ᵀF' Q: the same eigenvalues
+            values, rank, _keep = _logme.singular_values_and_rank(np.linalg.eigvalsh(gram)[::-1], n, d)
+            spectrum_parts.update(singular_values=values, rank=rank)
+        return spectrum_parts[key]
+
+    trace = LazyMap(["alpha", "beta", "evidence", "singular_values", "rank", "weights", "closed_form"], lazy)
     return MetricResult("logme", float(evidence.mean()), trace, variant=variant)
 
 
