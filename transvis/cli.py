@@ -58,7 +58,7 @@ def _input_size(args, model_ids):
 
 
 def _features_for(args) -> dict:
-    from transvis.pipeline import get_features, get_layer_features, named_layers, skipped_note
+    from transvis.pipeline import features_by_name, skipped_note
 
     model_ids = _model_ids(args.models)
     dataset = _dataset(args)
@@ -68,12 +68,7 @@ def _features_for(args) -> dict:
                   progress=None if args.progress else False)
     out = {}
     for model_id in model_ids:
-        if layers is None:
-            features, cached = get_features(model_id, dataset, **common)
-            by_name = {model_id: features}
-        else:
-            per_layer, cached = get_layer_features(model_id, dataset, layers, **common)
-            by_name = named_layers(model_id, per_layer)
+        by_name, cached = features_by_name(model_id, dataset, layers=layers, **common)
         for name, features in by_name.items():
             print(f"{name}: {features.n_samples}x{features.n_dims} ({'cached' if cached else 'extracted'})",
                   file=sys.stderr)

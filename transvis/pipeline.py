@@ -84,6 +84,18 @@ def parse_layers(spec: str | None):
         raise ValueError(f"layers takes 'all' or comma-separated tap indices such as 0,2,-1; got {spec!r}.") from None
 
 
+def features_by_name(model_id: str, dataset, *, layers=None, **options) -> tuple[dict[str, FeatureSet], bool]:
+    """``({name: FeatureSet}, from_cache)``: the pre-logits features under ``model_id``, and with ``layers``
+    (``"all"`` or tap indices, :func:`parse_layers`) each tap as ``<id>@tap<i>`` (:func:`named_layers`; the id is
+    the loaded model's, ``<arch>@<file>`` for a local checkpoint), ready to rank. ``options`` go to :func:`get_features` / :func:`get_layer_features`. The one dispatch the CLI and
+    the app share."""
+    if layers is None:
+        features, cached = get_features(model_id, dataset, **options)
+        return {model_id: features}, cached
+    per_layer, cached = get_layer_features(model_id, dataset, layers, **options)
+    return named_layers(per_layer["pre_logits"].model_id or model_id, per_layer), cached
+
+
 def named_layers(model_id: str, per_layer: dict[str, FeatureSet]) -> dict[str, FeatureSet]:
     """``{model_id: pre-logits, f"{model_id}@tap<i>": tap i}``, each a copy whose ``model_id`` is its name, so
     the layers rank side by side as if they were models (ground-truth rows for the model still match)."""

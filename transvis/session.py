@@ -424,14 +424,12 @@ def features_for(
     layers: the result is then ``({name: FeatureSet}, from_cache)`` with the pre-logits features under the
     model's id and each tap as ``<id>@tap<i>`` (:func:`transvis.pipeline.named_layers`), ready to rank.
     """
-    from transvis.pipeline import get_features, get_layer_features, named_layers
+    from transvis.pipeline import features_by_name
 
     common = dict(input_size=input_size, device=device, batch_size=batch_size, store=store, cancel=cancel,
                   progress=progress if progress is not None else False, weights_file=weights_file)
-    if layers is not None:
-        per_layer, cached = get_layer_features(model_id, dataset, layers, **common)
-        return named_layers(per_layer["pre_logits"].model_id, per_layer), cached
-    return get_features(model_id, dataset, **common)
+    by_name, cached = features_by_name(model_id, dataset, layers=layers, **common)
+    return (by_name if layers is not None else next(iter(by_name.values()))), cached
 
 
 def merge_rankings(tables):
