@@ -35,6 +35,23 @@ kind is one module, see CONTRIBUTING.md "Adding a dynamics kind"):
 * ``ped`` (:mod:`.ped`) — every step of PED's potential-energy decline, with forces, energy and exit ratio.
 * ``collapse`` (:mod:`.collapse`) — the teaching interpolation x(t) = (1−t)x + tμ_y with NC1–NC4 and FaCe.
 
+Names across layers (one method, one word per layer, mapped here once):
+
+    ======================  =========================  =====================  ==========================
+    method (paper)          metric (transvis.metrics)  dynamics kind (here)   page (pages/)
+    ======================  =========================  =====================  ==========================
+    Spread & Attract (FSP)  ``fsp``                    ``spread_attract``     spread_attract.py
+    SFDA's Fisher space     ``sfda``                   ``fisher``             fisher_space.py
+    PED                     ``ped``                    ``ped``                ped_dynamics.py
+    neural collapse, FaCe   ``nc``, ``face``           ``collapse``           neural_collapse.py
+    ======================  =========================  =====================  ==========================
+
+The metric scores a feature set; the dynamics kind animates what the method does to it (and any metric can
+score its frames); the aliases (``run("fsp", …)``, ``run("sfda", …)``, ``run("nc", …)``) accept the metric's
+word. "Frame" means two things at two ends of the engine, named apart: a *frame spec* (``AffineFrame``,
+``ExplicitFrame`` in :mod:`._context`: how a frame's features are built from the unperturbed ones) goes in,
+a :class:`Frame` (positions, scores, ranks, notes in :mod:`.frames`) comes out.
+
 Correctness: frame scores are the registry's (``transvis.metrics.compute``) on the frame's features — the
 moments of these per-class affine moves are passed in closed form (``ClassStats.moved``, :class:`FrameStats`),
 and LogME has an exact low-rank fast path (one eigendecomposition per model instead of one per frame), tested
