@@ -12,7 +12,8 @@ import streamlit as st
 import transvis.dynamics as dynamics
 from pages._ui import default, error_box, metric_label, ranking
 from transvis.metrics import available, get_spec
-from transvis.session import Pool, params_key, precomputed_trajectory, selected_indices
+from pages._selection import selected_indices
+from transvis.session import Pool, params_key, precomputed_trajectory
 from transvis.viz import model_colors, short_model_name
 
 COLOR_BY = ["true label", "predicted label", "per-sample contribution"]

@@ -8,7 +8,7 @@ from pages._dynamics import metric_select, model_select, selection_table, trajec
 from pages._scatter import class_chart, sample_scatter
 from pages._ui import default, error_box, leaderboard_metrics, metric_label, page_header, ranking, variant_params
 from transvis.headline import degenerate_scores
-from transvis.session import selected_indices, selected_values
+from pages._selection import selected_indices, selected_values
 from transvis.viz import model_colors, short_model_name
 from transvis.viz.animation import paired_dynamics_figure, static_scatter, trajectory_view
 from transvis.viz.deepdive import hardest_samples, per_class_heatmap, per_class_table, rank_table

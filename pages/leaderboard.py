@@ -28,7 +28,8 @@ from transvis.headline import (
     metric_pick,
 )
 from transvis.metrics import available, get_spec, opt_in_metrics
-from transvis.session import default_metrics, in_sample_note, selected_labels
+from pages._selection import selected_labels
+from transvis.session import default_metrics, in_sample_note
 from transvis.viz import model_colors, short_model_name
 from transvis.viz.leaderboard import (
     GROUNDTRUTH_LABEL,

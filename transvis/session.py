@@ -1,4 +1,4 @@
-"""The app's session model, free of any UI: the active model pool, ground truth tables, selections.
+"""The app's session model, free of any UI: the active model pool and its ground truth tables.
 
 A :class:`Pool` is what every page works on: the features of several models over one dataset (sub)sample,
 the ground truth accuracies known for them, and a small ``key`` that names its content. Pages cache their
@@ -289,62 +289,6 @@ def match_groundtruth(groundtruth: Mapping[str, float], models: Sequence[str]) -
                 out[model] = float(groundtruth[candidate])
                 break
     return out
-
-
-def _selected_points(event: Any) -> list:
-    """The ``points`` of a chart selection (``{"selection": {"points": [...]}}``, the inner dict, or None)."""
-    if not event:
-        return []
-    selection = event["selection"] if _has(event, "selection") else event
-    return (selection["points"] if _has(selection, "points") else None) or []
-
-
-def selected_indices(event: Any) -> list[int]:
-    """Sample indices picked by a plotly lasso/box/click selection (each point's ``customdata[0]``).
-
-    Accepts the chart's selection state as Streamlit returns it (``{"selection": {"points": [...]}}``),
-    the inner ``{"points": [...]}`` or ``None``. Points without customdata are ignored.
-    """
-    out = []
-    for point in _selected_points(event):
-        data = point.get("customdata") if isinstance(point, Mapping) else None
-        if data is None:
-            continue
-        value = data[0] if isinstance(data, (list, tuple, np.ndarray)) else data
-        try:
-            out.append(int(value))
-        except (TypeError, ValueError):
-            continue
-    return sorted(set(out))
-
-
-def selected_labels(event: Any) -> list[str]:
-    """The ``text`` (or ``customdata[0]``) of selected points, for charts whose points are models."""
-    out = []
-    for point in _selected_points(event):
-        if not isinstance(point, Mapping):
-            continue
-        value = point.get("text")
-        if value is None and point.get("customdata") is not None:
-            data = point["customdata"]
-            value = data[0] if isinstance(data, (list, tuple)) else data
-        if value is not None:
-            out.append(str(value))
-    return list(dict.fromkeys(out))
-
-
-def selected_values(event: Any, field: str = "x") -> list[str]:
-    """One field (``x``, ``y``, ``text`` …) of every selected point, as strings, in selection order."""
-    values = [str(p[field]) for p in _selected_points(event) if isinstance(p, Mapping) and p.get(field) is not None]
-    return list(dict.fromkeys(values))
-
-
-def _has(obj: Any, key: str) -> bool:
-    try:
-        obj[key]
-    except (KeyError, TypeError, IndexError, AttributeError):
-        return False
-    return True
 
 
 def params_key(params: Mapping[str, Any] | None) -> str:

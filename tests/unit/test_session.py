@@ -11,9 +11,6 @@ from transvis.session import (
     parse_groundtruth_csv,
     pool_from_demo,
     pool_from_featuresets,
-    selected_indices,
-    selected_labels,
-    selected_values,
 )
 
 
@@ -68,20 +65,6 @@ def test_match_groundtruth_by_id_or_bare_name():
     table = {"mobilenetv2_100": 0.8, "offline/vgg16": 0.5, "other": 0.1, "nan_model": float("nan")}
     assert match_groundtruth(table, ["offline/mobilenetv2_100", "offline/vgg16", "nan_model", "x"]) == {
         "offline/mobilenetv2_100": 0.8, "offline/vgg16": 0.5}
-
-
-def test_selection_readers():
-    event = {"selection": {"points": [
-        {"customdata": [5], "text": "m-1", "x": "class 2"},
-        {"customdata": [3], "text": "m-1", "x": "class 1"},
-        {"x": "class 2"},
-        {"customdata": ["bad"]},
-    ], "box": [], "lasso": []}}
-    assert selected_indices(event) == [3, 5]
-    assert selected_indices(event["selection"]) == [3, 5]
-    assert selected_labels(event) == ["m-1", "bad"]  # text first, else customdata[0]
-    assert selected_values(event, "x") == ["class 2", "class 1"]
-    assert selected_indices(None) == [] and selected_labels({}) == [] and selected_values(None) == []
 
 
 def test_params_key_is_order_free():
