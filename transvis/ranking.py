@@ -418,6 +418,89 @@ def attach_groundtruth(table: RankingTable, groundtruth: Mapping[str, float] | N
     return out
 
 
+def _resolve_request(features_by_model, metrics, params, model_params, on_error, blas_threads, n_jobs, resamples):
+    """:func:`rank_models`' arguments checked (every error before anything is computed) and resolved:
+    ``(metrics, specs, metric_params, model_params, n_jobs, resampling)``."""
+    if on_error not in ON_ERROR:
+        raise ValueError(f"on_error must be one of {ON_ERROR}; got {on_error!r}.")
+    if blas_threads is not None and (isinstance(blas_threads, bool) or not isinstance(blas_threads, int)
+                                     or blas_threads < 1):
+        raise ValueError(f"blas_threads must be a positive integer or None; got {blas_threads!r}.")
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1:
+        raise ValueError(f"n_jobs must be a positive integer (models scored at once); got {n_jobs!r}.")
+    n_jobs = int(n_jobs)
+    resampling = as_resampling(resamples)
+    if not isinstance(features_by_model, Mapping) or not features_by_model:
+        raise ValueError("features_by_model must be a non-empty dict {model: FeatureSet or (X, y[, P])}.")
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    metrics = list(metrics)
+    if not metrics:
+        raise ValueError("pass at least one metric name; see transvis.metrics.available().")
+    if len(set(metrics)) != len(metrics):
+        raise ValueError(f"metric names must be unique; got {metrics}.")
+    params = dict(params or {})
+    model_params = dict(model_params or {})
+    specs = {column: get_spec(column) for column in metrics}
+    unknown_keys = set(params) - set(metrics) - {s.name for s in specs.values()}
+    if unknown_keys:
+        raise ValueError(f"params given for metrics that are not ranked: {sorted(unknown_keys)}; add them to metrics.")
+    metric_params = {
+        column: dict(params.get(column, params.get(spec.name, {}))) for column, spec in specs.items()
+    }
+    for column, spec in specs.items():
+        _check_params(spec, column, metric_params[column])
+    unknown_models = set(model_params) - set(features_by_model)
+    if unknown_models:
+        raise ValueError(f"model_params name models that are not in the pool: {sorted(unknown_models)}.")
+    for model, per_metric in model_params.items():
+        for column, extra in per_metric.items():
+            if column not in specs:
+                raise ValueError(f"model_params[{model!r}] names metric {column!r}, which is not ranked.")
+            _check_params(specs[column], column, {**metric_params[column], **extra})
+    return metrics, specs, metric_params, model_params, n_jobs, resampling
+
+
+def _pool_combined(specs, raw, failed, on_error) -> dict[str, dict[str, MetricResult]]:
+    """``raw`` results with pool-level scores combined (``MetricSpec.pool_combine``, e.g. NCTI); a model whose
+    combined score is not finite, or every model when the combination fails, goes to ``failed``."""
+    results: dict[str, dict[str, MetricResult]] = {}
+    for column, spec in specs.items():
+        per_model = raw[column]
+        if spec.pool_combine is not None and per_model:
+            try:
+                combined = spec.pool_combine(dict(per_model))
+                bad = [m for m in per_model if not math.isfinite(float(combined[m]))]
+                failed.extend((m, column, f"pool combination gave {combined[m]}") for m in bad)
+                per_model = {
+                    m: dataclasses.replace(r, score=float(combined[m])) for m, r in per_model.items() if m not in bad
+                }
+            except Exception as err:
+                if on_error == "raise":
+                    raise
+                failed.extend((m, column, f"pool combination failed: {type(err).__name__}: {err}") for m in per_model)
+                per_model = {}
+        results[column] = per_model
+    return results
+
+
+def _scores_and_ranks(models, specs, results) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Scores and float-tolerant ranks [models × metrics] of the results (NaN where there is none)."""
+    metrics = list(specs)
+    scores = pd.DataFrame(
+        {column: pd.Series({m: r.score for m, r in results[column].items()}, dtype=float) for column in metrics},
+        index=pd.Index(models, name="model"),
+        columns=metrics,
+        dtype=float,
+    )
+    ranks = pd.DataFrame(
+        {column: _rank_column(scores[column], specs[column].higher_is_better) for column in metrics},
+        index=scores.index,
+        columns=metrics,
+    )
+    return scores, ranks
+
+
 def rank_models(
     features_by_model: Mapping[str, FeatureSet | Sequence],
     metrics: Sequence[str],
@@ -474,43 +557,8 @@ def rank_models(
     A metric needing source probabilities is *skipped* (with the reason) for a model that has none.
     Unknown metric names, parameters or variants raise a ``ValueError`` before anything is computed.
     """
-    if on_error not in ON_ERROR:
-        raise ValueError(f"on_error must be one of {ON_ERROR}; got {on_error!r}.")
-    if blas_threads is not None and (isinstance(blas_threads, bool) or not isinstance(blas_threads, int)
-                                     or blas_threads < 1):
-        raise ValueError(f"blas_threads must be a positive integer or None; got {blas_threads!r}.")
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1:
-        raise ValueError(f"n_jobs must be a positive integer (models scored at once); got {n_jobs!r}.")
-    n_jobs = int(n_jobs)
-    resampling = as_resampling(resamples)
-    if not isinstance(features_by_model, Mapping) or not features_by_model:
-        raise ValueError("features_by_model must be a non-empty dict {model: FeatureSet or (X, y[, P])}.")
-    if isinstance(metrics, str):
-        metrics = [metrics]
-    metrics = list(metrics)
-    if not metrics:
-        raise ValueError("pass at least one metric name; see transvis.metrics.available().")
-    if len(set(metrics)) != len(metrics):
-        raise ValueError(f"metric names must be unique; got {metrics}.")
-    params = dict(params or {})
-    model_params = dict(model_params or {})
-    specs = {column: get_spec(column) for column in metrics}
-    unknown_keys = set(params) - set(metrics) - {s.name for s in specs.values()}
-    if unknown_keys:
-        raise ValueError(f"params given for metrics that are not ranked: {sorted(unknown_keys)}; add them to metrics.")
-    metric_params = {
-        column: dict(params.get(column, params.get(spec.name, {}))) for column, spec in specs.items()
-    }
-    for column, spec in specs.items():
-        _check_params(spec, column, metric_params[column])
-    unknown_models = set(model_params) - set(features_by_model)
-    if unknown_models:
-        raise ValueError(f"model_params name models that are not in the pool: {sorted(unknown_models)}.")
-    for model, per_metric in model_params.items():
-        for column, extra in per_metric.items():
-            if column not in specs:
-                raise ValueError(f"model_params[{model!r}] names metric {column!r}, which is not ranked.")
-            _check_params(specs[column], column, {**metric_params[column], **extra})
+    metrics, specs, metric_params, model_params, n_jobs, resampling = _resolve_request(
+        features_by_model, metrics, params, model_params, on_error, blas_threads, n_jobs, resamples)
 
     models = list(features_by_model)
     raw: dict[str, dict[str, MetricResult]] = {column: {} for column in metrics}
@@ -548,23 +596,7 @@ def rank_models(
         for column, value in record.seconds.items():
             seconds.at[model, column] = value
 
-    results: dict[str, dict[str, MetricResult]] = {}
-    for column, spec in specs.items():
-        per_model = raw[column]
-        if spec.pool_combine is not None and per_model:
-            try:
-                combined = spec.pool_combine(dict(per_model))
-                bad = [m for m in per_model if not math.isfinite(float(combined[m]))]
-                failed.extend((m, column, f"pool combination gave {combined[m]}") for m in bad)
-                per_model = {
-                    m: dataclasses.replace(r, score=float(combined[m])) for m, r in per_model.items() if m not in bad
-                }
-            except Exception as err:
-                if on_error == "raise":
-                    raise
-                failed.extend((m, column, f"pool combination failed: {type(err).__name__}: {err}") for m in per_model)
-                per_model = {}
-        results[column] = per_model
+    results = _pool_combined(specs, raw, failed, on_error)
 
     _warn_degenerate(results)
 
@@ -576,18 +608,7 @@ def rank_models(
             if noise_of_column is not None:
                 noise[column] = noise_of_column
 
-    scores = pd.DataFrame(
-        {column: pd.Series({m: r.score for m, r in results[column].items()}, dtype=float) for column in metrics},
-        index=pd.Index(models, name="model"),
-        columns=metrics,
-        dtype=float,
-    )
-    ranks = pd.DataFrame(
-        {column: _rank_column(scores[column], specs[column].higher_is_better) for column in metrics},
-        index=scores.index,
-        columns=metrics,
-    )
-
+    scores, ranks = _scores_and_ranks(models, specs, results)
     table = RankingTable(
         scores=scores,
         ranks=ranks,
