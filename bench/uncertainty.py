@@ -28,7 +28,7 @@ from transvis.uncertainty import Resampling  # noqa: E402
 
 def _demo_pool():
     from transvis.demo import load_demo
-    from transvis.session import default_metrics, default_params
+    from transvis.app_defaults import default_metrics, default_params
 
     demo = load_demo()
     metrics = default_metrics()

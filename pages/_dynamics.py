@@ -88,7 +88,7 @@ def _with_noise(pool_key: str, kind: str, metric: str, params_json: str, noise_j
 def _noise_request(metric: str, params: dict | None) -> dict:
     """The metric parameters whose ranking carries the noise: the caller's, else the metric's default variant
     (what the trajectory scores with, and the Leaderboard's cache entry)."""
-    from transvis.session import default_params
+    from transvis.app_defaults import default_params
 
     return dict(params) if params is not None else dict(default_params([metric]).get(metric) or {})
 

@@ -79,7 +79,8 @@ def _add_demo_ranking(pool: Pool, demo) -> None:
     """The default ranking and trajectories persisted by ``transvis demo prepare`` (when fresh): the Leaderboard
     and the dynamics pages paint at once (each trajectory is read from disk when a page first asks for it)."""
     from transvis.demo import load_demo_method_rankings, load_demo_ranking, load_demo_trajectories
-    from transvis.session import add_precomputed, default_params
+    from transvis.app_defaults import default_params
+    from transvis.session import add_precomputed
 
     try:
         pool.trajectories.update(load_demo_trajectories(demo))
@@ -241,7 +242,7 @@ def ensure_router() -> None:
 def variant_params(metrics: list[str]) -> dict:
     """``{metric: {"variant": …}}`` as chosen on the Leaderboard (defaults until changed there), so every page
     that ranks the pool shares the Leaderboard's cache entry."""
-    from transvis.session import default_params
+    from transvis.app_defaults import default_params
 
     return {name: {"variant": st.session_state.get(f"w:lb_variant_{name}", chosen["variant"])}
             for name, chosen in default_params(metrics).items()}
@@ -251,7 +252,7 @@ def leaderboard_metrics() -> list[str]:
     """The metrics chosen on the Leaderboard (its defaults until changed there: every metric but the slow
     opt-in ones)."""
     from transvis.metrics import available
-    from transvis.session import default_metrics
+    from transvis.app_defaults import default_metrics
 
     chosen = st.session_state.get("w:lb_metrics")
     return [m for m in chosen if m in available()] if chosen else default_metrics()

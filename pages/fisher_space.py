@@ -8,7 +8,7 @@ from pages._dynamics import animation_section, kind_choices, model_select
 from pages._method_page import detail_model, method_scored
 from pages._scatter import class_chart
 from pages._ui import default, page_header
-from transvis.session import DYNAMICS_DEFAULTS, METHOD_DEFAULTS
+from transvis.app_defaults import DYNAMICS_DEFAULTS, METHOD_DEFAULTS
 from transvis.viz import NEUTRAL_COLORS, model_colors, short_model_name
 from transvis.viz.methods import before_after_bars, histograms, matrix_heatmap, per_class_bars, spectrum_plot
 

@@ -29,7 +29,8 @@ from transvis.headline import (
 )
 from transvis.metrics import available, get_spec, opt_in_metrics
 from pages._selection import selected_labels
-from transvis.session import default_metrics, in_sample_note
+from transvis.app_defaults import default_metrics
+from transvis.session import in_sample_note
 from transvis.viz import model_colors, short_model_name
 from transvis.viz.leaderboard import (
     GROUNDTRUTH_LABEL,

@@ -14,7 +14,7 @@ from pages._dynamics import (
 from pages._method_page import detail_model, scored_models
 from pages._scatter import class_chart
 from pages._ui import default, page_header
-from transvis.session import DYNAMICS_DEFAULTS
+from transvis.app_defaults import DYNAMICS_DEFAULTS
 from transvis.viz import NEUTRAL_COLORS, model_colors, short_model_name
 from transvis.viz.methods import gram_vs_etf, per_class_bars, small_multiples_bars
 

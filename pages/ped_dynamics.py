@@ -14,7 +14,7 @@ from pages._dynamics import (
 from pages._method_page import before_after_ranking, detail_model, method_scored
 from pages._scatter import class_chart
 from pages._ui import default, metric_label, page_header
-from transvis.session import METHOD_DEFAULTS
+from transvis.app_defaults import METHOD_DEFAULTS
 from transvis.viz import model_colors, short_model_name
 from transvis.viz.methods import curves, matrix_heatmap, per_class_bars
 

@@ -6,7 +6,7 @@ import streamlit as st
 from pages._dynamics import animation_section, kind_choices, metric_select, model_select, quantity_curves
 from pages._method_page import before_after_ranking, method_scored, trace_before_after
 from pages._ui import default, metric_label, page_header
-from transvis.session import DYNAMICS_DEFAULTS, METHOD_DEFAULTS
+from transvis.app_defaults import DYNAMICS_DEFAULTS, METHOD_DEFAULTS
 from transvis.viz import model_colors, short_model_name
 
 # what the animation can sweep: the choices the spread_attract dynamics declares, in the page's words

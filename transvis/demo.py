@@ -231,7 +231,7 @@ def prepare_demo(*, progress=None, device="auto", cache_dir=None) -> list[str]:
     """
     from transvis.models import prepare_demo_zoo, zoo_ids
     from transvis.pipeline import get_features
-    from transvis.session import DYNAMICS_DEFAULTS
+    from transvis.app_defaults import DYNAMICS_DEFAULTS
 
     say = progress or (lambda message: None)
     say("converting the offline demo zoo (once)")
@@ -325,7 +325,7 @@ def demo_ranking_key(feature_keys: Mapping[str, str]) -> dict:
     """Everything the default ranking depends on: the features (store keys), the Leaderboard's default
     metrics and parameters, the scoring code and the numeric libraries. Ground truth is not part of it:
     correlations are recomputed from the current ground-truth CSV whenever the ranking is loaded."""
-    from transvis.session import METHOD_DEFAULTS, default_metrics, default_params
+    from transvis.app_defaults import METHOD_DEFAULTS, default_metrics, default_params
     from transvis.uncertainty import DEFAULT_RESAMPLING
 
     metrics = default_metrics()
@@ -345,7 +345,7 @@ def compute_demo_ranking(demo: Demo):
     """``rank_models`` of the demo with the Leaderboard's default metrics and parameters, with the scores'
     noise (:data:`transvis.uncertainty.DEFAULT_RESAMPLING`) so the app opens with intervals."""
     from transvis.ranking import rank_models
-    from transvis.session import default_metrics, default_params
+    from transvis.app_defaults import default_metrics, default_params
     from transvis.uncertainty import DEFAULT_RESAMPLING
 
     metrics = default_metrics()
@@ -355,11 +355,11 @@ def compute_demo_ranking(demo: Demo):
 
 def compute_method_rankings(demo: Demo, default_table=None) -> dict:
     """``{metric: RankingTable}`` of the method pages' metrics at their default parameters
-    (``transvis.session.METHOD_DEFAULTS``): what those pages show before a control is moved. A metric whose
+    (``transvis.app_defaults.METHOD_DEFAULTS``): what those pages show before a control is moved. A metric whose
     page defaults resolve to the Leaderboard's parameters is taken from ``default_table`` (the
     :func:`compute_demo_ranking` table) instead of being scored again."""
     from transvis.ranking import rank_models
-    from transvis.session import METHOD_DEFAULTS, default_params
+    from transvis.app_defaults import METHOD_DEFAULTS, default_params
     from transvis.uncertainty import DEFAULT_RESAMPLING
 
     stats: dict = {}
@@ -431,7 +431,7 @@ def load_demo_ranking(demo: Demo, *, regime: str | None = None, cache_dir=None):
 
 def load_demo_method_rankings(demo: Demo, *, cache_dir=None) -> dict:
     """``{metric: (params, RankingTable)}`` persisted for the method pages' defaults; {} when missing or stale."""
-    from transvis.session import METHOD_DEFAULTS
+    from transvis.app_defaults import METHOD_DEFAULTS
 
     payload = _fresh_payload(demo, cache_dir)
     out = {}
@@ -476,11 +476,11 @@ def _dynamics_code_digest() -> str:
 
 def demo_trajectories_key(feature_keys: Mapping[str, str]) -> dict:
     """Everything the default trajectories depend on: the features (store keys), the dynamics pages' default
-    requests (``transvis.session.DYNAMICS_DEFAULTS``, defaults filled in by ``transvis.dynamics.request``),
+    requests (``transvis.app_defaults.DYNAMICS_DEFAULTS``, defaults filled in by ``transvis.dynamics.request``),
     the dynamics and scoring code, the file format and the numeric libraries."""
     from transvis.dynamics import request
     from transvis.dynamics.persist import FORMAT
-    from transvis.session import DYNAMICS_DEFAULTS
+    from transvis.app_defaults import DYNAMICS_DEFAULTS
 
     return {
         "format": [DEMO_TRAJECTORIES_FORMAT, FORMAT],
@@ -495,7 +495,7 @@ def compute_demo_trajectories(demo: Demo) -> dict:
     """``{kind: Trajectory}`` of the dynamics pages' default requests on ``demo``, as the pages compute them
     (``transvis.dynamics.run`` on the pool's feature arrays)."""
     from transvis import dynamics
-    from transvis.session import DYNAMICS_DEFAULTS
+    from transvis.app_defaults import DYNAMICS_DEFAULTS
 
     arrays = {m: fs.features for m, fs in demo.features.items()}
     cache_key = ("demo-prepare", tuple(sorted(demo.feature_keys.items())) or demo.name)  # shares model statistics

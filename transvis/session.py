@@ -18,48 +18,6 @@ import numpy as np
 
 from transvis.features.featureset import FeatureSet
 
-# The method pages' parameters before the user moves a control (their widgets start here), so that
-# ``transvis demo prepare`` can score them once: {metric: params}.
-METHOD_DEFAULTS = {
-    "fsp": {"metric": "logme", "variant": "paper", "spread": 0.3, "attract": 0.3},  # Spread & Attract
-    "ped": {"metric": "sfda", "exit_ratio": 0.5, "time_step": 0.1, "max_steps": 6},  # PED dynamics
-    "sfda": {"shrinkage": None, "confmix": True, "spectrum": True},  # Fisher space
-}
-
-
-# The trajectory each dynamics page animates before a control is moved (and the Export page's default
-# animation, Neural collapse's): {kind: (metric, engine parameters)}; ``transvis demo prepare`` persists them.
-DYNAMICS_DEFAULTS = {
-    "spread_attract": (METHOD_DEFAULTS["fsp"]["metric"], {
-        "variant": METHOD_DEFAULTS["fsp"]["variant"], "mode": "both",
-        "spread": METHOD_DEFAULTS["fsp"]["spread"], "attract": METHOD_DEFAULTS["fsp"]["attract"]}),
-    "fisher": ("sfda", {"shrinkage": METHOD_DEFAULTS["sfda"]["shrinkage"],
-                        "confmix": METHOD_DEFAULTS["sfda"]["confmix"], "sweep": "confmix"}),
-    "ped": (METHOD_DEFAULTS["ped"]["metric"], {k: v for k, v in METHOD_DEFAULTS["ped"].items() if k != "metric"}),
-    "collapse": ("logme", {"to_etf": False}),
-}
-
-
-def default_metrics() -> list[str]:
-    """The metrics the Leaderboard ranks until the user changes them: every registered one but the opt-in
-    (``MetricSpec.opt_in``: slow on real pools); the CLI's default too."""
-    from transvis.metrics import default_metrics as registry_defaults
-
-    return registry_defaults()
-
-
-def default_params(metrics: Sequence[str]) -> dict[str, dict]:
-    """``{metric: {"variant": default}}`` for the metrics that have variants (the Leaderboard's defaults)."""
-    from transvis.metrics import get_spec
-
-    out = {}
-    for name in metrics:
-        spec = get_spec(name)
-        if spec.variants:
-            out[name] = {"variant": spec.default_variant or spec.variants[0]}
-    return out
-
-
 def short_digest(*parts: Any, length: int = 12) -> str:
     """A short stable hex digest of JSON-able parts (for cache keys)."""
     text = json.dumps(parts, sort_keys=True, default=str)

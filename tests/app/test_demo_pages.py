@@ -54,7 +54,8 @@ def prepared():
 def persisted_trajectories(prepared):
     """``{kind: Trajectory}`` persisted for the dynamics pages' defaults (skips/fails like ``prepared``)."""
     from transvis.demo import load_demo_trajectories
-    from transvis.session import DYNAMICS_DEFAULTS, trajectory_request_key
+    from transvis.app_defaults import DYNAMICS_DEFAULTS
+    from transvis.session import trajectory_request_key
 
     loaders = load_demo_trajectories(prepared[0])
     keys = {kind: trajectory_request_key(kind, metric, params) for kind, (metric, params) in DYNAMICS_DEFAULTS.items()}

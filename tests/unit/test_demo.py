@@ -38,7 +38,7 @@ from transvis.demo import (  # noqa: E402
     load_demo_ranking,
     save_demo_ranking,
 )
-from transvis.session import default_metrics  # noqa: E402
+from transvis.app_defaults import default_metrics  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,7 @@ def test_a_stale_persisted_ranking_is_not_used(tmp_path, small_demo, small_table
         patch.setattr(demo_module, "DEMO_RANKING_FORMAT", demo_module.DEMO_RANKING_FORMAT + 1)
         assert load_demo_ranking(small_demo, cache_dir=tmp_path) is None
     with monkeypatch.context() as patch:
-        patch.setattr("transvis.session.default_metrics", lambda: ["logme", "sfda"])
+        patch.setattr("transvis.app_defaults.default_metrics", lambda: ["logme", "sfda"])
         assert load_demo_ranking(small_demo, cache_dir=tmp_path) is None
     assert load_demo_ranking(small_demo, cache_dir=tmp_path) is not None  # unchanged inputs: used
     demo_ranking_path(tmp_path).write_text("{truncated")
@@ -141,7 +141,7 @@ def test_the_key_names_features_metrics_params_and_code(small_demo):
 
 def test_method_page_defaults_are_persisted_beside_the_default_ranking(tmp_path, small_demo, small_table):
     from transvis.demo import compute_method_rankings, load_demo_method_rankings
-    from transvis.session import METHOD_DEFAULTS
+    from transvis.app_defaults import METHOD_DEFAULTS
 
     methods = compute_method_rankings(small_demo, small_table)
     assert set(methods) == set(METHOD_DEFAULTS)
@@ -169,7 +169,8 @@ def small_trajectories(small_demo):
 
 
 def test_default_trajectories_are_persisted_and_loaded_by_request(tmp_path, small_demo, small_trajectories):
-    from transvis.session import DYNAMICS_DEFAULTS, trajectory_request_key
+    from transvis.app_defaults import DYNAMICS_DEFAULTS
+    from transvis.session import trajectory_request_key
 
     assert set(small_trajectories) == set(DYNAMICS_DEFAULTS)
     path = demo_module.save_demo_trajectories(small_demo, small_trajectories, cache_dir=tmp_path)
@@ -204,9 +205,9 @@ def test_stale_or_missing_trajectories_are_not_used(tmp_path, small_demo, small_
         patch.setattr(demo_module, "DEMO_TRAJECTORIES_FORMAT", demo_module.DEMO_TRAJECTORIES_FORMAT + 1)
         assert demo_module.load_demo_trajectories(small_demo, cache_dir=tmp_path) == {}
     with monkeypatch.context() as patch:  # a page default changed: its trajectory is another request
-        import transvis.session as session
+        import transvis.app_defaults as app_defaults
 
-        patch.setitem(session.DYNAMICS_DEFAULTS, "collapse", ("logme", {"to_etf": True}))
+        patch.setitem(app_defaults.DYNAMICS_DEFAULTS, "collapse", ("logme", {"to_etf": True}))
         assert demo_module.load_demo_trajectories(small_demo, cache_dir=tmp_path) == {}
     loaders = demo_module.load_demo_trajectories(small_demo, cache_dir=tmp_path)
     assert len(loaders) == 4  # unchanged inputs: used

@@ -45,10 +45,10 @@ def test_labels_of_other_strings_are_unchanged():
 
 
 def test_app_and_cli_rank_the_registry_default_set():
-    """The Leaderboard's default (``session.default_metrics``) and the CLI's (``--metrics`` left out) are the
+    """The Leaderboard's default (``app_defaults.default_metrics``) and the CLI's (``--metrics`` left out) are the
     registry's ``default_metrics()`` (the CLI's hard-coded list used to omit ncm_softmax)."""
     from transvis import cli
-    from transvis.session import default_metrics as app_defaults
+    from transvis.app_defaults import default_metrics as app_defaults
 
     assert app_defaults() == default_metrics()
     args = cli.build_parser().parse_args(["score", "--features", "unused.npz"])

@@ -99,7 +99,8 @@ def test_per_metric_rankings_merge_to_the_same_table_as_one_call():
 
 def test_precomputed_tables_are_kept_per_metric_and_parameters():
     from transvis.ranking import rank_models
-    from transvis.session import add_precomputed, default_metrics, default_params, metric_params_key
+    from transvis.app_defaults import default_metrics, default_params
+    from transvis.session import add_precomputed, metric_params_key
 
     assert "nleep" not in default_metrics() and "parc" not in default_metrics() and "logme" in default_metrics()
     assert default_params(["logme", "hscore", "fsp"]) == {"logme": {"variant": "exact"}, "fsp": {"variant": "paper"}}
