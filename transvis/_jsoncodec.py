@@ -17,15 +17,17 @@ keep reading what they wrote before:
 
 from __future__ import annotations
 
+import abc
 import base64
 import math
 from collections.abc import Mapping
 from typing import Any, Callable
 
 
-class JsonEncoder:
+class JsonEncoder(abc.ABC):
     """Value -> JSON-able value; subclasses decide each kind (``array``, ``scalar``, ``float``, ``mapping``,
-    ``tuple``, ``other``)."""
+    ``tuple``, ``other``). ``array`` has no default: where arrays go (inline bytes or a file beside the
+    document) is what distinguishes the two formats, so each format must say it."""
 
     def encode(self, value) -> Any:
         import numpy as np
@@ -46,8 +48,9 @@ class JsonEncoder:
             return [self.encode(v) for v in value]
         return self.other(value)
 
+    @abc.abstractmethod
     def array(self, value):
-        raise NotImplementedError
+        """A numpy array as a JSON-able value (the format's choice)."""
 
     def scalar(self, value):
         return self.encode(value.item())
