@@ -110,10 +110,10 @@ def test_a_stale_persisted_ranking_is_not_used(tmp_path, small_demo, small_table
                                       feature_keys={**small_demo.feature_keys, next(iter(small_demo.features)): "new"})
     assert load_demo_ranking(other_features, cache_dir=tmp_path) is None
     with monkeypatch.context() as patch:
-        patch.setattr(demo_module, "_scoring_code_digest", lambda: "edited-metric-code")
+        patch.setattr(demo_module.ranking_cache, "_scoring_code_digest", lambda: "edited-metric-code")
         assert load_demo_ranking(small_demo, cache_dir=tmp_path) is None
     with monkeypatch.context() as patch:
-        patch.setattr(demo_module, "DEMO_RANKING_FORMAT", demo_module.DEMO_RANKING_FORMAT + 1)
+        patch.setattr(demo_module.ranking_cache, "DEMO_RANKING_FORMAT", demo_module.DEMO_RANKING_FORMAT + 1)
         assert load_demo_ranking(small_demo, cache_dir=tmp_path) is None
     with monkeypatch.context() as patch:
         patch.setattr("transvis.app_defaults.default_metrics", lambda: ["logme", "sfda"])
@@ -196,13 +196,14 @@ def test_stale_or_missing_trajectories_are_not_used(tmp_path, small_demo, small_
                                       feature_keys={**small_demo.feature_keys, next(iter(small_demo.features)): "new"})
     assert demo_module.load_demo_trajectories(other_features, cache_dir=tmp_path) == {}
     with monkeypatch.context() as patch:
-        patch.setattr(demo_module, "_dynamics_code_digest", lambda: "edited-dynamics-code")
+        patch.setattr(demo_module.trajectory_cache, "_dynamics_code_digest", lambda: "edited-dynamics-code")
+        assert demo_module.load_demo_trajectories(small_demo, cache_dir=tmp_path) == {}
+    with monkeypatch.context() as patch:  # frames are scored: the scoring code is part of their key
+        patch.setattr(demo_module.ranking_cache, "_scoring_code_digest", lambda: "edited-metric-code")
         assert demo_module.load_demo_trajectories(small_demo, cache_dir=tmp_path) == {}
     with monkeypatch.context() as patch:
-        patch.setattr(demo_module, "_scoring_code_digest", lambda: "edited-metric-code")  # frames are scored
-        assert demo_module.load_demo_trajectories(small_demo, cache_dir=tmp_path) == {}
-    with monkeypatch.context() as patch:
-        patch.setattr(demo_module, "DEMO_TRAJECTORIES_FORMAT", demo_module.DEMO_TRAJECTORIES_FORMAT + 1)
+        patch.setattr(demo_module.trajectory_cache, "DEMO_TRAJECTORIES_FORMAT",
+                      demo_module.DEMO_TRAJECTORIES_FORMAT + 1)
         assert demo_module.load_demo_trajectories(small_demo, cache_dir=tmp_path) == {}
     with monkeypatch.context() as patch:  # a page default changed: its trajectory is another request
         import transvis.app_defaults as app_defaults
