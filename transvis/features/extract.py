@@ -20,7 +20,8 @@ import sys
 import time
 import warnings
 from contextlib import nullcontext
-from typing import Any, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -313,34 +314,72 @@ def extract_features(
     ``meta`` records the preprocessing, device, precision, effective batch size, timing, versions and the
     dataset indices that were skipped (``meta["skipped"]``) with their errors.
     """
-    import timm
-    from timm.data import create_transform
+    from transvis.models import preprocessing_config
 
-    from transvis.models import load_model, preprocessing_config, preprocessing_fingerprint
+    _check_dataset(dataset, batch_size)
+    n_items = len(dataset)
+    device = select_device(device)
+    amp_dtype = _amp_dtype(device, amp)
+    use_channels_last = (device.type == "cuda") if channels_last is None else bool(channels_last)
+    model, model_id = _prepared_model(model_or_id, device, use_channels_last, cache_dir)
+    config = preprocessing_config(model, input_size)
+    taps = _resolve_taps(model, layers, tuple(config["input_size"]), device, amp_dtype)
+    with_logits = bool(with_source_probs) and int(getattr(model, "num_classes", 0) or 0) > 0
+    forward = _Forward(model, device, amp_dtype, use_channels_last, taps, with_logits, batch_size)
+    workers = auto_num_workers(n_items, batch_size, device) if num_workers is None else int(num_workers)
+    loader = _loader(dataset, _eval_transform(config), batch_size, workers, device)
 
+    bar = _Progress(n_items, progress, f"{model_id} on {dataset.dataset_id}")
+    run = _run_batches(loader, forward, n_items, bar, cancel, model_id, str(dataset.dataset_id))
+    meta = _extraction_meta(model_id, config, device, amp_dtype, use_channels_last, forward, batch_size, workers,
+                            n_items, run, with_logits)
+    labels = np.concatenate(run.labels).astype(np.int64)
+    probs = np.concatenate(run.chunks.pop("probs")) if "probs" in run.chunks else None
+
+    def featureset(layer: str, values: np.ndarray, source_probs) -> FeatureSet:
+        layer_meta = dict(copy.deepcopy(meta), layer=layer)
+        if layer != PRE_LOGITS:
+            layer_meta["tap_index"] = int(layer[3:])
+        return FeatureSet(features=values, labels=labels, class_names=list(dataset.class_names), model_id=model_id,
+                          dataset_id=str(dataset.dataset_id), source_probs=source_probs, layer=layer,
+                          meta=layer_meta)
+
+    pre_logits = featureset(PRE_LOGITS, np.concatenate(run.chunks.pop(PRE_LOGITS)), probs)
+    if layers is None:
+        return pre_logits
+    out = {PRE_LOGITS: pre_logits}
+    for index in taps:
+        out[f"tap{index}"] = featureset(f"tap{index}", np.concatenate(run.chunks[f"tap{index}"]), None)
+    return out
+
+
+def _check_dataset(dataset, batch_size: int) -> None:
     for attribute in ("class_names", "dataset_id"):
         if not hasattr(dataset, attribute):
             raise ValueError(f"The dataset has no `{attribute}` attribute; transvis datasets provide it.")
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
-    n_items = len(dataset)
-    if n_items == 0:
+    if len(dataset) == 0:
         raise ValueError(f"Dataset {dataset.dataset_id} is empty; nothing to extract.")
 
-    device = select_device(device)
-    amp_dtype = _amp_dtype(device, amp)
-    use_channels_last = (device.type == "cuda") if channels_last is None else bool(channels_last)
-    if isinstance(model_or_id, str):
-        model = load_model(model_or_id, device="cpu", cache_dir=cache_dir)
-    else:
-        model = model_or_id
+
+def _prepared_model(model_or_id, device: torch.device, channels_last: bool, cache_dir):
+    """``(model in eval mode on device, model id)``; a model id is loaded with :func:`transvis.models.load_model`."""
+    from transvis.models import load_model
+
+    model = load_model(model_or_id, device="cpu", cache_dir=cache_dir) if isinstance(model_or_id, str) else model_or_id
     model_id = getattr(model, "transvis_model_id", None) or _describe(model)
     model = model.eval().to(device)
-    if use_channels_last:
+    if channels_last:
         model = model.to(memory_format=torch.channels_last)
+    return model, model_id
 
-    config = preprocessing_config(model, input_size)
-    transform = create_transform(
+
+def _eval_transform(config: Mapping[str, Any]):
+    """timm's evaluation transform for a model's preprocessing ``config`` (``transvis.models.preprocessing_config``)."""
+    from timm.data import create_transform
+
+    return create_transform(
         input_size=tuple(config["input_size"]),
         interpolation=config["interpolation"],
         mean=tuple(config["mean"]),
@@ -349,12 +388,12 @@ def extract_features(
         crop_mode=config.get("crop_mode", "center"),
         is_training=False,
     )
-    taps = _resolve_taps(model, layers, tuple(config["input_size"]), device, amp_dtype)
-    with_logits = bool(with_source_probs) and int(getattr(model, "num_classes", 0) or 0) > 0
-    forward = _Forward(model, device, amp_dtype, use_channels_last, taps, with_logits, batch_size)
 
-    workers = auto_num_workers(n_items, batch_size, device) if num_workers is None else int(num_workers)
-    loader = DataLoader(
+
+def _loader(dataset, transform, batch_size: int, workers: int, device: torch.device) -> DataLoader:
+    """Batches of ``(indices, images, labels, failed)`` in dataset order; unreadable images are reported in
+    ``failed`` instead of stopping the run (``_SafeTransformed``)."""
+    return DataLoader(
         _SafeTransformed(dataset, transform),
         batch_size=batch_size,
         shuffle=False,
@@ -365,86 +404,80 @@ def extract_features(
         prefetch_factor=4 if workers > 0 else None,
     )
 
-    chunks: dict[str, list[np.ndarray]] = {}
-    kept_labels: list[np.ndarray] = []
-    skipped: list[int] = []
-    errors: dict[str, str] = {}
-    bar = _Progress(n_items, progress, f"{model_id} on {dataset.dataset_id}")
+
+@dataclass
+class _BatchRun:
+    """What one pass over the loader collected: per-output arrays, labels of the kept images, skipped indices."""
+
+    chunks: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    labels: list[np.ndarray] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _run_batches(loader, forward: _Forward, n_items: int, bar: _Progress, cancel, model_id: str,
+                 dataset_id: str) -> _BatchRun:
+    """Forward every batch of ``loader``; checks ``cancel`` before the first batch and after each one."""
+    what = f"{model_id} on {dataset_id}"
+    run = _BatchRun()
     start = time.perf_counter()
     done = 0
     try:
         with torch.inference_mode():
             if _cancel_requested(cancel):
-                raise ExtractionCancelled(f"extraction of {model_id} on {dataset.dataset_id} cancelled before "
-                                          "it started.")
+                raise ExtractionCancelled(f"extraction of {what} cancelled before it started.")
             for indices, images, labels, failed in loader:
                 for index, message in failed:
-                    skipped.append(int(index))
-                    if len(errors) < _MAX_ERRORS_KEPT:
-                        errors[str(int(index))] = message
+                    run.skipped.append(int(index))
+                    if len(run.errors) < _MAX_ERRORS_KEPT:
+                        run.errors[str(int(index))] = message
                 if images is not None:
                     for key, value in forward(images).items():
-                        chunks.setdefault(key, []).append(value)
-                    kept_labels.append(labels.numpy())
+                        run.chunks.setdefault(key, []).append(value)
+                    run.labels.append(labels.numpy())
                 step = len(indices) + len(failed)
                 done += step
                 bar.update(done, step)
                 if _cancel_requested(cancel) and done < n_items:
-                    raise ExtractionCancelled(f"extraction of {model_id} on {dataset.dataset_id} cancelled after "
-                                              f"{done:,} of {n_items:,} images.")
+                    raise ExtractionCancelled(f"extraction of {what} cancelled after {done:,} of {n_items:,} "
+                                              "images.")
     finally:
         bar.close()
-    seconds = time.perf_counter() - start
-    if not kept_labels:
-        first = next(iter(errors.values()), "unknown error")
-        raise ValueError(f"No image of {dataset.dataset_id} could be read (first error: {first}).")
+    run.seconds = time.perf_counter() - start
+    if not run.labels:
+        first = next(iter(run.errors.values()), "unknown error")
+        raise ValueError(f"No image of {dataset_id} could be read (first error: {first}).")
+    return run
 
-    labels = np.concatenate(kept_labels).astype(np.int64)
-    probs = np.concatenate(chunks.pop("probs")) if "probs" in chunks else None
-    meta: dict[str, Any] = {
+
+def _extraction_meta(model_id, config, device, amp_dtype, channels_last, forward, batch_size, workers, n_items,
+                     run: _BatchRun, with_logits: bool) -> dict[str, Any]:
+    """``FeatureSet.meta`` of an extraction: preprocessing, device, precision, batch sizes, timing, versions, skips."""
+    import timm
+
+    from transvis.models import preprocessing_fingerprint
+
+    return {
         "model_id": model_id,
         "preprocessing": config,
         "preprocessing_id": preprocessing_fingerprint(config),
         "device": str(device),
         "precision": str(amp_dtype).replace("torch.", "") if amp_dtype is not None else "float32",
-        "channels_last": use_channels_last,
+        "channels_last": channels_last,
         "batch_size": forward.chunk,
         "requested_batch_size": batch_size,
         "oom_backoffs": forward.backoffs,
         "num_workers": workers,
         "n_total": n_items,
-        "n_kept": int(labels.shape[0]),
-        "skipped": sorted(skipped),
-        "skipped_errors": errors,
-        "seconds": round(seconds, 3),
-        "images_per_s": round(n_items / max(seconds, 1e-9), 2),
+        "n_kept": int(sum(part.shape[0] for part in run.labels)),
+        "skipped": sorted(run.skipped),
+        "skipped_errors": run.errors,
+        "seconds": round(run.seconds, 3),
+        "images_per_s": round(n_items / max(run.seconds, 1e-9), 2),
         "source_head": with_logits,
         "versions": {"torch": torch.__version__, "timm": timm.__version__},
     }
-    class_names = list(dataset.class_names)
-
-    def featureset(layer: str, values: np.ndarray, source_probs) -> FeatureSet:
-        layer_meta = dict(copy.deepcopy(meta), layer=layer)
-        if layer != PRE_LOGITS:
-            layer_meta["tap_index"] = int(layer[3:])
-        return FeatureSet(
-            features=values,
-            labels=labels,
-            class_names=class_names,
-            model_id=model_id,
-            dataset_id=str(dataset.dataset_id),
-            source_probs=source_probs,
-            layer=layer,
-            meta=layer_meta,
-        )
-
-    pre_logits = featureset(PRE_LOGITS, np.concatenate(chunks.pop(PRE_LOGITS)), probs)
-    if layers is None:
-        return pre_logits
-    out = {PRE_LOGITS: pre_logits}
-    for index in taps:
-        out[f"tap{index}"] = featureset(f"tap{index}", np.concatenate(chunks[f"tap{index}"]), None)
-    return out
 
 
 def _describe(model) -> str:
