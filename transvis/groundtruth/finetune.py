@@ -218,42 +218,22 @@ def finetune(model, dataset, *, seed: int = 0, lrs: Sequence[float] = DEFAULT_LR
     start = time.perf_counter()
     device = pick_device(device)
     labels = np.asarray(dataset.labels)
-    num_classes = len(dataset.class_names)
     train, val, test = stratified_split(labels, val_fraction if len(lrs) > 1 else 0.0, test_fraction, seed)
     if test.size == 0 or train.size == 0:
         raise ValueError("too few images to fine-tune: need at least two per class for a test split.")
     if num_workers is None:
         num_workers = 4 if device == "cuda" else 0
-
-    def fresh():
-        torch.manual_seed(seed)  # the same initial weights (random parts included) for every learning rate
-        module = as_module(model() if callable(model) and not isinstance(model, torch.nn.Module)
-                           else copy.deepcopy(model))
-        torch.manual_seed(seed)
-        return with_new_head(module, num_classes, int(input_size or 64))
-
+    fresh = _fresh_model_factory(model, seed, len(dataset.class_names), int(input_size or 64))
     first = fresh()
     train_tf, eval_tf, config = model_transforms(first, input_size, augment)
-
-    def loader(indices, transform, shuffle):
-        generator = torch.Generator().manual_seed(seed)
-        return torch.utils.data.DataLoader(
-            _Transformed(dataset, indices, transform), batch_size=batch_size, shuffle=shuffle,
-            drop_last=shuffle and len(indices) > batch_size, num_workers=num_workers, generator=generator,
-            pin_memory=device == "cuda", persistent_workers=False,
-        )
-
+    loader = _loader_factory(dataset, batch_size, num_workers, seed, device)
     val_loader = loader(val, eval_tf, False) if val.size else None
     test_loader = loader(test, eval_tf, False)
-    val_accuracy, test_accuracy, diverged = {}, {}, []
     steps_per_run = max(min(epochs * len(loader(train, train_tf, True)), int(max_steps) if max_steps else 10**12), 1)
     chance = float(np.bincount(labels[val]).max() / val.size) if val.size else 0.0
-    lrs_tried = [float(v) for v in lrs]
+    grid = _LrGrid(lrs_tried=[float(v) for v in lrs], chance=chance)
 
-    def all_failed():  # every run diverged or ended no better than guessing the commonest class
-        return all(lr in diverged or val_accuracy.get(lr, 0.0) <= chance for lr in lrs_tried)
-
-    for lr in _grid_with_fallback(lrs_tried, all_failed):
+    for lr in _grid_with_fallback(grid.lrs_tried, grid.all_failed):
         net = (first if first is not None else fresh()).to(device)
         first = None
         train_loader = loader(train, train_tf, True)  # the same batch order for every learning rate
@@ -265,18 +245,13 @@ def finetune(model, dataset, *, seed: int = 0, lrs: Sequence[float] = DEFAULT_LR
             train_one(net, train_loader, lr, epochs, device, momentum, weight_decay, max_steps, step_progress)
         except FloatingPointError:
             # a learning rate too large for this model is a result of the grid search, not a failure of the run
-            diverged.append(lr)
+            grid.diverged.append(lr)
             del net
             continue
-        val_accuracy[lr] = evaluate(net, val_loader, device) if val_loader is not None else float("nan")
-        test_accuracy[lr] = evaluate(net, test_loader, device)
+        grid.val_accuracy[lr] = evaluate(net, val_loader, device) if val_loader is not None else float("nan")
+        grid.test_accuracy[lr] = evaluate(net, test_loader, device)
         del net
-    if not test_accuracy:
-        raise ValueError(f"fine-tuning diverged at every learning rate {lrs_tried}; add smaller learning rates.")
-    if val_loader is not None:
-        best_lr = max(val_accuracy, key=lambda lr: (val_accuracy[lr], -lr))
-    else:
-        best_lr = next(iter(test_accuracy))
+    best_lr = grid.best_lr(validated=val_loader is not None)
     protocol = {
         "method": "full fine-tuning, new linear head, SGD momentum, cosine schedule per step, lr chosen on val; "
                   "if every lr diverges or ends at chance on val, one more run at min(lrs)/10",
@@ -284,10 +259,65 @@ def finetune(model, dataset, *, seed: int = 0, lrs: Sequence[float] = DEFAULT_LR
         "max_steps": max_steps, "batch_size": int(batch_size), "momentum": momentum, "weight_decay": weight_decay,
         "augment": bool(augment), "input_size": list(config["input_size"]), "val_fraction": val_fraction,
         "test_fraction": test_fraction, "device": device, "dataset_id": getattr(dataset, "dataset_id", None),
-        "steps_per_lr": steps_per_run, "val_accuracy": {f"{lr:g}": v for lr, v in val_accuracy.items()},
-        "diverged_lrs": diverged, "lrs_tried": lrs_tried, "crop_pct": config.get("crop_pct"),
+        "steps_per_lr": steps_per_run, "val_accuracy": {f"{lr:g}": v for lr, v in grid.val_accuracy.items()},
+        "diverged_lrs": grid.diverged, "lrs_tried": grid.lrs_tried, "crop_pct": config.get("crop_pct"),
         "interpolation": config.get("interpolation"),
         "torch": torch.__version__.split("+")[0], "torch_threads": torch.get_num_threads(),
     }
-    return FinetuneResult(test_accuracy[best_lr], best_lr, val_accuracy, test_accuracy, int(train.size),
-                          int(val.size), int(test.size), time.perf_counter() - start, protocol)
+    return FinetuneResult(grid.test_accuracy[best_lr], best_lr, grid.val_accuracy, grid.test_accuracy,
+                          int(train.size), int(val.size), int(test.size), time.perf_counter() - start, protocol)
+
+
+@dataclass
+class _LrGrid:
+    """The learning-rate search of :func:`finetune`: accuracies per learning rate and the runs that diverged."""
+
+    lrs_tried: list[float]
+    chance: float  # validation accuracy of always guessing the commonest class
+    val_accuracy: dict[float, float] = field(default_factory=dict)
+    test_accuracy: dict[float, float] = field(default_factory=dict)
+    diverged: list[float] = field(default_factory=list)
+
+    def all_failed(self) -> bool:
+        """Every run diverged or ended no better than guessing the commonest class."""
+        return all(lr in self.diverged or self.val_accuracy.get(lr, 0.0) <= self.chance for lr in self.lrs_tried)
+
+    def best_lr(self, validated: bool) -> float:
+        """The learning rate with the best validation accuracy (ties: the smaller one); the only one without a
+        validation split."""
+        if not self.test_accuracy:
+            raise ValueError(f"fine-tuning diverged at every learning rate {self.lrs_tried}; add smaller learning "
+                             "rates.")
+        if not validated:
+            return next(iter(self.test_accuracy))
+        return max(self.val_accuracy, key=lambda lr: (self.val_accuracy[lr], -lr))
+
+
+def _fresh_model_factory(model, seed: int, num_classes: int, input_side: int) -> Callable[[], Any]:
+    """A function returning the same freshly initialised network (new head) every call: ``model`` deep-copied,
+    or called when it is a zero-argument factory."""
+    import torch
+
+    def fresh():
+        torch.manual_seed(seed)  # the same initial weights (random parts included) for every learning rate
+        module = as_module(model() if callable(model) and not isinstance(model, torch.nn.Module)
+                           else copy.deepcopy(model))
+        torch.manual_seed(seed)
+        return with_new_head(module, num_classes, input_side)
+
+    return fresh
+
+
+def _loader_factory(dataset, batch_size: int, num_workers: int, seed: int, device: str):
+    """``loader(indices, transform, shuffle)``: a DataLoader over ``dataset[indices]`` with a seeded order."""
+    import torch
+
+    def loader(indices, transform, shuffle):
+        generator = torch.Generator().manual_seed(seed)
+        return torch.utils.data.DataLoader(
+            _Transformed(dataset, indices, transform), batch_size=batch_size, shuffle=shuffle,
+            drop_last=shuffle and len(indices) > batch_size, num_workers=num_workers, generator=generator,
+            pin_memory=device == "cuda", persistent_workers=False,
+        )
+
+    return loader
