@@ -35,6 +35,36 @@ def load_feature_npz(source: str | os.PathLike | bytes | BinaryIO, model_id: str
     them, unused classes dropped; ints without: sorted unique values). Raises ``ValueError`` naming the fix
     for a missing key, a shape mismatch, non-finite values, or logits passed as probabilities.
     """
+    arrays, stem, digest = _read_npz_arrays(source)
+    missing = [k for k in ("features", "labels") if k not in arrays]
+    if missing:
+        raise ValueError(
+            f"the .npz lacks {', '.join(missing)}; it needs 'features' [N, D] and 'labels' [N] "
+            f"(found keys: {', '.join(sorted(arrays)) or 'none'})."
+        )
+    features = arrays["features"]
+    if features.ndim != 2 or not np.issubdtype(features.dtype, np.number):
+        raise ValueError(f"'features' must be a numeric [N, D] array; got {features.dtype} {features.shape}.")
+    if not np.all(np.isfinite(features)):
+        raise ValueError("'features' holds NaN or infinite values; re-extract or drop those rows.")
+    labels, names = _npz_labels(arrays, features.shape[0])
+    probs = _npz_source_probs(arrays, features.shape[0])
+    from transvis.features.featureset import FeatureSet  # lazy: keeps `import transvis.data` free of torch
+
+    ignored = sorted(set(arrays) - KNOWN_KEYS)
+    model_id = model_id or (_string(arrays["model_id"]) if "model_id" in arrays else stem)
+    dataset_id = dataset_id or (_string(arrays["dataset_id"]) if "dataset_id" in arrays else f"npz:{stem}:{digest}")
+    meta = {"source": "npz", "sha256": digest}
+    if ignored:
+        meta["ignored_keys"] = ignored
+    return FeatureSet(
+        features=features, labels=labels, class_names=names, model_id=model_id, dataset_id=dataset_id,
+        source_probs=probs, meta=meta,
+    )
+
+
+def _read_npz_arrays(source) -> tuple[dict[str, np.ndarray], str, str]:
+    """``({key: array}, file stem, sha256 prefix)`` of an ``.npz`` path, bytes or binary file, without pickles."""
     if isinstance(source, (bytes, bytearray)):
         raw, stem = bytes(source), "upload"
     elif hasattr(source, "read"):
@@ -59,71 +89,59 @@ def load_feature_npz(source: str | os.PathLike | bytes | BinaryIO, model_id: str
         raise ValueError(f"cannot read the .npz ({exc}); save it with numpy.savez.") from exc
     except Exception as exc:  # noqa: BLE001 - not a zip, truncated, ...
         raise ValueError(f"cannot read the .npz ({type(exc).__name__}: {exc}); save it with numpy.savez.") from exc
+    return arrays, stem, digest
 
-    missing = [k for k in ("features", "labels") if k not in arrays]
-    if missing:
-        raise ValueError(
-            f"the .npz lacks {', '.join(missing)}; it needs 'features' [N, D] and 'labels' [N] "
-            f"(found keys: {', '.join(sorted(arrays)) or 'none'})."
-        )
-    features = arrays["features"]
-    if features.ndim != 2 or not np.issubdtype(features.dtype, np.number):
-        raise ValueError(f"'features' must be a numeric [N, D] array; got {features.dtype} {features.shape}.")
-    if not np.all(np.isfinite(features)):
-        raise ValueError("'features' holds NaN or infinite values; re-extract or drop those rows.")
+
+def _npz_labels(arrays: dict[str, np.ndarray], n_rows: int) -> tuple[np.ndarray, list[str]]:
+    """Contiguous labels [N] in 0..C-1 and the C class names (see :func:`load_feature_npz`)."""
     raw_labels = arrays["labels"]
-    if raw_labels.ndim != 1 or raw_labels.shape[0] != features.shape[0]:
+    if raw_labels.ndim != 1 or raw_labels.shape[0] != n_rows:
         raise ValueError(
-            f"'labels' must be [N] with one entry per feature row; got {raw_labels.shape} for {features.shape[0]} rows."
+            f"'labels' must be [N] with one entry per feature row; got {raw_labels.shape} for {n_rows} rows."
         )
     names_in = [str(n) for n in arrays["class_names"].reshape(-1)] if "class_names" in arrays else None
     if raw_labels.dtype.kind in "US":
-        if names_in is not None:
-            index = {n: i for i, n in enumerate(names_in)}
-            unknown = sorted({str(v) for v in raw_labels} - set(index))
-            if unknown:
-                raise ValueError(f"labels {unknown[:3]} are not among 'class_names'.")
-            raw_labels = np.array([index[str(v)] for v in raw_labels], dtype=np.int64)
-        else:
+        if names_in is None:
             labels, names, _ = contiguous_labels(raw_labels.astype(str))
-            raw_labels = None
+            return _at_least_two_classes(labels, names)
+        index = {n: i for i, n in enumerate(names_in)}
+        unknown = sorted({str(v) for v in raw_labels} - set(index))
+        if unknown:
+            raise ValueError(f"labels {unknown[:3]} are not among 'class_names'.")
+        raw_labels = np.array([index[str(v)] for v in raw_labels], dtype=np.int64)
     elif raw_labels.dtype.kind in "iu" or (raw_labels.dtype.kind == "f" and np.all(raw_labels == np.round(raw_labels))):
         raw_labels = raw_labels.astype(np.int64)
     else:
         raise ValueError(f"'labels' must be integers or strings; got {raw_labels.dtype}.")
-    if raw_labels is not None:
-        labels, names, _ = contiguous_labels(raw_labels, names_in)
+    labels, names, _ = contiguous_labels(raw_labels, names_in)
+    return _at_least_two_classes(labels, names)
+
+
+def _at_least_two_classes(labels: np.ndarray, names: list[str]) -> tuple[np.ndarray, list[str]]:
     if len(names) < 2:
         raise ValueError("the features cover fewer than two classes; ranking models needs at least two.")
+    return labels, names
 
-    probs = None
+
+def _npz_source_probs(arrays: dict[str, np.ndarray], n_rows: int) -> np.ndarray | None:
+    """Source probabilities [N, Cs] from ``source_probs`` or softmaxed ``source_logits``; None when absent."""
     if "source_probs" in arrays and "source_logits" in arrays:
         raise ValueError("give either 'source_probs' or 'source_logits', not both.")
-    if "source_probs" in arrays or "source_logits" in arrays:
-        key = "source_probs" if "source_probs" in arrays else "source_logits"
-        probs = np.asarray(arrays[key], dtype=np.float64)
-        if probs.ndim != 2 or probs.shape[0] != features.shape[0]:
-            raise ValueError(f"'{key}' must be [N, Cs] with one row per feature row; got {probs.shape}.")
-        if not np.all(np.isfinite(probs)):
-            raise ValueError(f"'{key}' holds NaN or infinite values.")
-        if key == "source_logits":
-            from scipy.special import softmax
+    if "source_probs" not in arrays and "source_logits" not in arrays:
+        return None
+    key = "source_probs" if "source_probs" in arrays else "source_logits"
+    probs = np.asarray(arrays[key], dtype=np.float64)
+    if probs.ndim != 2 or probs.shape[0] != n_rows:
+        raise ValueError(f"'{key}' must be [N, Cs] with one row per feature row; got {probs.shape}.")
+    if not np.all(np.isfinite(probs)):
+        raise ValueError(f"'{key}' holds NaN or infinite values.")
+    if key == "source_logits":
+        from scipy.special import softmax
 
-            probs = softmax(probs, axis=1)
-        elif probs.min() < 0 or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-3):
-            raise ValueError(
-                "'source_probs' rows must be probabilities (non-negative, summing to 1); if these are logits, "
-                "save them as 'source_logits' instead (transvis applies the softmax)."
-            )
-    from transvis.features.featureset import FeatureSet  # lazy: keeps `import transvis.data` free of torch
-
-    ignored = sorted(set(arrays) - KNOWN_KEYS)
-    model_id = model_id or (_string(arrays["model_id"]) if "model_id" in arrays else stem)
-    dataset_id = dataset_id or (_string(arrays["dataset_id"]) if "dataset_id" in arrays else f"npz:{stem}:{digest}")
-    meta = {"source": "npz", "sha256": digest}
-    if ignored:
-        meta["ignored_keys"] = ignored
-    return FeatureSet(
-        features=features, labels=labels, class_names=names, model_id=model_id, dataset_id=dataset_id,
-        source_probs=probs, meta=meta,
-    )
+        return softmax(probs, axis=1)
+    if probs.min() < 0 or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-3):
+        raise ValueError(
+            "'source_probs' rows must be probabilities (non-negative, summing to 1); if these are logits, "
+            "save them as 'source_logits' instead (transvis applies the softmax)."
+        )
+    return probs
