@@ -6,17 +6,24 @@ import streamlit as st
 
 from pages._dynamics import metric_select, model_select, selection_table, trajectory
 from pages._scatter import class_chart, sample_scatter
-from pages._ui import default, error_box, leaderboard_metrics, metric_label, page_header, ranking, variant_params
-from transvis.headline import degenerate_scores
 from pages._selection import selected_indices, selected_values
+from pages._ui import (
+    default, error_box, groundtruth_options, groundtruth_sizes, leaderboard_metrics, metric_label, page_header,
+    ranking, variant_params)
+from transvis.explain import class_priors, explain_pair, nearest_mean_margin
+from transvis.headline import degenerate_scores
 from transvis.viz import model_colors, short_model_name
 from transvis.viz.animation import paired_dynamics_figure, static_scatter, trajectory_view
-from transvis.viz.deepdive import hardest_samples, per_class_heatmap, per_class_table, rank_table
+from transvis.viz.deepdive import (
+    contribution_heatmap, hardest_samples, per_class_heatmaps, per_class_table, rank_table, table_height,
+    why_family_table, why_metric_table)
 from transvis.viz.methods import matrix_heatmap, per_class_bars
+from transvis.viz.thumbnails import DEEP_DIVE_THUMBNAIL_PX, sample_table
 
 DETAIL_METRICS = ["sfda", "ncm_softmax", "logme", "nc", "face"]
 PROJECTIONS = {"pca": "PCA", "fisher": "Fisher plane", "umap": "UMAP"}
 KINDS = {"collapse": "Neural collapse", "spread_attract": "Spread & Attract", "ped": "PED", "fisher": "Fisher space"}
+REGIMES = {"linear_probe": "linear probe", "finetune": "fine-tuning"}
 
 @st.cache_resource(max_entries=24, show_spinner="Projecting every sample…")
 def _overview(pool_key: str, model: str, projection: str, _pool):
@@ -32,6 +39,12 @@ def _overview(pool_key: str, model: str, projection: str, _pool):
 
 def overview_positions(pool, model: str, projection: str):
     return _overview(pool.key, model, projection, pool)
+
+
+@st.cache_resource(max_entries=24, show_spinner=False)
+def _margin(pool_key: str, model: str, _pool):
+    fs = _pool.features[model]
+    return nearest_mean_margin(fs.features, fs.labels, len(_pool.class_names))
 
 
 pool = page_header(
@@ -50,8 +63,15 @@ if compare:
     model_b = c3.selectbox("Second model", others, key="w:dd_model_b", format_func=short_model_name)
 
 metrics = leaderboard_metrics()
+gt_options = groundtruth_options(pool)
+gt_label = st.session_state.get("w:lb_gt")
+if gt_label is None and gt_options:  # the Leaderboard not opened yet: its default, the first option
+    gt_label = next(iter(gt_options))
+groundtruth = gt_options.get(gt_label)
+groundtruth_n = groundtruth_sizes(pool, gt_label) if groundtruth else None
+gt_name = REGIMES.get(gt_label, gt_label) if groundtruth else None
 try:
-    overview = ranking(pool, metrics, variant_params(metrics))
+    overview = ranking(pool, metrics, variant_params(metrics), groundtruth, groundtruth_n)
     detail = ranking(pool, DETAIL_METRICS, variant_params(DETAIL_METRICS))
 except Exception as err:  # noqa: BLE001
     error_box(err, "Scoring the pool")
@@ -61,11 +81,14 @@ shown = [m for m in (model_a, model_b) if m]
 
 # --- ranks across metrics --------------------------------------------------------------------------------
 st.subheader("Where it ranks, metric by metric")
-ranks_table = rank_table(overview, shown, metric_label)
-st.dataframe(ranks_table, width="stretch", key="dd_ranks")
-st.caption("Ranks share a place when scores are equal (\"tied\"); \"1–3 of 7 (within noise)\": the scores' "
-           "sampling noise allows any of those ranks (see *How the noise is estimated* on the Leaderboard). "
-           "Scores are ± one standard error.")
+ranks_table = rank_table(overview, shown, metric_label, groundtruth_label=gt_name)
+st.dataframe(ranks_table, width="stretch", key="dd_ranks", height=table_height(len(ranks_table)))
+st.caption("Every metric, the one that agrees best with the ground truth first (weighted τ [interval]; metrics "
+           "without τ last)" + (f"; the first row is the ground truth ({gt_name}, accuracy ± its binomial "
+                                 "standard error)" if groundtruth else "; no ground truth chosen on the Leaderboard")
+           + ". Ranks share a place when scores are equal (\"tied\"); \"1–3 of 7 (within noise)\": the noise "
+           "allows any of those ranks (see *How the noise is estimated* on the Leaderboard). Scores are ± one "
+           "standard error.")
 flagged = {metric: per_model for metric, per_model in degenerate_scores(overview).items()
            if any(m in per_model for m in shown)}
 if flagged:
@@ -77,6 +100,40 @@ scored = [m for m in overview.metrics if overview.scores.loc[shown, m].notna().a
 unscored = [metric_label(m) for m in overview.metrics if m not in scored]
 if unscored:
     st.caption("Not applicable here: " + ", ".join(unscored) + " (see the Leaderboard for the reason).")
+
+# --- why does A rank above B? ---------------------------------------------------------------------------
+if model_b is not None:
+    names = (short_model_name(model_a), short_model_name(model_b))
+    priors = {m: class_priors(pool.features[m].labels, len(pool.class_names)) for m in shown}
+    why = explain_pair(overview, model_a, model_b, pool.class_names, priors, model_label=short_model_name,
+                       metric_label=metric_label, groundtruth_label=gt_name or "ground truth")
+    leader = {"A": names, "B": names[::-1]}.get(why.leader, names)
+    st.subheader(f"Why does {leader[0]} rank above {leader[1]}?")
+    st.info(why.answer, icon=":material/balance:")
+    reasons = why.reasons(3)
+    if reasons:
+        st.markdown("**The classes that carry the lead**\n\n" + "\n".join(f"{i}. {r}" for i, r in
+                                                                       enumerate(reasons, 1)))
+    for flag in why.flags:
+        st.warning(flag, icon=":material/warning:")
+    verdicts = why_metric_table(why, metric_label, names, gt_name or "ground truth")
+    st.dataframe(verdicts, width="stretch", key="dd_why_metrics", height=table_height(len(verdicts)))
+    st.caption("Strongest evidence first: differences beyond the scores' noise (largest difference / standard "
+               "error first), then those within noise — a tie, whatever the sign — then metrics whose noise was "
+               "not estimated. Difference ± the standard error of the paired difference.")
+    f1, f2 = st.columns([2, 3])
+    with f1:
+        st.markdown("**By metric family**")
+        st.dataframe(why_family_table(why, metric_label, names), width="stretch", key="dd_why_families")
+    with f2:
+        try:
+            class_chart(contribution_heatmap(why, metric_label, names), pool, key="dd_why_classes")
+        except ValueError as err:
+            st.caption(str(err))
+    st.caption("Per class: each metric that is a sum over classes (or a simple function of one) is split into "
+               "each class's contribution to score(A) − score(B). The colour is the class's share of that "
+               "metric's per-class difference (one scale for every metric: shares are unitless), the text the "
+               "contribution in the metric's own units. Classes are ordered by their mean share.")
 
 # --- side by side, synchronised ------------------------------------------------------------------------
 if model_b is not None and pool.shared_samples:
@@ -98,15 +155,22 @@ if model_b is not None and pool.shared_samples:
 
 # --- per-class contributions ---------------------------------------------------------------------------
 st.subheader("Which classes carry the score")
+tables = {}
+for model in shown:
+    results = {metric: detail.results[metric].get(model) for metric in DETAIL_METRICS}
+    tables[model] = per_class_table({k: v for k, v in results.items() if v is not None}, pool.class_names)
+filled = {short_model_name(m): t for m, t in tables.items() if not t.empty}
+figures = dict(zip(filled, per_class_heatmaps(filled))) if filled else {}
 columns = st.columns(len(shown))
 for col, model in zip(columns, shown):
-    results = {metric: detail.results[metric].get(model) for metric in DETAIL_METRICS}
-    table = per_class_table({k: v for k, v in results.items() if v is not None}, pool.class_names)
-    if table.empty:
+    if short_model_name(model) not in figures:
         col.warning(f"No per-class quantities for {short_model_name(model)}.")
         continue
-    class_chart(per_class_heatmap(table, title=short_model_name(model)), pool,
-                key=f"dd_heat_{'a' if model == model_a else 'b'}", container=col)
+    class_chart(figures[short_model_name(model)], pool, key=f"dd_heat_{'a' if model == model_a else 'b'}",
+                container=col)
+st.caption("One colour scale for both models: in each column, the colour says where the value sits between the "
+           "worst and the best value of that column over the models shown (↑ higher is better, ↓ lower is "
+           "better); the text is the value.")
 
 posterior = {m: detail.results["sfda"][m].trace["class_posterior"] for m in shown if m in detail.results["sfda"]}
 if posterior:
@@ -157,21 +221,38 @@ else:
 # --- hardest samples -----------------------------------------------------------------------------------
 st.subheader("Hardest samples")
 k = st.slider("How many", 4, 60, step=4, key=default("w:dd_k", 16))
-st.caption("Hardest = lowest true-class posterior in SFDA's first Fisher pass (ConfMix mixes these most)."
+st.caption("Hardest = smallest **nearest-mean margin**: squared distance to the nearest other class's mean minus "
+           "squared distance to the sample's own class mean, in the model's features (negative = nearer another "
+           "class than its own); equal margins in sample order. SFDA's ConfMix weight is shown beside it, but it "
+           "saturates (most samples share its maximum), so it cannot order them."
            + (f" Showing classes: {', '.join(picked_classes)}." if picked_classes else ""))
 columns = st.columns(len(shown))
 for col, model in zip(columns, shown):
-    result = detail.results["sfda"].get(model)
-    if result is None or "mixing_weights" not in result.trace:
-        col.warning(f"No per-sample posteriors for {short_model_name(model)}.")
-        continue
-    weights = result.trace["mixing_weights"]
+    margin, nearest = _margin(pool.key, model, pool)
+    labels = pool.features[model].labels
     if picked_classes:
-        idx = np.concatenate([hardest_samples(weights, k, pool.labels, pool.class_names.index(c))
-                              for c in picked_classes])
+        idx = np.concatenate([hardest_samples(margin, k, labels, pool.class_names.index(c)) for c in picked_classes])
     else:
-        idx = hardest_samples(weights, k)
+        idx = hardest_samples(margin, k)
+    extra = {"margin": margin, "nearer to": np.asarray(pool.class_names, dtype=object)[nearest]}
+    result = detail.results["sfda"].get(model)
+    if result is not None and "mixing_weights" in result.trace:
+        extra["ConfMix weight"] = result.trace["mixing_weights"]
+    table = sample_table(labels, pool.class_names, [int(i) for i in idx], image_fn=pool.image_fn, columns=extra,
+                         thumbnail_size=DEEP_DIVE_THUMBNAIL_PX)
     with col:
-        st.markdown(f"**{short_model_name(model)}**")
-        selection_table(pool, [int(i) for i in idx], key=f"dd_hard_{'a' if model == model_a else 'b'}",
-                        columns={"ConfMix weight": weights}, heading="hardest sample(s)")
+        st.markdown(f"**{short_model_name(model)}** — {len(table)} hardest sample(s), "
+                    + ", ".join(f"{n} {c}" for c, n in table["class"].value_counts().items()))
+        st.dataframe(
+            table, hide_index=True, width="stretch", key=f"dd_hard_{'a' if model == model_a else 'b'}",
+            row_height=DEEP_DIVE_THUMBNAIL_PX + 4, height=min(table_height(len(table), DEEP_DIVE_THUMBNAIL_PX + 4), 900),
+            column_config={
+                "thumbnail": st.column_config.ImageColumn("image", width=DEEP_DIVE_THUMBNAIL_PX + 8),
+                "sample": st.column_config.NumberColumn("sample", width=70),
+                "class": st.column_config.TextColumn("class", width=100),
+                "nearer to": st.column_config.TextColumn("nearest other class", width=130),
+                "margin": st.column_config.NumberColumn("margin", format="%.4g", width=90,
+                                                        help="distance² to the nearest other class's mean − "
+                                                             "distance² to its own (small = hard)"),
+                "ConfMix weight": st.column_config.NumberColumn("ConfMix weight", format="%.4g", width=110),
+            })

@@ -191,7 +191,7 @@ def test_deep_dive_selection_filters_the_hardest_samples(app):
     assert at.toggle(key="w:dd_compare").value is True
     hardest = [df.value for df in at.dataframe if "ConfMix weight" in df.value.columns]
     assert len(hardest) == 2 and len(hardest[0]) == 16
-    assert hardest[0]["ConfMix weight"].is_monotonic_increasing  # hardest first
+    assert hardest[0]["margin"].is_monotonic_increasing  # hardest first, by the nearest-mean margin
     assert hardest[0]["class"].nunique() > 1
     at.session_state["dd_class_bars"] = {"selection": {
         "points": [{"curve_number": 0, "point_index": 2, "x": "class 2", "y": 0.5}],

@@ -213,3 +213,7 @@ def class_hover_payload(labels, class_names: Sequence[str], image_fn: Callable[[
     counts = np.bincount(labels.astype(np.int64), minlength=len(class_names))
     return {"kind": "class", "classes": [str(c) for c in class_names], "counts": counts.tolist(),
             "thumbs": thumbs}
+
+
+# --- sample tables with readable thumbnails ------------------------------------------------------------
+DEEP_DIVE_THUMBNAIL_PX = 84  # ≥ 64 px; 28-px images (MNIST family) are scaled exactly 3×
