@@ -1,5 +1,7 @@
 """The animated scatter + live ranking builders, on hand-made trajectories."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +12,7 @@ from transvis.viz.animation import (
     RaceNotes,
     animated_scatter,
     bar_slots,
+    color_range,
     dynamics_figure,
     overtakes,
     race_margin,
@@ -109,11 +112,26 @@ def test_animated_scatter_samples_at_most_max_points_and_colours_continuously():
 def test_continuous_colour_changing_per_frame_has_one_range_for_all_frames():
     positions, _, labels = _trajectory(n_frames=3, n=30)
     contribution = np.stack([np.linspace(0, 1, 30), np.linspace(-2, 0, 30), np.full(30, 5.0)])
-    fig = animated_scatter(positions, labels, ["u", "v", "w"], color=contribution)
+    fig = animated_scatter(positions, labels, ["u", "v", "w"], color=contribution, color_label="contribution")
+    # one range for every frame: the 5th–95th percentiles of all values (a third of them sit at 5.0)
+    low, high = np.percentile(contribution, [5, 95])
+    assert high == 5.0 and -2.0 < low < -1.5
     for f, frame in enumerate(fig.frames):
         np.testing.assert_allclose(frame.data[0].marker.color, contribution[f])
-        assert (frame.data[0].marker.cmin, frame.data[0].marker.cmax) == (-2.0, 5.0)
-    assert (fig.data[0].marker.cmin, fig.data[0].marker.cmax) == (-2.0, 5.0)
+        assert (frame.data[0].marker.cmin, frame.data[0].marker.cmax) == pytest.approx((low, high))
+    assert (fig.data[0].marker.cmin, fig.data[0].marker.cmax) == pytest.approx((low, high))
+    # the colour bar says that the ends are clamped, with its title along the bar (not over the plot)
+    assert fig.data[0].marker.colorbar.title.text == "contribution (5–95 % range)"
+    assert fig.data[0].marker.colorbar.title.side == "right"
+
+
+def test_near_uniform_contributions_still_spread_over_the_colour_scale():
+    """True-class posteriors ≈ 1 for most samples and a few near 0: the colour range is the bulk's, not 0..1."""
+    positions, _, labels = _trajectory(n_frames=2, n=99)
+    posterior = np.concatenate([np.full(3, 0.01), np.linspace(0.97, 1.0, 96)])
+    fig = animated_scatter(positions, labels, ["u", "v", "w"], color=posterior)
+    assert fig.data[0].marker.cmin > 0.96 and fig.data[0].marker.cmax == pytest.approx(0.9985, abs=1e-3)
+    assert color_range(np.full(4, 0.5))[:2] == (0.5, 0.5)
 
 
 def test_frames_carry_only_what_changes_and_steps_update_in_place():
@@ -258,6 +276,9 @@ def test_the_race_shows_noise_whiskers_groups_and_within_noise_instead_of_overta
     assert "0.99 ± 0.05" in bar.customdata[0][2] and "within noise of b" in bar.customdata[0][3]
     last = _race(fig, 2)[3].text[0]
     assert "All 3 models within noise: no ranking at this step" in last and "overtakes" not in last
+    # a frame where every model is within noise of every other ranks nobody: each label is a tie, not "#1 b"
+    assert sorted(_race(fig, 2)[2].text) == ["≈ a", "≈ b", "≈ c"]
+    assert list(_race(fig, 1)[2].text)[1].startswith("#1 b")  # frame 1 still ranks b above c
     # labels are written past the whiskers, so the two never overlap
     assert min(_scores_of(fig, 1, labels.x) - (scores.loc[1] + pd.Series(notes.half_widths)).to_numpy()) > 0
 
@@ -389,3 +410,18 @@ def test_each_frame_gets_three_to_six_round_ticks_inside_its_axis(low, high):
     assert len(set(labels)) == len(labels)  # never two ticks that read the same
     steps = np.diff(values)
     np.testing.assert_allclose(steps, steps[0])
+
+
+def test_race_badges_and_long_captions_wrap_instead_of_being_cut():
+    scores, notes = _noisy_race()
+    notes.badges = [{}, {"m/a": "■ stopped at step 1"}, {"m/a": "■ stopped at step 1"}]
+    notes.overtakes = [[], [("m/c", "m/a"), ("m/c", "m/b"), ("m/b", "m/a")], []]
+    fig = ranking_race(scores, race=notes, metric_label="LogME")
+    labels = list(_race(fig, 1)[2].text)
+    assert any(t.startswith("#") and "a <span" in t and "■ stopped at step 1" in t for t in labels)
+    assert not any("stopped" in t for t in _race(fig, 0)[2].text)
+    caption = _race(fig, 1)[3].text[0]
+    assert "(+1 more)" in caption  # the "(+k more)" tail is wrapped onto the caption, never cut at "(+"
+    assert all(len(re.sub("<[^>]+>", "", line)) <= 40 for line in caption.split("<br>"))
+    with pytest.raises(ValueError, match="badges"):
+        RaceNotes(**{**notes.__dict__, "badges": [{}]}).check(3)

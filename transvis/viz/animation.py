@@ -138,12 +138,30 @@ def _point_colors(color, labels, class_names, n_frames):
         markers = [dict(color=[palette[int(c) % len(palette)] for c in row]) for row in rows]
     else:
         values = per_frame.astype(float)
-        finite = values[np.isfinite(values)]
-        crange = dict(cmin=float(finite.min()), cmax=float(finite.max())) if finite.size else {}
+        low, high, _ = color_range(values)
+        crange = dict(cmin=low, cmax=high) if np.isfinite(low) else {}
         markers = [dict(color=row, **crange) for row in (values if varies else values[:1])]
     if not varies:
         markers = markers * n_frames
     return markers, categorical, varies
+
+
+COLOR_PERCENTILES = (5.0, 95.0)  # continuous colours span this range of the values (outliers clamp to the ends)
+
+
+def color_range(values) -> tuple[float, float, bool]:
+    """``(cmin, cmax, clipped)`` of a continuous colouring over all frames: the 5th–95th percentiles of the
+    finite values, so that a few outliers do not squeeze every other point into one colour (e.g. true-class
+    posteriors that are ≈ 1 for most samples); the full range where the percentiles coincide. ``clipped``:
+    whether some values lie outside (they take the end colours; the colour bar's title says so)."""
+    values = np.asarray(values, dtype=float)
+    finite = values[np.isfinite(values)]
+    if not finite.size:
+        return float("nan"), float("nan"), False
+    low, high = (float(v) for v in np.percentile(finite, COLOR_PERCENTILES))
+    if not high > low:
+        low, high = float(finite.min()), float(finite.max())
+    return low, high, bool(finite.min() < low or finite.max() > high)
 
 
 def _play_controls(frame_names: list[str], duration_ms: int, prefix: str,
@@ -186,8 +204,10 @@ def _marker_style(marker, categorical, color_label, showscale=True, colorbar_x=1
     if categorical:
         style.update(marker)
     else:
+        # the title runs along the bar (side="right"): a title on top overlaps the plot beside it
         style.update(marker, colorscale="Viridis", showscale=showscale,
-                     colorbar=dict(title=color_label, thickness=12, x=colorbar_x, len=0.8))
+                     colorbar=dict(title=dict(text=color_label, side="right"), thickness=12, x=colorbar_x,
+                                   len=0.8))
     return style
 
 
@@ -232,6 +252,8 @@ class RaceNotes:
     within_noise : per frame, ``[(a, b)]``: a passed b in the displayed order, within the noise.
     rank_changes : per frame, ``{model: announced rank change}`` (▲k / ▼k).
     notes : per frame, a sentence when the frame has no ranking to tell (saturation, all within noise), or None.
+    badges : per frame, ``{model: short text}`` written after the model's label (e.g. PED's "■ stopped at
+        step 4"), or None.
     """
 
     half_widths: dict[str, float] | None
@@ -241,14 +263,15 @@ class RaceNotes:
     within_noise: list[list[tuple[str, str]]]
     rank_changes: list[dict[str, int]]
     notes: list[str | None]
+    badges: list[dict[str, str]] | None = None
 
     @property
     def noise_estimated(self) -> bool:
         return self.half_widths is not None
 
     def check(self, n_frames: int) -> None:
-        for name in ("tiers", "overtakes", "within_noise", "rank_changes", "notes"):
-            if len(getattr(self, name)) != n_frames:
+        for name in ("tiers", "overtakes", "within_noise", "rank_changes", "notes", "badges"):
+            if getattr(self, name) is not None and len(getattr(self, name)) != n_frames:
                 raise ValueError(f"race notes hold {len(getattr(self, name))} frames of {name} but the ranking has "
                                  f"{n_frames} frames.")
 
@@ -358,19 +381,24 @@ def race_caption(f: int, notes: RaceNotes) -> tuple[str, int]:
     if notes.notes[f]:
         lines += [f"<span style='color:{NOTE_COLOR}'><b>{part}</b></span>"
                   for part in _wrap(str(notes.notes[f])).split("<br>")]
+    def add(text, color):  # wrapped to the race panel's width, so no line is cut at its edge
+        lines.extend(f"<span style='color:{color}'>{part}</span>"
+                     for part in _wrap(text, CAPTION_WIDTH).split("<br>"))
+
     taken = notes.overtakes[f]
     for i, (a, b) in enumerate(taken[:2]):
         more = f" (+{len(taken) - 2} more)" if i == 1 and len(taken) > 2 else ""
-        lines.append(f"<span style='color:{UP_COLOR}'>{short_model_name(a)} overtakes {short_model_name(b)}{more}"
-                     "</span>")
+        add(f"{short_model_name(a)} overtakes {short_model_name(b)}{more}", UP_COLOR)
     within = notes.within_noise[f]
     if within:
         a, b = within[0]
         what = "within noise" if notes.noise_estimated else "tied"
         more = f" (+{len(within) - 1} more)" if len(within) > 1 else ""
-        lines.append(f"<span style='color:{WITHIN_NOISE_COLOR}'>{short_model_name(a)} passes "
-                     f"{short_model_name(b)}: {what}{more}</span>")
+        add(f"{short_model_name(a)} passes {short_model_name(b)}: {what}{more}", WITHIN_NOISE_COLOR)
     return "<br>".join(lines), len(lines)
+
+
+CAPTION_WIDTH = 40  # characters per caption line under the race (12-px text in the race's ~40 % of the figure)
 
 
 N_TICKS = 6  # tick slots per frame (unused ones are None, so every frame has the same number of points)
@@ -471,6 +499,12 @@ def _race_frame(f: int, scores_row: pd.Series, ranks_row: pd.Series, notes: Race
     whiskers = go.Scatter(x=wx, y=wy, mode="lines", line=dict(color="#555555", width=1.5), hoverinfo="skip",
                           showlegend=False, name="noise")
     label_x, texts = [], []
+    # a frame whose one tier holds every finite model ranks nobody: every label is "≈ name" (= for float ties)
+    n_finite = int(finite.sum())
+    all_tied = n_finite >= 2 and any(len([m for m in tier if np.isfinite(score.get(m, np.nan))]) == n_finite
+                                     for tier in notes.tiers[f])
+    tie_mark = "≈ " if notes.noise_estimated else "= "
+    badges = (notes.badges[f] if notes.badges is not None else None) or {}
     for m, end in zip(models, ends):
         h = halves[m]
         reach = float(u(score[m] + h)) if np.isfinite(score[m]) and np.isfinite(h) else float(end)
@@ -478,8 +512,10 @@ def _race_frame(f: int, scores_row: pd.Series, ranks_row: pd.Series, notes: Race
         delta = changes.get(m, 0)
         mark = (f" <span style='color:{UP_COLOR}'><b>▲{delta}</b></span>" if delta > 0 else
                 f" <span style='color:{DOWN_COLOR}'><b>▼{-delta}</b></span>" if delta < 0 else "")
-        rank = f"#{ranks_now[m]:g} " if np.isfinite(ranks_now[m]) else "– "
-        texts.append(rank + short_model_name(m) + mark)
+        rank = ("– " if not np.isfinite(score[m]) else tie_mark if all_tied else
+                f"#{ranks_now[m]:g} " if np.isfinite(ranks_now[m]) else "– ")
+        badge = f" <span style='color:{NOTE_COLOR}'>{badges[m]}</span>" if badges.get(m) else ""
+        texts.append(rank + short_model_name(m) + mark + badge)
     labels = go.Scatter(x=label_x, y=y, mode="text", text=texts, textposition="middle right",
                         textfont=dict(color="#222", size=12), cliponaxis=False, hoverinfo="skip", showlegend=False,
                         name="labels")
@@ -680,6 +716,8 @@ def _add_scatter(fig, positions, labels, class_names, centres, frame_names, colo
                  max_points, seed, row, col, duration_ms=600, colorbar_x=1.02, plot_height=340.0):
     pos, cen, keep, markers, categorical, varies, hover = _scatter_frames(
         positions, labels, class_names, centres, color, hover, max_points, seed)
+    if not categorical and color is not None and color_range(np.asarray(color)[..., keep])[2]:
+        color_label = f"{color_label} (5–95 % range)".strip()
     names = _frame_names(frame_names, pos.shape[0])
     kw = {} if row is None else dict(row=row, col=col)
     first = len(fig.data)
