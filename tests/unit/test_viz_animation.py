@@ -425,3 +425,15 @@ def test_race_badges_and_long_captions_wrap_instead_of_being_cut():
     assert all(len(re.sub("<[^>]+>", "", line)) <= 40 for line in caption.split("<br>"))
     with pytest.raises(ValueError, match="badges"):
         RaceNotes(**{**notes.__dict__, "badges": [{}]}).check(3)
+
+
+def test_the_start_stays_drawn_behind_the_moving_points():
+    positions, centres, labels = _trajectory(n_frames=3)
+    plain = dynamics_figure(positions, labels, ["u", "v", "w"], _scores(), centres=centres)
+    fig = dynamics_figure(positions, labels, ["u", "v", "w"], _scores(), centres=centres, show_start=True)
+    extra = fig.data[len(plain.data):]
+    assert [t.name for t in extra] == ["start (first frame)"] + ["centre paths"] * 3
+    np.testing.assert_allclose(extra[0].x, fig.frames[0].data[0].x)  # the first frame's points, static
+    np.testing.assert_allclose(extra[1].x, centres[:, 0, 0])  # class 0's centre over every frame
+    # the animated traces keep their indices: every frame still updates the same traces
+    assert [f.traces for f in fig.frames] == [f.traces for f in plain.frames]

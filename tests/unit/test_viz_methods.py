@@ -154,3 +154,15 @@ def test_png_and_gif_exports_with_chromium():
     assert Image.open(io.BytesIO(png)).size == (400, 300)
     gif = Image.open(io.BytesIO(animation_gif(fig, width=400, height=300)))
     assert gif.n_frames == 3 and gif.size == (400, 300)
+
+
+def test_distribution_boxes_one_box_per_model_with_its_samples():
+    from transvis.viz.methods import distribution_boxes
+
+    # weights piled near 1 with a tail: one box per model, its median in the hover, the x axis named
+    values = {"offline/a": np.r_[np.full(95, 0.999), np.linspace(0.2, 0.9, 5)], "offline/b": np.full(10, 0.5)}
+    fig = distribution_boxes(values, "ConfMix mixing weight p", model_colors(list(values)), title="t")
+    assert [t.type for t in fig.data] == ["box", "box"] and [t.name for t in fig.data] == ["a", "b"]
+    np.testing.assert_allclose(fig.data[0].x, values["offline/a"])
+    assert "median 0.999" in fig.data[0].hovertemplate and fig.data[0].orientation == "h"
+    assert fig.layout.xaxis.title.text == "ConfMix mixing weight p"

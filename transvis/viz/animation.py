@@ -769,13 +769,16 @@ def dynamics_figure(
     seed: int = 0,
     duration_ms: int = 600,
     race: RaceNotes | None = None,
+    show_start: bool = False,
 ) -> go.Figure:
     """The page's main figure: the animated scatter (left) and the live ranking (right), one slider.
 
     Arguments as :func:`animated_scatter` and :func:`ranking_race`; ``scores`` must have one row per frame
     of ``positions``; ``race`` (``trajectory_view(traj, model).race``) carries the noise, the frames' notes and
     which order changes are beyond noise. Both panels move together because they share the figure's frames
-    (each frame also zooms the race's axis to itself).
+    (each frame also zooms the race's axis to itself). ``show_start``: the first frame stays drawn behind the
+    moving points (grey) with each class centre's path over the trajectory (:func:`start_traces`), so a small
+    movement is seen against where it started.
     """
     fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4], horizontal_spacing=0.09,
                         subplot_titles=(scatter_title, f"ranking by {metric_label}"))
@@ -792,6 +795,9 @@ def dynamics_figure(
         go.Frame(name=n, data=[*per_frame[f], *race_traces[f]], traces=[*scatter_idx, *race_idx])
         for f, n in enumerate(names)
     ]
+    if show_start:  # static traces after every animated one: the frames' trace indices stay as they are
+        for trace in start_traces(per_frame, centres, class_names):
+            fig.add_trace(trace, row=1, col=1)
     menus, sliders = _play_controls(names, duration_ms, slider_prefix, plot_height=plot_height,
                                     below_px=RACE_BELOW_PX)
     fig = base_layout(fig, title, height=FIGURE_HEIGHT)
@@ -801,6 +807,27 @@ def dynamics_figure(
     if title:
         fig.update_layout(title=dict(y=0.985, yref="container", yanchor="top"))
     return fig
+
+
+START_COLOR = "rgba(110, 110, 110, 0.28)"
+
+
+def start_traces(per_frame, centres, class_names) -> list[go.Scatter]:
+    """Static traces of where the animation started: the first frame's (sampled) points in grey, and each class
+    centre's path over all frames (a dotted line in the class colour, from the first to the last frame).
+    ``per_frame``: the scatter's per-frame traces (first: samples); centres [F, C, 2] or None."""
+    first = per_frame[0][0]
+    traces = [go.Scatter(x=list(first.x), y=list(first.y), mode="markers", name="start (first frame)",
+                         marker=dict(size=5, color=START_COLOR, line=dict(width=0)), hoverinfo="skip",
+                         showlegend=True)]
+    if centres is not None:
+        cen = _as_frames(centres)
+        palette = class_colors(len(class_names))
+        for c in range(cen.shape[1]):
+            traces.append(go.Scatter(x=cen[:, c, 0], y=cen[:, c, 1], mode="lines", hoverinfo="skip",
+                                     line=dict(color=palette[c % len(palette)], width=2, dash="dot"),
+                                     name="centre paths", legendgroup="centre paths", showlegend=c == 0))
+    return traces
 
 
 def paired_dynamics_figure(

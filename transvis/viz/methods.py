@@ -195,6 +195,31 @@ def histograms(
     return base_layout(fig, title or f"Distribution of {quantity}", height=360)
 
 
+def distribution_boxes(
+    values: Mapping[str, Sequence[float]],
+    quantity: str,
+    colors: dict[str, str] | None = None,
+    title: str | None = None,
+) -> go.Figure:
+    """One horizontal box per model of a per-sample quantity (median, quartiles, whiskers to 1.5 IQR, outlying
+    samples as points), models top to bottom in the given order: readable where overlaid histograms pile every
+    model into one bin (values concentrated near one end with a long tail)."""
+    colors = _colors(list(values), colors)
+    models = list(values)
+    fig = go.Figure()
+    for m in models:
+        a = np.asarray(values[m], dtype=float)
+        a = a[np.isfinite(a)]
+        median = float(np.median(a)) if a.size else float("nan")
+        fig.add_trace(go.Box(x=a, name=short_model_name(m), marker_color=colors[m], boxpoints="outliers",
+                             orientation="h", showlegend=False, marker=dict(size=3, opacity=0.5),
+                             hovertemplate=f"<b>{short_model_name(m)}</b><br>{quantity} %{{x:.4g}}"
+                                           f"<br>median {median:.4g}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", title=None)
+    fig.update_xaxes(title=quantity)
+    return base_layout(fig, title or f"Distribution of {quantity}", height=max(300, 42 * len(models) + 140))
+
+
 def spectrum_plot(
     spectra: Mapping[str, Sequence[float]],
     colors: dict[str, str] | None = None,
