@@ -23,6 +23,8 @@ pool = page_header(
     "how confidently each sample is assigned to its own class, then **challenges** itself: ConfMix mixes every "
     "sample towards its most confusing class and scores again. Models whose classes stay apart win.",
 )
+from pages._presentation import presentation_mode  # noqa: E402 - presentation-mode hook
+presentation_mode(pool, "fisher")  # the narrated no-scroll screens (stops the page when on)
 
 c1, c2, c3 = st.columns([1, 2, 1])
 adaptive = c1.toggle("Adaptive λ (official)", key=default("w:fs_adaptive", DEFAULTS["shrinkage"] is None),

@@ -26,6 +26,8 @@ pool = page_header(
     "apart, step by step, until the position change falls below the exit ratio. A model whose classes barely "
     "need to move was already well separated.",
 )
+from pages._presentation import presentation_mode  # noqa: E402 - presentation-mode hook
+presentation_mode(pool, "ped")  # the narrated no-scroll screens (stops the page when on)
 
 c1, c2, c3, c4 = st.columns(4)
 metric = metric_select("Wrapped metric", "w:ped_metric", preferred=DEFAULTS["metric"], container=c1)

@@ -23,6 +23,8 @@ pool = page_header(
     "centre, **Attract** pulls the class centres towards each other. A model whose features stay separable "
     "under this stress keeps its score — and its rank.",
 )
+from pages._presentation import presentation_mode  # noqa: E402 - presentation-mode hook
+presentation_mode(pool, "spread_attract")  # the narrated no-scroll screens (stops the page when on)
 
 c1, c2, c3, c4 = st.columns([1.2, 1.6, 1, 1])
 metric = metric_select("Wrapped metric", "w:sa_metric", preferred=DEFAULTS["metric"], container=c1)

@@ -270,3 +270,39 @@ def format_statistic(value: Any, digits: int = 4) -> str:
     if abs(x) < 1e-3 or abs(x) >= 1e5:
         return f"{x:.{digits - 1}e}"
     return f"{x:.{digits}g}"
+
+
+def frame_rank_text(frame: Any, model: str) -> str:
+    """A model's rank on one frame as the race draws it: "2 of 7", or "2–4 of 7 (≈)" when the frame cannot
+    order it against others (its ``tiers``: the noise's groups, float ties without noise); "–" if unscored."""
+    tiers = [list(t) for t in (getattr(frame, "tiers", None) or [])]
+    ranked = [m for t in tiers for m in t]
+    if not tiers:
+        rank = (getattr(frame, "ranks", None) or {}).get(model)
+        n = len(getattr(frame, "ranks", None) or {})
+        return "–" if rank is None or rank != rank else f"{int(rank)} of {n}"
+    if model not in ranked:
+        return "–"
+    position = 0
+    for tier in tiers:
+        if model in tier:
+            if len(tier) == 1:
+                return f"{position + 1} of {len(ranked)}"
+            return f"{position + 1}–{position + len(tier)} of {len(ranked)} (≈)"
+        position += len(tier)
+    return "–"
+
+
+def frame_statistics(frame: Any, models: list[str], statistics: tuple[str, ...], score_label: str = "score",
+                     model_label=lambda m: m) -> "pd.DataFrame":
+    """One frame's numbers as text, rows = ``statistics`` (labelled by :data:`STATISTIC_LABELS`) then the
+    score and the rank, columns = models (``model_label``'d): everything read from this one frame."""
+    import pandas as pd
+
+    rows = {}
+    for key in statistics:
+        rows[STATISTIC_LABELS.get(key, key)] = {
+            model_label(m): format_statistic((frame.quantities.get(m) or {}).get(key)) for m in models}
+    rows[score_label] = {model_label(m): format_statistic(frame.scores.get(m)) for m in models}
+    rows["rank"] = {model_label(m): frame_rank_text(frame, m) for m in models}
+    return pd.DataFrame(rows).T

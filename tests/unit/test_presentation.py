@@ -108,3 +108,18 @@ def test_format_statistic_never_prints_round_off():
     assert format_statistic(2.5e-6) == "2.500e-06"
     assert format_statistic(0.123456) == "0.1235"
     assert format_statistic(float("nan")) == "–" and format_statistic(None) == "–"
+
+
+def test_frame_statistics_reads_one_frame_with_ranks_and_ties():
+    from types import SimpleNamespace
+
+    from transvis.presentation import frame_rank_text, frame_statistics
+
+    frame = SimpleNamespace(quantities={"a": {"nc1": 1e-20}, "b": {"nc1": 0.5}, "c": {"nc1": 0.25}},
+                            scores={"a": 2.0, "b": 1.0, "c": 1.0}, ranks={"a": 1, "b": 2, "c": 2},
+                            tiers=[["a"], ["b", "c"]])
+    assert frame_rank_text(frame, "a") == "1 of 3" and frame_rank_text(frame, "c") == "2–3 of 3 (≈)"
+    table = frame_statistics(frame, ["a", "b", "c"], ("nc1",), score_label="LogME")
+    assert list(table.index) == ["NC1 ↓", "LogME", "rank"]
+    assert table.loc["NC1 ↓", "a"] == "0 (collapsed)" and table.loc["NC1 ↓", "b"] == "0.5"
+    assert table.loc["rank", "b"] == "2–3 of 3 (≈)"

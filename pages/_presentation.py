@@ -1,0 +1,166 @@
+"""Presentation mode of the four method pages: one narrated idea per screen, at projector size, no scrolling.
+
+A page calls :func:`presentation_mode` right after its ``page_header``; when the mode is on (the toggle, or
+the URL ``?present=1&step=k``: a lecturer can bookmark a step) it draws the screen and stops the page. The
+steps come from :mod:`transvis.presentation`; there is ONE time control (the step's frame slider, or the step
+itself): the scatter, the ranking and every statistic are that frame's (:func:`transvis.viz.still.still_frame`:
+no second plotly play slider).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages._dynamics import model_select, trajectory
+from pages._ui import default, error_box, metric_label
+from transvis.app_defaults import DYNAMICS_DEFAULTS
+from transvis.presentation import frame_statistics, parse_query, query_for, script
+from transvis.session import Pool
+from transvis.viz import model_colors, short_model_name
+
+SCREEN_KEY = "w:present_screen"
+TOGGLE_KEY = "w:present"  # one switch for every method page: a lecturer stays in the mode across pages
+SCREENS = {"720": 720, "1080": 1080}  # projector heights [px] the figures are sized for
+MODEL_KEYS = {"collapse": "w:nc_model", "spread_attract": "w:sa_model", "fisher": "w:fs_model", "ped": "w:ped_model"}
+
+# Large type and no wasted margins — injected only in presentation mode. The page's own title and caption
+# (page_header) give way to the step's title; the sidebar gives its width to the figure.
+CSS = """
+<style>
+section[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] { display: none; }
+[data-testid="stMainBlockContainer"], .block-container { padding-top: 2.6rem; padding-bottom: 0.5rem;
+  padding-left: 1.5rem; padding-right: 1.5rem; max-width: 100%; }
+[data-testid="stElementContainer"]:has(h1), [data-testid="stElementContainer"]:has(h1) +
+  [data-testid="stElementContainer"] { display: none; }
+[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.2rem;
+  line-height: 1.45; }
+[data-testid="stMarkdownContainer"] h3 { font-size: 1.75rem; padding: 0.1rem 0 0.3rem 0; }
+.katex-display { margin: 0.35em 0; }
+.katex { font-size: 1.3em; }
+[data-testid="stVerticalBlock"] { gap: 0.55rem; }
+</style>
+"""
+
+
+def _state_keys(kind: str) -> tuple[str, str]:
+    return f"w:present_step_{kind}", f"present_url_read_{kind}"
+
+
+def presentation_mode(pool: Pool, kind: str) -> None:
+    """The hook: a toggle (and the URL) switch presentation mode on; then draw the step screen and stop."""
+    steps = script(kind).steps
+    step_key, url_read = _state_keys(kind)
+    if not st.session_state.get(url_read):  # the URL wins on a page's first run: bookmarks open where they say
+        st.session_state[url_read] = True
+        query = st.query_params.to_dict()
+        present, step = parse_query(query, len(steps))
+        if present:
+            st.session_state[TOGGLE_KEY] = True
+            st.session_state[step_key] = step
+            if query.get("screen") in SCREENS:
+                st.session_state[SCREEN_KEY] = query["screen"]
+    on = st.toggle("Presentation mode", key=default(TOGGLE_KEY, False),
+                   help="One idea per screen at projector size, with Previous/Next; the URL (?present=1&step=k) "
+                        "bookmarks the step. Turn off for the full page and the sidebar.")
+    if not on:
+        for name in ("present", "step", "screen"):
+            if name in st.query_params:
+                del st.query_params[name]
+        return
+    _screen(pool, kind)
+    st.stop()
+
+
+def _go(step_key: str, delta: int, n_steps: int) -> None:
+    st.session_state[step_key] = min(max(st.session_state.get(step_key, 0) + delta, 0), n_steps - 1)
+
+
+def _screen(pool: Pool, kind: str) -> None:
+    st.markdown(CSS, unsafe_allow_html=True)
+    s = script(kind)
+    step_key, _ = _state_keys(kind)
+    index = min(max(int(st.session_state.get(step_key, 0)), 0), len(s.steps) - 1)
+    st.session_state[step_key] = index
+    step = s.steps[index]
+
+    nav = st.columns([1.1, 1.1, 1.3, 2.6, 1.3], vertical_alignment="center")
+    nav[0].button("◀ Previous", key=f"present_prev_{kind}", disabled=index == 0, width="stretch",
+                  on_click=_go, args=(step_key, -1, len(s.steps)))
+    nav[1].button("Next ▶", key=f"present_next_{kind}", disabled=index == len(s.steps) - 1, width="stretch",
+                  on_click=_go, args=(step_key, 1, len(s.steps)), type="primary")
+    nav[2].markdown(f"**step {index + 1} of {len(s.steps)}**")
+    with nav[3]:
+        model = model_select(pool, MODEL_KEYS.get(kind, f"w:{kind}_model"), label="Model")
+    if st.session_state.get(SCREEN_KEY) not in SCREENS:
+        st.session_state[SCREEN_KEY] = "720"
+    screen = nav[4].selectbox("Screen", list(SCREENS), key=SCREEN_KEY, format_func=lambda h: f"{h}p",
+                              help="The projector's height: the figures are sized to fit it without scrolling.")
+    height = SCREENS[screen]
+    st.query_params.update({**query_for(True, index), "screen": screen})
+
+    metric, defaults = DYNAMICS_DEFAULTS[kind]
+    try:
+        traj = trajectory(pool, kind, metric, s.params(index, defaults))
+    except Exception as err:  # noqa: BLE001 - the lecturer sees why, the controls stay usable
+        error_box(err, "Computing the trajectory")
+        return
+    frames = step.frame_indices(len(traj.frames))
+    text, figure = st.columns([1, 2.1], gap="medium")
+    with text:
+        st.markdown(f"### {step.title}")
+        st.markdown(step.text)
+        for formula in step.formulas:
+            st.latex(formula)
+        if len(frames) > 1:
+            labels = [traj.frames[i].label for i in frames]
+            slider_key = f"w:present_frame_{kind}_{index}"
+            if st.session_state.get(slider_key) not in labels:
+                st.session_state[slider_key] = traj.frames[step.start_index(len(traj.frames))].label
+            chosen = st.select_slider(f"{traj.parameter} — the one time control: figure and numbers follow it",
+                                      labels, key=slider_key)
+            frame_index = frames[labels.index(chosen)]
+        else:
+            frame_index = frames[0]
+            st.caption(f"Shown: {traj.frames[frame_index].label}")
+    frame = traj.frames[frame_index]
+    plot_height = 400 if height == 720 else 640
+    with figure:
+        _figure(pool, traj, frame_index, model, metric, step, plot_height)
+    models = [m for m in traj.models if m in frame.scores]
+    table = frame_statistics(frame, models, step.statistics, score_label=metric_label(metric),
+                             model_label=short_model_name)
+    st.dataframe(table, width="stretch", key=f"present_stats_{kind}")
+
+
+def _figure(pool: Pool, traj, frame_index: int, model: str, metric: str, step, plot_height: int) -> None:
+    """The chosen frame of the scatter + ranking (or the ETF view + ranking), as stills."""
+    from transvis.viz.animation import dynamics_figure, ranking_race, trajectory_view
+    from transvis.viz.still import still_frame
+
+    view = trajectory_view(traj, model)
+    colors = model_colors(pool.models)
+    label = metric_label(metric)
+    frame = traj.frames[frame_index]
+    if step.figure == "etf":
+        from transvis.viz.etf import etf_extent, etf_figure, etf_view, rms_norm
+
+        q = [f.quantities.get(model, {}) for f in traj.frames]
+        if all("mean_gram" in x for x in q):
+            scale = rms_norm(q[0]["class_mean_norms"])
+            views = [etf_view(x["mean_gram"], x["class_mean_norms"], scale=scale) for x in q]
+            left, right = st.columns([1, 1])
+            left.plotly_chart(etf_figure(views[frame_index], pool.class_names, extent=etf_extent(views),
+                                         title=f"{short_model_name(model)} at {frame.label}", height=plot_height),
+                              width="stretch", key="present_etf")
+            race = ranking_race(view.scores, view.ranks, view.frame_names, colors, label, race=view.race)
+            race = still_frame(race, frame_index)
+            race.update_layout(height=plot_height, title=dict(text=f"ranking by {label}"))
+            right.plotly_chart(race, width="stretch", key="present_race")
+            return
+    fig = dynamics_figure(view.positions, pool.labels, pool.class_names, view.scores, view.ranks,
+                          centres=view.centres, frame_names=view.frame_names, colors=colors, metric_label=label,
+                          scatter_title=f"{short_model_name(model)} — {view.projection} · {frame.label}",
+                          race=view.race)
+    fig = still_frame(fig, frame_index)
+    fig.update_layout(height=plot_height)
+    st.plotly_chart(fig, width="stretch", key="present_figure")
