@@ -65,8 +65,8 @@ if compare:
 metrics = leaderboard_metrics()
 gt_options = groundtruth_options(pool)
 gt_label = st.session_state.get("w:lb_gt")
-if gt_label is None and gt_options:  # the Leaderboard not opened yet: its default, the first option
-    gt_label = next(iter(gt_options))
+if gt_label not in gt_options and gt_label != "none" and gt_options:  # "none": the Leaderboard's "no ground truth"
+    gt_label = next(iter(gt_options))  # as the Leaderboard does: its first option until one is chosen for this pool
 groundtruth = gt_options.get(gt_label)
 groundtruth_n = groundtruth_sizes(pool, gt_label) if groundtruth else None
 gt_name = REGIMES.get(gt_label, gt_label) if groundtruth else None
