@@ -14,12 +14,11 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.mixture import GaussianMixture
 
 from ._contract import MetricResult, MetricSpec, register
 from ._degeneracy import FIX_STANDARDISE, fmt, label_entropy, near
+from ._mixture import fit_full_mixture, pca_scores
 from ._stats import feature_rms, metric_stats
 from ._validation import scale_error
 from .leep import conditional_given_source, source_joint
@@ -29,40 +28,37 @@ VARIANTS = ("log", "official")
 _REG_COVAR_LADDER = (1e-6, 1e-4, 1e-2)
 
 
-def _reduce(features: np.ndarray) -> np.ndarray:
-    """PCA(n_components=0.8) scores [N, d], exactly the scikit-learn call of the official recipe.
+def _reduce(stats) -> np.ndarray:
+    """PCA(n_components=0.8) scores [N, d] as the official recipe's scikit-learn call computes them (up to each
+    column's sign), from the eigendecomposition of S_T the other metrics share (``_mixture.pca_scores``).
 
     Features with no variance at all cannot be reduced; they give a single zero column (every sample
     is then the same point and the mixture is uninformative, as it should be).
     """
-    if not np.any(features.std(axis=0) > 0):
-        return np.zeros((features.shape[0], 1))
-    pca = PCA(n_components=0.8)
-    pca.fit(features)
-    return pca.transform(features)
+    if not np.trace(np.asarray(stats.total_scatter)) > 0:
+        return np.zeros((stats.n_samples, 1))
+    return pca_scores(stats, 0.8)
 
 
 def _fit_mixture(reduced: np.ndarray, n_components: int, seed: int):
-    """Fit the mixture; on singular covariances retry with a larger ``reg_covar``.
+    """Fit the mixture (scikit-learn's EM, ``_mixture.fit_full_mixture``); on singular covariances retry with a
+    larger ``reg_covar``.
 
-    Returns (posteriors [N, K], reg_covar used, fallback note or None).
+    Returns (posteriors [N, K], reg_covar used, fallback note or None, converged).
     """
     last_error = None
     for reg in _REG_COVAR_LADDER:
         try:
             with warnings.catch_warnings():
-                # k-means may find fewer distinct clusters than components, and EM may stop at max_iter;
-                # both still give a usable mixture, recorded through `converged` below.
+                # k-means may find fewer distinct clusters than components; the mixture is still usable
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                gmm = GaussianMixture(n_components=n_components, random_state=seed, reg_covar=reg)
-                gmm.fit(reduced)
-                posteriors = gmm.predict_proba(reduced)
+                fit = fit_full_mixture(reduced, n_components, seed=seed, reg_covar=reg)
         except ValueError as err:  # "ill-defined empirical covariance"
             last_error = err
             continue
-        if np.all(np.isfinite(posteriors)):
+        if np.all(np.isfinite(fit.posteriors)):
             note = None if reg == _REG_COVAR_LADDER[0] else f"reg_covar raised to {reg:g} (singular covariances)"
-            return posteriors, reg, note, bool(gmm.converged_)
+            return fit.posteriors, reg, note, fit.converged
     raise ValueError(
         f"𝒩LEEP's Gaussian mixture could not be fitted even with reg_covar={_REG_COVAR_LADDER[-1]:g} "
         f"({last_error}). Use a smaller component_ratio or more samples."
@@ -76,7 +72,9 @@ def nleep(features, labels, *, stats=None, seed: int = 0, component_ratio: float
     Recipe (refvectors README "NLEEP", the official SFDA ``NLEEP`` with a seed):
     ``PCA(n_components=0.8)`` → ``GaussianMixture(n_components=component_ratio·C, random_state=seed)``
     with scikit-learn's other defaults (full covariances, k-means init, reg_covar 1e-6) → posteriors θ →
-    LEEP on θ.
+    LEEP on θ. Both steps are computed as scikit-learn computes them, with less work (``_mixture.py``: PCA from
+    the shared eigendecomposition, scikit-learn's own k-means, an EM that skips zero responsibilities and the
+    repeated final E-step); the posteriors agree with scikit-learn's to round-off.
 
     Variants
     --------
@@ -111,7 +109,7 @@ def nleep(features, labels, *, stats=None, seed: int = 0, component_ratio: float
         raise scale_error("NLEEP", stats.unit_scale,
                           "regularises its Gaussian mixture with an absolute reg_covar (1e-6, then 1e-4, 1e-2)")
     notes = []
-    reduced = _reduce(stats.features)
+    reduced = _reduce(stats)
     if not np.any(reduced):
         notes.append("features have no variance; PCA skipped")
     requested = max(1, int(round(component_ratio * stats.n_classes)))
