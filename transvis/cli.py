@@ -3,6 +3,7 @@
     transvis zoo list | zoo prepare
     transvis demo prepare
     transvis extract --dataset fashion-mnist --models demo
+    transvis rank --dataset mnist-5k --models demo --groundtruth linear_probe
     transvis score --features feats.npz --metrics logme,sfda
     transvis rank --dataset fashion-mnist --models demo --metrics logme,sfda,ped,fsp,face \\
                   --groundtruth linear_probe --json out.json
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from transvis.uncertainty import DEFAULT_REPLICATES
@@ -28,14 +30,16 @@ def _split(text: str) -> list[str]:
 
 
 def _model_ids(spec: str) -> list[str]:
-    from transvis.models import zoo_ids
+    """``--models``: comma-separated ids; ``demo`` is the demo pool (the zoo's pretrained models, their
+    random-init twins and layer taps: ``transvis.demo.demo_pool_ids``)."""
+    from transvis.demo import demo_pool_ids
 
     ids = []
     for item in _split(spec):
-        ids.extend(zoo_ids() if item == "demo" else [item])
+        ids.extend(demo_pool_ids() if item == "demo" else [item])
     if not ids:
         raise ValueError("--models is empty; pass timm names, offline/<name> ids, or 'demo'.")
-    return ids
+    return list(dict.fromkeys(ids))
 
 
 def _dataset(args):
@@ -58,6 +62,7 @@ def _input_size(args, model_ids):
 
 
 def _features_for(args) -> dict:
+    from transvis.demo import demo_member, pool_features
     from transvis.pipeline import features_by_name, skipped_note
 
     model_ids = _model_ids(args.models)
@@ -66,6 +71,13 @@ def _features_for(args) -> dict:
     layers = _layers(getattr(args, "layers", None))
     common = dict(input_size=input_size, device=args.device, batch_size=args.batch_size,
                   progress=None if args.progress else False)
+    members = [demo_member(m) for m in model_ids] if layers is None else []
+    if members and all(members):  # the demo pool: its taps and twins from one pass per model, in pool order
+        out = pool_features(dataset, input_size=input_size, members=members, device=args.device,
+                            progress=lambda message: print(message, file=sys.stderr))
+        for name, features in out.items():
+            print(f"{name}: {features.n_samples}x{features.n_dims}", file=sys.stderr)
+        return out
     out = {}
     for model_id in model_ids:
         by_name, cached = features_by_name(model_id, dataset, layers=layers, **common)
@@ -98,11 +110,9 @@ def _groundtruth(args, features_by_model) -> tuple[dict | None, str | None, dict
 
     spec = args.groundtruth
     path, regime = (spec.rsplit(":", 1) + ["linear_probe"])[:2] if spec.endswith(".csv") or ".csv:" in spec else (None, spec)
-    if path is None:
-        from transvis.demo import DEMO_GROUNDTRUTH_CSV
-
-        path = args.groundtruth_csv or (DEMO_GROUNDTRUTH_CSV if DEMO_GROUNDTRUTH_CSV.exists() else None)
     dataset_name = args.dataset.split(":")[0] if args.dataset else None
+    if path is None:
+        path = args.groundtruth_csv or _demo_groundtruth_csv(dataset_name)
     values, sizes = {}, {}
     if path is not None:
         rows = read_groundtruth_csv(path)  # a malformed CSV is an error to fix, never silently replaced
@@ -123,6 +133,15 @@ def _groundtruth(args, features_by_model) -> tuple[dict | None, str | None, dict
     probes = {m: linear_probe(fs, seed=args.seed) for m, fs in features_by_model.items()}
     return ({m: p.accuracy for m, p in probes.items()}, "linear_probe (measured now on these features)",
             {m: p.n_test for m, p in probes.items()})
+
+
+def _demo_groundtruth_csv(dataset_name: str | None):
+    """The shipped ground truth of a demo target (``assets/groundtruth/demo_<target>.csv``) when ``--dataset``
+    names one (default: Fashion-MNIST's), else None."""
+    from transvis.demo import DEFAULT_TARGET, DEMO_TARGETS
+
+    spec = DEMO_TARGETS.get(dataset_name or DEFAULT_TARGET) or DEMO_TARGETS[DEFAULT_TARGET]
+    return spec.groundtruth_csv if spec.groundtruth_csv.exists() else None
 
 
 def _print_table(table, metrics) -> None:
@@ -212,7 +231,10 @@ def cmd_zoo(args) -> int:
 def cmd_demo(args) -> int:
     from transvis.demo import prepare_demo
 
-    prepare_demo(progress=lambda message: print(f"[demo] {message}", file=sys.stderr), device=args.device)
+    start = time.perf_counter()
+    prepare_demo(progress=lambda message: print(f"[demo] {message}", file=sys.stderr), device=args.device,
+                 targets=_split(args.targets) if getattr(args, "targets", None) else None)
+    print(f"[demo] prepared in {time.perf_counter() - start:.0f} s", file=sys.stderr)
     return 0
 
 
@@ -303,6 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="prepare the built-in offline demo (zoo, features, the app's default rankings)")
     p.add_argument("action", choices=["prepare"])
     p.add_argument("--device", default="auto")
+    p.add_argument("--targets", help="comma-separated demo targets (default: all: fashion-mnist,mnist-5k)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("cache", help="list or delete cached features")

@@ -17,20 +17,23 @@ def demo_dir(cache_dir=None) -> Path:
     return cache_root(cache_dir) / "demo"
 
 
-def demo_manifest_path(cache_dir=None) -> Path:
-    """``{model: feature-store key}`` of the prepared demo, so loading it needs no model library."""
-    return demo_dir(cache_dir) / "fashion-mnist-features.json"
+DEFAULT_TARGET = "fashion-mnist"  # the target the app opens on (transvis.demo.pool.DEMO_TARGETS)
 
 
-def demo_ranking_path(cache_dir=None) -> Path:
-    """The persisted default ranking of the demo (see :func:`transvis.demo.load_demo_ranking`)."""
-    return demo_dir(cache_dir) / "fashion-mnist-ranking.json"
+def demo_manifest_path(cache_dir=None, target: str = DEFAULT_TARGET) -> Path:
+    """``{model: feature-store key}`` of the prepared demo on ``target``, so loading it needs no model library."""
+    return demo_dir(cache_dir) / f"{target}-features.json"
 
 
-def demo_trajectories_path(cache_dir=None) -> Path:
-    """The persisted default trajectories of the demo's dynamics pages
+def demo_ranking_path(cache_dir=None, target: str = DEFAULT_TARGET) -> Path:
+    """The persisted default ranking of the demo on ``target`` (see :func:`transvis.demo.load_demo_ranking`)."""
+    return demo_dir(cache_dir) / f"{target}-ranking.json"
+
+
+def demo_trajectories_path(cache_dir=None, target: str = DEFAULT_TARGET) -> Path:
+    """The persisted default trajectories of the demo's dynamics pages on ``target``
     (see :func:`transvis.demo.load_demo_trajectories`)."""
-    return demo_dir(cache_dir) / "fashion-mnist-trajectories.npz"
+    return demo_dir(cache_dir) / f"{target}-trajectories.npz"
 
 
 def write_text_atomic(path: Path, text: str) -> None:

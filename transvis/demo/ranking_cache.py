@@ -8,7 +8,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from transvis.demo._files import demo_ranking_path, package_version, read_json, write_text_atomic
+from transvis.demo._files import DEFAULT_TARGET, demo_ranking_path, package_version, read_json, write_text_atomic
 from transvis.demo.synthetic import Demo
 
 DEMO_RANKING_FORMAT = 1  # bump when what the persisted ranking holds changes
@@ -107,7 +107,7 @@ def save_demo_ranking(demo: Demo, table, *, methods: Mapping | None = None, cach
     unknown = sorted(set(methods) - set(key["method_params"]))
     if unknown:
         raise ValueError(f"no method-page defaults for {unknown}; persist compute_method_rankings(demo).")
-    path = demo_ranking_path(cache_dir)
+    path = demo_ranking_path(cache_dir, demo.target or DEFAULT_TARGET)
     payload = {"key": key, "table": table.to_dict(traces=True),
                "methods": {metric: t.to_dict(traces=True) for metric, t in methods.items()}}
     write_text_atomic(path, json.dumps(payload, allow_nan=False))
@@ -149,7 +149,7 @@ def load_demo_method_rankings(demo: Demo, *, cache_dir=None) -> dict:
 
 def _fresh_payload(demo: Demo, cache_dir=None) -> dict | None:
     """The persisted ranking file's content when its key matches this demo and code, else None."""
-    payload = read_json(demo_ranking_path(cache_dir))
+    payload = read_json(demo_ranking_path(cache_dir, demo.target or DEFAULT_TARGET))
     if not isinstance(payload, dict) or not demo.feature_keys:
         return None
     expected = json.loads(json.dumps(demo_ranking_key(demo.feature_keys)))

@@ -24,6 +24,7 @@ class Demo:
     description: str = ""
     groundtruth_n: dict[str, dict[str, int]] = field(default_factory=dict)  # regime -> {model: test samples}
     feature_keys: dict[str, str] = field(default_factory=dict)  # model -> feature-store key (prepared demos)
+    target: str = ""  # the prepared demo's target (transvis.demo.pool.DEMO_TARGETS); "" for other demos
 
     @property
     def labels(self) -> np.ndarray:

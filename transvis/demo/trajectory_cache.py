@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from transvis.demo import ranking_cache
-from transvis.demo._files import demo_trajectories_path, package_version
+from transvis.demo._files import DEFAULT_TARGET, demo_trajectories_path, package_version
 from transvis.demo.synthetic import Demo
 
 DEMO_TRAJECTORIES_FORMAT = 1  # bump when what the persisted trajectories hold changes
@@ -73,7 +73,8 @@ def save_demo_trajectories(demo: Demo, trajectories: Mapping, *, cache_dir=None,
             raise ValueError(f"the {kind!r} trajectory is {traj.method}/{traj.metric} of {traj.models}, not the "
                              f"default {wanted['method']}/{wanted['metric']} of the demo's models; persist "
                              "compute_demo_trajectories(demo).")
-    return save_trajectories(demo_trajectories_path(cache_dir), dict(trajectories), header={"key": key})
+    path = demo_trajectories_path(cache_dir, demo.target or DEFAULT_TARGET)
+    return save_trajectories(path, dict(trajectories), header={"key": key})
 
 
 def load_demo_trajectories(demo: Demo, *, cache_dir=None) -> dict:
@@ -82,7 +83,7 @@ def load_demo_trajectories(demo: Demo, *, cache_dir=None) -> dict:
     header is read here; each trajectory is read when its function is called (None if the file changed since)."""
     from transvis.dynamics import load_trajectory, read_header
 
-    path = demo_trajectories_path(cache_dir)
+    path = demo_trajectories_path(cache_dir, demo.target or DEFAULT_TARGET)
     if not demo.feature_keys:
         return {}
     expected = json.loads(json.dumps(demo_trajectories_key(demo.feature_keys)))

@@ -134,8 +134,11 @@ def delta_e00(lab1, lab2) -> float:
 
 
 def short_model_name(model_id: str) -> str:
-    """Display name: drop the ``offline/``/``synthetic/`` source prefix, keep the weight tag."""
-    return model_id.split("/", 1)[1] if "/" in model_id else model_id
+    """Display name: drop the ``offline/``/``synthetic/`` source prefix, keep the weight tag; a random-init twin
+    reads "<arch> · random init", a layer tap "<name> · tap <i>" (:func:`transvis.models.naming.display_model_name`)."""
+    from transvis.models.naming import display_model_name
+
+    return display_model_name(model_id)
 
 
 def base_layout(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
