@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ._degeneracy import DegenerateScoreWarning, in_sample_reason
-from ._degeneracy import display_name as reason_name
 from ._stats import ClassStats, ensure_stats
 from ._validation import as_source_probs
 
@@ -184,7 +183,7 @@ def assess(spec: MetricSpec, result: MetricResult, stats: ClassStats) -> str | N
     """
     reason = spec.degeneracy(result, stats) if spec.degeneracy is not None else None
     if reason is None and spec.fits_in_sample:
-        reason = in_sample_reason(reason_name(spec.name), result, stats)
+        reason = in_sample_reason(spec.display_name or spec.name, result, stats)
     return reason
 
 

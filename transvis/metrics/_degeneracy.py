@@ -30,18 +30,6 @@ class DegenerateScoreWarning(UserWarning):
     """
 
 
-# How the reasons name the metrics (registry name otherwise).
-DISPLAY_NAMES = {
-    "sfda": "SFDA", "ped": "PED", "fsp": "FSP", "hscore": "H-score", "hscore_shrinkage": "Shrinkage H-score",
-    "gbc": "GBC", "nleep": "NLEEP", "transrate": "TransRate", "ncti": "NCTI", "face": "FaCe",
-    "nc": "The neural-collapse score 1/(1+NC1)", "logme": "LogME", "leep": "LEEP", "nce": "NCE", "parc": "PARC",
-}
-
-
-def display_name(name: str) -> str:
-    return DISPLAY_NAMES.get(name, name)
-
-
 def near(value: float, bound: float, span: float, rtol: float = REL_TOL) -> bool:
     """True when ``value`` lies within ``rtol·|span|`` of ``bound`` (span: the metric's natural range)."""
     return bool(abs(float(value) - float(bound)) <= rtol * abs(float(span)))
