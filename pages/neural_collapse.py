@@ -10,11 +10,15 @@ from pages._dynamics import (
     metric_select,
     model_select,
     quantity_curves,
+    ranking_captions,
 )
+from pages._dynamics import trajectory as dynamics_trajectory
 from pages._method_page import detail_model, scored_models
+from pages._presentation import presentation_mode
 from pages._scatter import class_chart
-from pages._ui import default, page_header
+from pages._ui import default, error_box, metric_label, page_header
 from transvis.app_defaults import DYNAMICS_DEFAULTS
+from transvis.presentation import frame_rank_text
 from transvis.viz import NEUTRAL_COLORS, model_colors, short_model_name
 from transvis.viz.methods import gram_vs_etf, per_class_bars, small_multiples_bars
 
@@ -27,17 +31,31 @@ QUANTITIES = {
     "nc4_ncc_accuracy": "NC4 nearest-centre accuracy ↑",
 }
 FACE = {"face": "FaCe score ↑", "variance_collapse": "FaCe variance collapse ↑", "fairness": "FaCe fairness ↑"}
+# {idea: (plain words, LaTeX)}
 TEACHING = {
-    "NC1 — variability collapse": "Samples of a class shrink onto their class mean: the within-class spread "
-    "becomes tiny compared with the spread between class means (tr(Σ_W Σ_B⁺)/C → 0).",
-    "NC2 — simplex ETF": "The centred class means get equal lengths and equal, maximal angles "
-    "(cos = −1/(C−1)): they form a simplex equiangular tight frame, the most separated arrangement possible.",
-    "NC3 — self-duality": "The classifier's weights line up with the class means.",
-    "NC4 — nearest class centre": "The network's decision becomes 'pick the nearest class mean'.",
-    "FaCe — fair collapse": "A model transfers well when its features are already collapsed for the new classes "
-    "(variance-collapse term) and that collapse is fair across classes rather than concentrated on a few easy "
-    "ones (fairness term). transvis's FaCe is a documented reconstruction from neural-collapse statistics.",
+    "NC1 — variability collapse": (
+        "Samples of a class shrink onto their class mean: the within-class spread becomes tiny compared with the "
+        "spread between class means.",
+        r"\mathrm{NC1} = \frac{1}{C}\operatorname{tr}\!\left(\Sigma_W \Sigma_B^{\dagger}\right) \to 0"),
+    "NC2 — simplex ETF": (
+        "The centred class means get equal lengths and equal, maximal angles: a simplex equiangular tight frame, "
+        "the most separated arrangement possible.",
+        r"\cos\angle(\tilde\mu_c, \tilde\mu_{c'}) = -\frac{1}{C-1}, \quad \|\tilde\mu_c\| = \|\tilde\mu_{c'}\|"),
+    "NC3 — self-duality": (
+        "The classifier's weights line up with the class means (here: a shrinkage-LDA stand-in, frozen features "
+        "have no trained head).",
+        r"\mathrm{NC3} = \left\| \frac{W}{\|W\|_F} - \frac{\tilde M}{\|\tilde M\|_F} \right\|_F^{2} \to 0"),
+    "NC4 — nearest class centre": (
+        "The network's decision becomes 'pick the nearest class mean'.",
+        r"\hat y(x) = \arg\min_c \|x - \mu_c\|"),
+    "FaCe — fair collapse": (
+        "A model transfers well when its features are already collapsed for the new classes and that collapse "
+        "is fair across classes. transvis's FaCe is a documented reconstruction from neural-collapse statistics.",
+        r"\mathrm{FaCe} = \frac{r}{r + C\,\mathrm{NC1}} - 2\operatorname{std}_c \kappa_c, \quad "
+        r"\kappa_c = \frac{b_c}{b_c + w_c}"),
 }
+AT_T = {"nc1": "NC1 ↓", "nc2_equiangular": "NC2 equiangular ↓", "etf_distance": "distance to ETF ↓",
+        "nc4_ncc_accuracy": "NC4 accuracy ↑", "face": "FaCe ↑"}  # the per-frame table's columns
 
 DEFAULTS = DYNAMICS_DEFAULTS["collapse"]  # the demo's trajectory at these settings is precomputed
 
@@ -47,50 +65,116 @@ pool = page_header(
     "spread out into a perfectly symmetric simplex. The closer a pre-trained model already is to this on the "
     "target data, the better it tends to transfer (NCTI, FaCe).",
 )
-teaching = st.toggle("Teaching mode (short explanations)", key=default("w:nc_teaching", True))
-if teaching:
-    cols = st.columns(len(TEACHING))
-    for col, (head, text) in zip(cols, TEACHING.items()):
-        col.markdown(f"**{head}**")
-        col.caption(text)
+presentation_mode(pool, "collapse")  # presentation mode: the narrated no-scroll screens (stops the page when on)
 
-st.subheader("The animation: every sample moves towards its class mean (t from 0 to 1)")
-c1, c2 = st.columns(2)
+teaching = st.toggle("Teaching mode (the five ideas, with formulas)", key=default("w:nc_teaching", True))
+if teaching:
+    for tab, (head, (text, formula)) in zip(st.tabs(list(TEACHING)), TEACHING.items()):
+        with tab:
+            left, right = st.columns([2, 3], vertical_alignment="center")
+            left.caption(text)
+            with right:
+                st.latex(formula)
+
+st.subheader("Collapse every sample towards its class mean (t from 0 to 1)")
+c1, c2, c3, c4 = st.columns([1.2, 1.2, 1.5, 1.1], vertical_alignment="bottom")
 metric = metric_select("Metric re-scored at every frame", "w:nc_metric", preferred=DEFAULTS[0], container=c1)
 model = model_select(pool, "w:nc_model", container=c2)
-if teaching:
-    st.caption("Watch NC1 fall to zero as t → 1, the Gram matrix approach the ETF (if the means were already "
-               "spread out), and the metrics respond: a perfectly collapsed model is trivially separable.")
-to_etf = st.toggle("Also move the class means to the nearest simplex ETF",
+to_etf = c3.toggle("Also move the class means to the nearest simplex ETF",
                    key=default("w:nc_to_etf", DEFAULTS[1]["to_etf"]),
                    help="Without it only NC1 falls; with it NC2 (the Gram matrix) reaches the ETF too.")
-traj = animation_section(pool, "collapse", metric, {"to_etf": bool(to_etf)}, model, key="nc",
-                         title=f"Collapsing {short_model_name(model)}")
+one_control = c4.toggle("One time control", key=default("w:nc_one_control", False),
+                        help="On: the t slider alone picks the frame of the scatter, the ranking and every number. "
+                             "Off: the figure also plays as an animation with its own ▶ slider.")
+
+traj = None
+if one_control:
+    if not pool.shared_samples:
+        st.warning("The models of this pool were not extracted on the same samples, so their trajectories cannot "
+                   "be compared frame by frame. Build a pool on one dataset (Setup).")
+    else:
+        try:
+            traj = dynamics_trajectory(pool, "collapse", metric, {"to_etf": bool(to_etf)})
+        except Exception as err:  # noqa: BLE001 - the rest of the page stays usable
+            error_box(err, "Computing the trajectory")
+    if traj is not None:
+        from transvis.viz.animation import dynamics_figure, trajectory_view
+        from transvis.viz.still import still_frame
+
+        index = frame_select(traj, "w:nc_t", "t — picks the frame of the scatter, the ranking and every number "
+                                             "below", default_last=False)
+        view = trajectory_view(traj, model)
+        fig = dynamics_figure(view.positions, pool.labels, pool.class_names, view.scores, view.ranks,
+                              centres=view.centres, frame_names=view.frame_names, colors=model_colors(pool.models),
+                              metric_label=metric_label(metric), race=view.race,
+                              scatter_title=f"{short_model_name(model)} — {view.projection} · "
+                                            f"{traj.frames[index].label}")
+        st.plotly_chart(still_frame(fig, index), width="stretch", key="nc_still")
+        ranking_captions(traj, view.frame_names, metric)
+else:
+    traj = animation_section(pool, "collapse", metric, {"to_etf": bool(to_etf)}, model, key="nc",
+                             title=f"Collapsing {short_model_name(model)}")
+    if traj is not None:
+        st.markdown("**Two controls:** the figure's own ▶ / slider animates the scatter and the ranking only; "
+                    "the **t slider** below drives the table, the ETF view and the Gram matrix. Switch on *One "
+                    "time control* (above) to have the t slider drive the figure too.")
+        index = frame_select(traj, "w:nc_t", "t — picks the frame of the table, the ETF view and the Gram matrix",
+                             default_last=False)
+
 if traj is not None:
     colors = model_colors(pool.models)
-    st.markdown("**Collapse-interpolation slider** — pick t and read every statistic there.")
-    index = frame_select(traj, "w:nc_t", "t", default_last=False)
     frame = traj.frames[index]
     frame_note(traj, index)
-    left, right = st.columns([2, 3])
-    with left:
-        quantity_curves(traj, "nc1", "NC1", "NC1 falls as t → 1", "nc_nc1_curve", colors)
-    q = frame.quantities.get(model, {})
-    if "mean_gram" in q:
-        right.plotly_chart(gram_vs_etf(q["mean_gram"], q["etf_gram"], pool.class_names, q.get("etf_distance"),
-                                       title=f"{short_model_name(model)} at {frame.label}"),
-                           width="stretch", key="nc_t_gram")
     at_t = pd.DataFrame({name: {m: frame.quantities.get(m, {}).get(name) for m in traj.models}
-                         for name in ("nc1", "nc2_equiangular", "etf_distance", "nc4_ncc_accuracy", "face")}
-                        ).astype(float)
+                         for name in AT_T}).astype(float)
     at_t["score"] = pd.Series(frame.scores)
     noise = getattr(traj, "noise", None)
     if noise is not None:  # the race's whiskers: the unperturbed scores' interval, carried along the frames
         at_t[f"± ({noise.resampling.level:.0%})"] = pd.Series(
             {m: noise.interval(m, 0.0)[1] if m in noise.estimate else float("nan") for m in traj.models})
-    at_t["rank"] = pd.Series(frame.ranks)
+    at_t["rank"] = pd.Series({m: frame_rank_text(frame, m) for m in traj.models})
     at_t.index = [short_model_name(m) for m in at_t.index]
-    st.dataframe(at_t, width="stretch", key="nc_t_table")
+    st.dataframe(at_t, width="stretch", key="nc_t_table", column_config={
+        "nc1": st.column_config.NumberColumn(AT_T["nc1"], format="%.3e"),
+        "etf_distance": st.column_config.NumberColumn(AT_T["etf_distance"], format="%.3e"),
+        **{name: st.column_config.NumberColumn(label, format="%.4f") for name, label in AT_T.items()
+           if name not in ("nc1", "etf_distance")},
+        "score": st.column_config.NumberColumn(f"{metric_label(metric)} score", format="%.4f")})
+    st.caption(f"Every model at {frame.label}. NC1 and the ETF distance in scientific notation: at t = 1 they are "
+               "round-off (below 10⁻¹²: collapsed). Rank \"(≈)\": models the score noise cannot order.")
+
+    st.subheader("The simplex ETF, made visible")
+    from transvis.viz.etf import etf_extent, etf_figure, etf_view, rms_norm
+
+    q = [f.quantities.get(model, {}) for f in traj.frames]
+    if all("mean_gram" in x and "class_mean_norms" in x for x in q):
+        picked = st.multiselect("All classes on the Coxeter plane, or pick 3 or 4 classes: their own ETF is a "
+                                "triangle (2-D) or a tetrahedron (3-D)", list(range(len(pool.class_names))),
+                                key=default("w:nc_etf_classes", []), format_func=lambda c: pool.class_names[c],
+                                max_selections=4)
+        classes = tuple(sorted(picked)) if len(picked) in (3, 4) else None
+        if picked and classes is None:
+            st.caption("Pick 3 or 4 classes; all classes are shown until then.")
+        scale = rms_norm(q[0]["class_mean_norms"])
+        views = [etf_view(x["mean_gram"], x["class_mean_norms"], classes, scale=scale) for x in q]
+        shown = views[index]
+        left, right = st.columns([1, 1])
+        left.plotly_chart(etf_figure(shown, pool.class_names, extent=etf_extent(views), height=460,
+                                     title=f"{short_model_name(model)} at {frame.label}: class means vs the ideal ETF"),
+                          width="stretch", key="nc_etf")
+        left.caption(
+            "Grey: the ideal simplex ETF's vertices; diamonds: the class means in the coordinates of their nearest "
+            "ETF (divided by their RMS norm at t = 0). The projection is the same for every frame, so the means "
+            "move on straight lines as t grows. "
+            + ("On the simplex's Coxeter plane the ideal ETF is a regular polygon (a decagon for 10 classes). "
+               if classes is None else "The picked classes' ideal ETF is a regular simplex of their own. ")
+            + f"The view keeps {shown.shown_fraction:.0%} of the means' squared length. With *move the class "
+              "means to the nearest simplex ETF* on they reach the vertices at t = 1; without it they stay put.")
+        gram = frame.quantities.get(model, {})
+        class_chart(gram_vs_etf(gram["mean_gram"], gram["etf_gram"], pool.class_names, gram.get("etf_distance"),
+                                title=f"{short_model_name(model)} at {frame.label}"),
+                    pool, key="nc_t_gram", container=right)
+    quantity_curves(traj, "nc1", "NC1", "NC1 of every model across t (falls as (1 − t)²)", "nc_nc1_curve", colors)
 
 st.subheader("Neural-collapse statistics of every model (unperturbed)")
 table, models = scored_models(pool, ["nc", "face"], None, "Neural-collapse statistics")
@@ -104,6 +188,8 @@ st.plotly_chart(small_multiples_bars(stats, colors, titles={**QUANTITIES, **FACE
                 key="nc_bars")
 detail = detail_model(pool, "w:nc_detail_model", "Class-mean geometry of", nc, widths=(3, 2))
 if detail is not None:
+    from transvis.viz.etf import etf_angle, nearest_class_angle
+
     chosen, left, right = detail
     class_chart(gram_vs_etf(nc[chosen]["mean_gram"], nc[chosen]["etf_gram"], pool.class_names,
                             nc[chosen].get("etf_distance"), title=short_model_name(chosen)),
@@ -114,9 +200,16 @@ if detail is not None:
                                title="Which classes are least collapsed"),
                 pool, key="nc_per_class", container=right)
     if chosen in face:
-        class_chart(per_class_bars({"collapse": face[chosen].trace["class_collapse"],
-                                    "separation": face[chosen].trace["class_separation"]},
-                                   pool.class_names, "per-class term",
-                                   colors={"collapse": NEUTRAL_COLORS[0], "separation": NEUTRAL_COLORS[1]},
+        ideal = etf_angle(len(pool.class_names))
+        class_chart(per_class_bars({"collapse κ_c": face[chosen].trace["class_collapse"],
+                                    "nearest-mean angle ÷ ETF angle": nearest_class_angle(nc[chosen]["mean_gram"])
+                                    / ideal},
+                                   pool.class_names, "per class (1 = ideal)",
+                                   colors={"collapse κ_c": NEUTRAL_COLORS[0],
+                                           "nearest-mean angle ÷ ETF angle": NEUTRAL_COLORS[1]},
                                    title=f"FaCe per class — {short_model_name(chosen)}"),
                     pool, key="nc_face_classes")
+        st.caption(f"κ_c: FaCe's per-class collapse ratio b_c/(b_c + w_c). The angle bar is each class mean's "
+                      f"smallest angle to another class mean divided by the ETF's {ideal:.1f}°: below 1, a class "
+                      "crowds a neighbour. FaCe's separation term b_c is not drawn: it equals C − 1 for every "
+                      "class by construction (whitened by Σ_B⁺ itself), so it carries no per-class information.")

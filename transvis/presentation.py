@@ -254,8 +254,14 @@ def query_for(present: bool, step_index: int) -> dict[str, str]:
     return {"present": "1", "step": str(step_index + 1)} if present else {}
 
 
-def format_statistic(value: Any, digits: int = 4) -> str:
-    """A statistic for display: NaN/None as "–", |value| < 1e-12 as "0 (collapsed)", tiny or huge values in
+# what a statistic at its ideal 0 reads (round-off below COLLAPSED_BELOW); others read "0 (collapsed)"
+ZERO_TEXT = {"etf_distance": "0 (at the ETF)", "nc2_equinorm": "0 (at the ETF)", "nc2_equiangular": "0 (at the ETF)",
+             "nc4_classifier_mismatch": "0", "potential_energy": "0", "position_change": "0", "change_ratio": "0",
+             "spread_strength": "0", "attract_strength": "0", "t": "0", "step": "0"}
+
+
+def format_statistic(value: Any, digits: int = 4, zero_text: str = "0 (collapsed)") -> str:
+    """A statistic for display: NaN/None as "–", |value| < 1e-12 as ``zero_text``, tiny or huge values in
     scientific notation, others with ``digits`` significant digits (never a column of round-off zeros)."""
     if value is None:
         return "–"
@@ -266,7 +272,7 @@ def format_statistic(value: Any, digits: int = 4) -> str:
     if math.isnan(x):
         return "–"
     if abs(x) < COLLAPSED_BELOW:
-        return "0 (collapsed)"
+        return zero_text
     if abs(x) < 1e-3 or abs(x) >= 1e5:
         return f"{x:.{digits - 1}e}"
     return f"{x:.{digits}g}"
@@ -302,7 +308,8 @@ def frame_statistics(frame: Any, models: list[str], statistics: tuple[str, ...],
     rows = {}
     for key in statistics:
         rows[STATISTIC_LABELS.get(key, key)] = {
-            model_label(m): format_statistic((frame.quantities.get(m) or {}).get(key)) for m in models}
-    rows[score_label] = {model_label(m): format_statistic(frame.scores.get(m)) for m in models}
+            model_label(m): format_statistic((frame.quantities.get(m) or {}).get(key),
+                                             zero_text=ZERO_TEXT.get(key, "0 (collapsed)")) for m in models}
+    rows[score_label] = {model_label(m): format_statistic(frame.scores.get(m), zero_text="0") for m in models}
     rows["rank"] = {model_label(m): frame_rank_text(frame, m) for m in models}
     return pd.DataFrame(rows).T
