@@ -13,13 +13,27 @@ creation time, and the FeatureSet's own ``meta`` such as timing).
 
 Crash safety: an entry is written in full under ``features/.tmp/`` and then renamed into place in one
 ``os.rename``, so readers see either no entry or a complete one — a writer killed mid-way leaves only a stale
-temp folder (swept later), and two writers of the same key race harmlessly (the first rename wins; the key
-names the same content). A damaged entry (missing file, wrong size or checksum, unreadable JSON) is detected
-on read, deleted, reported with a :class:`CorruptEntryWarning`, and returned as a miss so it is recomputed.
+temp folder, and two writers of the same key race harmlessly (the first rename wins; the key names the same
+content). An overwrite swaps the new folder with the old one in one ``renameat2(RENAME_EXCHANGE)`` (Linux), so
+the old entry stays readable until the new one is complete; elsewhere the old entry is parked under
+``features/.prev/`` for the instant between two renames and put back by the next reader if the writer died
+there. A writer holds an ``flock`` on its temp folder while it writes: the sweep (at every ``put`` and
+``list``) removes a temp folder as soon as no writer holds it (where locks are unavailable: after
+``NO_LOCK_MAX_AGE_S``).
+
+Integrity: ``meta.json`` records each array file's size and SHA-256 and its own SHA-256 (``meta_sha256``, over
+its canonical JSON without that field), and the key parts it records must hash to the entry's folder name.
+Only *verified* damage (a missing file, a wrong size, checksum, header, shape or sidecar digest, unreadable
+JSON, non-finite features) deletes an entry: it is reported with a :class:`CorruptEntryWarning` and returned as
+a miss so it is recomputed. Any other error while reading (``EMFILE`` "Too many open files", ``EIO``, a
+permission error, ``MemoryError``) is raised as it is and the entry is kept. Entries written before the sidecar
+digest existed are read without it (their key parts and arrays are still checked).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -40,12 +54,26 @@ FORMAT_VERSION = 1
 KEY_PARTS = ("model_id", "weights_hash", "dataset_id", "subsample", "transform", "layer")
 KEY_LENGTH = 20
 _ARRAYS = ("features", "labels", "source_probs")
-_TMP, _TRASH = ".tmp", ".trash"
+_TMP, _TRASH, _PREV = ".tmp", ".trash", ".prev"
+_ARRAY_DTYPES = {"features": np.dtype("<f4"), "labels": np.dtype("<i8"), "source_probs": np.dtype("<f4")}
+TMP_GRACE_S = 5.0  # an unlocked temp folder younger than this may be a writer between mkdir and flock
+NO_LOCK_MAX_AGE_S = 600.0  # where flock is unavailable, a temp folder this old is taken as abandoned
 _VERSIONED_PACKAGES = ("transvis", "numpy", "torch", "torchvision", "timm")
 
 
 class CorruptEntryWarning(UserWarning):
     """A damaged cache entry was found, deleted, and treated as a miss (it will be recomputed)."""
+
+
+class _Damage(ValueError):
+    """Verified damage to an entry (as opposed to an error of the machine, which is raised as it is)."""
+
+
+# Errors that can only come from the entry's own bytes: a sidecar that is not the JSON transvis wrote (missing
+# or mistyped fields), an .npy file numpy cannot parse. OSError (other than a missing file) and MemoryError are
+# not here: they say nothing about the entry.
+_DAMAGE_ERRORS = (ValueError, KeyError, TypeError, AttributeError, IndexError, EOFError, IsADirectoryError,
+                  NotADirectoryError)
 
 
 def _jsonable(value: Any):
@@ -138,6 +166,97 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _read_npy_header(fh) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """``(shape, fortran_order, dtype)`` from an open ``.npy`` file, leaving it at the data. Raises ValueError."""
+    version = np.lib.format.read_magic(fh)
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(fh)
+    if version == (2, 0):
+        return np.lib.format.read_array_header_2_0(fh)
+    raise ValueError(f".npy format version {version} is not one transvis writes")
+
+
+def _meta_digest(meta: Mapping[str, Any]) -> str:
+    """SHA-256 of a sidecar's canonical JSON (sorted keys, no whitespace), without its own ``meta_sha256``."""
+    plain = {k: v for k, v in meta.items() if k != "meta_sha256"}
+    return hashlib.sha256(_dumps(plain, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _check_finite(name: str, array: np.ndarray | None) -> None:
+    if array is not None and not np.all(np.isfinite(array)):
+        bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+        raise ValueError(
+            f"{name} hold {bad:,} NaN or infinite value(s); the feature store keeps only finite features. Check "
+            "the model's weights (a damaged or diverged checkpoint) or extract in full precision (amp=False)."
+        )
+
+
+_RENAME_EXCHANGE = 2  # linux/fs.h
+
+
+def _exchange(a: Path, b: Path) -> str:
+    """Swap two paths in one ``renameat2(..., RENAME_EXCHANGE)``: ``"swapped"``, ``"missing"`` (one of them is
+    gone) or ``"unsupported"`` (not Linux, an old libc, or a file system without it)."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return "unsupported"
+    at_fdcwd = -100
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return "swapped"
+    code = ctypes.get_errno()
+    if code == errno.ENOENT:
+        return "missing"
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return "unsupported"
+    raise OSError(code, f"cannot swap {b.name} into place: {os.strerror(code)}", os.fspath(b))
+
+
+def _lock_dir(path: Path):
+    """An fd holding an exclusive ``flock`` on the folder ``path`` (None where flock is unavailable)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _writer_gone(path: Path) -> bool | None:
+    """True when no process holds ``path``'s flock, False when one does, None when that cannot be known."""
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # also releases our probe lock
+    return True
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
 class _HashingFile:
     """File wrapper that hashes what ``np.save`` writes through it (one pass over the data)."""
 
@@ -220,9 +339,11 @@ class FeatureStore:
     def put(self, parts: Mapping[str, Any], featureset, overwrite: bool = False) -> str:
         """Store ``featureset`` under the key of ``parts``; returns the key.
 
-        ``parts`` must name the FeatureSet's own model id, dataset id and layer. An existing entry for the key
-        is kept (same key, same content) unless ``overwrite``. The entry appears atomically; concurrent
-        writers of the same key are safe.
+        ``parts`` must name the FeatureSet's own model id, dataset id and layer; features and source
+        probabilities must be finite (``ValueError`` otherwise: a NaN is never cached). An existing entry for
+        the key is kept (same key, same content) unless ``overwrite``, which replaces it atomically: the old
+        entry stays readable until the new one is complete. The entry appears atomically; concurrent writers
+        of the same key are safe.
         """
         parts = _check_parts(parts)
         for name, value in (("model_id", featureset.model_id), ("dataset_id", featureset.dataset_id),
@@ -240,6 +361,8 @@ class FeatureStore:
                   "labels": np.ascontiguousarray(featureset.labels, dtype=np.int64)}
         if featureset.source_probs is not None:
             arrays["source_probs"] = np.ascontiguousarray(featureset.source_probs, dtype=np.float32)
+        _check_finite(f"the features of {featureset.model_id} on {featureset.dataset_id}", arrays["features"])
+        _check_finite(f"the source probabilities of {featureset.model_id}", arrays.get("source_probs"))
         meta = {
             "format": FORMAT_VERSION,
             "key": key,
@@ -255,11 +378,14 @@ class FeatureStore:
             "writer": uuid.uuid4().hex,  # tells readers an entry was replaced while they read it
             "files": {},
         }
-        sidecar_text = _dumps(meta, indent=1)  # fail on non-JSON meta before writing anything
+        _dumps(meta, indent=1)  # fail on non-JSON meta before writing anything
 
+        self.sweep()
         temp = self.root / _TMP / f"{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         temp.mkdir(parents=True)
+        lock = None
         try:
+            lock = _lock_dir(temp)  # held until the entry is in place: the sweep leaves this folder alone
             for name, array in arrays.items():
                 with open(temp / f"{name}.npy", "wb") as fh:
                     hashing = _HashingFile(fh)
@@ -267,29 +393,75 @@ class FeatureStore:
                     fh.flush()
                     os.fsync(fh.fileno())
                 meta["files"][f"{name}.npy"] = {"bytes": hashing.size, "sha256": hashing.digest.hexdigest()}
-            sidecar_text = _dumps(meta, indent=1)
+            meta = json.loads(_dumps(meta))  # the sidecar as it will read back (lists, not tuples)
+            meta["meta_sha256"] = _meta_digest(meta)
             with open(temp / "meta.json", "w", encoding="utf-8") as fh:
-                fh.write(sidecar_text)
+                fh.write(_dumps(meta, indent=1))
                 fh.flush()
                 os.fsync(fh.fileno())
             _fsync_dir(temp)
-            if overwrite and final.exists():
-                self._discard(final)
-            for attempt in range(5):
-                try:
-                    os.rename(temp, final)
-                    break
-                except OSError:
-                    if final.is_dir():  # a concurrent writer of this key won; its entry is as good as ours
-                        break
-                    # The entry vanished between the failed rename and the check (a concurrent overwrite
-                    # discarded it): try again rather than fail.
-                    if attempt == 4:
-                        raise
+            self._install(temp, final, overwrite)
             _fsync_dir(self.root)
         finally:
-            shutil.rmtree(temp, ignore_errors=True)
+            if lock is not None:
+                os.close(lock)
+            shutil.rmtree(temp, ignore_errors=True)  # after a swap: the old entry
         return key
+
+    def _install(self, temp: Path, final: Path, overwrite: bool) -> None:
+        """Move the complete folder ``temp`` to ``final``; on ``overwrite`` an existing entry is replaced in one
+        swap (its folder ends up at ``temp``), so some complete entry is at ``final`` at every instant."""
+        if overwrite and final.is_dir():
+            outcome = _exchange(temp, final)
+            if outcome == "swapped":
+                return
+            if outcome == "unsupported":
+                self._replace_via_prev(temp, final)
+                return
+        for attempt in range(5):
+            try:
+                os.rename(temp, final)
+                return
+            except OSError:
+                if final.is_dir():  # a concurrent writer of this key won; its entry is as good as ours
+                    if overwrite and _exchange(temp, final) == "unsupported":
+                        self._replace_via_prev(temp, final)
+                    return
+                # The entry vanished between the failed rename and the check (a concurrent overwrite
+                # swapped or discarded it): try again rather than fail.
+                if attempt == 4:
+                    raise
+
+    def _replace_via_prev(self, temp: Path, final: Path) -> None:
+        """Overwrite without an atomic swap: park the old entry under ``.prev/``, rename the new one in, then
+        delete the old. A writer killed between the renames leaves the old entry parked; :meth:`get` and the
+        sweep put it back (:meth:`_restore_parked`)."""
+        parked = self.root / _PREV / f"{final.name}-{uuid.uuid4().hex[:8]}"
+        parked.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(final, parked)
+        except FileNotFoundError:
+            pass
+        try:
+            os.rename(temp, final)
+        except OSError:
+            if not final.is_dir():
+                with contextlib.suppress(OSError):
+                    os.rename(parked, final)
+                raise
+        shutil.rmtree(parked, ignore_errors=True)
+
+    def _restore_parked(self, key: str) -> bool:
+        """Put back an entry parked by an overwrite whose writer died between its two renames; True if done."""
+        folder = self.root / _PREV
+        if not folder.is_dir() or (self.root / key).is_dir():
+            return False
+        for parked in sorted(folder.glob(f"{key}-*")):
+            if (parked / "meta.json").is_file():
+                with contextlib.suppress(OSError):
+                    os.rename(parked, self.root / key)
+                    return True
+        return False
 
     # -- reading -----------------------------------------------------------------------------------
     def has(self, parts_or_key: Mapping[str, Any] | str) -> bool:
@@ -297,18 +469,24 @@ class FeatureStore:
         return (self.path_of(parts_or_key) / "meta.json").is_file()
 
     def get(self, parts_or_key: Mapping[str, Any] | str):
-        """The stored ``FeatureSet``, or None on a miss (including a damaged entry, which is deleted)."""
+        """The stored ``FeatureSet``, or None on a miss (including a damaged entry, which is deleted).
+
+        Only verified damage deletes the entry (see the module docstring); an error that says nothing about
+        the entry (``OSError`` such as EMFILE or EIO, ``PermissionError``, ``MemoryError``) is raised as it is
+        and the entry is kept.
+        """
         from transvis.features.featureset import FeatureSet
 
         key = self.key_of(parts_or_key)
         entry = self.root / key
+        replaced = False
         for _attempt in range(3):
-            if not entry.is_dir():
+            if not entry.is_dir() and not self._restore_parked(key):
                 return None
             sidecar = None
             try:
                 sidecar = (entry / "meta.json").read_text(encoding="utf-8")
-                meta = json.loads(sidecar)
+                meta = self._read_meta(entry, sidecar)
                 arrays = self._read_arrays(entry, meta)
                 return FeatureSet(
                     features=arrays["features"], labels=arrays["labels"], class_names=list(meta["class_names"]),
@@ -318,13 +496,20 @@ class FeatureStore:
                 )
             except FileNotFoundError as exc:
                 problem = f"missing file {Path(exc.filename or '?').name}"
-            except Exception as exc:  # noqa: BLE001 - any damage is a miss to recompute, never a crash
+            except _DAMAGE_ERRORS as exc:
                 problem = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # the machine's trouble (EMFILE, EIO, MemoryError), not the entry's: keep it
+                if hasattr(exc, "add_note"):
+                    exc.add_note(f"(while reading feature cache entry {key}; the entry was kept)")
+                raise
             if not entry.is_dir():  # deleted by another process while we read: a plain miss
                 return None
-            if not self._replaced_since(entry, sidecar):
+            replaced = self._replaced_since(entry, sidecar)
+            if not replaced:
                 break
             # another process swapped in a new entry (put with overwrite) while we read: read again
+        if replaced:  # still being replaced under us: a miss now, but nothing here is known to be damaged
+            return None
         self._discard(entry)
         warnings.warn(
             f"feature cache entry {key} was damaged ({problem}); it was deleted and will be recomputed.",
@@ -340,11 +525,30 @@ class FeatureStore:
         except OSError:
             return False
 
-    def _read_arrays(self, entry: Path, meta: dict) -> dict[str, np.ndarray]:
+    @staticmethod
+    def _read_meta(entry: Path, sidecar: str) -> dict:
+        """The parsed sidecar, checked against itself: its digest (when it has one), its key parts against the
+        folder name, and the model / dataset / layer it names against those parts. Raises ``_Damage``."""
+        meta = json.loads(sidecar)
+        if not isinstance(meta, dict):
+            raise _Damage("meta.json is not a JSON object")
         if meta.get("format") != FORMAT_VERSION:
-            raise ValueError(f"entry format {meta.get('format')!r}, expected {FORMAT_VERSION}")
+            raise _Damage(f"entry format {meta.get('format')!r}, expected {FORMAT_VERSION}")
         if meta.get("key") != entry.name:
-            raise ValueError("sidecar key does not match the entry folder")
+            raise _Damage("sidecar key does not match the entry folder")
+        if "meta_sha256" in meta and meta["meta_sha256"] != _meta_digest(meta):
+            raise _Damage("meta.json was changed after the entry was written (its SHA-256 does not match)")
+        parts = meta["parts"]
+        if store_key(parts) != entry.name:
+            raise _Damage("the key parts in meta.json do not hash to the entry's key")
+        for name in ("model_id", "dataset_id", "layer"):
+            if meta[name] != parts[name]:
+                raise _Damage(f"meta.json's {name} {meta[name]!r} differs from its key part {parts[name]!r}")
+        if not isinstance(meta["class_names"], list):
+            raise _Damage("meta.json's class_names is not a list")
+        return meta
+
+    def _read_arrays(self, entry: Path, meta: dict) -> dict[str, np.ndarray]:
         arrays = {}
         for name in _ARRAYS:
             shape = meta["shapes"].get(name)
@@ -354,15 +558,22 @@ class FeatureStore:
             record = meta["files"][f"{name}.npy"]
             size = path.stat().st_size
             if size != record["bytes"]:
-                raise ValueError(f"{path.name} has {size} bytes, expected {record['bytes']}")
+                raise _Damage(f"{path.name} has {size} bytes, expected {record['bytes']}")
             if self.verify and _sha256_file(path) != record["sha256"]:
-                raise ValueError(f"{path.name} checksum mismatch")
-            array = np.load(path, allow_pickle=False)
-            if list(array.shape) != list(shape):
-                raise ValueError(f"{path.name} has shape {array.shape}, expected {tuple(shape)}")
+                raise _Damage(f"{path.name} checksum mismatch")
+            with open(path, "rb") as fh:  # the header first: a damaged one must not make numpy allocate
+                header_shape, fortran, dtype = _read_npy_header(fh)
+                if list(header_shape) != list(shape) or fortran or dtype != _ARRAY_DTYPES[name]:
+                    raise _Damage(f"{path.name} holds {dtype} {header_shape}, expected {_ARRAY_DTYPES[name]} "
+                                  f"{tuple(shape)}")
+                if fh.tell() + dtype.itemsize * int(np.prod(shape)) != size:
+                    raise _Damage(f"{path.name} has {size} bytes, not those of its header")
+                array = np.fromfile(fh, dtype=dtype, count=int(np.prod(shape))).reshape(shape)
             arrays[name] = array
         if "features" not in arrays or "labels" not in arrays:
-            raise ValueError("entry lacks features or labels")
+            raise _Damage("entry lacks features or labels")
+        if not np.all(np.isfinite(arrays["features"])):
+            raise _Damage("features.npy holds NaN or infinite values")
         return arrays
 
     # -- listing and deleting ----------------------------------------------------------------------
@@ -416,6 +627,7 @@ class FeatureStore:
         """Delete every entry (and stale temp folders); returns the number of entries deleted."""
         if not self.root.is_dir():
             return 0
+        _remove(self.root / _PREV)  # parked old entries of interrupted overwrites: not to be put back
         count = sum(self._discard(p) for p in list(self.root.iterdir()) if p.is_dir() and not p.name.startswith("."))
         self.sweep(max_age_s=0)
         return count
@@ -423,21 +635,40 @@ class FeatureStore:
     def total_bytes(self) -> int:
         return sum(e.size_bytes for e in self.list())
 
-    def sweep(self, max_age_s: float = 3600.0) -> int:
-        """Remove temp folders of writers that died (older than ``max_age_s``) and leftover trash."""
+    def sweep(self, max_age_s: float = TMP_GRACE_S) -> int:
+        """Remove what dead writers left behind; returns the number of folders removed (or put back).
+
+        A temp folder goes as soon as no writer holds its lock and it is older than ``max_age_s`` (a short grace
+        for a writer between ``mkdir`` and ``flock``); where locks are unavailable, once older than
+        ``max(max_age_s, NO_LOCK_MAX_AGE_S)`` — or at once with ``max_age_s=0`` (``clear``). Leftover trash
+        goes at once; an entry parked by an interrupted overwrite is put back when its key has no entry, else
+        removed.
+        """
         removed = 0
         now = time.time()
-        for sub, age in ((_TMP, max_age_s), (_TRASH, 0.0)):
-            folder = self.root / sub
-            if not folder.is_dir():
+        temp = self.root / _TMP
+        for path in (list(temp.iterdir()) if temp.is_dir() else []):
+            try:
+                age = now - path.stat().st_mtime
+            except OSError:
                 continue
-            for path in folder.iterdir():
-                try:
-                    if now - path.stat().st_mtime >= age:
-                        shutil.rmtree(path, ignore_errors=True)
-                        removed += 1
-                except OSError:
-                    pass
+            gone = _writer_gone(path) if path.is_dir() else True
+            limit = max_age_s if gone or max_age_s == 0 else max(max_age_s, NO_LOCK_MAX_AGE_S)
+            if gone is not False and age >= limit:
+                _remove(path)
+                removed += 1
+        trash = self.root / _TRASH
+        for path in (list(trash.iterdir()) if trash.is_dir() else []):
+            _remove(path)
+            removed += 1
+        parked_folder = self.root / _PREV
+        for path in (sorted(parked_folder.iterdir()) if parked_folder.is_dir() else []):
+            key = path.name.split("-", 1)[0]
+            if self._restore_parked(key):
+                removed += 1
+            elif (self.root / key).is_dir() and path.exists():
+                _remove(path)
+                removed += 1
         return removed
 
     def _discard(self, entry: Path) -> bool:
