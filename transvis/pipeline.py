@@ -140,13 +140,25 @@ def get_layer_features(model_id: str, dataset, layers, *, input_size=None, devic
     return {name: extracted[name] for name in names}, False
 
 
-def skipped_note(features: FeatureSet, shown: int = 3) -> str | None:
-    """A sentence naming the images extraction had to leave out (unreadable files), or None when none was."""
+def skipped_note(features: FeatureSet, shown: int = 3, dataset=None) -> str | None:
+    """A sentence naming the images extraction had to leave out (unreadable files), or None when none was.
+
+    With the ``dataset`` they were extracted from (an ``ImageDataset``), each is named by its file relative
+    to the dataset's folder with why it is unusable, in plain words (``dogs/2.png (not an image)``: no
+    internal path, no code); without, by its index and the extraction's error."""
     skipped = list(features.meta.get("skipped") or [])
     if not skipped:
         return None
-    errors = features.meta.get("skipped_errors") or {}
     total = features.meta.get("n_total", features.n_samples + len(skipped))
-    examples = ", ".join(f"#{i}" + (f" ({errors[str(i)]})" if str(i) in errors else "") for i in skipped[:shown])
     more = f" and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    if dataset is not None and hasattr(dataset, "image_problem"):
+        from transvis.data import BadImage
+        from transvis.data.base import bad_image_list
+
+        bad = [BadImage(int(i), dataset.describe(int(i)), dataset.image_problem(int(i)) or "could not be decoded")
+               for i in skipped]
+        return (f"{len(skipped)} of {total:,} images could not be read and were left out: "
+                f"{bad_image_list(bad, dataset.source_root, shown)}.")
+    errors = features.meta.get("skipped_errors") or {}
+    examples = ", ".join(f"#{i}" + (f" ({errors[str(i)]})" if str(i) in errors else "") for i in skipped[:shown])
     return f"{len(skipped)} of {total:,} images could not be read and were left out: {examples}{more}."

@@ -418,3 +418,81 @@ def test_torchvision_mnist_by_name_from_local_idx_files(tmp_path):
     assert ds.labels.tolist() == [2, 0, 3, 0, 4, 6, 1, 5, 4, 2]
     image, label = ds[5]
     assert label == 6 and np.array_equal(np.asarray(image)[:, :, 0], pixels[5])
+
+
+# -- what the Setup page tells the owner of a dataset (issue 11) ---------------------------------------------
+
+def test_zip_without_images_names_the_users_file_not_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRANSVIS_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(ValueError) as err:
+        load_image_zip(_zip_bytes({"readme/notes.txt": b"no images here"}), name="mydata")
+    message = str(err.value)
+    assert message.startswith("no images found in mydata.zip") and "readme/notes.txt" in message
+    assert str(tmp_path) not in message and "zip-" not in message  # no extraction folder
+    assert "one folder per class" in message  # the fix
+
+
+def test_a_single_class_in_a_wrapper_folder_is_reported_as_one_class(tmp_path):
+    """``mydata/cat/*.png``: ``cat`` is a class folder, not a wrapper to descend into."""
+    data = _zip_bytes({f"mydata/cat/{i}.png": _png(i) for i in range(10)})
+    with pytest.raises(ValueError) as err:
+        load_image_zip(data, name="mydata", extract_dir=tmp_path / "x")
+    assert str(err.value).startswith("mydata.zip: found one class 'cat' with 10 images; transferability needs at "
+                                     "least two classes: add a folder per class")
+    assert "no class folders" not in str(err.value) and str(tmp_path) not in str(err.value)
+    # wrappers around two classes are still descended into
+    ds = load_image_zip(_zip_bytes({"w/mydata/cat/1.png": _png(1), "w/mydata/dog/2.png": _png(2)}),
+                        extract_dir=tmp_path / "y")
+    assert ds.class_names == ["cat", "dog"]
+
+
+def test_files_named_like_images_that_are_not_are_found_when_inspected(tmp_path):
+    from transvis.data import check_dataset
+
+    root = tmp_path / "photos"
+    for cls in ("cat", "dog"):
+        for i in range(3):
+            (root / cls).mkdir(parents=True, exist_ok=True)
+            (root / cls / f"{i}.png").write_text("I am a text file")
+    fake = check_dataset(load_image_folder(root), shown="photos.zip")
+    assert fake.dataset is None and len(fake.bad) == 6
+    assert fake.problem.startswith("photos.zip: none of its 6 files named like an image is a usable image: "
+                                   "cat/0.png (not an image), cat/1.png (not an image)")
+    assert "and 1 more" in fake.problem and "Replace them with real image files" in fake.problem
+    assert "Error" not in fake.problem and "`" not in fake.problem and "validate" not in fake.problem  # no code
+
+    _save_image(root / "cat" / "real.png", 10)
+    _save_image(root / "dog" / "real.png", 200)
+    checked = check_dataset(load_image_folder(root).subsample(100), shown="photos")
+    assert checked.problem is None and len(checked.dataset) == 2 and checked.dataset.class_names == ["cat", "dog"]
+    assert [b.where.rsplit("/", 2)[-2:] for b in checked.bad][:2] == [["cat", "0.png"], ["cat", "1.png"]]
+    assert checked.bad_note.startswith("6 of 8 files are not usable images: cat/0.png (not an image)")
+    assert not any("could not be decoded" in w for w in checked.dataset.warnings)  # named once, in bad_note
+
+
+def test_a_dataset_left_with_one_class_once_bad_files_are_out_says_so(tmp_path):
+    from transvis.data import check_dataset
+
+    root = tmp_path / "photos"
+    for i in range(2):
+        _save_image(root / "cat" / f"{i}.png", 10 * i)
+    (root / "dog").mkdir()
+    (root / "dog" / "0.png").write_text("text")
+    checked = check_dataset(load_image_folder(root), shown="photos")
+    assert checked.dataset is None and checked.problem.startswith("photos: found one class 'cat' with 2 images")
+
+
+def test_image_file_problem_is_cheap_and_plain(tmp_path):
+    from transvis.data import image_file_problem
+
+    good, text, cut = tmp_path / "good.png", tmp_path / "text.png", tmp_path / "cut.png"
+    _save_image(good, 5, size=(64, 64))
+    text.write_text("hello")
+    cut.write_bytes(good.read_bytes()[:60])
+    assert image_file_problem(str(good)) is None
+    assert image_file_problem(str(text)) == "not an image"
+    assert image_file_problem(str(cut)).startswith("a damaged image: ") and str(cut) not in image_file_problem(str(cut))
+    assert image_file_problem(str(tmp_path / "gone.png")).startswith("missing")
+    # trusted in-memory sources are not checked
+    arrays = ArrayImageDataset(np.zeros((2, 4, 4), np.uint8), [0, 1], ["a", "b"], "arrays")
+    assert arrays.verify() == []

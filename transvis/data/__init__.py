@@ -24,10 +24,13 @@ from .base import (
     FileImageDataset,
     ImageDataset,
     SubsetImageDataset,
+    describe_bad_images,
+    image_file_problem,
     open_rgb,
     stratified_subsample_indices,
     to_rgb,
 )
+from .check import CheckedDataset, check_dataset
 from .builtin import (
     list_builtin_datasets,
     load_builtin,
@@ -36,7 +39,7 @@ from .builtin import (
     load_mnist_5k,
 )
 from .features_npz import load_feature_npz
-from .folder import IMAGE_EXTENSIONS, load_image_folder, load_image_zip
+from .folder import IMAGE_EXTENSIONS, load_image_folder, load_image_zip, single_class_message
 from .torchvision_datasets import (
     TORCHVISION_DATASETS,
     canonical_torchvision_name,
@@ -47,13 +50,17 @@ from .torchvision_datasets import (
 __all__ = [
     "ArrayImageDataset",
     "BadImage",
+    "CheckedDataset",
     "CorruptImageError",
     "FileImageDataset",
     "IMAGE_EXTENSIONS",
     "ImageDataset",
     "SubsetImageDataset",
     "TORCHVISION_DATASETS",
+    "check_dataset",
+    "describe_bad_images",
     "from_torch_dataset",
+    "image_file_problem",
     "list_builtin_datasets",
     "list_torchvision_datasets",
     "load_builtin",
@@ -66,6 +73,7 @@ __all__ = [
     "load_mnist_5k",
     "load_torchvision_dataset",
     "open_rgb",
+    "single_class_message",
     "stratified_subsample_indices",
     "to_rgb",
 ]

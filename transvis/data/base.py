@@ -11,6 +11,7 @@ import abc
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -32,11 +33,55 @@ class CorruptImageError(ValueError):
 
 @dataclass(frozen=True)
 class BadImage:
-    """One image that failed to decode during :meth:`ImageDataset.validate`."""
+    """One image that failed to decode during :meth:`ImageDataset.validate` (or is no image at all:
+    :meth:`ImageDataset.verify`)."""
 
     index: int
     where: str
     reason: str
+
+
+def image_file_problem(path: str) -> str | None:
+    """Why the file at ``path`` is not a readable image, in words for its owner (no path, no code), or None.
+
+    Cheap: PIL reads the header and checks the file's structure (``Image.verify``) without decoding pixels,
+    so a text file named ``.png`` is caught, while a truncated image may still pass (extraction skips it).
+    """
+    from PIL import UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image.verify()
+    except UnidentifiedImageError:
+        return "not an image"
+    except FileNotFoundError:
+        return "missing (deleted or moved since the folder was read)"
+    except Exception as exc:  # noqa: BLE001 - PIL raises OSError, SyntaxError, ValueError, ...
+        message = str(exc).replace(str(path), "").strip(" '\"") or type(exc).__name__
+        return f"a damaged image: {message}"
+    return None
+
+
+def bad_image_list(bad: Sequence[BadImage], root: str | None = None, shown: int = 5) -> str:
+    """The files of ``bad`` (relative to ``root`` where they lie under it), each with why it is unusable:
+    ``cat/a.png (not an image), dog/b.jpg (a damaged image: …) and 3 more``."""
+    def name(where: str) -> str:
+        if root:
+            try:
+                return Path(where).resolve().relative_to(Path(root).resolve()).as_posix()
+            except ValueError:
+                pass
+        return where
+
+    listed = ", ".join(f"{name(b.where)} ({b.reason})" for b in bad[:shown])
+    return listed + (f" and {len(bad) - shown} more" if len(bad) > shown else "")
+
+
+def describe_bad_images(bad: Sequence[BadImage], total: int, root: str | None = None, shown: int = 5) -> str:
+    """One sentence naming the files of ``bad`` among ``total`` with why each is unusable, e.g.
+    ``2 of 6 files are not usable images: cat/a.png (not an image), dog/b.png (not an image).``"""
+    files = "file is" if total == 1 else "files are"
+    return f"{len(bad)} of {total:,} {files} not usable images: {bad_image_list(bad, root, shown)}."
 
 
 def short_hash(*parts: object, length: int = 12) -> str:
@@ -153,6 +198,16 @@ class ImageDataset(abc.ABC):
         """Where image ``index`` comes from (a path, or an index into an array)."""
         return f"#{index} of {self.dataset_id}"
 
+    def image_problem(self, index: int) -> str | None:
+        """Why image ``index`` is not a usable image, found cheaply (see :func:`image_file_problem`); None
+        when it looks fine. Sources other than user files (arrays, built-ins, torchvision) are trusted."""
+        return None
+
+    @property
+    def source_root(self) -> str | None:
+        """The folder the images' files lie under (to name them relative to it), or None."""
+        return None
+
     # -- the common interface ----------------------------------------------------------------------
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -212,6 +267,13 @@ class ImageDataset(abc.ABC):
                 progress(i + 1, total)
         return bad
 
+    def verify(self) -> list[BadImage]:
+        """The images that are no usable image files, found cheaply (header and structure, no decoding: a
+        few milliseconds per file); empty when all look fine. For checking a dataset when it is inspected,
+        before anything is extracted; :meth:`validate` decodes every image (slower, catches truncation)."""
+        return [BadImage(i, self.describe(i), why) for i in range(len(self))
+                if (why := self.image_problem(i)) is not None]
+
     def without(self, bad: Sequence[BadImage | int]) -> "ImageDataset":
         """This dataset minus the images in ``bad`` (from :meth:`validate`); itself when ``bad`` is empty."""
         drop = {b.index if isinstance(b, BadImage) else int(b) for b in bad}
@@ -266,6 +328,13 @@ class FileImageDataset(ImageDataset):
     def describe(self, index: int) -> str:
         return self.paths[index]
 
+    def image_problem(self, index: int) -> str | None:
+        return image_file_problem(self.paths[index])
+
+    @property
+    def source_root(self) -> str | None:
+        return self.root
+
 
 class SubsetImageDataset(ImageDataset):
     """A view of ``base`` at ``indices``; classes left without images are dropped and labels renumbered."""
@@ -290,6 +359,13 @@ class SubsetImageDataset(ImageDataset):
 
     def describe(self, index: int) -> str:
         return self.base.describe(int(self.indices[index]))
+
+    def image_problem(self, index: int) -> str | None:
+        return self.base.image_problem(int(self.indices[index]))
+
+    @property
+    def source_root(self) -> str | None:
+        return self.base.source_root
 
     @property
     def root_indices(self) -> np.ndarray:

@@ -8,8 +8,10 @@ Rules (each reported in ``dataset.warnings`` rather than failing, unless nothing
   and counted; images lying directly in the root (outside any class folder) are skipped;
 * a class folder without images is dropped; a class with a single image is kept (metrics handle one-sample
   classes; a held-out split cannot test it) and named in a warning;
-* fewer than two classes with images, or no images at all, is a ``ValueError`` explaining the layout;
-* corrupt images are found when decoded (``CorruptImageError``) or up front with ``dataset.validate()``;
+* fewer than two classes with images, or no images at all, is a ``ValueError`` explaining the layout; the
+  messages name the folder or zip as the user gave it (never the cache folder a zip is extracted to);
+* files that are not images although named like one are found cheaply with ``dataset.verify()`` (header and
+  structure, no decoding), corrupt ones when decoded (``CorruptImageError``) or with ``dataset.validate()``;
 * a zip whose entries would land outside its folder (absolute paths, ``..``, symbolic links: "zip slip")
   is refused before anything is written. A zip holding a single top folder (``pets/cat/1.jpg``) is fine.
 """
@@ -65,34 +67,45 @@ def _examples(items) -> str:
     return shown + (", ..." if len(items) > _EXAMPLES else "")
 
 
+def _visible_dirs(folder: Path) -> list[Path]:
+    return [e for e in folder.iterdir() if e.is_dir() and not _hidden(e.name)]
+
+
 def find_dataset_root(folder: str | os.PathLike) -> Path:
-    """Descend through single wrapper folders (``data.zip -> data/ -> cat/, dog/``) to the class folders."""
+    """Descend through single wrapper folders (``data.zip -> data/ -> cat/, dog/``) to the class folders.
+
+    A single sub-folder is a wrapper only when it holds folders itself: ``data/cat/*.png`` stops at ``data``
+    (one class, ``cat``), so a one-class dataset is reported as such rather than as images without classes.
+    """
     root = Path(folder)
     while True:
         entries = [e for e in root.iterdir() if not _hidden(e.name)]
         dirs = [e for e in entries if e.is_dir()]
         images = [e for e in entries if e.is_file() and _is_image(e.name)]
-        if len(dirs) == 1 and not images:
+        if len(dirs) == 1 and not images and _visible_dirs(dirs[0]):
             root = dirs[0]
             continue
         return root
 
 
 def load_image_folder(root: str | os.PathLike, name: str | None = None,
-                      dataset_id: str | None = None) -> FileImageDataset:
+                      dataset_id: str | None = None, shown: str | None = None) -> FileImageDataset:
     """A dataset from ``root/<class name>/**/<image>``; see the module docstring for the rules.
 
     The id is ``folder:<name>:<hash>``, where the hash covers every image's relative path and byte size, so
-    the same images give the same id wherever the folder lives.
+    the same images give the same id wherever the folder lives. ``shown`` names the source in error messages
+    (default: the folder's path; a zip passes its file name, so no cache path reaches the user).
     """
     root = Path(root).expanduser().resolve()
+    shown = shown or str(root)
     if not root.is_dir():
-        raise ValueError(f"{root} is not a folder; {LAYOUT_HINT}.")
+        raise ValueError(f"{shown} is not a folder; {LAYOUT_HINT}.")
     warnings: list[str] = []
-    class_dirs = sorted((e for e in root.iterdir() if e.is_dir() and not _hidden(e.name)), key=lambda e: e.name)
+    class_dirs = sorted(_visible_dirs(root), key=lambda e: e.name)
     loose = sorted(e.name for e in root.iterdir() if e.is_file() and _is_image(e.name) and not _hidden(e.name))
     if loose and not class_dirs:
-        raise ValueError(f"{root} holds {len(loose)} images but no class folders; {LAYOUT_HINT}.")
+        raise ValueError(f"{shown} holds {len(loose)} images but no class folders: move them into one folder per "
+                         f"class; {LAYOUT_HINT}.")
     if loose:
         warnings.append(f"skipped {len(loose)} image(s) outside any class folder: {_examples(loose)}")
 
@@ -123,19 +136,24 @@ def load_image_folder(root: str | os.PathLike, name: str | None = None,
             f"{_examples(singletons)}"
         )
     if not paths:
+        others = f"; it holds {len(skipped)} other file(s): {_examples(skipped)}" if skipped else ""
         raise ValueError(
-            f"no images found in {root} (looked for {', '.join(sorted(IMAGE_EXTENSIONS))}); {LAYOUT_HINT}."
+            f"no images found in {shown} (looked for {', '.join(sorted(IMAGE_EXTENSIONS))}){others}; "
+            f"{LAYOUT_HINT}."
         )
     if len(class_names) < 2:
-        raise ValueError(
-            f"{root} has images in only one class folder ({class_names[0]!r}); ranking models needs at least two "
-            f"classes. {LAYOUT_HINT}."
-        )
+        raise ValueError(single_class_message(shown, class_names[0], len(paths)))
     name = name or root.name
     if dataset_id is None:
         digest = hashlib.sha256(repr(sizes).encode()).hexdigest()[:12]
         dataset_id = f"folder:{name}:{digest}"
     return FileImageDataset(paths, labels, class_names, dataset_id, root=str(root), warnings=warnings)
+
+
+def single_class_message(shown: str, class_name: str, n_images: int) -> str:
+    """What to tell a user whose dataset ``shown`` holds a single class (``n_images`` images of it)."""
+    return (f"{shown}: found one class {class_name!r} with {n_images:,} image{'s' if n_images != 1 else ''}; "
+            f"transferability needs at least two classes: add a folder per class ({LAYOUT_HINT}).")
 
 
 def _zip_member_problem(info: zipfile.ZipInfo) -> str | None:
@@ -186,23 +204,27 @@ def load_image_zip(source: str | os.PathLike | bytes | BinaryIO, name: str | Non
 
     The archive is checked for zip slip, extracted once to ``<cache>/datasets/zip-<sha256>`` (or
     ``extract_dir``), and loaded with :func:`load_image_folder`. Its id is ``zip:<name>:<sha256 of the zip>``.
+    Errors name the zip as the user knows it (``<name>.zip``, its file name), never the extraction folder.
     """
     if isinstance(source, (bytes, bytearray)):
         fh, default_name = io.BytesIO(bytes(source)), "upload"
+        shown = f"{name}.zip" if name else "the uploaded zip"
     elif hasattr(source, "read"):
         fh, default_name = source, Path(getattr(source, "name", "upload") or "upload").stem
+        shown = Path(getattr(source, "name", "") or "").name or (f"{name}.zip" if name else "the uploaded zip")
         fh.seek(0)
     else:
         path = Path(source).expanduser()
         if not path.is_file():
             raise ValueError(f"zip file {path} does not exist.")
         fh, default_name = open(path, "rb"), path.stem
+        shown = path.name
     try:
         digest = _sha256_stream(fh)
         try:
             archive = zipfile.ZipFile(fh)
         except zipfile.BadZipFile as exc:
-            raise ValueError(f"{name or default_name!r} is not a valid zip file ({exc}).") from exc
+            raise ValueError(f"{shown} is not a valid zip file ({exc}); zip the dataset folder again.") from exc
         with archive:
             if extract_dir is None:
                 from transvis.store.paths import cache_dir
@@ -231,8 +253,6 @@ def load_image_zip(source: str | os.PathLike | bytes | BinaryIO, name: str | Non
             fh.close()
     name = name or default_name
     if not any(e for e in target.iterdir() if not _hidden(e.name)):
-        raise ValueError(f"zip {name!r} is empty; {LAYOUT_HINT}.")
-    try:
-        return load_image_folder(find_dataset_root(target), name=name, dataset_id=f"zip:{name}:{digest[:12]}")
-    except ValueError as exc:
-        raise ValueError(f"zip {name!r}: {exc}") from exc
+        raise ValueError(f"{shown} is empty; {LAYOUT_HINT}.")
+    return load_image_folder(find_dataset_root(target), name=name, dataset_id=f"zip:{name}:{digest[:12]}",
+                             shown=shown)
