@@ -10,7 +10,7 @@ import streamlit as st
 from pages._ui import add_pool, default, error_box, page_header
 from transvis.demo import DEMO_MAX_PER_CLASS
 from transvis.pipeline import parse_layers, skipped_note
-from transvis.session import features_for, pool_from_featuresets
+from transvis.session import features_for, pool_from_featuresets, readable_dataset_name, unique_pool_name
 from transvis.viz import short_model_name
 
 SOURCES = ["Built-in", "torchvision", "Path on this machine", "Upload a zip of images", "Upload features (.npz)"]
@@ -21,19 +21,43 @@ pool = page_header(
     "Pick a dataset and the models to compare. Features are extracted once, cached on disk, and reused; "
     "everything else in the app works from them.",
 )
+FLASH = "setup_flash"  # messages of the run that built a pool, shown after the rerun that activates it
+for level, text in st.session_state.pop(FLASH, []):
+    {"success": st.success, "warning": st.warning, "error": st.error}[level](text)
 st.caption(f"Current pool: **{pool.name}** — {pool.summary()}")
 
 
+def activate(new_pool, message: str, notes: list[tuple[str, str]] = ()) -> None:
+    """Make ``new_pool`` the session's active pool under a readable name (a suffix only where another pool of
+    this session has that name) and rerun, so the header and the sidebar name it at once; ``message`` and
+    ``notes`` ((level, text): what the building run reported) are shown after the rerun."""
+    pools = st.session_state.get("pools", {})
+    new_pool.name = unique_pool_name(new_pool.name, new_pool.key, {k: p.name for k, p in pools.items()})
+    add_pool(new_pool)
+    st.session_state[FLASH] = [("success", f"Pool **{new_pool.name}** ready: {new_pool.summary()}. {message}"),
+                               *notes]
+    st.rerun()
+
+
 # --- cached loaders (small explicit keys; uploaded bytes are keyed by their SHA-256) --------------------
-@st.cache_resource(max_entries=6, show_spinner="Reading the dataset…")
-def load_image_dataset(kind: str, name: str, options_json: str, _source):
-    """``transvis.data.load_dataset`` behind a cache keyed by (kind, name, options)."""
+@st.cache_resource(max_entries=6, show_spinner="Reading the dataset and checking its images…")
+def load_image_dataset(kind: str, name: str, options_json: str, shown: str, _source):
+    """``transvis.data.load_dataset`` then, for images, ``transvis.data.check_dataset`` (files that are not
+    images named and left out; at least two classes), behind a cache keyed by (kind, name, options). Returns
+    a ``CheckedDataset``, or the ``FeatureSet`` of a ``.npz`` path; raises ``ValueError`` (not cached: a
+    fixed folder is read again) for a dataset that cannot be used, naming it as ``shown``."""
     import json
 
-    from transvis.data import load_dataset
+    from transvis.data import ImageDataset, check_dataset, load_dataset
 
     options = json.loads(options_json)
-    return load_dataset(_source, **options)
+    loaded = load_dataset(_source, **options)
+    if not isinstance(loaded, ImageDataset):
+        return loaded
+    checked = check_dataset(loaded, shown)
+    if checked.problem:
+        raise ValueError(checked.problem)
+    return checked
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -44,25 +68,22 @@ def search_timm(query: str, pretrained_only: bool) -> list[str]:
     return timm.list_models(pattern, pretrained=pretrained_only)[:200]
 
 
-def dataset_summary(ds) -> None:
+def dataset_summary(checked) -> None:
+    """The files left out (named) first, then what is usable, its warnings and one thumbnail per class."""
+    ds = checked.dataset
+    if checked.bad_note:
+        st.warning(f"{checked.bad_note} They are left out.", icon=":material/broken_image:")
     counts = ds.class_counts()
-    st.success(f"**{ds.dataset_id}** — {len(ds):,} images, {ds.num_classes} classes "
-               f"({counts.min()}–{counts.max()} per class).")
+    left_out = f" ({len(checked.bad)} file(s) left out)" if checked.bad else ""
+    st.success(f"**{readable_dataset_name(ds.dataset_id)}** — {len(ds):,} images{left_out}, {ds.num_classes} "
+               f"classes ({counts.min()}–{counts.max()} per class).")
     for warning in getattr(ds, "warnings", [])[:10]:
         st.warning(warning)
     first = [int(np.flatnonzero(ds.labels == c)[0]) for c in range(ds.num_classes) if counts[c]][:12]
     try:
         st.image([ds[i][0] for i in first], caption=[ds.class_names[ds.labels[i]] for i in first], width=72)
     except Exception as err:  # noqa: BLE001 - a bad thumbnail must not break the page
-        st.caption(f"(thumbnails unavailable: {err})")
-
-
-def check_classes(ds) -> None:
-    if ds.num_classes < 2 or np.count_nonzero(ds.class_counts()) < 2:
-        raise ValueError(
-            f"{ds.dataset_id} has a single class; ranking models needs labelled images of at least two classes "
-            "(one sub-folder per class)."
-        )
+        st.caption(f"(thumbnails unavailable: {getattr(err, 'reason', None) or type(err).__name__})")
 
 
 # --- 1. dataset ---------------------------------------------------------------------------------------
@@ -103,7 +124,7 @@ elif source == "Upload a zip of images":
     if upload is not None:
         data = upload.getvalue()
         dataset_request = ("zip", hashlib.sha256(data).hexdigest()[:16], {"name": upload.name.rsplit(".", 1)[0]},
-                           data)
+                           data, upload.name)
 else:
     uploads = st.file_uploader("One .npz per model: features [N, D], labels [N], optional source_probs / "
                                "class_names / model_id", type=["npz"], accept_multiple_files=True, key="setup_npz")
@@ -117,33 +138,31 @@ else:
         except ValueError as err:
             error_box(err, "Reading the features")
         else:
-            add_pool(new_pool)
-            st.success(f"Pool ready: {new_pool.summary()}. Open the **Leaderboard** to rank it.")
+            activate(new_pool, "Open the **Leaderboard** to rank it.")
 
 dataset = None
 if dataset_request is not None:
-    kind, cache_name, options, src = dataset_request
+    kind, cache_name, options, src, *given_name = dataset_request
+    shown = given_name[0] if given_name else str(src)  # how the user named it: no cache path in messages
     import json
 
     options = {**options, "max_per_class": int(max_per_class), "seed": int(seed)}
     try:
         if kind == "path" and str(src).lower().endswith(".npz"):
             options.pop("max_per_class"), options.pop("seed")
-        loaded = load_image_dataset(kind, cache_name, json.dumps(options, sort_keys=True), src)
-        if not hasattr(loaded, "class_counts"):  # a .npz path gives features, not images
+        loaded = load_image_dataset(kind, cache_name, json.dumps(options, sort_keys=True), shown, src)
+    except Exception as err:  # noqa: BLE001 - every dataset problem is shown, the page keeps working
+        error_box(err, "Loading the dataset")
+    else:
+        if not hasattr(loaded, "dataset"):  # a .npz path gives features, not images
             new_pool = pool_from_featuresets([loaded], name=loaded.model_id, origin="upload")
             st.info(f"{src} holds precomputed features of {loaded.model_id}; add more .npz files under "
                     "**Upload features (.npz)** to rank several models.")
             if st.button("Use these features as the pool", key="setup_npz_path_use"):
-                add_pool(new_pool)
-                st.success(f"Pool ready: {new_pool.summary()}.")
+                activate(new_pool, "Open the **Leaderboard** to rank it.")
         else:
-            check_classes(loaded)
-            dataset = loaded
-            dataset_summary(dataset)
-    except Exception as err:  # noqa: BLE001 - every dataset problem is shown, the page keeps working
-        load_image_dataset.clear()
-        error_box(err, "Loading the dataset")
+            dataset = loaded.dataset
+            dataset_summary(loaded)
 
 # --- 2. models ------------------------------------------------------------------------------------------
 st.header("2 · Models", divider="gray")
@@ -242,6 +261,7 @@ if go_clicked and ready:
     if extraction_ok:
         st.button("Cancel", key="setup_cancel_button", on_click=lambda: st.session_state.update(setup_cancel=True))
         featuresets = []
+        notes, outcomes = [], []  # (level, text) and "<model>: extracted in …", shown again once the pool is active
         for entry in chosen:
             label = short_model_name(entry["model"])
             bar = st.progress(0.0, text=f"{label}: loading the model…")
@@ -260,25 +280,29 @@ if go_clicked and ready:
             except Exception as err:  # noqa: BLE001 - one bad model must not stop the others
                 bar.empty()
                 error_box(err, f"Extracting {label}")
+                notes.append(("error", f"**Extracting {label} failed.** {str(err) or type(err).__name__}"))
                 continue
             got = list(got.values()) if isinstance(got, dict) else [got]
-            bar.progress(1.0, text=f"{label}: " + ("reused from the cache" if cached else
-                                                  f"extracted in {time.perf_counter() - start:,.1f} s")
-                         + (f" · {len(got)} layers" if layers is not None else ""))
+            outcome = (f"{label}: " + ("reused from the cache" if cached else
+                                       f"extracted in {time.perf_counter() - start:,.1f} s")
+                       + (f" · {len(got)} layers" if layers is not None else ""))
+            bar.progress(1.0, text=outcome)
+            outcomes.append(outcome)
             featuresets.extend(got)
-            if (note := skipped_note(got[0])) is not None:
+            if (note := skipped_note(got[0], dataset=dataset)) is not None:
                 st.warning(f"**{label}**: {note}", icon=":material/broken_image:")
+                notes.append(("warning", f"**{label}**: {note}"))
         if featuresets:
             try:
                 skipped = set(featuresets[0].meta.get("skipped", []))  # unreadable images have no row
                 kept_rows = [i for i in range(len(dataset)) if i not in skipped]
-                new_pool = pool_from_featuresets(featuresets, name=dataset.dataset_id, origin="store",
+                new_pool = pool_from_featuresets(featuresets, name=readable_dataset_name(dataset.dataset_id),
+                                                 origin="store",
                                                  image_fn=lambda i, _ds=dataset, _rows=kept_rows: _ds[_rows[int(i)]][0])
             except ValueError as err:
                 error_box(err, "Building the pool")
             else:
-                add_pool(new_pool)
-                st.success(f"Pool ready: {new_pool.summary()}. Open the **Leaderboard** to rank it.")
+                activate(new_pool, "; ".join(outcomes) + ". Open the **Leaderboard** to rank it.", notes)
 
 # --- 4. cache --------------------------------------------------------------------------------------------
 st.header("4 · Cached features", divider="gray")
@@ -311,8 +335,7 @@ else:
         except ValueError as err:
             error_box(err, "Using the cached entries")
         else:
-            add_pool(new_pool)
-            st.success(f"Pool ready: {new_pool.summary()}. Open the **Leaderboard** to rank it.")
+            activate(new_pool, "Open the **Leaderboard** to rank it.")
 
 # --- pools of this session -------------------------------------------------------------------------------
 pools = st.session_state.get("pools", {})

@@ -100,7 +100,40 @@ class Pool:
 
     def summary(self) -> str:
         return (f"{len(self.features)} models · {self.n_samples:,} samples · {len(self.class_names)} classes"
-                f" · {self.dataset_id}")
+                f" · {readable_dataset_name(self.dataset_id)}")
+
+
+def readable_dataset_name(dataset_id: str) -> str:
+    """A dataset id as its owner would name it: the folder, zip or ``.npz`` name without the content hash and
+    the subsample tag (``zip:mydata:68db69a779af/max300-seed0`` -> ``mydata``), a split in brackets
+    (``torchvision:cifar10:test`` -> ``cifar10 (test)``, ``fashion-mnist:test/max300-seed0`` ->
+    ``fashion-mnist (test)``); any other id unchanged but for its subsample tag. The id itself stays the
+    cache key; this is for labels only."""
+    base = str(dataset_id).split("/", 1)[0]
+    kind, _, rest = base.partition(":")
+    if kind in ("zip", "folder", "npz") and ":" in rest:
+        return rest.rsplit(":", 1)[0]
+    if kind == "torchvision" and rest:
+        name, _, split = rest.partition(":")
+        return f"{name} ({split})" if split else name
+    if rest and ":" not in rest:
+        return f"{kind} ({rest})"
+    return base
+
+
+def unique_pool_name(name: str, key: str, pools: Mapping[str, str]) -> str:
+    """``name`` for the pool ``key``, with a short suffix only where another pool of ``pools`` ({key: name},
+    the session's) already has that name: ``mydata``, then ``mydata (2)``, ``mydata (3)``. A pool already in
+    ``pools`` under ``key`` keeps its name."""
+    if key in pools:
+        return pools[key]
+    taken = {n for k, n in pools.items() if k != key}
+    if name not in taken:
+        return name
+    suffix = 2
+    while f"{name} ({suffix})" in taken:
+        suffix += 1
+    return f"{name} ({suffix})"
 
 
 FEW_SAMPLES_PER_DIMENSION = 2.0

@@ -91,7 +91,7 @@ def test_feature_file_path_offers_a_pool(app, tmp_path):
     at = _use_path(app(SETUP), good)
     assert not errors(at)
     at.button(key="setup_npz_path_use").click().run()
-    assert any("Pool ready" in s.value for s in at.success)
+    assert any(" ready: " in s.value for s in at.success)
     assert at.session_state["pools"][at.session_state["active_pool"]].models == ["my_model"]
 
 
@@ -126,7 +126,7 @@ def test_extraction_with_a_local_checkpoint_builds_a_pool_and_reuses_the_cache(a
     at.button(key="setup_add_model").click().run()
     at.button(key="setup_extract").click().run()
     assert not at.exception and not errors(at), errors(at)
-    assert any("Pool ready" in s.value for s in at.success)
+    assert any(" ready: " in s.value for s in at.success)
     pool = at.session_state["pools"][at.session_state["active_pool"]]
     assert pool.models == ["test_efficientnet@tiny.safetensors"]
     assert pool.n_samples == 20 and pool.first.n_dims > 0
@@ -134,7 +134,7 @@ def test_extraction_with_a_local_checkpoint_builds_a_pool_and_reuses_the_cache(a
     # the entry is listed in the cache table, and a second run reuses it
     assert any("test_efficientnet@tiny.safetensors" in df.value.to_string() for df in at.dataframe)
     at.button(key="setup_extract").click().run()
-    assert any("reused from the cache" in str(p.proto) for p in at.get("progress"))
+    assert any(": reused from the cache" in s.value for s in at.success), [s.value for s in at.success]
     # a one-model pool still renders on the leaderboard (correlations need three models: said, not crashed)
     _still_works(at)
 
@@ -169,12 +169,15 @@ def test_layers_of_a_checkpoint_become_a_pool_ranked_layer_by_layer(app, tmp_pat
     at.switch_page("pages/leaderboard.py").run()
     assert not at.exception and not errors(at), errors(at)
     table = next(f.value for f in at.dataframe if len(f.value.columns) and "logme" in f.value.columns)
-    assert sorted(table.index) == sorted(m.split("/", 1)[-1] for m in pool.models)
+    from transvis.viz import short_model_name
+
+    assert sorted(table.index) == sorted(short_model_name(m) for m in pool.models)  # the table's labels
 
 
-def test_unreadable_images_are_skipped_and_reported_after_extraction(app, tmp_path, monkeypatch):
-    """A file that passes the folder scan but cannot be decoded is left out of the features, and the page
-    says which one and why; the pool is built from the readable images."""
+def test_unreadable_images_are_named_when_inspected_and_skipped_if_they_break_later(app, tmp_path, monkeypatch):
+    """A file named like an image that is none is named when the dataset is inspected and left out; one that
+    breaks after the inspection is left out of the features, and the page says which one and why (after the
+    rerun that shows the new pool). The pool is built from the readable images."""
     from PIL import Image
 
     monkeypatch.setenv("TRANSVIS_CACHE", str(tmp_path / "cache"))
@@ -185,15 +188,20 @@ def test_unreadable_images_are_skipped_and_reported_after_extraction(app, tmp_pa
             Image.new("RGB", (20, 20), (value, 40 * i, 0)).save(root / name / f"{i}.png")
     (root / "dogs" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg" * 3)
     at = _use_path(app(SETUP), root)
+    [named] = [w.value for w in at.warning if "not usable images" in w.value]
+    assert named.startswith("1 of 7 files are not usable images: dogs/broken.jpg (a damaged image")
+    assert any("6 images (1 file(s) left out), 2 classes" in s.value for s in at.success)
+    (root / "dogs" / "2.png").write_bytes(b"overwritten after the inspection")
     at.number_input(key="w:setup_input_size").set_value(32).run()
     at.text_input(key="setup_typed_model").input("test_resnet.random_init").run()
     at.button(key="setup_add_model").click().run()
     at.button(key="setup_extract").click().run()
     assert not at.exception and not errors(at), errors(at)
     [warning] = [w.value for w in at.warning if "could not be read" in w.value]
-    assert "1 of 7 images could not be read and were left out: #6" in warning and "broken.jpg" in warning
+    assert "1 of 6 images could not be read and were left out: dogs/2.png (not an image)." in warning
+    assert str(root) not in warning and "`" not in warning  # no path of this machine, no code
     pool = at.session_state["pools"][at.session_state["active_pool"]]
-    assert pool.n_samples == 6 and pool.labels.tolist() == [0, 0, 0, 1, 1, 1]
+    assert pool.n_samples == 5 and pool.labels.tolist() == [0, 0, 0, 1, 1]
 
 
 def test_timm_catalogue_search_lists_pretrained_tags(app):

@@ -138,3 +138,38 @@ def test_in_sample_note_names_models_with_few_samples_per_dimension():
     assert in_sample_note(pool, ["logme", "hscore"]) is None  # no in-sample LDA metric chosen
     wide = pool_from_featuresets(sets[:1], "narrow", "upload")
     assert in_sample_note(wide, ["sfda"]) is None  # 6 samples per dimension: nothing to say
+
+
+@pytest.mark.parametrize("dataset_id, name", [
+    ("zip:mydata:68db69a779af/max300-seed0", "mydata"),
+    ("folder:holiday photos:0123456789ab", "holiday photos"),
+    ("npz:my_model:abc123", "my_model"),
+    ("torchvision:cifar10:test/max300-seed0", "cifar10 (test)"),
+    ("fashion-mnist:test/max300-seed0", "fashion-mnist (test)"),
+    ("digits/max5-seed0", "digits"),
+    ("synthetic-c6-n60-seed0", "synthetic-c6-n60-seed0"),
+])
+def test_readable_dataset_name_drops_hash_and_subsample(dataset_id, name):
+    from transvis.session import readable_dataset_name
+
+    assert readable_dataset_name(dataset_id) == name
+
+
+def test_pool_names_are_readable_with_a_suffix_only_for_a_second_pool_of_that_name():
+    from transvis.session import unique_pool_name
+
+    session = {"demo:x": "demo-zoo/fashion-mnist"}
+    assert unique_pool_name("mydata", "store:aaa", session) == "mydata"
+    session["store:aaa"] = "mydata"
+    assert unique_pool_name("mydata", "store:aaa", session) == "mydata"  # the same pool again: same name
+    assert unique_pool_name("mydata", "store:bbb", session) == "mydata (2)"
+    session["store:bbb"] = "mydata (2)"
+    assert unique_pool_name("mydata", "store:ccc", session) == "mydata (3)"
+
+
+def test_pool_summary_names_the_dataset_without_its_hash():
+    labels = np.array([0, 1, 0, 1])
+    fs = FeatureSet(np.zeros((4, 3)), labels, ["u", "v"], "a", "zip:mydata:68db69a779af/max300-seed0")
+    pool = pool_from_featuresets([fs], "mydata", "store")
+    assert pool.summary() == "1 models · 4 samples · 2 classes · mydata"
+    assert pool.dataset_id == "zip:mydata:68db69a779af/max300-seed0"  # still the cache's key
