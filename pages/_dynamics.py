@@ -11,12 +11,22 @@ import streamlit as st
 
 import transvis.dynamics as dynamics
 from pages._ui import default, error_box, metric_label, ranking
-from transvis.metrics import available, get_spec
+from transvis.captions import ped_badges, trajectory_caption, view_movement
+from transvis.glossary import define
+from transvis.metrics import available, get_spec, short_name
 from pages._selection import selected_indices
 from transvis.session import Pool, params_key, precomputed_trajectory
 from transvis.viz import model_colors, short_model_name
 
 COLOR_BY = ["true label", "predicted label", "per-sample contribution"]
+
+
+def color_options(view) -> list[str]:
+    """The colourings this trajectory view has: true label always; predicted label and per-sample contribution
+    only where the trajectory computes them (``view.predicted`` / ``view.contribution``)."""
+    have = {"true label": True, "predicted label": view.predicted is not None,
+            "per-sample contribution": view.contribution is not None}
+    return [name for name in COLOR_BY if have[name]]
 
 
 def wrappable_metrics() -> list[str]:
@@ -29,11 +39,11 @@ def wrappable_metrics() -> list[str]:
     return out
 
 
-def metric_select(label: str, key: str, preferred: str = "logme", container=st) -> str:
+def metric_select(label: str, key: str, preferred: str = "logme", container=st, help: str | None = None) -> str:
     options = wrappable_metrics()
     if st.session_state.get(key) not in options:
         st.session_state[key] = preferred if preferred in options else options[0]
-    return container.selectbox(label, options, key=key, format_func=metric_label)
+    return container.selectbox(label, options, key=key, format_func=metric_label, help=help)
 
 
 def model_select(pool: Pool, key: str, label: str = "Model shown in the scatter", container=st) -> str:
@@ -126,23 +136,36 @@ def animation_section(pool: Pool, kind: str, metric: str, params: dict, model: s
     except Exception as err:  # noqa: BLE001 - the rest of the page stays usable
         error_box(err, "Computing the trajectory")
         return None
-    color_by = st.radio("Colour samples by", COLOR_BY, key=default(f"w:{key}_color", COLOR_BY[0]), horizontal=True)
+    options = color_options(view)
+    c1, c2 = st.columns([3, 1])
+    if st.session_state.get(f"w:{key}_color") not in options:  # kept from a trajectory that had that colouring
+        st.session_state[f"w:{key}_color"] = options[0]
+    color_by = c1.radio("Colour samples by", options, key=f"w:{key}_color", horizontal=True,
+                        help=define("per-sample contribution") if "per-sample contribution" in options else None)
+    show_start = c2.toggle("Show the start", key=default(f"w:{key}_start", True),
+                           help="Keep the first frame drawn in grey behind the moving points, with each class "
+                                "centre's path as a dotted line, so that small movements are seen.")
     color, color_label = None, ""
-    if color_by == "predicted label" and view.predicted is not None:
+    if color_by == "predicted label":
         color = view.predicted
-    elif color_by == "per-sample contribution" and view.contribution is not None:
+    elif color_by == "per-sample contribution":
         color, color_label = view.contribution, "contribution"
-    elif color_by != "true label":
-        st.caption(f"This trajectory has no {color_by}; colouring by true label.")
+    if view.race is not None:
+        view.race.badges = ped_badges(traj)
     fig = dynamics_figure(
         view.positions, pool.labels, pool.class_names, view.scores, view.ranks, centres=view.centres,
         frame_names=view.frame_names, color=color, color_label=color_label, colors=model_colors(pool.models),
         metric_label=metric_label(metric), scatter_title=f"{short_model_name(model)} — {view.projection}",
-        title=title, slider_prefix=slider_prefix, race=view.race,
+        title=title, slider_prefix=slider_prefix, race=view.race, show_start=bool(show_start),
     )
     from pages._scatter import sample_scatter  # hover thumbnails; lasso/box selection as before
 
     event = sample_scatter(fig, pool, key=f"{key}_anim", predicted=view.predicted, frame_names=view.frame_names)
+    st.markdown(f"**What happened:** {trajectory_caption(traj, short_name(metric), model)}")
+    moved = view_movement(view.positions)
+    st.caption(f"In this view the drawn samples of {short_model_name(model)} move on average {moved['mean']:.3g} "
+               f"units from the first to the last frame ({moved['share']:.1%} of the view's width; 90 % move at "
+               f"most {moved['p90']:.3g}).")
     ranking_captions(traj, view.frame_names, metric)
     if getattr(traj, "errors", None):
         st.warning("The metric failed on some frames (score NaN there): " + "; ".join(

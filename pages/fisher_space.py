@@ -9,8 +9,11 @@ from pages._method_page import detail_model, method_scored
 from pages._scatter import class_chart
 from pages._ui import default, page_header
 from transvis.app_defaults import DYNAMICS_DEFAULTS, METHOD_DEFAULTS
+from transvis.captions import fisher_directions_caption, fisher_lambda_caption, view_movement
+from transvis.glossary import define
 from transvis.viz import NEUTRAL_COLORS, model_colors, short_model_name
-from transvis.viz.methods import before_after_bars, histograms, matrix_heatmap, per_class_bars, spectrum_plot
+from transvis.viz.animation import static_scatter, trajectory_view
+from transvis.viz.methods import before_after_bars, distribution_boxes, matrix_heatmap, per_class_bars, spectrum_plot
 
 # what the animation can sweep: the choices the fisher dynamics declares, in the page's words
 SWEEPS = kind_choices("fisher", "sweep", {"confmix": "ConfMix (t from 0 to 1)", "shrinkage": "shrinkage λ"})
@@ -28,17 +31,18 @@ presentation_mode(pool, "fisher")  # the narrated no-scroll screens (stops the p
 
 c1, c2, c3 = st.columns([1, 2, 1])
 adaptive = c1.toggle("Adaptive λ (official)", key=default("w:fs_adaptive", DEFAULTS["shrinkage"] is None),
-                     help="SFDA's λ = max(exp(−5·λ_max(S_W)), 1e-10) depends on the feature scale.")
+                     help=define("adaptive λ", "λ"))
 log_lambda = c2.slider("Shrinkage λ (log₁₀)", -6.0, 0.0, step=0.25, key=default("w:fs_log_lambda", -2.0),
-                       disabled=adaptive, help="Fixed λ for every model: 0 = plain LDA, 1 = nearest class mean.")
-confmix = c3.toggle("ConfMix self-challenge", key=default("w:fs_confmix", DEFAULTS["confmix"]))
+                       disabled=adaptive, help=define("λ"))
+confmix = c3.toggle("ConfMix self-challenge", key=default("w:fs_confmix", DEFAULTS["confmix"]),
+                    help=define("ConfMix", "mixing weight p"))
 params = {"shrinkage": None if adaptive else float(10.0 ** log_lambda), "confmix": bool(confmix), "spectrum": True}
 
 st.subheader("The animation in the Fisher plane")
 a1, a2 = st.columns([2, 1])
 model = model_select(pool, "w:fs_model", container=a1)
 sweep = a2.radio("Animate", list(SWEEPS), key=default("w:fs_sweep", DYNAMICS_DEFAULTS["fisher"][1]["sweep"]),
-                 format_func=SWEEPS.get, horizontal=True)
+                 format_func=SWEEPS.get, horizontal=True, help=define("ConfMix", "λ"))
 engine_params = {"shrinkage": params["shrinkage"], "confmix": params["confmix"], "sweep": sweep}
 traj = animation_section(pool, "fisher", "sfda", engine_params, model, key="fs",
                          title=f"Fisher space of {short_model_name(model)}", noise_params=params)
@@ -49,6 +53,26 @@ if traj is not None and sweep == "confmix":
 elif traj is not None:
     st.caption("λ sweeps from little to full shrinkage: with λ → 1 the Fisher discriminant becomes nearest "
                "class mean; watch which models depend on the regularisation.")
+if traj is not None and traj.projection_name.lower().startswith("fisher"):
+    spectrum = (traj.info.get(model) or {}).get("spectra", {}).get("first")
+    if spectrum is not None:
+        st.caption(fisher_directions_caption(spectrum, len(pool.class_names), model),
+                   help=define("discriminant directions", "Fisher eigenvalue"))
+if traj is not None:
+    # the fixed axes fit every frame; where the last frame shrinks, show it again at its own scale
+    view = trajectory_view(traj, model)
+    moved = view_movement(view.positions)
+    if moved["last_extent"] < 0.5:
+        z1, z2 = st.columns([2, 1])
+        z1.plotly_chart(static_scatter(view.positions[-1], pool.labels, pool.class_names,
+                                       title=f"{short_model_name(model)} at {view.frame_names[-1]}, at its own "
+                                             f"scale (zoomed ×{1 / max(moved['last_extent'], 1e-12):.3g})",
+                                       axis_titles=("Fisher direction 1", "Fisher direction 2")),
+                        width="stretch", key="fs_last_zoom")
+        z2.caption(f"At {view.frame_names[-1]} the points of {short_model_name(model)} span only "
+                   f"{moved['last_extent']:.0%} of the animation's view, whose axes stay fixed so that every frame "
+                   "fits. This copy of the last frame has its own axes: the same points, "
+                   f"×{1 / max(moved['last_extent'], 1e-12):.3g} larger.")
 
 st.subheader("SFDA's quantities for every model")
 table, models, trace = method_scored(pool, "sfda", params, "SFDA")
@@ -66,8 +90,8 @@ lam = pd.DataFrame({"λ (shrinkage)": {short_model_name(m): trace[m]["shrinkage"
                     "rank": {short_model_name(m): table.ranks.loc[m, "sfda"] for m in models}})
 right.dataframe(lam, width="stretch", key="fs_lambda_table",
                 column_config={"λ (shrinkage)": st.column_config.NumberColumn(format="%.3e")})
-right.caption("λ interpolates the within-class covariance towards a scaled identity; the adaptive value "
-              "depends on each model's feature scale, so models are regularised differently.")
+right.caption(fisher_lambda_caption({m: trace[m]["shrinkage"] for m in models}, adaptive=bool(adaptive)),
+              help=define("λ", "adaptive λ"))
 
 detail = detail_model(pool, "w:fs_detail_model", "Per-class detail for", trace)
 if detail is not None:
@@ -83,8 +107,9 @@ if detail is not None:
                                value_label="posterior"), pool, key="fs_confusion", container=right)
 left, right = st.columns(2)
 if confmix and all("mixing_weights" in trace[m] for m in models):
-    left.plotly_chart(histograms({m: trace[m]["mixing_weights"] for m in models}, "ConfMix mixing weight p",
-                                 colors, title="How hard ConfMix pushes each sample"),
+    left.plotly_chart(distribution_boxes({m: trace[m]["mixing_weights"] for m in models},
+                                         "ConfMix mixing weight p (1 = sample kept as it is)", colors,
+                                         title="How hard ConfMix pushes each sample (one box per model)"),
                       width="stretch", key="fs_mixing")
 if all("eigenvalues" in trace[m] for m in models):
     right.plotly_chart(spectrum_plot({m: trace[m]["eigenvalues"] for m in models}, colors,

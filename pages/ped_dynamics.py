@@ -15,6 +15,7 @@ from pages._method_page import before_after_ranking, detail_model, method_scored
 from pages._scatter import class_chart
 from pages._ui import default, metric_label, page_header
 from transvis.app_defaults import METHOD_DEFAULTS
+from transvis.glossary import define
 from transvis.viz import model_colors, short_model_name
 from transvis.viz.methods import curves, matrix_heatmap, per_class_bars
 
@@ -30,12 +31,19 @@ from pages._presentation import presentation_mode  # noqa: E402 - presentation-m
 presentation_mode(pool, "ped")  # the narrated no-scroll screens (stops the page when on)
 
 c1, c2, c3, c4 = st.columns(4)
-metric = metric_select("Wrapped metric", "w:ped_metric", preferred=DEFAULTS["metric"], container=c1)
+metric = metric_select("Wrapped metric", "w:ped_metric", preferred=DEFAULTS["metric"], container=c1,
+                       help=define("SFDA", "LogME"))
 exit_ratio = c2.slider("Exit ratio", 0.05, 0.95, step=0.05, key=default("w:ped_exit_ratio", DEFAULTS["exit_ratio"]),
-                       help="Stop when a step moves less than this fraction of the first step.")
-time_step = c3.slider("Time step", 0.01, 0.5, step=0.01, key=default("w:ped_time_step", DEFAULTS["time_step"]))
-max_steps = c4.slider("Max steps", 1, 12, key=default("w:ped_max_steps", DEFAULTS["max_steps"]))
+                       help=define("exit ratio", "change ratio"))
+time_step = c3.slider("Time step", 0.01, 0.5, step=0.01, key=default("w:ped_time_step", DEFAULTS["time_step"]),
+                      help=define("time step"))
+max_steps = c4.slider("Max steps", 1, 12, key=default("w:ped_max_steps", DEFAULTS["max_steps"]),
+                      help="PED takes at most this many steps (the official code: 6).")
 params = {"metric": metric, "exit_ratio": float(exit_ratio), "time_step": float(time_step), "max_steps": int(max_steps)}
+if (float(exit_ratio), float(time_step)) == (DEFAULTS["exit_ratio"], DEFAULTS["time_step"]) != (0.5, 0.1):
+    st.caption(f"The page starts at time step {DEFAULTS['time_step']:g} and exit ratio {DEFAULTS['exit_ratio']:g}, "
+               "not the official 0.1 and 0.5: on the demo the official values let no model stop within 6 steps, "
+               "which hides PED's own signal — when each model stops.")
 st.caption("Reference features: the official method standardises with the same model's features on a reference "
            "set (ImageNet val); this pool has none, so PED standardises with the target features themselves — "
            "a labelled deviation from the official method.")
@@ -50,6 +58,8 @@ if traj is not None:
     with left:
         quantity_curves(traj, "potential_energy", "potential energy", "Potential energy after each step",
                         "ped_energy", colors)
+        st.caption("Potential energy: how much the classes still overlap (0 = no pair overlaps).",
+                   help=define("potential energy"))
     with right:
         step = frame_select(traj, "w:ped_step", "Step shown in the force map")
         frame_note(traj, step)
@@ -71,9 +81,15 @@ before_after_ranking(before, after, metric_label(metric), colors, ("before PED",
 left, right = st.columns(2)
 ratios = {m: [r if r is not None else float("nan") for r in trace[m]["change_ratios"]] for m in models}
 width = max(len(r) for r in ratios.values())
+steps = {m: int(trace[m]["num_steps"]) for m in models}
+# a model stops at its first step whose change ratio is at or below the exit ratio (that step is not applied)
+stops = {m: (k, f"step {k + 1} moved {ratios[m][k]:.3f} × the first step, not above the exit ratio "
+                f"{float(exit_ratio):g}: stopped after {k} step(s)")
+         for m, k in steps.items() if k < int(max_steps) and k < len(ratios[m])}
 left.plotly_chart(curves(range(1, width + 1), ratios, "step", "position change / first change", colors,
                          threshold=float(exit_ratio), threshold_label="exit ratio",
-                         title="When does each model stop moving?"), width="stretch", key="ped_ratios")
+                         title="When does each model stop moving? (✕ = stopped)", stops=stops),
+                  width="stretch", key="ped_ratios")
 changes = {m: trace[m]["position_changes"] for m in models}
 right.plotly_chart(curves(range(1, width + 1), changes, "step", "position change", colors,
                           title="Position change per step"), width="stretch", key="ped_changes")
@@ -87,7 +103,15 @@ if detail is not None:
     class_chart(per_class_bars({chosen: trace[chosen]["radii"]}, pool.class_names, "class radius", colors,
                                title=f"{short_model_name(chosen)}: class radii"),
                 pool, key="ped_radii", container=right)
-st.dataframe(pd.DataFrame({"steps": {short_model_name(m): trace[m]["num_steps"] for m in models},
+st.dataframe(pd.DataFrame({"steps applied": {short_model_name(m): steps[m] for m in models},
+                           "stopped": {short_model_name(m): (f"at step {steps[m]} (reached the exit ratio)"
+                                                             if m in stops else f"no: ran all {int(max_steps)}")
+                                       for m in models},
                            "before": {short_model_name(m): before[m] for m in models},
                            "after": {short_model_name(m): after[m] for m in models}}),
              width="stretch", key="ped_summary")
+if not stops:
+    lowest = min((r for m in models for r in ratios[m] if r == r), default=float("nan"))
+    st.caption(f"No model reached the exit ratio {float(exit_ratio):g}: the lowest change ratio is {lowest:.2f}. "
+               "Raise the exit ratio above it (or the time step) to see when each model stops — PED's own "
+               "signal: a model that stops early needed little pushing.")

@@ -7,6 +7,8 @@ from pages._dynamics import animation_section, kind_choices, metric_select, mode
 from pages._method_page import before_after_ranking, method_scored, trace_before_after
 from pages._ui import default, metric_label, page_header
 from transvis.app_defaults import DYNAMICS_DEFAULTS, METHOD_DEFAULTS
+from transvis.captions import official_geometry_note
+from transvis.glossary import define
 from transvis.viz import model_colors, short_model_name
 
 # what the animation can sweep: the choices the spread_attract dynamics declares, in the page's words
@@ -27,13 +29,14 @@ from pages._presentation import presentation_mode  # noqa: E402 - presentation-m
 presentation_mode(pool, "spread_attract")  # the narrated no-scroll screens (stops the page when on)
 
 c1, c2, c3, c4 = st.columns([1.2, 1.6, 1, 1])
-metric = metric_select("Wrapped metric", "w:sa_metric", preferred=DEFAULTS["metric"], container=c1)
+metric = metric_select("Wrapped metric", "w:sa_metric", preferred=DEFAULTS["metric"], container=c1,
+                       help=define("LogME", "SFDA"))
 variant = c2.selectbox("Variant", list(VARIANTS), key=default("w:sa_variant", DEFAULTS["variant"]),
-                       format_func=VARIANTS.get)
+                       format_func=VARIANTS.get, help=define("official variant", "α", "scale gate", "PCA"))
 spread = c3.slider("Spread strength", 0.0, 1.0, step=0.05, key=default("w:sa_spread", DEFAULTS["spread"]),
-                   disabled=variant != "paper", help="Samples move (1 + spread)× further from their class centre.")
+                   disabled=variant != "paper", help=define("Spread"))
 attract = c4.slider("Attract strength", 0.0, 0.95, step=0.05, key=default("w:sa_attract", DEFAULTS["attract"]),
-                    disabled=variant != "paper", help="Class centres move this fraction towards the global mean.")
+                    disabled=variant != "paper", help=define("Attract"))
 
 params = {"metric": metric, "variant": variant}
 if variant == "paper":
@@ -43,7 +46,7 @@ st.subheader("The animation: perturbation strength from 0 to the chosen value")
 a1, a2 = st.columns([2, 1])
 model = model_select(pool, "w:sa_model", container=a1)
 mode = a2.radio("Animate", MODES, key=default("w:sa_mode", DYNAMICS_DEFAULTS["spread_attract"][1]["mode"]),
-                horizontal=True, format_func=MODES.get)
+                horizontal=True, format_func=MODES.get, help=define("Spread", "Attract"))
 engine_params = {"variant": variant, "mode": mode}
 if variant == "paper":
     engine_params.update(spread=float(spread), attract=float(attract))
@@ -73,8 +76,12 @@ trace_before_after(trace, "mean_centre_distance", "mean distance between class c
 if variant == "official":
     fired = {short_model_name(m): trace[m].get("gate_fired") for m in models}
     st.caption("Official variant — the scale gate fired for: "
-               + ", ".join(m for m, f in fired.items() if f) + ". Where it did not fire, the score is unchanged; "
-               "Spread has no effect in the released code.")
+               + (", ".join(m for m, f in fired.items() if f) or "no model") + ". Where it did not fire, the "
+               "score is unchanged. The bars above are measured in the 64-dimensional PCA space the step acts in.",
+               help=define("scale gate", "α"))
+    note = official_geometry_note(traj) if traj is not None and traj.params.get("variant") == "official" else None
+    if note:
+        st.info(note, icon=":material/help:")
 summary = pd.DataFrame({"unperturbed": before, "perturbed": after, "change": after - before,
                         "rank before": ranks["unperturbed"], "rank after": ranks["perturbed"]})
 summary.index = [short_model_name(m) for m in summary.index]

@@ -28,6 +28,7 @@ __all__ = [
     "movement_sentence",
     "official_geometry_note",
     "order_sentence",
+    "ped_badges",
     "ped_stop_steps",
     "ped_stops_sentence",
     "score_sentence",
@@ -106,9 +107,13 @@ def order_sentence(traj) -> str:
     if not beyond:
         return "the order held" + (f" except {within_text}" if within else "")
     suffix = " beyond noise" if noise is not None else " (noise not estimated)"
-    text = "; ".join(f"{_short(a)} overtook {_short(b)}" for a, b in beyond[:MAX_LISTED])
-    if len(beyond) > MAX_LISTED:
-        text += f" and {len(beyond) - MAX_LISTED} more order change(s)"
+    passed: dict[str, list[str]] = {}
+    for a, b in beyond:
+        passed.setdefault(a, []).append(_short(b))
+    told = [f"{_short(a)} overtook {_listed(sorted(losers))}" for a, losers in passed.items()]
+    text = "; ".join(told[:MAX_LISTED])
+    if len(told) > MAX_LISTED:
+        text += f"; {len(told) - MAX_LISTED} more model(s) moved up"
     text += suffix
     if within:
         text += f"; {_listed(within)} swapped {how}"
@@ -286,6 +291,18 @@ def ped_stops_sentence(traj) -> str:
     return "; ".join(parts)
 
 
+def ped_badges(traj) -> list[dict[str, str]] | None:
+    """Per frame, ``{model: "■ stopped at step k"}`` for the models that have stopped by that frame (PED's own
+    signal, written after the model's label in the race); None for trajectories of another kind."""
+    if getattr(traj, "method", None) != "ped":
+        return None
+    params = getattr(traj, "params", {}) or {}
+    max_steps = int(params.get("max_steps", len(traj.frames) - 1))
+    stops = ped_stop_steps(traj)
+    return [{m: f"■ stopped at step {k}" for m, k in stops.items() if k < max_steps and i >= k}
+            for i in range(len(traj.frames))]
+
+
 def _ped_sentence(traj, model: str) -> str:
     drops = []
     for m in traj.models:
@@ -303,10 +320,10 @@ def _collapse_sentence(traj, model: str) -> str:
     to_etf = bool((getattr(traj, "params", {}) or {}).get("to_etf"))
     text = "every sample slid onto its class mean"
     if to_etf:
-        text += " while the class means moved to a regular simplex (the ETF)"
+        text += " while the class means moved to a simplex ETF (a regular simplex)"
     a, b = _quantity(traj, model, 0, "nc1"), _quantity(traj, model, -1, "nc1")
     if _finite(a) and _finite(b):
-        text += f"; for {_short(model)} within-class spread (NC1) fell from {float(a):.3g} to {float(b):.2g}"
+        text += f"; for {_short(model)}, within-class spread (NC1) fell from {float(a):.3g} to {float(b):.2g}"
     return text
 
 

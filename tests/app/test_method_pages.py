@@ -3,6 +3,7 @@
 import numpy as np
 
 from tests.app.conftest import chart, charts, errors, values
+from transvis.app_defaults import METHOD_DEFAULTS
 
 
 def _animation(at, key):
@@ -116,11 +117,11 @@ def test_ped_exit_ratio_moves_the_threshold(app):
     assert not errors(at)
     assert at.selectbox(key="w:ped_metric").value == "sfda"
     _animation(at, "ped_anim")
-    assert charts(at)["ped_ratios"]["layout"]["shapes"][0]["y0"] == 0.5
+    assert charts(at)["ped_ratios"]["layout"]["shapes"][0]["y0"] == METHOD_DEFAULTS["ped"]["exit_ratio"]
     at.slider(key="w:ped_exit_ratio").set_value(0.8).run()
     ratios = charts(at)["ped_ratios"]
     assert ratios["layout"]["shapes"][0]["y0"] == 0.8
-    steps = at.dataframe[-1].value["steps"]
+    steps = at.dataframe[-1].value["steps applied"]
     assert (steps >= 0).all() and (steps <= 6).all()
     assert steps["model-4"] < steps["model-0"]  # well-separated classes barely need to move
 
@@ -314,3 +315,85 @@ def test_a_frame_where_every_score_is_equal_announces_no_overtake_and_shows_its_
     at.select_slider(key="w:nc_t").set_value("t = 1.00").run()
     assert any("no ranking at this step" in i.value for i in at.info)
     assert any("Frames without a ranking" in c.value for c in at.caption)
+
+
+# -- issue 11: plain-language captions, hover definitions and the Stakeholder / Fisher / PED findings --------------
+def _markdown(at) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def _captions(at) -> str:
+    return "\n".join(c.value for c in at.caption)
+
+
+def test_spread_attract_says_what_happened_in_words_and_defines_its_jargon(app):
+    at = app("pages/spread_attract.py")
+    text = _markdown(at)
+    assert ("**What happened:** Spread pushed every sample 30 % further from its class centre and Attract pulled "
+            "the class centres 30 % closer together; LogME") in text
+    assert "order held" in text or "overtook" in text
+    assert "**Spread** — A stress test" in at.slider(key="w:sa_spread").help
+    assert "**α** —" in at.selectbox(key="w:sa_variant").help
+    # the paper trajectory has no per-sample contribution, so it is not offered
+    assert at.radio(key="w:sa_color").options == ["true label", "predicted label"] or \
+        "per-sample contribution" not in at.radio(key="w:sa_color").options
+    assert not any("has no per-sample contribution" in c.value for c in at.caption)
+    # the movement is measured, and the start stays drawn behind the moving points
+    assert "move on average" in _captions(at)
+    names = [t.get("name") for t in charts(at)["sa_anim"]["data"]]
+    assert "start (first frame)" in names and "centre paths" in names
+    at.toggle(key="w:sa_start").set_value(False).run()
+    assert "start (first frame)" not in [t.get("name") for t in charts(at)["sa_anim"]["data"]]
+
+
+def test_spread_attract_official_variant_explains_its_identical_geometry_bars(app):
+    at = app("pages/spread_attract.py")
+    at.selectbox(key="w:sa_variant").set_value("official").run()
+    assert not at.exception
+    infos = "\n".join(i.value for i in at.info)
+    gate = any("scale gate fired for" in c.value for c in at.caption)
+    assert gate
+    if "no model" not in _captions(at):
+        assert "Spread is computed and discarded" in infos and "PCA dimensions first" in infos
+
+
+def test_fisher_space_findings(app):
+    at = app("pages/fisher_space.py")
+    captions = _captions(at)
+    # the λ caption is generated from the λ values (no blanket "regularised differently")
+    lam = at.dataframe[0].value["λ (shrinkage)"].to_numpy(dtype=float)
+    if np.allclose(lam, lam[0]):
+        assert "regularised identically" in captions and "regularised differently" not in captions
+    else:
+        assert "regularised differently" in captions
+    # how many discriminant directions the plane draws, and their share of the separation (synthetic: 6 classes)
+    assert "draws 2 of the C − 1 = " in captions and "between-class separation" in captions
+    # ConfMix weights: one box per model, not overlaid histograms
+    mixing = charts(at)["fs_mixing"]
+    assert {t["type"] for t in mixing["data"]} == {"box"} and len(mixing["data"]) == 5
+    assert "**ConfMix** —" in at.toggle(key="w:fs_confmix").help
+    # overtake notes under the race are wrapped, never cut mid-note
+    for frame in charts(at)["fs_anim"]["frames"]:
+        caption = frame["data"][-3]["text"][0]
+        assert all(len(line) <= 40 for line in _plain_lines(caption))
+
+
+def _plain_lines(html):
+    import re
+
+    return [re.sub("<[^>]+>", "", line) for line in html.split("<br>")]
+
+
+def test_ped_shows_when_each_model_stops(app):
+    at = app("pages/ped_dynamics.py")
+    at.slider(key="w:ped_exit_ratio").set_value(0.8).run()
+    table = at.dataframe[-1].value
+    stopped = table["stopped"]
+    assert stopped.str.startswith("at step").any()  # some models reach the exit ratio at 0.8
+    marks = [t for t in charts(at)["ped_ratios"]["data"] if t.get("name") == "stopped here"]
+    assert len(marks) == int(stopped.str.startswith("at step").sum())
+    # the race marks a stopped model from its stop step on
+    labels = [text for frame in charts(at)["ped_anim"]["frames"] for text in frame["data"][4]["text"]]
+    assert any("■ stopped at step" in t for t in labels)
+    assert "stopped after" in _markdown(at)
+    assert "**exit ratio** —" in at.slider(key="w:ped_exit_ratio").help

@@ -11,6 +11,7 @@ from transvis.captions import (
     fisher_lambda_caption,
     official_geometry_note,
     order_sentence,
+    ped_badges,
     ped_stop_steps,
     ped_stops_sentence,
     score_sentence,
@@ -76,7 +77,7 @@ def _kind(kind, rows, noise):
 def test_an_overtake_beyond_noise_is_named(kind):
     traj = _kind(kind, OVERTAKE, _noise(OVERTAKE, 0.01))
     caption = trajectory_caption(traj, "LogME")
-    assert "c overtook a" in caption and "c overtook b" in caption and "beyond noise" in caption
+    assert "c overtook a and b beyond noise" in caption
     assert "order held" not in caption
 
 
@@ -105,6 +106,9 @@ def test_kind_sentences_come_from_the_quantities():
 def test_ped_says_when_each_model_stops():
     ped = _kind("ped", OVERTAKE, None)
     assert ped_stop_steps(ped) == {"a": 1, "b": 2, "c": 2}
+    # the race marks a from the frame where it stopped on; b and c ran every step and get no mark
+    assert ped_badges(ped) == [{}, {"a": "■ stopped at step 1"}, {"a": "■ stopped at step 1"}]
+    assert ped_badges(_kind("fisher", OVERTAKE, None)) is None
     assert ped_stops_sentence(ped) == "a stopped after 1 step; b and c ran all 2 steps"
     assert "potential energy down 75 %" in trajectory_caption(ped, "SFDA")
     none_stop = crafted("ped", OVERTAKE, params={"max_steps": 2, "exit_ratio": 0.5},

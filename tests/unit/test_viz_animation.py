@@ -275,7 +275,8 @@ def test_the_race_shows_noise_whiskers_groups_and_within_noise_instead_of_overta
     assert "whiskers: 95% noise interval" in fig.layout.xaxis.title.text
     assert "0.99 ± 0.05" in bar.customdata[0][2] and "within noise of b" in bar.customdata[0][3]
     last = _race(fig, 2)[3].text[0]
-    assert "All 3 models within noise: no ranking at this step" in last and "overtakes" not in last
+    plain = " ".join(re.sub("<[^>]+>", "", line) for line in last.split("<br>"))
+    assert "All 3 models within noise: no ranking at this step" in plain and "overtakes" not in last
     # a frame where every model is within noise of every other ranks nobody: each label is a tie, not "#1 b"
     assert sorted(_race(fig, 2)[2].text) == ["≈ a", "≈ b", "≈ c"]
     assert list(_race(fig, 1)[2].text)[1].startswith("#1 b")  # frame 1 still ranks b above c

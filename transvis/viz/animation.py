@@ -380,7 +380,7 @@ def race_caption(f: int, notes: RaceNotes) -> tuple[str, int]:
     lines = []
     if notes.notes[f]:
         lines += [f"<span style='color:{NOTE_COLOR}'><b>{part}</b></span>"
-                  for part in _wrap(str(notes.notes[f])).split("<br>")]
+                  for part in _wrap(str(notes.notes[f]), CAPTION_WIDTH).split("<br>")]
     def add(text, color):  # wrapped to the race panel's width, so no line is cut at its edge
         lines.extend(f"<span style='color:{color}'>{part}</span>"
                      for part in _wrap(text, CAPTION_WIDTH).split("<br>"))
