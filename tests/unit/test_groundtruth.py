@@ -330,7 +330,7 @@ def test_shipped_demo_groundtruth_has_both_regimes_for_every_demo_model():
     assert len(zoo_ids()) == 7
     for regime in ("linear_probe", "finetune"):
         table = groundtruth_for(rows, regime, dataset="fashion-mnist")
-        assert sorted(table) == sorted(zoo_ids()), regime
+        assert sorted(table) == sorted(script.default_models(regime)), regime  # probe: the pool; fine-tuning: zoo
         assert all(0.1 < accuracy <= 1.0 for accuracy in table.values()), (regime, table)  # chance is 0.1
     for row in rows:
         dataset_id = samples[row.regime].dataset_id
@@ -361,6 +361,6 @@ def test_shipped_demo_groundtruth_is_what_the_recorded_commands_produce():
     rows = read_groundtruth_csv(DEMO_GROUNDTRUTH_CSV)
     assert all(protocol_matches(r.protocol, planned[r.regime]) for r in rows), "script defaults drifted"
     readme = (DEMO_GROUNDTRUTH_CSV.parent / "README.md").read_text()
-    assert readme == script.readme_text(DEMO_GROUNDTRUTH_CSV)
+    assert readme == script.readme_text()
     for regime in ("linear_probe", "finetune"):
-        assert script.COMMANDS[regime].format(seed=0) in readme
+        assert script.command(regime, 0) in readme
