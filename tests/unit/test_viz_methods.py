@@ -166,3 +166,14 @@ def test_distribution_boxes_one_box_per_model_with_its_samples():
     np.testing.assert_allclose(fig.data[0].x, values["offline/a"])
     assert "median 0.999" in fig.data[0].hovertemplate and fig.data[0].orientation == "h"
     assert fig.layout.xaxis.title.text == "ConfMix mixing weight p"
+
+
+def test_curves_mark_where_each_model_stopped():
+    from transvis.viz.methods import curves
+
+    ratios = {"offline/a": [1.0, 0.6, 0.4], "offline/b": [1.0, 0.9, 0.8]}
+    fig = curves([1, 2, 3], ratios, "step", "ratio", model_colors(list(ratios)), threshold=0.5,
+                 stops={"offline/a": (2, "step 3 below the exit ratio: stopped after 2 steps")})
+    marks = [t for t in fig.data if t.name == "stopped here"]
+    assert len(marks) == 1 and list(marks[0].x) == [3] and list(marks[0].y) == [0.4]
+    assert "stopped after 2 steps" in marks[0].hovertemplate

@@ -152,8 +152,12 @@ def curves(
     threshold_label: str = "threshold",
     title: str | None = None,
     log_y: bool = False,
+    stops: Mapping[str, tuple[int, str]] | None = None,
 ) -> go.Figure:
-    """Lines over a step/parameter axis, one per model (series may have different lengths)."""
+    """Lines over a step/parameter axis, one per model (series may have different lengths).
+
+    stops : {model: (index into the model's series, hover text)} — a marked point (✕ in the model's colour) where
+    the model stopped, e.g. PED's first step below the exit ratio; one legend entry "stopped here"."""
     colors = _colors(list(series), colors)
     fig = go.Figure()
     x = list(x)
@@ -163,6 +167,17 @@ def curves(
                                  line=dict(color=colors[m], width=2.5),
                                  hovertemplate=f"{short_model_name(m)}<br>{x_title} %{{x}}<br>{y_title} %{{y:.4g}}"
                                                "<extra></extra>"))
+    first = True
+    for m, (index, text) in (stops or {}).items():
+        y = np.asarray(series[m], dtype=float)
+        if not 0 <= index < min(y.size, len(x)):
+            continue
+        fig.add_trace(go.Scatter(x=[x[index]], y=[y[index]], mode="markers", name="stopped here",
+                                 legendgroup="stops", showlegend=first,
+                                 marker=dict(symbol="x-thin", size=16, color=colors[m], line=dict(width=3,
+                                                                                                color=colors[m])),
+                                 hovertemplate=f"<b>{short_model_name(m)}</b><br>{text}<extra></extra>"))
+        first = False
     if threshold is not None:
         fig.add_hline(y=threshold, line=dict(color="#555", dash="dash"), annotation_text=threshold_label,
                       annotation_position="top left")
