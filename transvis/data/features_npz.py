@@ -33,7 +33,7 @@ def load_feature_npz(source: str | os.PathLike | bytes | BinaryIO, model_id: str
 
     Labels become contiguous 0..C-1 (string labels: sorted names; ints with ``class_names``: indices into
     them, unused classes dropped; ints without: sorted unique values). Raises ``ValueError`` naming the fix
-    for a missing key, a shape mismatch, non-finite values, or logits passed as probabilities.
+    for a missing key, a shape mismatch, complex or non-finite values, or logits passed as probabilities.
     """
     arrays, stem, digest = _read_npz_arrays(source)
     missing = [k for k in ("features", "labels") if k not in arrays]
@@ -43,6 +43,7 @@ def load_feature_npz(source: str | os.PathLike | bytes | BinaryIO, model_id: str
             f"(found keys: {', '.join(sorted(arrays)) or 'none'})."
         )
     features = arrays["features"]
+    _refuse_complex("features", features)
     if features.ndim != 2 or not np.issubdtype(features.dtype, np.number):
         raise ValueError(f"'features' must be a numeric [N, D] array; got {features.dtype} {features.shape}.")
     if not np.all(np.isfinite(features)):
@@ -92,6 +93,15 @@ def _read_npz_arrays(source) -> tuple[dict[str, np.ndarray], str, str]:
     return arrays, stem, digest
 
 
+def _refuse_complex(key: str, array: np.ndarray) -> None:
+    """Complex values would lose their imaginary part on the way to float32 (numpy only warns): refuse them."""
+    if array.dtype.kind == "c":
+        raise ValueError(
+            f"'{key}' is complex ({array.dtype}); transvis ranks real-valued features. Save the real features "
+            "you mean (e.g. np.abs(x) or np.concatenate([x.real, x.imag], axis=1))."
+        )
+
+
 def _npz_labels(arrays: dict[str, np.ndarray], n_rows: int) -> tuple[np.ndarray, list[str]]:
     """Contiguous labels [N] in 0..C-1 and the C class names (see :func:`load_feature_npz`)."""
     raw_labels = arrays["labels"]
@@ -130,6 +140,7 @@ def _npz_source_probs(arrays: dict[str, np.ndarray], n_rows: int) -> np.ndarray 
     if "source_probs" not in arrays and "source_logits" not in arrays:
         return None
     key = "source_probs" if "source_probs" in arrays else "source_logits"
+    _refuse_complex(key, arrays[key])
     probs = np.asarray(arrays[key], dtype=np.float64)
     if probs.ndim != 2 or probs.shape[0] != n_rows:
         raise ValueError(f"'{key}' must be [N, Cs] with one row per feature row; got {probs.shape}.")

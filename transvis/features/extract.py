@@ -369,10 +369,38 @@ def _prepared_model(model_or_id, device: torch.device, channels_last: bool, cach
 
     model = load_model(model_or_id, device="cpu", cache_dir=cache_dir) if isinstance(model_or_id, str) else model_or_id
     model_id = getattr(model, "transvis_model_id", None) or _describe(model)
+    _check_finite_weights(model, model_id)
     model = model.eval().to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     return model, model_id
+
+
+def _check_finite_weights(model, model_id: str) -> None:
+    """Raise ``ValueError`` naming the first parameter or buffer of ``model`` that holds NaN or inf values:
+    such weights give NaN features, which no metric can rank and the store must never keep."""
+    for kind, tensors in (("parameter", model.named_parameters()), ("buffer", model.named_buffers())):
+        for name, tensor in tensors:
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                bad = int((~torch.isfinite(tensor)).sum())
+                raise ValueError(
+                    f"the weights of {model_id} are not finite: {kind} {name!r} holds {bad:,} NaN or infinite "
+                    "value(s). The checkpoint is damaged or its training diverged; use a finite checkpoint."
+                )
+
+
+def _check_finite_outputs(outputs: Mapping[str, np.ndarray], what: str, indices: np.ndarray) -> None:
+    """Raise ``ValueError`` when a batch's outputs ({name: [B, ...]}, rows for dataset items ``indices`` [B])
+    hold NaN or inf values, naming the first such item."""
+    for key, values in outputs.items():
+        bad_rows = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+        if bad_rows.any():
+            output = "source probabilities" if key == "probs" else f"{key} features"
+            raise ValueError(
+                f"the {output} of {what} hold NaN or infinite values (first at dataset item "
+                f"{int(indices[np.argmax(bad_rows)])}); they are not kept. With finite weights this is an "
+                "overflow: extract in full precision (amp=False), or check that image."
+            )
 
 
 def _eval_transform(config: Mapping[str, Any]):
@@ -433,7 +461,9 @@ def _run_batches(loader, forward: _Forward, n_items: int, bar: _Progress, cancel
                     if len(run.errors) < _MAX_ERRORS_KEPT:
                         run.errors[str(int(index))] = message
                 if images is not None:
-                    for key, value in forward(images).items():
+                    outputs = forward(images)
+                    _check_finite_outputs(outputs, what, indices.numpy())
+                    for key, value in outputs.items():
                         run.chunks.setdefault(key, []).append(value)
                     run.labels.append(labels.numpy())
                 step = len(indices) + len(failed)
