@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from pages._dynamics import trajectory
+from pages._dynamics import kind_spec, metric_select, trajectory
 from pages._ui import (
     default,
     error_box,
@@ -17,6 +17,8 @@ from pages._ui import (
     ranking,
     variant_params,
 )
+from transvis.app_defaults import DYNAMICS_DEFAULTS
+from transvis.dynamics import available_dynamics
 from transvis.headline import degenerate_scores, groundtruth_tiers, noise_summary
 from transvis.metrics import get_spec
 from transvis.viz import model_colors, short_model_name
@@ -25,6 +27,7 @@ from transvis.viz.export import (
     animation_gif,
     figure_bytes,
     figure_html,
+    groundtruth_name,
     html_report,
     image_export_available,
     noise_sections,
@@ -52,6 +55,9 @@ if gt_label is None and gt_options:  # the Leaderboard not opened yet: its defau
     gt_label = next(iter(gt_options))
 groundtruth = gt_options.get(gt_label)
 groundtruth_n = groundtruth_sizes(pool, gt_label) if groundtruth else None
+# what the correlations were computed against, in words: regime and test images ("linear probe (frozen
+# features), 900 test images per model"), the same on the page, in the report and in the JSON
+gt_name = groundtruth_name(gt_label, groundtruth_n) if groundtruth else None
 try:
     table = ranking(pool, metrics, variant_params(metrics), groundtruth, groundtruth_n)
 except Exception as err:  # noqa: BLE001
@@ -77,13 +83,14 @@ c3.download_button("Ranks (CSV)", ranks_table.to_csv().encode(), f"{slug}_ranks.
 payload = table.to_dict()
 payload.update(noise_summary(table, groundtruth_n=groundtruth_n))
 payload["pool"] = {"name": pool.name, "dataset": pool.dataset_id, "models": pool.models,
-                   "groundtruth": gt_label if groundtruth else None}
+                   "groundtruth": gt_name, "groundtruth_id": gt_label if groundtruth else None,
+                   "groundtruth_test_images": groundtruth_n}
 c4.download_button("Everything (JSON)", json.dumps(payload, indent=2, allow_nan=False), f"{slug}_ranking.json",
                    "application/json", key="ex_json", on_click="ignore", icon=":material/data_object:",
                    help="Scores, ranks, each score's noise (standard error, interval, subset scores), noise tiers, "
                         "τ with its interval, and the headline picks with their verdict.")
 st.caption(f"{len(table.models)} models × {len(table.metrics)} metrics"
-           + (f", correlations against ground truth '{gt_label}'." if groundtruth else ", no ground truth.")
+           + (f", correlations against the ground truth: {gt_name}." if groundtruth else ", no ground truth.")
            + (" Each score with its noise." if table.noise else " Noise not estimated."))
 
 # --- figures ---------------------------------------------------------------------------------------------
@@ -125,26 +132,36 @@ st.download_button(f"Download {figure_name} ({fmt.upper()})", lambda: figure_byt
 
 # --- animations ------------------------------------------------------------------------------------------
 st.header("Animations", divider="gray")
-kinds = {"spread_attract": "Spread & Attract", "fisher": "Fisher space", "ped": "PED dynamics",
-         "collapse": "Neural collapse"}
-a1, a2, a3 = st.columns(3)
-kind = a1.selectbox("Animation", list(kinds), format_func=kinds.get, key=default("w:ex_anim", "collapse"))
+kinds = {k: kind_spec(k).title for k in available_dynamics()}
+# the metric each method page re-scores (its widget, where the user chose one there); Fisher space's is SFDA
+PAGE_METRICS = {"spread_attract": "w:sa_metric", "ped": "w:ped_metric", "collapse": "w:nc_metric"}
+a1, a2, a3, a4 = st.columns([1.2, 1.2, 1.2, 0.8])
+if st.session_state.get("w:ex_anim") not in kinds:
+    st.session_state["w:ex_anim"] = "collapse" if "collapse" in kinds else next(iter(kinds))
+kind = a1.selectbox("Animation", list(kinds), format_func=kinds.get, key="w:ex_anim")
+default_metric, anim_params = DYNAMICS_DEFAULTS.get(kind, (kind_spec(kind).default_metric, {}))
+anim_metric = metric_select("Metric re-scored at every frame", f"w:ex_anim_metric_{kind}",
+                            preferred=st.session_state.get(PAGE_METRICS.get(kind, ""), default_metric), container=a2)
 if st.session_state.get("w:ex_anim_model") not in pool.models:
     st.session_state["w:ex_anim_model"] = pool.models[0]
-model = a2.selectbox("Model", pool.models, format_func=short_model_name, key="w:ex_anim_model")
-anim_fmt = a3.radio("Format", ["html", "gif"], key=default("w:ex_anim_format", "html"), horizontal=True)
+model = a3.selectbox("Model", pool.models, format_func=short_model_name, key="w:ex_anim_model")
+anim_fmt = a4.radio("Format", ["html", "gif"], key=default("w:ex_anim_format", "html"), horizontal=True)
 try:
-    anim_metric = "logme"  # the page's choice of metric for the exported animation
-    view = trajectory_view(trajectory(pool, kind, anim_metric, {}), model)
+    view = trajectory_view(trajectory(pool, kind, anim_metric, dict(anim_params)), model)
     anim = dynamics_figure(view.positions, pool.labels, pool.class_names, view.scores, view.ranks,
                            centres=view.centres, frame_names=view.frame_names, colors=colors,
-                           metric_label=metric_label(anim_metric), title=f"{kinds[kind]} — {short_model_name(model)}",
+                           metric_label=metric_label(anim_metric),
+                           title=f"{kinds[kind]} — {metric_label(anim_metric)} — {short_model_name(model)}",
                            race=view.race)
 except Exception as err:  # noqa: BLE001
     error_box(err, "Building the animation")
 else:
+    st.caption(f"The file animates **{kinds[kind]}** at its page's default settings, re-scoring every model with "
+               f"**{metric_label(anim_metric)}** at each of its {len(view.frame_names)} frames; the scatter shows "
+               f"{short_model_name(model)}.")
     data = (lambda: figure_html(anim).encode()) if anim_fmt == "html" else (lambda: animation_gif(anim))
-    st.download_button(f"Download animation ({anim_fmt.upper()})", data, f"{slug}_{kind}.{anim_fmt}",
+    st.download_button(f"Download animation ({anim_fmt.upper()})", data,
+                       f"{slug}_{kind}_{anim_metric}.{anim_fmt}",
                        "text/html" if anim_fmt == "html" else "image/gif", key="ex_anim_dl", on_click="ignore",
                        icon=":material/movie:", disabled=anim_fmt == "gif" and not image_export_available())
 
@@ -156,8 +173,9 @@ st.caption("The headline picks with their verdict, the leaderboard with every sc
 
 
 def build_report() -> bytes:
-    noise = noise_sections(table, groundtruth_n, metric_label, gt_label if groundtruth else None)
-    sections = [("Pool", f"{pool.name}: {pool.summary()}. {pool.description}"), *noise[:-1],
+    noise = noise_sections(table, groundtruth_n, metric_label, gt_name)
+    truth = f" Ground truth: {gt_name}." if gt_name else " No ground truth chosen."
+    sections = [("Pool", f"{pool.name}: {pool.summary()}. {pool.description}{truth}"), *noise[:-1],
                 ("Leaderboard (ranks)", ranks_table)]
     for name, make in figures.items():
         sections.append((name, make()))

@@ -45,10 +45,33 @@ def test_report_shows_every_score_with_its_noise_and_the_assumptions(ranked):
     sections = noise_sections(table, n_test, str.upper, "ncm_heldout")
     headings = [h for h, _ in sections]
     assert headings[0] == "Headline" and headings[-1] == "How the noise is estimated"
-    assert "Correlation with ground truth (ncm_heldout)" in headings
+    assert "Correlation with ground truth: ncm_heldout" in headings
     page = html_report("report", sections)
     assert "±" in page and "weighted τ [interval]" in page and "Every score with its interval" in page
     assert page.count("<p>") >= 5  # the headline and the assumptions, one paragraph each
     assert "independent draws" in page  # assumption (1), in plain words
     headline = dict(sections)["Headline"]
     assert headline.count("Consensus pick") == 1 and ("(clear)" in headline or "(within noise)" in headline)
+
+
+@pytest.mark.parametrize("label, sizes, name", [
+    ("linear_probe", {"a": 900, "b": 900}, "linear probe (frozen features), 900 test images per model"),
+    ("finetune", {"a": 300, "b": 3000}, "fine-tuning (whole network), 300–3,000 test images per model"),
+    ("linear_probe", None, "linear probe (frozen features), test-set size unknown"),
+    ("uploaded: my_accuracies", {"a": 50}, "my_accuracies (uploaded), 50 test images per model"),
+    ("uploaded: linear probe (measured here)", {"a": 72}, "linear probe (measured here), 72 test images per model"),
+])
+def test_groundtruth_name_says_what_the_correlations_were_computed_against(label, sizes, name):
+    from transvis.viz.export import groundtruth_name
+
+    assert groundtruth_name(label, sizes) == name
+
+
+def test_the_report_heading_names_the_ground_truth_in_words(ranked):
+    from transvis.viz.export import groundtruth_name
+
+    table, n_test = ranked
+    name = groundtruth_name("linear_probe", n_test)
+    headings = [h for h, _ in noise_sections(table, n_test, str, name)]
+    assert "Correlation with ground truth: linear probe (frozen features), 800 test images per model" in headings
+    assert not any("None" in h for h in headings)

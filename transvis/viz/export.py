@@ -126,12 +126,36 @@ def _render_pngs(figures: Sequence[go.Figure], paths: Sequence[Path], width: int
         raise ValueError(f"kaleido did not write {len(missing)} frame(s) (e.g. {missing[0]}); try HTML export.")
 
 
+# The shipped ground-truth regimes in words (``transvis.groundtruth.REGIMES``).
+REGIME_LABELS = {"linear_probe": "linear probe (frozen features)", "finetune": "fine-tuning (whole network)"}
+UPLOADED_PREFIX = "uploaded: "  # how the app labels a ground-truth table the user uploaded or measured
+
+
+def groundtruth_name(label: str, test_sizes: dict[str, int] | None = None) -> str:
+    """The ground truth a ranking was correlated with, in words for a reader of the export: the regime
+    (``linear_probe`` -> ``linear probe (frozen features)``; an uploaded table by its name, marked as
+    uploaded) and how many test images each accuracy was measured on (``test_sizes``: {model: n}), e.g.
+    ``linear probe (frozen features), 900 test images per model``; ``test-set size unknown`` without sizes."""
+    label = str(label)
+    if label.startswith(UPLOADED_PREFIX):
+        name = label[len(UPLOADED_PREFIX):]
+        name = name if "measured here" in name else f"{name} (uploaded)"
+    else:
+        name = REGIME_LABELS.get(label, label)
+    sizes = sorted({int(n) for n in (test_sizes or {}).values() if n})
+    if not sizes:
+        return f"{name}, test-set size unknown"
+    count = f"{sizes[0]:,}" if len(sizes) == 1 else f"{sizes[0]:,}–{sizes[-1]:,}"
+    return f"{name}, {count} test images per model"
+
+
 def noise_sections(table, groundtruth_n=None, metric_label=str, groundtruth_label: str | None = None
                    ) -> list[tuple[str, Any]]:
     """The report's sections about a ranking and its noise (``table`` a :class:`transvis.ranking.RankingTable`):
     the headline picks with their verdict (clear / within noise / noise unknown), the leaderboard as shown
     ("score ± se ≈k"), every score with its interval and noise tier, the correlations with τ's interval, and
-    how the noise is estimated (its assumptions). For :func:`html_report`."""
+    how the noise is estimated (its assumptions). For :func:`html_report`. ``groundtruth_label`` names the
+    ground truth in the correlations' heading (:func:`groundtruth_name`)."""
     from transvis.headline import NOISE_EXPLAINED, noise_summary
     from transvis.viz._style import short_model_name
     from transvis.viz.leaderboard import noise_cells, score_intervals_table
@@ -156,7 +180,7 @@ def noise_sections(table, groundtruth_n=None, metric_label=str, groundtruth_labe
     if table.correlations:
         corr = pd.DataFrame({metric_label(m): table.correlations[m] for m in table.correlations}).T
         corr.insert(0, "weighted τ [interval]", [table.tau_text(m) for m in table.correlations])
-        sections.append((f"Correlation with ground truth ({groundtruth_label})" if groundtruth_label
+        sections.append((f"Correlation with ground truth: {groundtruth_label}" if groundtruth_label
                          else "Correlation with ground truth", corr))
     sections.append(("How the noise is estimated", NOISE_EXPLAINED.replace("**", "").replace("*", "")))
     return sections
