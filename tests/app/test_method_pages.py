@@ -304,11 +304,12 @@ def test_a_frame_where_every_score_is_equal_announces_no_overtake_and_shows_its_
     assert not at.exception and not errors(at)
     fig = charts(at)["nc_anim"]
     first, last = fig["frames"][0]["data"], fig["frames"][-1]["data"]
-    caption = last[-3]["text"][0]  # the race's caption under the bars
+    caption = " ".join(_plain_lines(last[-3]["text"][0]))  # the race's caption under the bars, lines joined
     note = "LogME at "
     assert note in caption and "for 3 of 3 models: no ranking at this step" in caption
     assert "overtakes" not in caption and "▲" not in "".join(last[-4]["text"]) and "▼" not in "".join(last[-4]["text"])
     assert "≈" in last[-2]["text"] or "=" in last[-2]["text"]  # one bracket round the three tied models
+    assert all(t.startswith(("≈ ", "= ")) for t in last[-4]["text"])  # labelled as a tie, not "#1 m1"
     assert [row[1] for row in last[2]["customdata"]] == ["1", "1", "1"]  # one shared rank
     assert len({row[1] for row in first[2]["customdata"]}) == 3  # t = 0 still ranks them
     # the t slider shows the same note on the page
