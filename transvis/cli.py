@@ -7,7 +7,7 @@
     transvis score --features feats.npz --metrics logme,sfda
     transvis rank --dataset fashion-mnist --models demo --metrics logme,sfda,ped,fsp,face \\
                   --groundtruth linear_probe --json out.json
-    transvis cache list | cache delete KEY | cache clear
+    transvis cache list | cache delete KEY | cache clear [features,datasets,temp,demo,zoo,wheels|all]
 """
 
 from __future__ import annotations
@@ -251,16 +251,22 @@ def cmd_cache(args) -> int:
             print(f"{entry.key}  {entry.model_id or '?':<32} {entry.meta.get('layer') or '?':<11} "
                   f"{entry.dataset_id or '?':<36} {shape:>11} {entry.size_bytes / 1e6:7.1f} MB{flag}")
         print(f"{len(entries)} entries, {store.total_bytes() / 1e6:.1f} MB in {store.root}")
+        from transvis.store.usage import cache_usage, usage_lines  # every folder under the cache, with sizes
+
+        print("\n".join(usage_lines(cache_usage(store.cache_root), store.cache_root)))
     elif args.action == "delete":
         if not args.key:
             raise ValueError("cache delete needs a KEY (or a unique prefix) from `transvis cache list`.")
         key = store.resolve(args.key)
         store.delete(key)
         print(f"deleted {key}")
-    elif args.action == "clear":
+    elif args.action == "clear":  # KEY: areas to clear (default features,datasets,temp; "all")
+        from transvis.store.usage import clear_cache
+
         count = len(store.list())
-        store.clear()
-        print(f"deleted {count} entries")
+        freed = clear_cache(_split(args.key) if args.key else None, store.cache_root)
+        print(f"deleted {count if 'features' in freed else 0} entries; cleared "
+              + ", ".join(f"{name} ({size / 1e6:.1f} MB)" for name, size in freed.items()))
     return 0
 
 
@@ -328,7 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--targets", help="comma-separated demo targets (default: all: fashion-mnist,mnist-5k)")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("cache", help="list or delete cached features")
+    p = sub.add_parser("cache", help="list or delete cached features; list/clear every area of the cache")
     p.add_argument("action", choices=["list", "delete", "clear"])
     p.add_argument("key", nargs="?")
     p.set_defaults(func=cmd_cache)
