@@ -166,9 +166,10 @@ def test_kill_between_temp_write_and_rename_leaves_no_entry(store):
     leftovers = list((store.root / ".tmp").iterdir())
     assert len(leftovers) == 1 and (leftovers[0] / "meta.json").is_file()  # fully written, never renamed
     assert store.get(_parts()) is None and not store.has(_parts()) and store.list() == []
-    store.put(_parts(), _featureset())
+    store.put(_parts(), _featureset())  # sweeps the dead writer's folder once past the grace for mkdir-flock
     _assert_same(_featureset(), store.get(_parts()))
-    assert store.sweep(max_age_s=0) == 1 and not any((store.root / ".tmp").iterdir())
+    store.sweep(max_age_s=0)
+    assert not any((store.root / ".tmp").iterdir())
 
 
 def test_exception_during_write_cleans_up(store, monkeypatch):
@@ -219,3 +220,117 @@ def test_parts_must_match_the_featureset(store):
 def test_bad_key_string(store):
     with pytest.raises(ValueError, match="not a store key"):
         store.get("../../etc")
+
+
+def _die_between_the_two_renames_of_an_overwrite(cache, parts):
+    """An overwrite where no atomic swap exists: killed after parking the old entry, before the new is in."""
+    import transvis.store.store as module
+
+    store = FeatureStore(cache)
+    store.put(parts, _featureset(seed=0))
+    module._exchange = lambda a, b: "unsupported"
+    real_rename, calls = module.os.rename, []
+
+    def rename(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:  # the first parked the old entry; the second would publish the new one
+            os._exit(17)
+        real_rename(src, dst)
+
+    module.os.rename = rename
+    store.put(parts, _featureset(seed=1), overwrite=True)
+
+
+def test_overwrite_without_atomic_swap_puts_the_parked_old_entry_back(store):
+    ctx = multiprocessing.get_context("spawn")
+    proc = ctx.Process(target=_die_between_the_two_renames_of_an_overwrite, args=(store.cache_root, _parts()))
+    proc.start()
+    proc.join(60)
+    assert proc.exitcode == 17
+    assert not (store.root / store_key(_parts())).exists() and len(list((store.root / ".prev").iterdir())) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CorruptEntryWarning)
+        _assert_same(_featureset(seed=0), store.get(_parts()))  # the reader put the old entry back
+    assert not any((store.root / ".prev").iterdir())
+
+
+def test_overwrite_without_atomic_swap_replaces_the_entry(store, monkeypatch):
+    import transvis.store.store as module
+
+    monkeypatch.setattr(module, "_exchange", lambda a, b: "unsupported")
+    store.put(_parts(), _featureset(seed=0))
+    store.put(_parts(), _featureset(seed=1), overwrite=True)
+    _assert_same(_featureset(seed=1), store.get(_parts()))
+    assert not any((store.root / ".prev").iterdir()) and not any((store.root / ".tmp").iterdir())
+
+
+def test_sweep_keeps_a_live_writers_temp_folder_and_removes_it_once_released(store):
+    import time
+
+    from transvis.store.store import _lock_dir
+
+    live = store.root / ".tmp" / "0123456789abcdef0123-1-deadbeef"
+    live.mkdir(parents=True)
+    lock = _lock_dir(live)
+    two_hours_ago = time.time() - 7200
+    os.utime(live, (two_hours_ago, two_hours_ago))
+    try:
+        assert store.sweep() == 0 and store.sweep(max_age_s=0) == 0 and live.is_dir()
+        assert store.clear() == 0 and live.is_dir()
+    finally:
+        os.close(lock)
+    assert store.sweep() == 1 and not live.exists()
+
+
+def test_sweep_waits_a_grace_period_for_a_writer_between_mkdir_and_flock(store):
+    fresh = store.root / ".tmp" / "0123456789abcdef0123-1-deadbeef"
+    fresh.mkdir(parents=True)
+    assert store.sweep() == 0 and fresh.is_dir()
+    assert store.sweep(max_age_s=0) == 1 and not fresh.exists()
+
+
+@pytest.mark.parametrize("where", ["features", "source_probs"])
+def test_put_refuses_non_finite_values(store, where):
+    fs = _featureset()
+    getattr(fs, where)[3, 1] = np.nan
+    with pytest.raises(ValueError, match="1 NaN or infinite value"):
+        store.put(_parts(), fs)
+    assert store.list() == [] and not (store.root / ".tmp").exists()
+
+
+def test_stored_non_finite_features_are_damage(store, monkeypatch):
+    import transvis.store.store as module
+
+    fs = _featureset()
+    fs.features[0, 0] = np.inf
+    monkeypatch.setattr(module, "_check_finite", lambda name, array: None)  # as the store before the check
+    key = store.put(_parts(), fs)
+    monkeypatch.undo()
+    with pytest.warns(CorruptEntryWarning, match="NaN or infinite"):
+        assert store.get(_parts()) is None
+    assert not (store.root / key).exists()
+
+
+def test_entry_written_before_the_sidecar_digest_still_reads(store):
+    key = store.put(_parts(), _featureset())
+    sidecar = store.root / key / "meta.json"
+    meta = json.loads(sidecar.read_text())
+    del meta["meta_sha256"]
+    sidecar.write_text(json.dumps(meta, indent=1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CorruptEntryWarning)
+        _assert_same(_featureset(), store.get(_parts()))
+
+
+def test_damaged_npy_header_is_damage_not_a_huge_allocation(tmp_path):
+    store = FeatureStore(tmp_path, verify=False)  # no checksum: only the header check can tell
+    key = store.put(_parts(), _featureset(n=40))
+    target = store.root / key / "features.npy"
+    raw = target.read_bytes()
+    end = raw.index(b"\n") + 1  # the header: a dict padded with spaces, then a newline
+    header = raw[:end].replace(b"(40, 6)", b"(400000000000, 6)").replace(b" " * 10 + b"\n", b"\n")
+    damaged = header + raw[end:]
+    assert len(damaged) == len(raw) and b"400000000000" in damaged
+    target.write_bytes(damaged)
+    with pytest.warns(CorruptEntryWarning, match="features.npy holds"):
+        assert store.get(_parts()) is None
