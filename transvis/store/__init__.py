@@ -7,6 +7,7 @@
     if features is None:
         features = extract(...)
         store.put(parts, features)
+    cache_usage()                        # every area under the cache root with its size (transvis.store.usage)
 """
 
 from .paths import CACHE_ENV, cache_dir
@@ -18,14 +19,19 @@ from .store import (
     key_parts,
     store_key,
 )
+from .usage import AREAS, CacheArea, cache_usage, clear_cache
 
 __all__ = [
+    "AREAS",
     "CACHE_ENV",
+    "CacheArea",
     "KEY_PARTS",
     "CorruptEntryWarning",
     "FeatureStore",
     "StoreEntry",
     "cache_dir",
+    "cache_usage",
+    "clear_cache",
     "key_parts",
     "store_key",
 ]

@@ -21,13 +21,13 @@ Anything else at the root is listed as ``other`` and never cleared (the root may
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
 from .paths import cache_dir as resolve_cache_dir
+from .store import FeatureStore, _remove
 
 # name -> (what it holds, cleared by a plain ``cache clear``)
 AREAS: dict[str, tuple[str, bool]] = {
@@ -155,8 +155,6 @@ def clear_cache(areas: Iterable[str] | None = None, cache_dir: str | os.PathLike
     folders) or that changed within the last :data:`TEMP_IDLE_S` seconds is kept. ``other`` is never cleared.
     Raises ``ValueError`` for an unknown area name.
     """
-    from .store import FeatureStore
-
     names = list(DEFAULT_CLEAR if areas is None else areas)
     if "all" in names:
         names = list(AREAS)
@@ -181,16 +179,6 @@ def clear_cache(areas: Iterable[str] | None = None, cache_dir: str | os.PathLike
                     _remove(child)
     after = {area.name: area.size_bytes for area in cache_usage(root)}
     return {name: max(0, before.get(name, 0) - after.get(name, 0)) for name in names}
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        try:
-            path.unlink()
-        except OSError:
-            pass
 
 
 def usage_lines(areas: list[CacheArea], root: str | os.PathLike) -> list[str]:
