@@ -189,6 +189,6 @@ def usage_lines(areas: list[CacheArea], root: str | os.PathLike) -> list[str]:
         fate = ("cache clear" if area.cleared_by_default
                 else "never cleared" if area.name == "other" else f"cache clear {area.name}")
         lines.append(f"  {area.name:<9} {area.size_bytes / 1e6:9.1f} MB {area.items:>6} items  "
-                     f"[{fate}]  {area.what}")
+                     f"{'[' + fate + ']':<21} {area.what}")
     lines.append(f"  {'total':<9} {sum(a.size_bytes for a in areas) / 1e6:9.1f} MB")
     return lines
