@@ -334,3 +334,36 @@ def test_damaged_npy_header_is_damage_not_a_huge_allocation(tmp_path):
     target.write_bytes(damaged)
     with pytest.warns(CorruptEntryWarning, match="features.npy holds"):
         assert store.get(_parts()) is None
+
+
+def test_cache_usage_counts_each_area_and_clear_keeps_what_it_must(tmp_path):
+    import time
+
+    from transvis.store import cache_usage, clear_cache
+
+    FeatureStore(tmp_path).put(_parts(), _featureset())
+    for path, size in [("datasets/zip-0011/a/x.png", 1000), ("datasets/.tmp-zip-0022-ab/a/y.png", 300),
+                       ("zoo/.resnet.safetensors.123.tmp", 70), ("zoo/resnet.safetensors", 5000),
+                       ("wheels/.download-xyz/w.whl", 20), ("demo/manifest.json", 9), ("mine/notes.txt", 4)]:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(b"x" * size)
+    old = time.time() - 3600
+    for path in [tmp_path / "zoo/.resnet.safetensors.123.tmp", *(tmp_path / "wheels").rglob("*")]:
+        os.utime(path, (old, old))
+
+    usage = {a.name: a for a in cache_usage(tmp_path)}
+    assert [*usage] == ["features", "datasets", "temp", "demo", "zoo", "wheels", "other"]
+    assert usage["features"].items == 1 and usage["features"].size_bytes > 0
+    assert (usage["datasets"].size_bytes, usage["datasets"].items) == (1000, 1)
+    assert (usage["temp"].size_bytes, usage["temp"].items) == (300 + 70 + 20, 3)
+    assert (usage["zoo"].size_bytes, usage["zoo"].items) == (5000, 1)
+    assert (usage["other"].size_bytes, usage["other"].items) == (4, 1)
+
+    freed = clear_cache(cache_dir=tmp_path)
+    assert freed["datasets"] == 1000 and freed["temp"] == 90  # the fresh .tmp-zip folder may be in use: kept
+    assert (tmp_path / "datasets/.tmp-zip-0022-ab").is_dir() and (tmp_path / "zoo/resnet.safetensors").is_file()
+    clear_cache(["all"], cache_dir=tmp_path)
+    left = {a.name: a.size_bytes for a in cache_usage(tmp_path)}
+    assert left == {"features": 0, "datasets": 0, "temp": 300, "demo": 0, "zoo": 0, "wheels": 0, "other": 4}
+    with pytest.raises(ValueError, match="unknown cache area 'other'"):
+        clear_cache(["other"], cache_dir=tmp_path)
