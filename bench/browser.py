@@ -1,0 +1,248 @@
+"""How long the app keeps its user waiting, measured in a real browser (Playwright driving Debian's chromium).
+
+    .venv/bin/python bench/browser.py                       # the prepared demo (TRANSVIS_CACHE or ~/.cache/transvis)
+    .venv/bin/python bench/browser.py --demo synthetic      # the synthetic demo (no preparation needed)
+    .venv/bin/python bench/browser.py --repeat 3 --viewport 1600x1000 --pages neural_collapse deep_dive
+
+It serves ``app.py`` headless on a free local port, then prints one table:
+
+- **first usable** of each page: from ``page.goto`` to the moment the app stops running (no Stop button,
+  spinner or "Running" status) with its title drawn — the 1 s of quiet that confirms it is not counted;
+- **each control** of issue #12's list: from the input event (a slider step by the keyboard, a toggle click, an
+  option chosen) to the end of the rerun it starts, measured the same way.
+
+The server is warmed first (every page opened once, untimed), as a user's server would be. Each timing is the
+median of ``--repeat`` runs (a control is moved back and forth, so each run really changes something). A
+control whose widget is not on the page is reported as "not found" rather than failing. The machine's load
+average is printed with the table: compare only rows of one run. This is a benchmark, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PAGES = ["", "setup", "spread_attract", "fisher_space", "ped_dynamics", "neural_collapse", "deep_dive", "export"]
+QUIET_S = 1.0  # no run in progress for this long = the page is usable (not counted in the timing)
+POLL_S = 0.05
+
+
+# --- the server ------------------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(demo: str, log_path: Path) -> tuple[subprocess.Popen, str]:
+    """Start ``streamlit run app.py`` on a free port; returns the process and its base URL once healthy."""
+    port = _free_port()
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    if demo == "synthetic":
+        env["TRANSVIS_APP_DEMO"] = "synthetic"
+        env.setdefault("TRANSVIS_CACHE", tempfile.mkdtemp(prefix="transvis-bench-"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log_path.open("w"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read().decode().strip() == "ok":
+                    return process, url
+        except OSError:
+            pass
+        if process.poll() is not None:
+            break
+        time.sleep(0.5)
+    process.kill()
+    raise SystemExit(f"streamlit did not come up on {url}; see {log_path}")
+
+
+# --- waiting for the app ---------------------------------------------------------------------------------
+def _busy(page) -> bool:
+    return bool(page.get_by_role("button", name="Stop").count()
+                + page.locator('[data-testid="stSpinner"]').count()
+                + page.locator('[data-testid="stStatusWidget"] :text("Running")').count())
+
+
+def settle_time(page, start: float, timeout_s: float = 600.0) -> float:
+    """Seconds from ``start`` to the end of the last run in progress (the page then quiet for ``QUIET_S``)."""
+    last_busy = start
+    deadline = start + timeout_s
+    quiet_since = None
+    while time.perf_counter() < deadline:
+        now = time.perf_counter()
+        if _busy(page):
+            last_busy, quiet_since = now, None
+        elif quiet_since is None:
+            quiet_since = now
+        elif now - quiet_since >= QUIET_S and page.locator('[data-testid="stMainBlockContainer"] h1').count():
+            return last_busy - start if last_busy > start else quiet_since - start
+        page.wait_for_timeout(POLL_S * 1000)
+    raise TimeoutError(f"the app was still running after {timeout_s:.0f} s")
+
+
+# --- controls ---------------------------------------------------------------------------------------------
+def _widget(page, testid: str, label: str):
+    return page.locator(f'[data-testid="{testid}"]').filter(has_text=label).first
+
+
+def slider_step(label: str) -> Callable:
+    """Move the slider labelled ``label`` one step right on odd runs and back left on even ones."""
+    def act(page, run: int):
+        handle = _widget(page, "stSlider", label).locator('input[type="range"], [role="slider"]').first
+        handle.focus()
+        handle.press("ArrowRight" if run % 2 == 0 else "ArrowLeft")
+    return act
+
+
+def toggle(label: str) -> Callable:
+    def act(page, run: int):
+        _widget(page, "stCheckbox", label).locator("label").first.click()
+    return act
+
+
+def choose(label: str, options: tuple[str, str]) -> Callable:
+    """Pick ``options[0]`` in the selectbox labelled ``label`` (``options[1]`` on the way back)."""
+    def act(page, run: int):
+        _widget(page, "stSelectbox", label).click()
+        page.locator('[role="option"]').filter(has_text=options[run % 2]).first.click()
+    return act
+
+
+def radio(label: str, options: tuple[str, str]) -> Callable:
+    def act(page, run: int):
+        _widget(page, "stRadio", label).get_by_text(options[run % 2], exact=True).click()
+    return act
+
+
+def multiselect_toggle(label: str, option: str) -> Callable:
+    """Add ``option`` to the multiselect labelled ``label`` (remove it again on the way back)."""
+    def act(page, run: int):
+        box = _widget(page, "stMultiSelect", label)
+        if run % 2 == 0:
+            box.locator("input").click()
+            page.locator('[role="option"]').filter(has_text=option).first.click()
+            page.keyboard.press("Escape")
+        else:
+            box.locator(f'span[role="button"][title="Delete"], [aria-label*="{option}"]').first.click()
+    return act
+
+
+@dataclass(frozen=True)
+class Control:
+    page: str
+    name: str
+    act: Callable
+    setup: Callable | None = None  # untimed, once before the runs (e.g. switch adaptive λ off)
+
+
+CONTROLS = [
+    Control("spread_attract", "Spread & Attract: change a strength", slider_step("Spread strength")),
+    Control("fisher_space", "Fisher space: change λ (adaptive λ off)", slider_step("Shrinkage λ"),
+            setup=toggle("Adaptive λ")),
+    Control("neural_collapse", "Neural collapse: move the means to the ETF", toggle("nearest simplex ETF")),
+    Control("neural_collapse", "Neural collapse: re-score frames with SFDA", choose(
+        "Metric re-scored at every frame", ("SFDA", "LogME"))),
+    Control("deep_dive", "Model deep-dive: map → UMAP", radio("Map", ("UMAP", "PCA"))),
+    Control("ped_dynamics", "PED: change a parameter", slider_step("Exit ratio")),
+    Control("", "Leaderboard: add NLEEP", multiselect_toggle("Metrics", "NLEEP")),
+]
+
+
+# --- the run ----------------------------------------------------------------------------------------------
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--demo", choices=("prepared", "synthetic"), default="prepared")
+    parser.add_argument("--pages", nargs="+", default=None, help="url paths (leaderboard = '')")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--viewport", default="1600x1000")
+    parser.add_argument("--no-controls", action="store_true")
+    args = parser.parse_args(argv)
+    pages = [("" if p in ("leaderboard", "/") else p) for p in (args.pages or PAGES)]
+    width, height = (int(v) for v in args.viewport.split("x"))
+
+    from playwright.sync_api import sync_playwright
+
+    log = Path(tempfile.mkdtemp(prefix="transvis-bench-")) / "streamlit.log"
+    process, url = serve(args.demo, log)
+    rows: list[tuple[str, str]] = []
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            context = browser.new_context(viewport={"width": width, "height": height})
+            page = context.new_page()
+            page.set_default_timeout(30_000)  # a missing widget fails fast; runs are waited for by settle_time
+            for path in pages:  # warm the server: caches, imports, the demo's persisted results
+                page.goto(f"{url}/{path}")
+                settle_time(page, time.perf_counter())
+            for path in pages:
+                times = []
+                for _ in range(args.repeat):
+                    start = time.perf_counter()
+                    page.goto(f"{url}/{path}")
+                    times.append(settle_time(page, start))
+                rows.append((f"first usable: /{path}", _fmt(times)))
+            if not args.no_controls:
+                for control in CONTROLS:
+                    if control.page not in pages:
+                        continue
+                    rows.append((control.name, _time_control(page, url, control, args.repeat)))
+            browser.close()
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    load = os.getloadavg()
+    print(f"\ntransvis in chromium ({args.demo} demo, {width}x{height}, median of {args.repeat}; "
+          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, {os.cpu_count()} CPUs)\n")
+    print(f"| {'what':<58} | {'seconds':>22} |")
+    print(f"|{'-' * 60}|{'-' * 24}|")
+    for name, value in rows:
+        print(f"| {name:<58} | {value:>22} |")
+    return 0
+
+
+def _time_control(page, url: str, control: Control, repeat: int) -> str:
+    page.goto(f"{url}/{control.page}")
+    settle_time(page, time.perf_counter())
+    try:
+        if control.setup is not None:
+            control.setup(page, 0)
+            settle_time(page, time.perf_counter())
+        times = []
+        for run in range(repeat):
+            start = time.perf_counter()
+            control.act(page, run)
+            times.append(settle_time(page, start))
+    except Exception as err:  # noqa: BLE001 - a widget renamed or missing: reported in the table, not fatal
+        return f"not found ({type(err).__name__})"
+    return _fmt(times)
+
+
+def _fmt(times: list[float]) -> str:
+    return f"{statistics.median(times):.2f} ({min(times):.2f}–{max(times):.2f})"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
