@@ -18,8 +18,11 @@ for PED) and each metric of the suite, it prints
 - the speed-up (official / ours cold), the same in process CPU time (with one BLAS thread the robust
   comparison on a shared machine) and the max relative difference between the two values.
 
-Then the suite total per model (LogME + H-score + shrinkage H-score + TransRate + SFDA + PED + FSP + NCTI)
-and its extrapolation to ``--models`` (default 10) models, and a real pool run: ``--models`` distinct
+Then the suite total per model (LogME + H-score + shrinkage H-score + TransRate + SFDA + PED + FSP + NCTI +
+NLEEP) and its extrapolation to ``--models`` (default 10) models; the floor of any such suite (one centred Gram
+matrix and one symmetric eigendecomposition, timed in the same run) with the suite/floor ratio; a resample row
+(``--resamples`` B = 20 replicates, each the suite re-scored on a stratified 80 % subset as
+``rank_models(resamples=...)`` does, against one fresh scoring); and a real pool run: ``--models`` distinct
 synthetic models of that size scored with the suite by ``transvis.ranking.rank_models(n_jobs=J)`` for each
 ``--jobs`` value (default: the CPU count; one BLAS thread per worker), timed in wall and process CPU time.
 Targets (bench/README.md): every metric at least as fast as its official implementation; the suite over 10
@@ -99,6 +102,8 @@ SUITE = [
                lambda x, y, g: official.ncti_components(x.copy(), y),
                value=lambda r: (r.trace["seli"], r.trace["ncc"], r.trace["vc"]),
                check=lambda x, y, g: official.ncti_components(x.copy(), y, svd_solver="covariance_eigh")),
+    SuiteEntry("NLEEP (official, seed 0)", "nleep", lambda g: {"variant": "official", "seed": 0},
+               lambda x, y, g: (official.nleep_mean_prob(x, y),)),
 ]
 
 
@@ -204,7 +209,7 @@ def _best_of(repeat, fn):
     return out, best, best_cpu
 
 
-def run_size(n, d, c, *, entries, backend, run_official, run_cold, repeat=1, seed=0):
+def run_size(n, d, c, *, entries, backend, run_official, run_cold, repeat=1, seed=0, resamples=0):
     x, y, g = synthetic_features(n, d, c, seed)
     x64, g64 = x.astype(np.float64), g.astype(np.float64)
     # Shared: one ClassStats for the whole suite, metrics in suite order (as ranking does it).
@@ -236,7 +241,38 @@ def run_size(n, d, c, *, entries, backend, run_official, run_cold, repeat=1, see
         rows.append({"label": entry.label, "shared": shared[entry.label], "shared_cpu": shared_cpu[entry.label],
                      "cold": cold_s, "official": official_s, "cold_cpu": cold_cpu, "official_cpu": official_cpu,
                      "rel_diff": diff})
-    return rows, stats_time, stats_cpu
+    extra = {"floor": floor_time(x, repeat)}
+    if resamples:
+        extra["scoring"], extra["replicate"] = resample_time(x, y, g, entries=entries, backend=backend,
+                                                             n_replicates=resamples)
+    return rows, stats_time, stats_cpu, extra
+
+
+def floor_time(x, repeat=1) -> float:
+    """Seconds of the floor of any suite of these metrics: one centred Gram matrix and one symmetric
+    eigendecomposition of it (float64, numpy), best of ``repeat``."""
+    def floor():
+        centred = np.asarray(x, dtype=np.float64) - x.mean(axis=0)
+        return np.linalg.eigh(centred.T @ centred)
+
+    return _best_of(repeat, floor)[1]
+
+
+def resample_time(x, y, g, *, entries, backend, n_replicates=20) -> tuple[float, float]:
+    """(seconds of one scoring of the suite with fresh statistics, seconds per replicate) where a replicate
+    is the suite re-scored on one stratified 80 % subset (``transvis.uncertainty.Resampling``), as
+    ``rank_models(resamples=...)`` computes the scores' noise."""
+    from transvis.uncertainty import Resampling
+
+    def suite(rows):
+        stats = ClassStats(x[rows], y[rows], backend=backend)
+        for entry in entries:
+            compute(entry.metric, stats.features, stats.labels, stats=stats, **entry.ours(g))
+
+    _, full, _ = _timed_cpu(lambda: suite(np.arange(y.size)))
+    subsets = Resampling(n_replicates=n_replicates).subsets(y)
+    _, total, _ = _timed_cpu(lambda: [suite(rows) for rows in subsets])
+    return full, total / n_replicates
 
 
 def _fmt_s(v):
@@ -251,7 +287,7 @@ def _fmt_x(v, width=8):
     return f"{v:{width}.1f}x" if np.isfinite(v) else " " * width + "-"
 
 
-def print_table(n, d, c, rows, stats_time, n_models, stats_cpu=float("nan")):
+def print_table(n, d, c, rows, stats_time, n_models, stats_cpu=float("nan"), extra=None):
     print(f"\n=== N={n:,} D={d:,} C={c}  (validation + ClassStats setup {stats_time:.3f} s) ===")
     header = (f"{'metric':<24} {'ours shared s':>13} {'ours cold s':>11} {'official s':>10} {'speed-up':>9} "
               f"{'cold cpu s':>10} {'offic. cpu s':>12} {'cpu speed-up':>12} {'max rel diff':>12}")
@@ -275,6 +311,14 @@ def print_table(n, d, c, rows, stats_time, n_models, stats_cpu=float("nan")):
           f"{_fmt_s(official_cpu * n_models):>12}")
     print("(cpu columns: process CPU time; with one BLAS thread that is the time on an otherwise idle core. In the\n"
           " suite rows the cpu column under 'cold cpu s' is ours shared.)")
+    extra = extra or {}
+    if "floor" in extra:
+        print(f"floor (one centred Gram + one eigh, float64): {extra['floor']:.3f} s; suite per model / floor = "
+              f"{_ratio(ours_model, extra['floor']):.1f}x; official suite / ours = "
+              f"{_ratio(official_model, ours_model):.1f}x")
+    if "replicate" in extra:
+        print(f"resample: one scoring of the suite {extra['scoring']:.3f} s, one replicate (80 % stratified subset) "
+              f"{extra['replicate']:.3f} s = {_ratio(extra['replicate'], extra['scoring']):.2f}x a scoring")
     return ours_model, official_model
 
 
@@ -295,6 +339,9 @@ def main(argv=None):
     parser.add_argument("--full-confmix", action="store_true",
                         help="disable SFDA's common-weight shortcut: time the ConfMix Gram passes that features "
                              "with an unsaturated first pass need (the synthetic sets saturate)")
+    parser.add_argument("--resamples", type=int, default=20,
+                        help="replicates for the resample row (B; 0 skips it): one 80 %% subset re-scoring vs one "
+                             "scoring")
     parser.add_argument("--repeat", type=int, default=1, help="time each call this many times and keep the fastest")
     parser.add_argument("--blas-threads", type=int, default=None,
                         help="limit BLAS/OpenMP threads for the whole run (threadpoolctl); default: leave as set")
@@ -343,10 +390,11 @@ def _run(args, parser):
     run_size(400, 96, 4, entries=entries, backend=args.backend, run_official=not args.no_official,
              run_cold=False)
     for n, d, c in sizes:
-        rows, stats_time, stats_cpu = run_size(n, d, c, entries=entries, backend=args.backend,
-                                               run_official=not args.no_official, run_cold=not args.no_cold,
-                                               repeat=max(1, args.repeat))
-        ours_model, _ = print_table(n, d, c, rows, stats_time, args.models, stats_cpu)
+        rows, stats_time, stats_cpu, extra = run_size(n, d, c, entries=entries, backend=args.backend,
+                                                      run_official=not args.no_official,
+                                                      run_cold=not args.no_cold, repeat=max(1, args.repeat),
+                                                      resamples=args.resamples)
+        ours_model, _ = print_table(n, d, c, rows, stats_time, args.models, stats_cpu, extra)
         print(f"load average after this size: {' '.join(f'{v:.1f}' for v in os.getloadavg())}", flush=True)
         if not args.no_pool and args.models > 0:
             jobs = args.jobs or [os.cpu_count() or 1]

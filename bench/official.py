@@ -355,3 +355,23 @@ def ncti_combine(components: dict) -> dict:
     span = np.where(hi > lo, hi - lo, 1.0)
     normed = (table - lo) / span
     return {m: float(normed[i, 0] + normed[i, 1] - normed[i, 2]) for i, m in enumerate(names)}
+
+
+# ----------------------------------------------------------------------------------------------------
+# NLEEP (SFDA repo ``metrics.py::NLEEP``, with ``random_state=seed`` injected as the refvectors do)
+# ----------------------------------------------------------------------------------------------------
+
+
+def nleep_mean_prob(x: np.ndarray, labels: np.ndarray, *, component_ratio: int = 5, seed: int = 0) -> float:
+    """PCA(0.8) → GaussianMixture(component_ratio·C) → the mean empirical prediction of the true class (no log)."""
+    from sklearn.mixture import GaussianMixture
+
+    n, n_classes = labels.size, int(labels.max()) + 1
+    pca = PCA(n_components=0.8)
+    pca.fit(x)
+    reduced = pca.transform(x)
+    prob = GaussianMixture(n_components=component_ratio * n_classes, random_state=seed).fit(reduced) \
+        .predict_proba(reduced)
+    pyz = np.stack([prob[labels == c].sum(axis=0) / n for c in range(n_classes)])
+    py_x = prob @ (pyz / pyz.sum(axis=0)).T
+    return float(py_x[np.arange(n), labels].mean())

@@ -36,6 +36,7 @@ def _values(case):
         "ncti_seli": seli,
         "ncti_ncc": ncc,
         "ncti_vc": vc,
+        "nleep_mean_prob_seed0": official.nleep_mean_prob(x, y),
     }
 
 
