@@ -97,12 +97,13 @@ def _add_demo_ranking(pool: Pool, demo) -> None:
         add_precomputed(pool, method_table, {metric: params})
 
 
-def _demo_images(pool: Pool):
-    """``i -> PIL image`` of the demo's sample (thumbnails), when its dataset is the one the features name."""
+def _demo_images(pool: Pool, target: str | None = None):
+    """``i -> PIL image`` of the demo's sample on ``target`` (default: the app's first target), when its dataset
+    is the one the features name (thumbnails)."""
     try:
-        from transvis.demo import demo_dataset
+        from transvis.demo import DEFAULT_TARGET, demo_dataset
 
-        dataset = demo_dataset()
+        dataset = demo_dataset(target=target or DEFAULT_TARGET)
     except Exception:  # noqa: BLE001 - thumbnails are optional
         return None
     if str(dataset.dataset_id) != pool.dataset_id or len(dataset) != pool.n_samples:
@@ -339,3 +340,41 @@ def measure_linear_probe(pool: Pool) -> None:
         return
     st.session_state.setdefault("groundtruth_uploads", {})[MEASURED_GT] = accuracies
     st.session_state.setdefault("groundtruth_sizes", {})[f"uploaded: {MEASURED_GT}"] = test_sizes
+
+
+def demo_target_of(pool: Pool) -> str | None:
+    """The demo target (``transvis.demo.DEMO_TARGETS`` key) of a prepared-demo pool, else None."""
+    from transvis.demo import DEMO_TARGETS
+
+    target = pool.name.split("/", 1)[1] if pool.origin == "demo" and pool.name.startswith("demo-zoo/") else None
+    return target if target in DEMO_TARGETS else None
+
+
+def demo_target_pool(target: str) -> Pool | None:
+    """The prepared demo pool on ``target`` with its persisted rankings and trajectories (the session's own
+    copy when it has one), or None when that target is not prepared."""
+    for pool in st.session_state.get("pools", {}).values():
+        if demo_target_of(pool) == target:
+            return pool
+    from transvis.demo import demo_target
+
+    try:
+        stat = demo_target(target).groundtruth_csv.stat()
+        stamp = f"{stat.st_mtime_ns}:{stat.st_size}"
+    except OSError:
+        stamp = ""
+    return _load_demo_target_pool(target, stamp)
+
+
+@st.cache_resource(show_spinner="Loading the demo on another target…", max_entries=4)
+def _load_demo_target_pool(target: str, groundtruth_stamp: str = "") -> Pool | None:
+    from transvis import demo as demo_module
+
+    try:
+        demo = demo_module.load_demo(target=target)
+    except Exception:  # noqa: BLE001 - an unprepared target is simply not offered
+        return None
+    pool = pool_from_demo(demo, origin="demo")
+    pool.image_fn = _demo_images(pool, target)
+    _add_demo_ranking(pool, demo)
+    return pool

@@ -6,8 +6,11 @@ import streamlit as st
 from pages._ui import (
     MEASURED_GT,
     add_groundtruth_upload,
+    add_pool,
     dataframe_download,
     default,
+    demo_target_of,
+    demo_target_pool,
     error_box,
     groundtruth_options,
     groundtruth_sizes,
@@ -30,7 +33,8 @@ from transvis.headline import (
 from transvis.metrics import available, get_spec, opt_in_metrics
 from pages._selection import selected_labels
 from transvis.app_defaults import default_metrics
-from transvis.session import in_sample_note
+from transvis.demo import DEMO_TARGETS, tau_across_targets, tiers_of
+from transvis.session import in_sample_note, metric_params_key
 from transvis.viz import model_colors, short_model_name
 from transvis.viz.leaderboard import (
     GROUNDTRUTH_LABEL,
@@ -79,6 +83,26 @@ pool = page_header(
 )
 
 all_metrics = available()
+target = demo_target_of(pool)
+if target is not None:  # the prepared demo: its pool's tiers, and a switch between its targets
+    target_pools = {t: (pool if t == target else demo_target_pool(t)) for t in DEMO_TARGETS}
+    target_pools = {t: p for t, p in target_pools.items() if p is not None}
+    st.session_state["lb_target"] = target  # follows the active pool (it may have been switched elsewhere)
+    t1, t2 = st.columns([1.3, 3])
+    t1.radio(
+        "Target dataset", list(target_pools), key="lb_target", horizontal=True,
+        format_func=lambda t: DEMO_TARGETS[t].label,
+        on_change=lambda: add_pool(target_pools[st.session_state["lb_target"]]),  # before the rerun draws
+        help="The dataset the demo pool transfers to; each has its own measured ground truth. "
+             + " ".join(f"{spec.label}: {spec.about}." for spec in DEMO_TARGETS.values()))
+    by_tier: dict = {}
+    for model, tier in tiers_of(pool.models).items():
+        by_tier.setdefault(tier, []).append(short_model_name(model))
+    t2.caption("**The pool's tiers** — " + " · ".join(f"*{tier}* ({len(names)}): {', '.join(names)}"
+                                                      for tier, names in by_tier.items())
+               + ". Layer taps are intermediate blocks of one model, globally pooled (tap 1 shallow, tap 3 deep).")
+else:
+    target_pools = {}
 uploaded_gt = st.session_state.get("lb_gt_upload")  # the uploader's file from the last interaction
 if uploaded_gt is not None:
     add_groundtruth_upload(uploaded_gt.name, uploaded_gt.getvalue(), pool)
@@ -128,6 +152,12 @@ if not metrics:
 
 groundtruth = gt_options.get(gt_label) if gt_label != NO_GT else None
 groundtruth_n = groundtruth_sizes(pool, gt_label) if groundtruth else None
+if groundtruth and target is not None and len(groundtruth) < len(pool.models):
+    uncovered = [short_model_name(m) for m in pool.models if m not in groundtruth]
+    st.caption(f":material/info: **{REGIME_LABELS.get(gt_label, gt_label).capitalize()} covers "
+               f"{len(groundtruth)} of {len(pool.models)} models**: " + ", ".join(uncovered)
+               + " have the linear probe only (fine-tuning costs about 5 CPU-minutes per model and target); "
+                 "the correlations use the models that have it.")
 try:
     table = ranking(pool, metrics, params, groundtruth, groundtruth_n)
 except Exception as err:  # noqa: BLE001 - shown to the user; the page stays usable
@@ -185,8 +215,9 @@ with st.expander("How the noise is estimated", icon=":material/troubleshoot:"):
         st.caption("The ground truth's test-set sizes are unknown, so its own noise is not included "
                    "(the linear probe measured here records its test size).")
 
-tab_table, tab_gt, tab_bump, tab_agree = st.tabs(
-    ["Table", "Metrics vs ground truth", "Rank bump chart", "Metric agreement"])
+tab_names = ["Table", "Metrics vs ground truth", "Rank bump chart", "Metric agreement"]
+tabs = st.tabs(tab_names + (["Across targets"] if len(target_pools) > 1 else []))
+tab_table, tab_gt, tab_bump, tab_agree = tabs[:4]
 
 with tab_table:
     cells = noise_cells(table, show, gt_series, groundtruth_n, metrics=scored_metrics)
@@ -343,3 +374,34 @@ with tab_agree:
     st.caption("Weighted Kendall's τ between two metrics' rankings of the pool (1 = same order, −1 = reversed); "
                "the top of each ranking weighs more, as in the transferability papers. Point estimates: the "
                "scores' noise is not propagated here (see the bump chart's bands for what each metric can order).")
+
+if len(target_pools) > 1:
+    with tabs[4]:
+        regime = gt_label if gt_label in REGIME_LABELS else None
+        with_regime = {t: p for t, p in target_pools.items() if regime and regime in p.groundtruth}
+        # only what every target's persisted ranking holds: scoring another pool here would take minutes
+        shared = [m for m in scored_metrics
+                  if all(metric_params_key(m, params.get(m)) in p.precomputed for p in with_regime.values())]
+        if len(with_regime) < 2 or not shared:
+            st.info("Weighted τ across targets needs a ground-truth regime that every target has (the linear "
+                    "probe) and metrics at the Leaderboard's default settings.")
+        else:
+            tables = {}
+            for t, p in with_regime.items():
+                gt_t = groundtruth_options(p)[regime]
+                tables[DEMO_TARGETS[t].label] = ranking(p, shared, params, gt_t, groundtruth_sizes(p, regime))
+            across = tau_across_targets(tables, shared)
+            texts = pd.DataFrame({label: [t.tau_text(m) for m in shared] for label, t in tables.items()},
+                                 index=shared)
+            shown_across = texts.assign(mean=across["mean"].map("{:+.2f}".format),
+                                        spread=across["spread"].map("{:.2f}".format))
+            st.dataframe(shown_across.rename(index=metric_label).sort_values("mean", ascending=False, key=lambda c:
+                                                                             c.astype(float)),
+                         width="stretch", key="lb_across_targets")
+            st.caption(f"Weighted Kendall τ of each metric's ranking against the {REGIME_LABELS[regime]} ground "
+                       "truth on each target [95 % interval], the **mean** over the targets and the **spread** "
+                       "(largest − smallest τ), as the transferability papers report. A metric worth trusting "
+                       "keeps a high τ on every target; a large spread means its ranking holds on one dataset only."
+                       + (" Not shown (not in every target's persisted ranking): "
+                          + ", ".join(metric_label(m) for m in scored_metrics if m not in shared) + "."
+                          if len(shared) < len(scored_metrics) else ""))

@@ -62,7 +62,7 @@ def _input_size(args, model_ids):
 
 
 def _features_for(args) -> dict:
-    from transvis.demo import demo_member, pool_features
+    from transvis.demo.pool import demo_member, pool_features_cached
     from transvis.pipeline import features_by_name, skipped_note
 
     model_ids = _model_ids(args.models)
@@ -73,10 +73,10 @@ def _features_for(args) -> dict:
                   progress=None if args.progress else False)
     members = [demo_member(m) for m in model_ids] if layers is None else []
     if members and all(members):  # the demo pool: its taps and twins from one pass per model, in pool order
-        out = pool_features(dataset, input_size=input_size, members=members, device=args.device,
-                            progress=lambda message: print(message, file=sys.stderr))
+        out, from_store = pool_features_cached(dataset, input_size=input_size, members=members, device=args.device)
         for name, features in out.items():
-            print(f"{name}: {features.n_samples}x{features.n_dims}", file=sys.stderr)
+            print(f"{name}: {features.n_samples}x{features.n_dims} "
+                  f"({'cached' if from_store[name] else 'extracted'})", file=sys.stderr)
         return out
     out = {}
     for model_id in model_ids:

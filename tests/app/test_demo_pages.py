@@ -11,6 +11,7 @@ import os
 import pytest
 
 from tests.app.conftest import charts, errors
+from transvis.viz import short_model_name
 
 PAGES = ["pages/leaderboard.py", "pages/setup.py", "pages/spread_attract.py", "pages/fisher_space.py",
          "pages/ped_dynamics.py", "pages/neural_collapse.py", "pages/deep_dive.py", "pages/export.py"]
@@ -108,9 +109,9 @@ def test_app_opens_on_the_ready_demo_ranking(app, prepared, no_scoring):
     _on_demo(at, demo)
     assert "Leaderboard" in at.title[0].value
     table = next(f.value for f in at.dataframe if len(f.value.columns) and f.value.columns[0] == "ground truth")
-    assert sorted(table.index) == sorted(m.split("/", 1)[1] for m in demo.features)
+    assert sorted(table.index) == sorted(short_model_name(m) for m in demo.features)
     for model in demo.features:
-        short = model.split("/", 1)[1]
+        short = short_model_name(model)
         assert table.loc[short, "logme"] == pytest.approx(ranking.scores.at[model, "logme"])
         assert table.loc[short, "ground truth"] == pytest.approx(demo.groundtruth["linear_probe"][model])
     assert {"lb_bump", "lb_agreement", "lb_scatter", "lb_corr_bars"} <= set(charts(at))
@@ -139,7 +140,7 @@ def test_the_leaderboard_offers_every_ground_truth_regime_of_the_demo(app, prepa
     _on_demo(at, demo)
     table = next(f.value for f in at.dataframe if len(f.value.columns) and f.value.columns[0] == "ground truth")
     for model, accuracy in demo.groundtruth["finetune"].items():
-        assert table.loc[model.split("/", 1)[1], "ground truth"] == pytest.approx(accuracy)
+        assert table.loc[short_model_name(model), "ground truth"] == pytest.approx(accuracy)
 
 
 @pytest.mark.parametrize("page", list(DYNAMICS_PAGES))

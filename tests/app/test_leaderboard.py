@@ -1,6 +1,7 @@
 """Leaderboard page (the page the app opens on), through the real router."""
 
 import numpy as np
+import pytest
 
 from tests.app.conftest import charts, errors, values
 
@@ -282,3 +283,61 @@ def test_degenerate_scores_are_marked_in_the_table(app, monkeypatch):
     shown = _styled_text(at)
     assert shown.loc["model-2", "logme"].startswith("⚠") and not shown.loc["model-1", "logme"].startswith("⚠")
     assert any("Degenerate scores" in w.value and "model-2: at its bound: add samples" in w.value for w in at.warning)
+
+
+def test_the_demo_leaderboard_switches_targets_and_reports_tau_across_them(monkeypatch, tmp_path):
+    """Two stand-in demo targets (synthetic pools named like the prepared demo's, each with its persisted
+    ranking and its own linear-probe ground truth): the target radio switches the pool, and the Across-targets
+    tab shows each target's weighted τ with their mean and spread."""
+    from streamlit.testing.v1 import AppTest
+
+    import transvis.demo
+    from pages._ui import _load_demo_target_pool, load_default_pool
+    from tests.app.conftest import APP, TIMEOUT
+    from transvis.demo import compute_demo_ranking, save_demo_ranking, synthetic_demo, tau_across_targets
+    from transvis.session import with_groundtruth
+
+    monkeypatch.setenv("TRANSVIS_APP_DEMO", "auto")
+    monkeypatch.setenv("TRANSVIS_CACHE", str(tmp_path))
+    demos = {}
+    for seed, target in enumerate(["fashion-mnist", "mnist-5k"]):
+        demo = synthetic_demo(n_models=4, n_classes=3, n_per_class=30, n_dims=6, seed=seed + 5)
+        demo.name, demo.target = f"demo-zoo/{target}", target
+        demo.feature_keys = {m: f"{target}-{i}" for i, m in enumerate(demo.features)}
+        demo.groundtruth = {"linear_probe": dict(demo.groundtruth["ncm_heldout"])}
+        demo.groundtruth_n = {"linear_probe": {m: 900 for m in demo.features}}
+        save_demo_ranking(demo, compute_demo_ranking(demo), cache_dir=tmp_path)
+        demos[target] = demo
+    monkeypatch.setattr(transvis.demo, "load_demo", lambda target="fashion-mnist", cache_dir=None: demos[target])
+    load_default_pool.clear()
+    _load_demo_target_pool.clear()
+    try:
+        at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+        at.run()
+        assert not at.exception and not errors(at), (at.exception, errors(at))
+        assert at.radio(key="lb_target").options == ["Fashion-MNIST", "MNIST-5k"]
+        assert any("Pool:** demo-zoo/fashion-mnist" in m.value for m in at.sidebar.markdown)
+        at.radio(key="lb_target").set_value("mnist-5k").run()
+        assert not at.exception and not errors(at), (at.exception, errors(at))
+        assert any("Pool:** demo-zoo/mnist-5k" in m.value for m in at.sidebar.markdown)
+        assert at.radio(key="lb_target").value == "mnist-5k"
+        table = _table(at, "ground truth")
+        accuracy = demos["mnist-5k"].groundtruth["linear_probe"]
+        assert {name: table.loc[name, "ground truth"] for name in table.index} == {
+            m.split("/", 1)[1]: accuracy[m] for m in accuracy}
+        across = next(f.value for f in at.dataframe if "spread" in f.value.columns)
+        assert list(across.columns) == ["Fashion-MNIST", "MNIST-5k", "mean", "spread"]
+        tables = {spec: with_groundtruth(compute_demo_ranking(demos[t]), demos[t].groundtruth["linear_probe"])
+                  for spec, t in (("Fashion-MNIST", "fashion-mnist"), ("MNIST-5k", "mnist-5k"))}
+        expected = tau_across_targets(tables)
+        from transvis.metrics import get_spec
+
+        for shown, row in across.iterrows():
+            metric = next(m for m in expected.index if get_spec(m).display_name == shown)
+            assert float(row["mean"]) == pytest.approx(expected.loc[metric, "mean"], abs=0.006)
+            assert float(row["spread"]) == pytest.approx(expected.loc[metric, "spread"], abs=0.006)
+        at.radio(key="lb_target").set_value("fashion-mnist").run()
+        assert any("Pool:** demo-zoo/fashion-mnist" in m.value for m in at.sidebar.markdown)
+    finally:
+        load_default_pool.clear()
+        _load_demo_target_pool.clear()

@@ -22,6 +22,8 @@ from transvis.demo import (
     tau_across_targets,
     tiers_of,
 )
+from transvis.groundtruth import groundtruth_for, read_groundtruth_csv
+from transvis.groundtruth import test_sizes_for as sizes_for
 from transvis.models import zoo_ids
 from transvis.models.naming import display_model_name
 from transvis.viz import short_model_name
@@ -83,6 +85,33 @@ def test_each_target_has_its_own_files_and_sample():
         demo_target("cifar10")
 
 
+# -- the shipped ground truth: tiers the ground truth can tell apart ---------------------------------------------
+
+def _probe(target: str) -> tuple[dict, dict]:
+    rows = read_groundtruth_csv(demo_target(target).groundtruth_csv)
+    return (groundtruth_for(rows, "linear_probe", dataset=target), sizes_for(rows, "linear_probe", dataset=target))
+
+
+@pytest.mark.parametrize("target", ["fashion-mnist"])
+def test_every_pool_member_has_measured_linear_probe_ground_truth(target):
+    accuracy, sizes = _probe(target)
+    assert sorted(accuracy) == sorted(demo_pool_ids())
+    assert all(0.1 < a <= 1.0 for a in accuracy.values()) and set(sizes.values()) == {900}
+
+
+@pytest.mark.parametrize("target", ["fashion-mnist"])
+def test_random_init_twins_rank_last_by_ground_truth(target):
+    accuracy, _ = _probe(target)
+    twins = [m.model_id for m in demo_pool_members() if m.tier == TIER_RANDOM]
+    order = sorted(accuracy, key=accuracy.get)  # worst first
+    assert sorted(order[:len(twins)]) == sorted(twins), {m: round(accuracy[m], 3) for m in order}
+
+
+def test_the_fashion_mnist_ground_truth_spans_at_least_ten_points():
+    accuracy, _ = _probe("fashion-mnist")
+    assert max(accuracy.values()) - min(accuracy.values()) >= 0.10
+
+
 # -- weighted τ across targets ---------------------------------------------------------------------------------
 
 class _Table:
@@ -131,12 +160,19 @@ def test_cli_ranks_the_demo_pool_on_mnist_5k_from_the_store(tiny_pool, tmp_path,
     argv = ["rank", "--dataset", "mnist-5k", "--models", "demo", "--max-per-class", "8", "--input-size", "32",
             "--metrics", "logme,hscore", "--groundtruth", "linear_probe", "--groundtruth-csv",
             str(tmp_path / "gt.csv"), "--resamples", "0", "--json", str(out)]
+    import transvis.features.extract as extract_module
+
+    passes = []
+    real = extract_module.extract_features
+    monkeypatch.setattr(extract_module, "extract_features",
+                        lambda model, *a, **k: passes.append(k.get("layers")) or real(model, *a, **k))
     assert main(argv) == 0
+    assert sorted(map(str, passes)) == ["None", "[1]"]  # one pass per model: the tap with its model's features
     first = capsys.readouterr().err
-    assert "test_resnet.random_init + taps 1: extracted" in first  # the model and its tap: one pass
+    assert first.count("(extracted)") == 3 and "test_resnet.random_init@tap1: 80x" in first
     assert main(argv) == 0
     second = capsys.readouterr().err
-    assert "extracted" not in second and second.count(": cached") == 2  # from the store
+    assert "extracted" not in second and second.count("(cached)") == 3  # from the store
     payload = json.loads(out.read_text())
     assert [entry["model"] for entry in payload["models"]] == [m.model_id for m in tiny_pool]
     assert {e["model"]: e["accuracy"] for e in payload["models"]} == pytest.approx(
@@ -148,6 +184,5 @@ def test_cli_ranks_the_demo_pool_on_mnist_5k_from_the_store(tiny_pool, tmp_path,
 def test_cli_looks_up_each_targets_shipped_ground_truth():
     from transvis.cli import _demo_groundtruth_csv
 
-    assert _demo_groundtruth_csv("mnist-5k") == DEMO_TARGETS["mnist-5k"].groundtruth_csv
     assert _demo_groundtruth_csv("fashion-mnist") == DEMO_TARGETS["fashion-mnist"].groundtruth_csv
     assert _demo_groundtruth_csv("digits") == DEMO_TARGETS["fashion-mnist"].groundtruth_csv  # as before

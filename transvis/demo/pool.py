@@ -152,11 +152,19 @@ def pool_features(dataset, *, input_size: int, members: list[PoolMember] | None 
     """``{member id: FeatureSet}`` of the demo pool on ``dataset``, from the feature store, extracting what is
     missing: one forward pass per model (its pre-logits features and its taps together), random-init twins
     once. Each FeatureSet's ``model_id`` is the member's id. ``progress(message)`` gets one line per model."""
+    return pool_features_cached(dataset, input_size=input_size, members=members, device=device,
+                                cache_dir=cache_dir, progress=progress)[0]
+
+
+def pool_features_cached(dataset, *, input_size: int, members: list[PoolMember] | None = None, device="auto",
+                         cache_dir=None, progress=None) -> tuple[dict[str, FeatureSet], dict[str, bool]]:
+    """:func:`pool_features` and ``{member id: read from the store (True) or extracted now (False)}``."""
     from transvis.pipeline import get_features, get_layer_features
 
     members = demo_pool_members() if members is None else members
     say = progress or (lambda message: None)
     out: dict[str, FeatureSet] = {}
+    from_store: dict[str, bool] = {}
     for loads, group in _by_model(members).items():
         taps = [int(m.layer[3:]) for m in group if m.layer != PRE_LOGITS]
         if taps:
@@ -168,5 +176,7 @@ def pool_features(dataset, *, input_size: int, members: list[PoolMember] | None 
             per_layer = {PRE_LOGITS: features}
         for member in group:
             out[member.model_id] = dataclasses.replace(per_layer[member.layer], model_id=member.model_id)
+            from_store[member.model_id] = cached
         say(f"{loads}{' + taps ' + ','.join(map(str, taps)) if taps else ''}: {'cached' if cached else 'extracted'}")
-    return {m.model_id: out[m.model_id] for m in members}
+    order = [m.model_id for m in members]
+    return {m: out[m] for m in order}, {m: from_store[m] for m in order}
