@@ -86,6 +86,7 @@ st.dataframe(ranks_table, width="stretch", key="dd_ranks", height=table_height(l
 st.caption("Every metric, the one that agrees best with the ground truth first (weighted τ [interval]; metrics "
            "without τ last)" + (f"; the first row is the ground truth ({gt_name}, accuracy ± its binomial "
                                  "standard error)" if groundtruth else "; no ground truth chosen on the Leaderboard")
+           + ("" if not groundtruth or groundtruth_n else "; its test sizes are unknown, so its noise is not shown")
            + ". Ranks share a place when scores are equal (\"tied\"); \"1–3 of 7 (within noise)\": the noise "
            "allows any of those ranks (see *How the noise is estimated* on the Leaderboard). Scores are ± one "
            "standard error.")
@@ -106,11 +107,12 @@ if model_b is not None:
     names = (short_model_name(model_a), short_model_name(model_b))
     priors = {m: class_priors(pool.features[m].labels, len(pool.class_names)) for m in shown}
     why = explain_pair(overview, model_a, model_b, pool.class_names, priors, model_label=short_model_name,
-                       metric_label=metric_label, groundtruth_label=gt_name or "ground truth")
+                       metric_label=metric_label, groundtruth_label=gt_name or "ground truth",
+                       flag_degenerate=False)  # the warning above names them
     leader = {"A": names, "B": names[::-1]}.get(why.leader, names)
     st.subheader(f"Why does {leader[0]} rank above {leader[1]}?")
     st.info(why.answer, icon=":material/balance:")
-    reasons = why.reasons(3)
+    reasons = why.reasons(3, model_label=short_model_name)
     if reasons:
         st.markdown("**The classes that carry the lead**\n\n" + "\n".join(f"{i}. {r}" for i, r in
                                                                        enumerate(reasons, 1)))

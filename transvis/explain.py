@@ -419,13 +419,14 @@ def confmix_saturation(weights, rtol: float = 1e-6) -> tuple[int, float, int, fl
 
 def pair_flags(table, a: str, b: str, comparisons: Sequence[MetricComparison],
                terms: Mapping[str, ClassTerms], class_names: Sequence[str], *,
-               model_label: Label = str, metric_label: Label = _display, saturation_share: float = 0.05) -> list[str]:
+               model_label: Label = str, metric_label: Label = _display, saturation_share: float = 0.05,
+               degenerate: bool = True) -> list[str]:
     """Plain sentences wherever a view of this pair cannot inform: degenerate scores, metrics whose scores
     tie exactly, ConfMix weights saturated (≥ ``saturation_share`` of the samples at one bound) and classes
     whose per-class term is saturated in both models."""
     flags = []
     names = {"A": model_label(a), "B": model_label(b)}
-    for c in comparisons:
+    for c in comparisons if degenerate else ():
         for model, reason in c.degenerate.items():
             flags.append(f"{metric_label(c.metric)} is degenerate for {model_label(model)}: {reason}")
     tied = [metric_label(c.metric) for c in comparisons if c.favours is None]
@@ -489,10 +490,13 @@ class PairExplanation:
     flags: list[str]
     class_names: list[str]
 
-    def reasons(self, k: int = 3, metric_label: Label = _short) -> list[str]:
-        """The ``k`` classes that carry the leader's lead, one sentence each with its numbers."""
+    def reasons(self, k: int = 3, metric_label: Label = _short, model_label: Label = str) -> list[str]:
+        """The ``k`` classes that carry the leader's lead (fewer when fewer favour it), one sentence each with
+        its numbers: how many split metrics the class favours the leader on, and its three largest shares
+        (signed so that + is in the leader's favour)."""
         out = []
         leader = self.leader or "A"
+        name_of = model_label(self.a if leader == "A" else self.b)
         for name, row in self.classes.head(k).iterrows():
             if row["favours"] != leader:
                 break
@@ -500,20 +504,24 @@ class PairExplanation:
             parts = []
             for metric in sorted(self.terms, key=lambda m: -abs(self.terms[m].shares[c]))[:3]:
                 t = self.terms[metric]
+                share = t.shares[c] if leader == "A" else -t.shares[c]  # + = for the leader
                 parts.append(f"{metric_label(metric)} {t.term} {t.terms_a[c]:.3g} vs {t.terms_b[c]:.3g} "
-                             f"({t.shares[c]:+.0%} of its per-class difference)")
-            out.append(f"**{name}** favours {leader} on {int(row[f'metrics for {leader}'])} of "
-                       f"{len(self.terms)} split metrics: " + "; ".join(parts) + ".")
+                             f"({share:+.0%} of its per-class difference)")
+            out.append(f"**{name}** favours {name_of} on {int(row[f'metrics for {leader}'])} of "
+                       f"{len(self.terms)} split metrics ({model_label(self.a)} vs {model_label(self.b)}): "
+                       + "; ".join(parts) + ".")
         return out
 
 
 def explain_pair(table, a: str, b: str, class_names: Sequence[str], priors: Mapping[str, np.ndarray], *,
                  metrics: Sequence[str] | None = None, groundtruth: Mapping[str, float] | None = None,
                  groundtruth_n: Mapping[str, int] | None = None, model_label: Label = str,
-                 metric_label: Label = _display, groundtruth_label: str = "ground truth") -> PairExplanation:
+                 metric_label: Label = _display, groundtruth_label: str = "ground truth",
+                 flag_degenerate: bool = True) -> PairExplanation:
     """Why ``a`` ranks above ``b`` — or does not — on ``table`` (a :class:`~transvis.ranking.RankingTable`;
     ground truth from the table unless given). ``priors`` {model: [C] class frequencies}. The leader is the
-    model ahead beyond noise on more metrics (then ahead on more metrics at all); None when they split evenly."""
+    model ahead beyond noise on more metrics (then ahead on more metrics at all); None when they split evenly.
+    ``flag_degenerate=False`` leaves degenerate scores out of the flags (for a caller that shows them already)."""
     comparisons = compare_metrics(table, a, b, metrics)
     gt = compare_groundtruth(groundtruth if groundtruth is not None else table.groundtruth,
                              groundtruth_n if groundtruth_n is not None else table.groundtruth_n, a, b)
@@ -536,7 +544,7 @@ def explain_pair(table, a: str, b: str, class_names: Sequence[str], priors: Mapp
     terms = class_contributions(table, a, b, priors, [c.metric for c in comparisons])
     classes = class_ranking(terms, class_names, leader or "A")
     flags = pair_flags(table, a, b, comparisons, terms, class_names, model_label=model_label,
-                       metric_label=metric_label)
+                       metric_label=metric_label, degenerate=flag_degenerate)
     answer = _answer(comparisons, gt, leader, names, for_a, for_b, beyond_a, beyond_b, groundtruth_label)
     return PairExplanation(a, b, leader, answer, comparisons, gt, families, terms, classes, flags,
                            [str(c) for c in class_names])

@@ -58,7 +58,7 @@ def test_why_panel_lists_the_class_that_makes_the_difference_first(app):
     assert answer.startswith("model-A is ahead of model-B on 6 of 6 metrics")
     assert "linear probe agrees (90.0% vs 80.0%" in answer
     reasons = next(m.value for m in at.markdown if m.value.startswith("**The classes that carry the lead**"))
-    assert reasons.split("\n")[2].startswith("1. **d** favours A")
+    assert reasons.split("\n")[2].startswith("1. **d** favours model-A on 6 of 6 split metrics (model-A vs model-B)")
     heat = charts(at)["dd_why_classes"]["data"][0]
     assert heat["y"][0] == "d"
     assert heat["zmin"] == -heat["zmax"]
@@ -68,7 +68,7 @@ def test_why_panel_lists_the_class_that_makes_the_difference_first(app):
     assert set(verdicts["verdict"].iloc[1:]) == {"model-A ahead beyond noise"}
     # the rank table: every metric and the ground truth, ordered by τ, not cut
     ranks = _frame(at, "rank of")
-    assert ranks.index[0] == "ground truth: linear probe" and len(ranks) == len(METRICS) + 1
+    assert ranks.index[0] == "ground truth: linear probe (accuracy %)" and len(ranks) == len(METRICS) + 1
     # the per-class heat maps: one scale, one colour bar
     a, b = charts(at)["dd_heat_a"]["data"][0], charts(at)["dd_heat_b"]["data"][0]
     assert (a["zmin"], a["zmax"]) == (b["zmin"], b["zmax"])

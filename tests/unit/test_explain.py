@@ -77,6 +77,19 @@ def test_the_one_class_that_differs_is_the_first_reason(one_class):
     assert "ground truth agrees (90.0% vs 80.0%, beyond its noise)" in why.answer
 
 
+def test_reversed_pair_names_the_leader_and_signs_shares_for_it(one_class):
+    table, priors, _ = one_class
+    why = explain_pair(table, "B", "A", NAMES, priors, model_label=str.lower)
+    assert why.leader == "B"  # the second model leads
+    assert why.classes.index[0] == "d" and why.classes.loc["d", "favours"] == "B"
+    reason = why.reasons(3)[0]
+    assert reason.startswith("**d** favours A on ")
+    reason = why.reasons(1, model_label=str.lower)[0]
+    assert reason.startswith("**d** favours a on ") and "(b vs a)" in reason
+    assert "(+" in reason and "(-" not in reason  # shares signed for the leader
+    assert why.answer.startswith("a is ahead of b on")  # the labels given to explain_pair
+
+
 def test_class_contributions_add_up_to_the_score_difference(one_class):
     table, priors, _ = one_class
     why = explain_pair(table, "A", "B", NAMES, priors)
@@ -125,9 +138,9 @@ def test_groundtruth_verdicts_use_the_binomial_noise():
 def test_rank_table_has_every_metric_and_the_groundtruth_row_ordered_by_tau(one_class):
     table, _, _ = one_class
     ranks = rank_table(table, ["A", "B"], groundtruth_label="linear probe")
-    assert ranks.index[0] == f"{GROUNDTRUTH_ROW}: linear probe"
+    assert ranks.index[0] == f"{GROUNDTRUTH_ROW}: linear probe (accuracy %)"
     assert ranks.loc[ranks.index[0], "rank of A"] == "1 of 3"
-    assert ranks.loc[ranks.index[0], "A score"].startswith("90.0 ± 1.0")
+    assert ranks.loc[ranks.index[0], "A score"] == "90.0 ± 1.0"
     assert sorted(ranks.index[1:]) == sorted(SPLIT)  # every metric, no cut-off
     ordered = metrics_by_tau(table)
     assert list(ranks.index[1:]) == ordered

@@ -43,8 +43,8 @@ def rank_table(table, models: Sequence[str], metric_label=str, groundtruth_label
     (:func:`transvis.headline.rank_text`), and each score with its standard error ("0.312 ± 0.008"; "⚠" marks a
     degenerate score). ``table`` is a :class:`transvis.ranking.RankingTable`; rows are metric labels, ordered by
     how well each metric agrees with the ground truth (weighted τ, highest first; metrics without τ last), after
-    a first row for the ground truth itself (accuracy in % ± its binomial standard error, rank within its
-    noise) when the table has one; the last column is each metric's τ with its interval."""
+    a first row for the ground truth itself (accuracy in % ± its binomial standard error where the test size is
+    known, rank within that noise) when the table has one; the last column is each metric's τ with its interval."""
     from transvis.explain import groundtruth_rank, metrics_by_tau
     from transvis.headline import accuracy_fraction, binomial_se, degenerate_scores, rank_text, score_text
 
@@ -54,7 +54,8 @@ def rank_table(table, models: Sequence[str], metric_label=str, groundtruth_label
     flagged = degenerate_scores(table)
     gt = accuracy_fraction(table.groundtruth) if table.groundtruth else {}
     gt_row = bool(gt) and any(m in gt for m in models)
-    rows = ([f"{GROUNDTRUTH_ROW}: {groundtruth_label}" if groundtruth_label else GROUNDTRUTH_ROW] if gt_row else [])
+    gt_name = f"{GROUNDTRUTH_ROW}: {groundtruth_label}" if groundtruth_label else GROUNDTRUTH_ROW
+    rows = [f"{gt_name} (accuracy %)"] if gt_row else []
     rows += [metric_label(m) for m in scored]
     columns: dict[str, list[str]] = {}
     for model in models:
@@ -68,8 +69,7 @@ def rank_table(table, models: Sequence[str], metric_label=str, groundtruth_label
         if gt_row:
             n_test = (table.groundtruth_n or {}).get(model)
             acc = gt.get(model, math.nan)
-            text = score_text(100 * acc, 100 * binomial_se(acc, n_test))
-            cells.append("–" if text == "–" else text + " % accuracy" + ("" if n_test else " (test size unknown)"))
+            cells.append(score_text(100 * acc, 100 * binomial_se(acc, n_test)))
         for metric in scored:
             text = score_text(table.scores.at[model, metric],
                               se.at[model, metric] if metric in table.noise else None)

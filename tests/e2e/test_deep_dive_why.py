@@ -1,0 +1,51 @@
+"""The deep dive's "Why does A rank above B?" panel in a real browser at 1600×1000: the answer, the per-class
+contribution map with its one colour bar, the two per-class heat maps sharing one colour bar, and a rank table
+that shows every row without scrolling. The screenshot lands in a tmp path and in test-artifacts/."""
+
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from tests.e2e.conftest import ARTIFACTS, open_page, plotly_chart
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+
+
+def test_why_panel_at_1600x1000(browser, server, tmp_path):
+    from PIL import Image
+
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(240_000)
+    try:
+        open_page(page, server, "deep_dive")
+        heading = page.get_by_role("heading", name=re.compile(r"^Why does .+ rank above .+\?$"))
+        heading.wait_for()
+        answer = page.locator('[data-testid="stAlertContentInfo"]').filter(has_text=" metrics")
+        assert re.search(r"is ahead of .+ on \d+ of \d+ metrics|Neither ranks above the other", answer.first.inner_text())
+        # the rank table: every row shown, no scrolling inside the grid
+        grid = page.locator('[data-testid="stDataFrame"] .dvn-scroller').first  # the first table: the ranks
+        grid.wait_for()
+        assert grid.evaluate("el => el.scrollHeight <= el.clientHeight + 2")
+        # the per-class heat maps: one colour bar for both
+        page.locator(".st-key-dd_heat_b .js-plotly-plot").first.scroll_into_view_if_needed()
+        assert page.locator(".st-key-dd_heat_a g.colorbar").count() == 0
+        assert page.locator(".st-key-dd_heat_b g.colorbar").count() == 1
+        # the contribution map: one diverging scale, one colour bar, drawn inside the viewport's width
+        chart = plotly_chart(page, "Which classes make the difference")
+        assert chart.locator("g.colorbar").count() == 1
+        box = chart.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 1600
+        heading.scroll_into_view_if_needed()
+        page.evaluate("() => window.scrollBy(0, -80)")
+        page.wait_for_timeout(800)
+        path = tmp_path / "deep_dive_why_1600x1000.png"
+        page.screenshot(path=str(path))
+        grey = np.asarray(Image.open(path).convert("L"), dtype=float)
+        assert grey.std() > 5 and (np.abs(grey - np.median(grey)) > 30).mean() > 0.01, "blank screenshot"
+        ARTIFACTS.mkdir(exist_ok=True)
+        shutil.copy(path, ARTIFACTS / path.name)
+    finally:
+        context.close()
