@@ -99,7 +99,8 @@ class Pool:
         return {m: (fs.n_samples - n_classes) / max(fs.features.shape[1], 1) for m, fs in self.features.items()}
 
     def summary(self) -> str:
-        return (f"{len(self.features)} models · {self.n_samples:,} samples · {len(self.class_names)} classes"
+        n = len(self.features)
+        return (f"{n} model{'s' if n != 1 else ''} · {self.n_samples:,} samples · {len(self.class_names)} classes"
                 f" · {readable_dataset_name(self.dataset_id)}")
 
 

@@ -91,7 +91,7 @@ def test_an_extracted_pool_is_named_after_the_zip_and_shown_at_once(app, tmp_pat
     assert [m.value for m in at.sidebar.markdown][0] == "**Pool:** mydata"
     assert not any(c.value.startswith("5 models") for c in at.sidebar.caption)
     assert any("Current pool: **mydata**" in c.value for c in at.caption)
-    assert any(s.value.startswith("Pool **mydata** ready: 1 models · 6 samples · 2 classes · mydata")
+    assert any(s.value.startswith("Pool **mydata** ready: 1 model · 6 samples · 2 classes · mydata")
                for s in at.success)
     assert "68db" not in pool.summary() and ":" not in pool.summary().rsplit("·", 1)[-1]
 

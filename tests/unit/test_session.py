@@ -171,5 +171,5 @@ def test_pool_summary_names_the_dataset_without_its_hash():
     labels = np.array([0, 1, 0, 1])
     fs = FeatureSet(np.zeros((4, 3)), labels, ["u", "v"], "a", "zip:mydata:68db69a779af/max300-seed0")
     pool = pool_from_featuresets([fs], "mydata", "store")
-    assert pool.summary() == "1 models · 4 samples · 2 classes · mydata"
+    assert pool.summary() == "1 model · 4 samples · 2 classes · mydata"
     assert pool.dataset_id == "zip:mydata:68db69a779af/max300-seed0"  # still the cache's key
