@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages._dynamics import model_select, trajectory
+from pages._dynamics import trajectory
 from pages._ui import default, error_box, metric_label
 from transvis.app_defaults import DYNAMICS_DEFAULTS
 from transvis.presentation import frame_statistics, parse_query, query_for, script
@@ -21,22 +21,25 @@ from transvis.viz import model_colors, short_model_name
 SCREEN_KEY = "w:present_screen"
 TOGGLE_KEY = "w:present"  # one switch for every method page: a lecturer stays in the mode across pages
 SCREENS = {"720": 720, "1080": 1080}  # projector heights [px] the figures are sized for
+FIGURE_HEIGHTS = {720: 590, 1080: 920}  # the main figure's height [px] on each: the screen less the navigation
 MODEL_KEYS = {"collapse": "w:nc_model", "spread_attract": "w:sa_model", "fisher": "w:fs_model", "ped": "w:ped_model"}
 
+TYPE_SIZES = {720: {"text": 1.08, "title": 1.45, "formula": 1.15}, 1080: {"text": 1.45, "title": 2.0, "formula": 1.5}}
 # Large type and no wasted margins — injected only in presentation mode. The page's own title and caption
 # (page_header) give way to the step's title; the sidebar gives its width to the figure.
 CSS = """
 <style>
-section[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] { display: none; }
-[data-testid="stMainBlockContainer"], .block-container { padding-top: 2.6rem; padding-bottom: 0.5rem;
+section[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], header[data-testid="stHeader"]
+  { display: none; }
+[data-testid="stMainBlockContainer"], .block-container { padding-top: 0.8rem; padding-bottom: 0.5rem;
   padding-left: 1.5rem; padding-right: 1.5rem; max-width: 100%; }
 [data-testid="stElementContainer"]:has(h1), [data-testid="stElementContainer"]:has(h1) +
   [data-testid="stElementContainer"] { display: none; }
-[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.2rem;
-  line-height: 1.45; }
-[data-testid="stMarkdownContainer"] h3 { font-size: 1.75rem; padding: 0.1rem 0 0.3rem 0; }
-.katex-display { margin: 0.35em 0; }
-.katex { font-size: 1.3em; }
+[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: {text}rem;
+  line-height: 1.4; }
+[data-testid="stMarkdownContainer"] h3 { font-size: {title}rem; padding: 0 0 0.2rem 0; }
+.katex-display { margin: 0.2em 0; }
+.katex { font-size: {formula}em; }
 [data-testid="stVerticalBlock"] { gap: 0.55rem; }
 </style>
 """
@@ -59,10 +62,9 @@ def presentation_mode(pool: Pool, kind: str) -> None:
             st.session_state[step_key] = step
             if query.get("screen") in SCREENS:
                 st.session_state[SCREEN_KEY] = query["screen"]
-    on = st.toggle("Presentation mode", key=default(TOGGLE_KEY, False),
-                   help="One idea per screen at projector size, with Previous/Next; the URL (?present=1&step=k) "
-                        "bookmarks the step. Turn off for the full page and the sidebar.")
-    if not on:
+    default(TOGGLE_KEY, False)
+    if not st.session_state[TOGGLE_KEY]:
+        _toggle(st)
         for name in ("present", "step", "screen"):
             if name in st.query_params:
                 del st.query_params[name]
@@ -71,31 +73,49 @@ def presentation_mode(pool: Pool, kind: str) -> None:
     st.stop()
 
 
+def _toggle(container) -> bool:
+    return container.toggle("Presentation mode", key=TOGGLE_KEY,
+                            help="One idea per screen at projector size, with Previous/Next; the URL "
+                                 "(?present=1&step=k) bookmarks the step. Turn off for the full page and the sidebar.")
+
+
 def _go(step_key: str, delta: int, n_steps: int) -> None:
     st.session_state[step_key] = min(max(st.session_state.get(step_key, 0) + delta, 0), n_steps - 1)
 
 
+def _css(height: int) -> str:
+    css = CSS
+    for name, size in TYPE_SIZES[height].items():
+        css = css.replace("{" + name + "}", str(size))
+    return css
+
+
 def _screen(pool: Pool, kind: str) -> None:
-    st.markdown(CSS, unsafe_allow_html=True)
     s = script(kind)
     step_key, _ = _state_keys(kind)
     index = min(max(int(st.session_state.get(step_key, 0)), 0), len(s.steps) - 1)
     st.session_state[step_key] = index
     step = s.steps[index]
 
-    nav = st.columns([1.1, 1.1, 1.3, 2.6, 1.3], vertical_alignment="center")
-    nav[0].button("◀ Previous", key=f"present_prev_{kind}", disabled=index == 0, width="stretch",
+    nav = st.columns([1.25, 1.0, 1.0, 0.9, 2.4, 0.8], vertical_alignment="center")
+    _toggle(nav[0])  # the same switch as on the full page, moved into the navigation row
+    nav[1].button("◀ Previous", key=f"present_prev_{kind}", disabled=index == 0, width="stretch",
                   on_click=_go, args=(step_key, -1, len(s.steps)))
-    nav[1].button("Next ▶", key=f"present_next_{kind}", disabled=index == len(s.steps) - 1, width="stretch",
+    nav[2].button("Next ▶", key=f"present_next_{kind}", disabled=index == len(s.steps) - 1, width="stretch",
                   on_click=_go, args=(step_key, 1, len(s.steps)), type="primary")
-    nav[2].markdown(f"**step {index + 1} of {len(s.steps)}**")
-    with nav[3]:
-        model = model_select(pool, MODEL_KEYS.get(kind, f"w:{kind}_model"), label="Model")
+    nav[3].markdown(f"**step {index + 1} of {len(s.steps)}**")
+    model_key = MODEL_KEYS.get(kind, f"w:{kind}_model")
+    if st.session_state.get(model_key) not in pool.models:
+        st.session_state[model_key] = pool.models[0]
+    model = nav[4].selectbox("Model", pool.models, key=model_key, format_func=short_model_name,
+                             label_visibility="collapsed", help="The model shown in the scatter")
     if st.session_state.get(SCREEN_KEY) not in SCREENS:
         st.session_state[SCREEN_KEY] = "720"
-    screen = nav[4].selectbox("Screen", list(SCREENS), key=SCREEN_KEY, format_func=lambda h: f"{h}p",
+    screen = nav[5].selectbox("Screen", list(SCREENS), key=SCREEN_KEY, format_func=lambda h: f"{h}p",
+                              label_visibility="collapsed",
                               help="The projector's height: the figures are sized to fit it without scrolling.")
     height = SCREENS[screen]
+    st.markdown(_css(height), unsafe_allow_html=True)
     st.query_params.update({**query_for(True, index), "screen": screen})
 
     metric, defaults = DYNAMICS_DEFAULTS[kind]
@@ -105,7 +125,7 @@ def _screen(pool: Pool, kind: str) -> None:
         error_box(err, "Computing the trajectory")
         return
     frames = step.frame_indices(len(traj.frames))
-    text, figure = st.columns([1, 2.1], gap="medium")
+    text, figure = st.columns([1.15, 2], gap="medium")
     with text:
         st.markdown(f"### {step.title}")
         st.markdown(step.text)
@@ -116,20 +136,20 @@ def _screen(pool: Pool, kind: str) -> None:
             slider_key = f"w:present_frame_{kind}_{index}"
             if st.session_state.get(slider_key) not in labels:
                 st.session_state[slider_key] = traj.frames[step.start_index(len(traj.frames))].label
-            chosen = st.select_slider(f"{traj.parameter} — the one time control: figure and numbers follow it",
-                                      labels, key=slider_key)
+            chosen = st.select_slider(f"{traj.parameter} (drives the figure and the numbers)", labels,
+                                      key=slider_key)
             frame_index = frames[labels.index(chosen)]
         else:
             frame_index = frames[0]
-            st.caption(f"Shown: {traj.frames[frame_index].label}")
-    frame = traj.frames[frame_index]
-    plot_height = 400 if height == 720 else 640
+            st.markdown(f"Shown: **{traj.frames[frame_index].label}**")
+        frame = traj.frames[frame_index]
+        models = [m for m in traj.models if m in frame.scores]
+        if step.statistics:  # scores and ranks are the ranking chart's, of the same frame
+            table = frame_statistics(frame, models, step.statistics, model_label=short_model_name,
+                                     score_and_rank=False).T
+            st.dataframe(table, width="stretch", key=f"present_stats_{kind}", row_height=28)
     with figure:
-        _figure(pool, traj, frame_index, model, metric, step, plot_height)
-    models = [m for m in traj.models if m in frame.scores]
-    table = frame_statistics(frame, models, step.statistics, score_label=metric_label(metric),
-                             model_label=short_model_name)
-    st.dataframe(table, width="stretch", key=f"present_stats_{kind}")
+        _figure(pool, traj, frame_index, model, metric, step, FIGURE_HEIGHTS[height])
 
 
 def _figure(pool: Pool, traj, frame_index: int, model: str, metric: str, step, plot_height: int) -> None:
@@ -148,7 +168,7 @@ def _figure(pool: Pool, traj, frame_index: int, model: str, metric: str, step, p
         if all("mean_gram" in x for x in q):
             scale = rms_norm(q[0]["class_mean_norms"])
             views = [etf_view(x["mean_gram"], x["class_mean_norms"], scale=scale) for x in q]
-            left, right = st.columns([1, 1])
+            left, right = st.columns([1, 1.1])
             left.plotly_chart(etf_figure(views[frame_index], pool.class_names, extent=etf_extent(views),
                                          title=f"{short_model_name(model)} at {frame.label}", height=plot_height),
                               width="stretch", key="present_etf")
@@ -159,7 +179,7 @@ def _figure(pool: Pool, traj, frame_index: int, model: str, metric: str, step, p
             return
     fig = dynamics_figure(view.positions, pool.labels, pool.class_names, view.scores, view.ranks,
                           centres=view.centres, frame_names=view.frame_names, colors=colors, metric_label=label,
-                          scatter_title=f"{short_model_name(model)} — {view.projection} · {frame.label}",
+                          scatter_title=f"{short_model_name(model)} · {frame.label}",
                           race=view.race)
     fig = still_frame(fig, frame_index)
     fig.update_layout(height=plot_height)

@@ -119,13 +119,12 @@ SCRIPTS: dict[str, Script] = {
               r" \;\propto\; (1-t)^2"),
              frames=(0.0, 1.0), start=0.0, statistics=("nc1", "nc4_ncc_accuracy")),
         Step("NC2 — the means spread into a simplex ETF",
-             "Now the class means also move to their nearest simplex equiangular tight frame: equal lengths and "
-             "equal, maximal angles. Right: the means on the simplex's Coxeter plane, where the ideal ETF is a "
-             "regular polygon (a decagon for 10 classes); at t = 1 every mean sits on its vertex.",
-             (r"\|\tilde\mu_c\| = \|\tilde\mu_{c'}\|, \qquad "
-              r"\cos\angle(\tilde\mu_c, \tilde\mu_{c'}) = -\frac{1}{C-1} \quad (c \neq c')",
-              r"\tilde\mu_c = \mu_c - \frac{1}{C}\sum_{k}\mu_k"),
-             frames=(0.0, 1.0), start=1.0, statistics=("etf_distance", "nc2_equinorm", "nc2_equiangular"),
+             "Now the class means also move to their nearest simplex ETF: equal lengths, equal and maximal "
+             "angles. On the simplex's Coxeter plane (right) the ideal ETF is a regular polygon — a decagon for "
+             "10 classes — and at t = 1 every mean sits on its vertex.",
+             (r"\cos\angle(\tilde\mu_c, \tilde\mu_{c'}) = -\frac{1}{C-1} \;\; (c \neq c')",
+              r"\|\tilde\mu_c\| = \|\tilde\mu_{c'}\|, \quad \tilde\mu_c = \mu_c - \frac{1}{C}\sum_{k}\mu_k"),
+             frames=(0.0, 1.0), start=1.0, statistics=("etf_distance", "nc2_equiangular"),
              params=MappingProxyType({"to_etf": True}), figure="etf"),
         Step("NC3 — the classifier lines up with the means",
              "In a collapsed network the last layer's weight vectors point along the class means (self-duality). "
@@ -300,9 +299,9 @@ def frame_rank_text(frame: Any, model: str) -> str:
 
 
 def frame_statistics(frame: Any, models: list[str], statistics: tuple[str, ...], score_label: str = "score",
-                     model_label=lambda m: m) -> "pd.DataFrame":
-    """One frame's numbers as text, rows = ``statistics`` (labelled by :data:`STATISTIC_LABELS`) then the
-    score and the rank, columns = models (``model_label``'d): everything read from this one frame."""
+                     model_label=lambda m: m, score_and_rank: bool = True) -> "pd.DataFrame":
+    """One frame's numbers as text, rows = ``statistics`` (labelled by :data:`STATISTIC_LABELS`) then, with
+    ``score_and_rank``, the score and the rank; columns = models (``model_label``'d): all read from this frame."""
     import pandas as pd
 
     rows = {}
@@ -310,6 +309,7 @@ def frame_statistics(frame: Any, models: list[str], statistics: tuple[str, ...],
         rows[STATISTIC_LABELS.get(key, key)] = {
             model_label(m): format_statistic((frame.quantities.get(m) or {}).get(key),
                                              zero_text=ZERO_TEXT.get(key, "0 (collapsed)")) for m in models}
-    rows[score_label] = {model_label(m): format_statistic(frame.scores.get(m), zero_text="0") for m in models}
-    rows["rank"] = {model_label(m): frame_rank_text(frame, m) for m in models}
+    if score_and_rank:
+        rows[score_label] = {model_label(m): format_statistic(frame.scores.get(m), zero_text="0") for m in models}
+        rows["rank"] = {model_label(m): frame_rank_text(frame, m) for m in models}
     return pd.DataFrame(rows).T

@@ -123,3 +123,4 @@ def test_frame_statistics_reads_one_frame_with_ranks_and_ties():
     assert list(table.index) == ["NC1 ↓", "LogME", "rank"]
     assert table.loc["NC1 ↓", "a"] == "0 (collapsed)" and table.loc["NC1 ↓", "b"] == "0.5"
     assert table.loc["rank", "b"] == "2–3 of 3 (≈)"
+    assert list(frame_statistics(frame, ["a"], ("nc1",), score_and_rank=False).index) == ["NC1 ↓"]

@@ -201,7 +201,7 @@ def etf_figure(view: EtfView, class_names: Sequence[str], *, extent: float | Non
                                  text=names, textposition="top center",
                                  hovertemplate="mean of <b>%{text}</b><extra></extra>"))
         axis = dict(range=[-extent, extent], zeroline=False, showticklabels=False)
-        fig.update_xaxes(title=f"{view.plane}, axis 1 (means ÷ their RMS norm)", **axis)
+        fig.update_xaxes(title=f"{view.plane.split(' of ')[0]}, axis 1", **axis)
         fig.update_yaxes(title="axis 2", scaleanchor="x", scaleratio=1, **axis)
     else:
         edges_x, edges_y, edges_z = [], [], []
@@ -224,7 +224,8 @@ def etf_figure(view: EtfView, class_names: Sequence[str], *, extent: float | Non
         axis = dict(range=[-extent, extent], showticklabels=False, title="")
         fig.update_layout(scene=dict(xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="cube"))
     fig = base_layout(fig, title or f"Class means and the ideal simplex ETF — {view.plane}", height=height)
-    fig.update_layout(legend=dict(orientation="h", x=0, y=-0.02, yanchor="top", xanchor="left"),
+    fig.update_layout(legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom", xanchor="left"),
+                      margin=dict(l=40, r=20, t=90, b=40),
                       meta={"shown_fraction": view.shown_fraction, "classes": list(view.classes)})
     return fig
 
