@@ -516,6 +516,7 @@ def rank_models(
     n_jobs: int = 1,
     resamples: int | Resampling | None = None,
     groundtruth_n: Mapping[str, int] | None = None,
+    executor: str | None = None,
 ) -> RankingTable:
     """Score every model of a pool with every metric and rank them.
 
@@ -553,6 +554,10 @@ def rank_models(
         :meth:`RankingTable.noise_groups`) and, with ground truth, ``tau_intervals``.
     groundtruth_n : ``{model: test samples}`` behind each accuracy, so τ's interval includes the ground
         truth's binomial noise.
+    executor : None (default: in this process, ``n_jobs`` threads) or a Ray cluster address — ``"ray"``,
+        ``"ray://HOST:PORT"``, ``"ray=auto"`` (:mod:`transvis.cluster`, the optional ``ray`` extra): one task
+        per model, its statistics computed where its features are; the table is the serial path's (scores
+        equal to 1e-12). ``n_jobs`` is then unused and ``stats_cache`` neither read nor filled.
 
     A metric needing source probabilities is *skipped* (with the reason) for a model that has none.
     Unknown metric names, parameters or variants raise a ``ValueError`` before anything is computed.
@@ -577,7 +582,15 @@ def rank_models(
                             resampling=resampling)
 
     with thread_limit(blas_threads, torch=False):  # BLAS/OpenMP only, as documented
-        if jobs == 1:
+        if executor is not None:
+            from transvis.cluster import map_models
+
+            scored = map_models(executor, _score_model, models, features_by_model,
+                                {model: {"extra_params": model_params.get(model, {})} for model in models},
+                                dict(specs=specs, metric_params=metric_params, stats_cache=None, backend=backend,
+                                     device=device, on_error=on_error, resampling=resampling),
+                                blas_threads=blas_threads if blas_threads is not None else 1)
+        elif jobs == 1:
             scored = [score(model) for model in models]
         else:
             scored = _score_in_threads(score, models, jobs)
