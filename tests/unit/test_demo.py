@@ -231,7 +231,9 @@ def test_the_app_pool_serves_persisted_trajectories_for_equal_requests_only(tmp_
     assert precomputed_trajectory(pool, "collapse", "logme", {"to_etf": True}) is None
     assert precomputed_trajectory(pool, "collapse", "sfda", {}) is None
     assert precomputed_trajectory(pool, "collapse", "logme", {"no_such_parameter": 1}) is None
-    ped = precomputed_trajectory(pool, "ped", "sfda", {"exit_ratio": 0.5, "time_step": 0.1, "max_steps": 6})
+    from transvis.app_defaults import DYNAMICS_DEFAULTS
+
+    ped = precomputed_trajectory(pool, "ped", "sfda", dict(DYNAMICS_DEFAULTS["ped"][1]))  # the PED page's request
     assert ped is not None and ped.metric == "sfda"
 
 
