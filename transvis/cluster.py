@@ -163,3 +163,115 @@ def map_models(address: str, fn: Callable, models: Sequence[str], items: Mapping
         cause = getattr(first_error, "cause", None)
         raise (cause if isinstance(cause, Exception) else first_error)
     return results
+
+
+@dataclass
+class ClusterExtraction:
+    """What :func:`extract_on_cluster` did, per model (pool order kept in ``keys``).
+
+    keys : ``{model: store key}`` of every model whose features are in the store now.
+    resumed : models found in the store before any task ran (not recomputed).
+    extracted : models a task extracted and stored in this run.
+    retried : ``{model: attempts}`` for tasks Ray ran more than once (a worker died mid-task).
+    failed : ``{model: "ErrorType: message"}``; never fatal for the pool.
+    """
+
+    keys: dict[str, str]
+    resumed: list[str]
+    extracted: list[str]
+    retried: dict[str, int]
+    failed: dict[str, str]
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is in the pinned stack
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def _extract_one(model_id: str, dataset, cache_dir, attempts_dir: str, options: Mapping[str, Any]):
+    """One model's features into the store (a Ray task). Records this attempt (a file named by a fresh id,
+    holding this worker's PID) so the driver can count retries; returns ``(store key, extracted here?)``."""
+    import uuid
+    from pathlib import Path
+
+    from transvis.pipeline import feature_key_parts, get_features
+    from transvis.store import FeatureStore
+
+    folder = Path(attempts_dir) / _safe_name(model_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / uuid.uuid4().hex).write_text(str(os.getpid()))
+    store = FeatureStore(cache_dir)
+    device = "cuda" if _cuda_available() else "cpu"
+    _, from_cache = get_features(model_id, dataset, store=store, device=device, progress=False,
+                                 cache_dir=cache_dir, **options)
+    parts = feature_key_parts(model_id, dataset, input_size=options.get("input_size"), cache_dir=cache_dir)
+    return store.key_of(parts), not from_cache
+
+
+def _safe_name(model_id: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in model_id)
+
+
+def extract_on_cluster(address: str, model_ids: Sequence[str], dataset, *, cache_dir=None,
+                       input_size=None, batch_size: int = 64, max_retries: int = MAX_RETRIES,
+                       attempts_dir: str | os.PathLike | None = None) -> ClusterExtraction:
+    """Every model's pre-logits features of ``dataset`` into the feature store, one Ray task per model.
+
+    The store lives at ``cache_dir`` (default: ``TRANSVIS_CACHE`` as each worker sees it): on a multi-node
+    cluster a path every node mounts at the same place. Models already stored are *resumed*: no task runs
+    for them. Each task writes with the store's atomic put, so a worker killed mid-task leaves no entry and
+    Ray re-runs the task (up to ``max_retries`` times); the driver receives store keys, never feature
+    matrices. A task asks for one GPU where the cluster has GPUs (extraction then runs on CUDA), else one
+    CPU. A model that fails is recorded in ``failed`` and the others carry on. ``attempts_dir``: where
+    tasks note their attempts (default: a fresh folder under the store's temp space).
+    """
+    import tempfile
+    from pathlib import Path
+
+    from transvis.pipeline import feature_key_parts
+    from transvis.store import FeatureStore
+
+    ray = connect(address)
+    store = FeatureStore(cache_dir)
+    keys: dict[str, str] = {}
+    resumed, todo = [], []
+    for model_id in model_ids:
+        key = store.key_of(feature_key_parts(model_id, dataset, input_size=input_size, cache_dir=cache_dir))
+        if store.get(key) is not None:  # verified: a damaged entry is recomputed
+            keys[model_id] = key
+            resumed.append(model_id)
+        else:
+            todo.append(model_id)
+    own_attempts_dir = attempts_dir is None
+    if own_attempts_dir:
+        store.root.mkdir(parents=True, exist_ok=True)
+        attempts_dir = tempfile.mkdtemp(prefix="cluster-attempts-", dir=store.root.parent)
+    gpus = 1 if ray.cluster_resources().get("GPU", 0) > 0 else 0
+    remote = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=max_retries, retry_exceptions=False)(_extract_one)
+    dataset_ref = ray.put(dataset)
+    options = {"input_size": input_size, "batch_size": batch_size}
+    refs = {m: remote.remote(m, dataset_ref, cache_dir, str(attempts_dir), options) for m in todo}
+    extracted, failed = [], {}
+    for model_id, ref in refs.items():
+        try:
+            key, _ = ray.get(ref)
+            keys[model_id] = key
+            extracted.append(model_id)
+        except Exception as err:  # recorded, never fatal for the pool
+            cause = getattr(err, "cause", None) or err
+            failed[model_id] = f"{type(cause).__name__}: {cause}"
+    retried = {}
+    for model_id in todo:
+        folder = Path(attempts_dir) / _safe_name(model_id)
+        attempts = len(list(folder.iterdir())) if folder.is_dir() else 0
+        if attempts > 1:
+            retried[model_id] = attempts
+    if own_attempts_dir:
+        import shutil
+
+        shutil.rmtree(attempts_dir, ignore_errors=True)
+    keys = {m: keys[m] for m in model_ids if m in keys}
+    return ClusterExtraction(keys=keys, resumed=resumed, extracted=extracted, retried=retried, failed=failed)
