@@ -78,6 +78,8 @@ def _features_for(args) -> dict:
             print(f"{name}: {features.n_samples}x{features.n_dims} "
                   f"({'cached' if from_store[name] else 'extracted'})", file=sys.stderr)
         return out
+    if getattr(args, "cluster", None) and layers is None:  # workers extract into the store; read back below
+        _cluster_extract(args.cluster, model_ids, dataset, input_size, args.batch_size)
     out = {}
     for model_id in model_ids:
         by_name, cached = features_by_name(model_id, dataset, layers=layers, **common)
@@ -195,7 +197,7 @@ def cmd_rank(args, *, with_groundtruth=True) -> int:
     groundtruth, source, sizes = _groundtruth(args, features_by_model) if with_groundtruth else (None, None, None)
     table = rank_models(features_by_model, metrics, groundtruth=groundtruth, groundtruth_n=sizes,
                         backend=args.backend, n_jobs=getattr(args, "jobs", 1),
-                        resamples=getattr(args, "resamples", 0) or None)
+                        resamples=getattr(args, "resamples", 0) or None, executor=getattr(args, "cluster", None))
     _print_table(table, metrics)
     for model, metric, reason in table.skipped:
         print(f"skipped {metric} for {model}: {reason}", file=sys.stderr)
@@ -214,6 +216,10 @@ def cmd_rank(args, *, with_groundtruth=True) -> int:
 
 
 def cmd_extract(args) -> int:
+    if getattr(args, "cluster", None) and not getattr(args, "layers", None):
+        model_ids = _model_ids(args.models)
+        _cluster_extract(args.cluster, model_ids, _dataset(args), _input_size(args, model_ids), args.batch_size)
+        return 0
     _features_for(args)
     return 0
 
@@ -289,6 +295,9 @@ def _add_source_args(p, *, models_required=False):
     p.add_argument("--progress", action="store_true", help="show a progress bar while extracting")
     p.add_argument("--layers", help="also intermediate layers (timm forward_intermediates taps, globally pooled): "
                                     "'all' or tap indices like 1,-1; each is ranked as <model>@tap<i>")
+    p.add_argument("--cluster", help="extract and score on Ray (optional extra): 'ray' (local, started on demand), "
+                                     "'ray://HOST:PORT' or 'ray=auto' (a running cluster; README: Many models, "
+                                     "many machines)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -348,3 +357,19 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:  # every user-facing error in transvis is a ValueError with the fix in it
         print(f"transvis: error: {err}", file=sys.stderr)
         return 2
+
+
+def _cluster_extract(address, model_ids, dataset, input_size, batch_size) -> None:
+    """``--cluster``: one Ray task per model writes its features into the store; prints each resumed,
+    extracted, retried and failed model (the features are then read from the store as usual)."""
+    from transvis.cluster import extract_on_cluster
+
+    run = extract_on_cluster(address, model_ids, dataset, input_size=input_size, batch_size=batch_size)
+    for model_id in run.resumed:
+        print(f"{model_id}: resumed (already in the store, not recomputed)", file=sys.stderr)
+    for model_id in run.extracted:
+        print(f"{model_id}: extracted on the cluster", file=sys.stderr)
+    for model_id, attempts in run.retried.items():
+        print(f"{model_id}: retried (a worker died; {attempts} attempts)", file=sys.stderr)
+    for model_id, reason in run.failed.items():
+        print(f"FAILED extraction for {model_id}: {reason}", file=sys.stderr)

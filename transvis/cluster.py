@@ -32,8 +32,9 @@ MAX_RETRIES = 3
 """How many times Ray re-runs a task whose worker process died (a killed worker, a lost node)."""
 
 
-class ClusterUnreachable(ConnectionError):
-    """The cluster address does not answer (or Ray is not installed); the message says what to do."""
+class ClusterUnreachable(ConnectionError, ValueError):
+    """The cluster address does not answer (or Ray is not installed); the message says what to do. A
+    ``ValueError`` too, as every user-facing error in transvis (the CLI prints it and exits 2)."""
 
 
 @dataclass(frozen=True)

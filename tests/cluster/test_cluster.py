@@ -1,6 +1,7 @@
 """transvis.cluster: rank_models(executor="ray") gives the serial table; addresses; fast unreachable error;
 Ray stays unimported without the switch."""
 
+import json
 import subprocess
 import sys
 import time
@@ -67,3 +68,41 @@ def test_ray_records_a_failing_model_and_raises_it_with_on_error_raise(local_ray
     assert through_ray.failed == serial.failed
     with pytest.raises(ValueError):
         rank_models(pool, ["logme"], backend="numpy", executor="ray", on_error="raise")
+
+
+def _npz_pool(tmp_path, n_models=3):
+    pool, _ = _relu_pool(n_models=n_models)
+    paths = []
+    for name, fs in pool.items():
+        path = tmp_path / f"{name}.npz"
+        np.savez(path, features=fs.features, labels=fs.labels)
+        paths.append(str(path))
+    return paths
+
+
+def test_cli_score_with_cluster_prints_the_serial_scores(local_ray, tmp_path):
+    from transvis.cli import main
+
+    paths = _npz_pool(tmp_path)
+    args = ["score", "--features", *paths, "--metrics", "logme,hscore", "--backend", "numpy"]
+    assert main([*args, "--json", str(tmp_path / "serial.json")]) == 0
+    assert main([*args, "--cluster", "ray", "--json", str(tmp_path / "ray.json")]) == 0
+
+    serial = json.loads((tmp_path / "serial.json").read_text())["models"]
+    through_ray = json.loads((tmp_path / "ray.json").read_text())["models"]
+    assert [e["model"] for e in serial] == [e["model"] for e in through_ray] == ["model-0", "model-1", "model-2"]
+    assert [e["ranks"] for e in serial] == [e["ranks"] for e in through_ray]
+    np.testing.assert_allclose([list(e["scores"].values()) for e in through_ray],
+                               [list(e["scores"].values()) for e in serial], rtol=1e-12)
+
+
+def test_cli_cluster_with_an_unreachable_address_exits_2_naming_the_fix(tmp_path, capsys, monkeypatch):
+    ray = pytest.importorskip("ray", reason=RAY_MISSING)
+    from transvis.cli import main
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    start = time.monotonic()
+    code = main(["score", "--features", *_npz_pool(tmp_path, 2), "--metrics", "logme",
+                 "--cluster", "ray://127.0.0.1:9"])
+    assert code == 2 and time.monotonic() - start < 10
+    assert "no Ray cluster answers at ray://127.0.0.1:9" in capsys.readouterr().err
