@@ -106,3 +106,18 @@ def test_cli_cluster_with_an_unreachable_address_exits_2_naming_the_fix(tmp_path
                  "--cluster", "ray://127.0.0.1:9"])
     assert code == 2 and time.monotonic() - start < 10
     assert "no Ray cluster answers at ray://127.0.0.1:9" in capsys.readouterr().err
+
+
+def test_a_seven_model_demo_pool_with_noise_and_groundtruth_ranks_the_same_through_ray(local_ray):
+    from transvis.demo import synthetic_demo
+    from transvis.metrics import default_metrics
+
+    demo = synthetic_demo(n_models=7, seed=3)
+    kwargs = dict(groundtruth=demo.groundtruth["ncm_heldout"], resamples=3, backend="numpy", blas_threads=1)
+    serial = rank_models(demo.features, default_metrics(), **kwargs)
+    through_ray = rank_models(demo.features, default_metrics(), executor="ray", **kwargs)
+    _assert_same_tables(serial, through_ray, exact=False)
+    assert serial.weighted_tau == pytest.approx(through_ray.weighted_tau, rel=1e-12, nan_ok=True)
+    for metric, noise in serial.noise.items():  # the subsets' replicates, computed in the tasks, agree too
+        for model, values in noise.replicates.items():
+            np.testing.assert_allclose(through_ray.noise[metric].replicates[model], values, rtol=1e-12)
