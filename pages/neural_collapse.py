@@ -184,7 +184,7 @@ face = {m: table.results["face"][m] for m in models if m in table.results["face"
 stats = pd.DataFrame({q: {m: nc[m].get(q) for m in models} for q in QUANTITIES}).astype(float)
 for q in FACE:
     stats[q] = pd.Series({m: (face[m].score if q == "face" else face[m].trace.get(q)) for m in face}, dtype=float)
-st.plotly_chart(small_multiples_bars(stats, colors, titles={**QUANTITIES, **FACE}), width="stretch",
+st.plotly_chart(small_multiples_bars(stats, colors, titles={**QUANTITIES, **FACE}, cols=5), width="stretch",
                 key="nc_bars")
 detail = detail_model(pool, "w:nc_detail_model", "Class-mean geometry of", nc, widths=(3, 2))
 if detail is not None:

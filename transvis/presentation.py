@@ -189,8 +189,8 @@ SCRIPTS: dict[str, Script] = {
         Step("ConfMix — the self-challenge",
              "Every sample slides towards the mean of the other classes, the further the less sure the first pass "
              "was about it (weight 1 − p_i). Slide t from 0 to 1.",
-             (r"x_i(t) = x_i + t\,\big(x_i^{\mathrm{mix}} - x_i\big), \qquad "
-              r"x_i^{\mathrm{mix}} = p_i\,x_i + (1-p_i)\,\bar\mu_{-y_i}",),
+             (r"x_i(t) = x_i + t\,\big(x_i^{\mathrm{mix}} - x_i\big)",
+              r"x_i^{\mathrm{mix}} = p_i\,x_i + (1-p_i)\,\bar\mu_{-y_i}"),
              frames=(0.0, 1.0), start=0.0, statistics=("t",)),
         Step("The self-challenged score is SFDA",
              "At t = 1 the LDA is scored on the mixed features: that is the SFDA score. Models whose classes "
@@ -208,8 +208,8 @@ SCRIPTS: dict[str, Script] = {
         Step("One step: overlapping classes push apart",
              "Every class moves rigidly away from the classes it overlaps, and the energy falls. Step through the "
              "frames: one PED step each.",
-             (r"\Delta_i = \sum_{j \neq i} \min\!\big(\tfrac12 \Delta t^{2} k F_{ij},\, F_{ij}\big)\,"
-              r"\frac{\mu_i - \mu_j}{\|\mu_i - \mu_j\|}",),
+             (r"s_{ij} = \min\!\big(\tfrac12 \Delta t^{2} k F_{ij},\, F_{ij}\big)",
+              r"\Delta_i = \sum_{j \neq i} s_{ij}\, \frac{\mu_i - \mu_j}{\|\mu_i - \mu_j\|}"),
              frames=(0.0, 1.0), start=0.0, statistics=("potential_energy", "position_change")),
         Step("When to stop: the exit ratio",
              "A step is applied only while it moves the classes by more than the exit ratio times the first step. "
