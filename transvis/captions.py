@@ -2,7 +2,7 @@
 
 Every sentence here is computed from the numbers it describes (UI-free, unit-tested): a page shows
 :func:`trajectory_caption` under its animation ("Spread pushed every sample 30 % further from its class
-centre; LogME fell for every model (by 0.12–0.31); the order held except a and b, which swapped within
+centre; LogME fell for every model (by 0.12–0.31); the order held except that b passed a, within
 noise."). Order changes are told only as far as the trajectory's noise supports them: an overtake is one the
 frames announced beyond noise (``Frame.overtakes``, net over the trajectory), every other change of the
 displayed order between the first and last frame is "within noise" (or a float tie where no noise was
@@ -88,7 +88,7 @@ def net_overtakes(traj) -> list[tuple[str, str]]:
 def order_sentence(traj) -> str:
     """How the ranking moved from the first to the last frame, as far as the noise supports it.
 
-    "the order held", "the order held except a and b, which swapped within noise", or "a overtook b beyond
+    "the order held", "the order held except that b passed a, within noise", or "a overtook b beyond
     noise" (net overtakes, :func:`net_overtakes`), plus the within-noise swaps of the displayed order."""
     higher = bool(getattr(traj, "higher_is_better", True))
     noise = getattr(traj, "noise", None)
@@ -101,11 +101,13 @@ def order_sentence(traj) -> str:
                if a in before and b in before and before[a] > before[b] and after[a] < after[b]
                and frozenset((a, b)) not in decided]
     how = "within noise" if noise is not None else "between float-tied scores"
-    within = [f"{_short(b)} and {_short(a)}" for a, b in swapped]
-    within_text = (f"{within[0]}, which swapped {how}" if len(within) == 1 else
-                   f"{_listed(within)}, which swapped {how}")
+    passed_within: dict[str, list[str]] = {}
+    for a, b in swapped:
+        passed_within.setdefault(a, []).append(_short(b))
+    within = [f"{_short(a)} passed {_listed(losers)}" for a, losers in passed_within.items()]
+    within_text = f"{_listed(within)}, {how}"
     if not beyond:
-        return "the order held" + (f" except {within_text}" if within else "")
+        return "the order held" + (f" except that {within_text}" if within else "")
     suffix = " beyond noise" if noise is not None else " (noise not estimated)"
     passed: dict[str, list[str]] = {}
     for a, b in beyond:
@@ -116,7 +118,7 @@ def order_sentence(traj) -> str:
         text += f"; {len(told) - MAX_LISTED} more model(s) moved up"
     text += suffix
     if within:
-        text += f"; {_listed(within)} swapped {how}"
+        text += f"; {within_text}"
     return text
 
 
@@ -345,7 +347,7 @@ def trajectory_caption(traj, metric_label: str, model: str | None = None) -> str
     """One line for under the animation: what moved; how the metric changed; how the order changed (only
     as far as the noise supports). E.g. "Spread pushed every sample 30 % further from its class centre and
     Attract pulled the class centres 30 % closer together; LogME fell for every model (by 0.1–0.3); the order
-    held except a and b, which swapped within noise."."""
+    held except that b passed a, within noise."."""
     parts = [movement_sentence(traj, model), score_sentence(traj, metric_label), order_sentence(traj)]
     text = "; ".join(p for p in parts if p)
     return text[:1].upper() + text[1:] + "."

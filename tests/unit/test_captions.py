@@ -86,7 +86,7 @@ def test_a_within_noise_swap_is_told_as_the_order_holding(kind):
     traj = _kind(kind, WITHIN, _noise(WITHIN, 0.5))
     assert traj.frames[-1].overtakes == []  # the frames announced nothing
     caption = trajectory_caption(traj, "LogME")
-    assert "the order held except b and c, which swapped within noise" in caption
+    assert "the order held except that c passed b, within noise" in caption
     assert "overtook" not in caption
     assert caption.endswith(".") and caption[0].isupper()
 
