@@ -77,6 +77,7 @@ def _features_for(args) -> dict:
         for name, features in out.items():
             print(f"{name}: {features.n_samples}x{features.n_dims} "
                   f"({'cached' if from_store[name] else 'extracted'})", file=sys.stderr)
+            _check_every_class_read(name, features)
         return out
     if getattr(args, "cluster", None) and layers is None:  # workers extract into the store; read back below
         _cluster_extract(args.cluster, model_ids, dataset, input_size, args.batch_size)
@@ -89,8 +90,49 @@ def _features_for(args) -> dict:
         note = skipped_note(next(iter(by_name.values())))
         if note:
             print(f"{model_id}: {note}", file=sys.stderr)
+        for name, features in by_name.items():
+            _check_every_class_read(name, features)
         out.update(by_name)
     return out
+
+
+class NothingScored(RuntimeError):
+    """Every metric failed or was skipped for every model: the command exits 1 (the table is still shown)."""
+
+
+def _check_every_class_read(name: str, features) -> None:
+    """Refuse features in which a class of the dataset has no sample (every image of it unreadable): every
+    metric would fail on the gap in the labels. The message names the classes and the fix."""
+    import numpy as np
+
+    present = set(np.unique(features.labels).tolist())
+    missing = [c for i, c in enumerate(features.class_names) if i not in present]
+    if missing:
+        raise ValueError(
+            f"{name}: no image of class{'es' if len(missing) > 1 else ''} {', '.join(map(repr, missing[:5]))} "
+            "could be read (see the unreadable images above); replace those files or remove the class folder.")
+
+
+def feature_file_names(paths: list[str], model_ids: list[str | None]) -> list[str]:
+    """One distinct row name per ``--features`` file: its recorded model id, else its stem; where two files
+    would share a name (``d1/x.npz``, ``d2/x.npz``) both become ``<parent folder>/<stem>`` (with the model id,
+    ``<model id> (<parent>/<stem>)``). The same file given twice is an error."""
+    resolved = [str(Path(p).expanduser().resolve()) for p in paths]
+    twice = sorted({p for p in paths if resolved.count(str(Path(p).expanduser().resolve())) > 1})
+    if twice:
+        raise ValueError(f"--features names {', '.join(twice)} more than once; give each file once.")
+    base = [mid or Path(p).stem for p, mid in zip(paths, model_ids)]
+    names = []
+    for p, mid, name in zip(paths, model_ids, base):
+        if base.count(name) > 1:
+            where = f"{Path(p).expanduser().resolve().parent.name}/{Path(p).stem}"
+            name = f"{mid} ({where})" if mid else where
+        names.append(name)
+    clash = sorted({n for n in names if names.count(n) > 1})
+    if clash:
+        raise ValueError(f"--features: several files would be named {', '.join(clash)}; rename the files so "
+                         "their folder/stem differ.")
+    return names
 
 
 def _layers(spec: str | None):
@@ -186,10 +228,9 @@ def cmd_rank(args, *, with_groundtruth=True) -> int:
     else:
         metrics = _split(args.metrics)
     if getattr(args, "features", None):
-        features_by_model = {}
-        for path in args.features:
-            fs = load_feature_npz(path)
-            features_by_model[fs.model_id or Path(path).stem] = fs
+        loaded = [load_feature_npz(path) for path in args.features]
+        names = feature_file_names(args.features, [fs.model_id for fs in loaded])
+        features_by_model = dict(zip(names, loaded))
     else:
         if not args.dataset or not args.models:
             raise ValueError("pass --features FILE.npz, or --dataset and --models.")
@@ -203,6 +244,10 @@ def cmd_rank(args, *, with_groundtruth=True) -> int:
         print(f"skipped {metric} for {model}: {reason}", file=sys.stderr)
     for model, metric, reason in table.failed:
         print(f"FAILED {metric} for {model}: {reason}", file=sys.stderr)
+    if not table.scores.notna().to_numpy().any():
+        raise NothingScored(
+            f"no metric could score any model ({len(table.failed)} failed, {len(table.skipped)} skipped; "
+            "the reasons are above): fix the features or the dataset, or choose other --metrics.")
     if groundtruth:
         print(f"\nweighted Kendall tau against {source}" + (" [95% interval]:" if table.tau_intervals else ":"))
         for metric, tau in table.weighted_tau.items():
@@ -301,7 +346,8 @@ def _add_source_args(p, *, models_required=False):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="transvis", description="Transferability estimation, made visible.")
+    parser = argparse.ArgumentParser(prog="transvis", description="Transferability estimation, made visible.",
+                                     epilog="--debug (anywhere on the line): show the traceback of a failure.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("rank", help="models x metrics table, ranks and weighted tau against ground truth")
@@ -351,12 +397,66 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command. Every failure is one line on stderr and a non-zero exit status: 2 for a user error
+    (a ``ValueError``, which names the fix), 1 for anything else (an OS error, a broken file, a bug), 130 on
+    Ctrl-C. ``--debug`` (anywhere on the line) shows the traceback instead."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    args = build_parser().parse_args([a for a in argv if a != "--debug"])
     try:
+        _check_arguments(args)
         return args.func(args)
-    except ValueError as err:  # every user-facing error in transvis is a ValueError with the fix in it
-        print(f"transvis: error: {err}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print("transvis: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001 - the one place every failure becomes a message
+        if debug:
+            raise
+        print(f"transvis: error: {error_line(err)}", file=sys.stderr)
+        return 2 if isinstance(err, ValueError) else 1
+
+
+MAX_ERROR_CHARS = 1200
+
+
+def error_line(err: BaseException) -> str:
+    """``err`` as one line for a terminal: a ValueError's own message (it names the fix); an OSError as
+    "<reason>: <path>"; anything else prefixed with its type. Newlines (a state-dict mismatch lists its keys
+    on several) are joined with " | " so nothing is cut; very long messages end in "...". Ends with the
+    ``--debug`` hint for errors that are not the user's."""
+    if isinstance(err, OSError) and err.strerror:
+        where = f": {err.filename}" if err.filename else ""
+        text = f"{err.strerror}{where} (the operating system refused; check the path, free space and permissions)"
+    else:
+        text = str(err) or type(err).__name__
+        if not isinstance(err, (ValueError, NothingScored)):
+            text = f"{type(err).__name__}: {text}"
+    text = " | ".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
+    if len(text) > MAX_ERROR_CHARS:
+        text = text[:MAX_ERROR_CHARS - 3] + "..."
+    if not isinstance(err, (ValueError, NothingScored)):
+        text += " (run with --debug for the traceback)"
+    return text
+
+
+def _check_arguments(args) -> None:
+    """Refuse arguments that would only fail after minutes of work: ``--json`` must name a file in an
+    existing folder; ``--device`` must be a device torch knows."""
+    out = getattr(args, "json", None)
+    if out:
+        path = Path(out).expanduser()
+        if path.is_dir():
+            raise ValueError(f"--json {out} is a folder; name a file, e.g. {Path(out) / 'ranking.json'}.")
+        if not path.parent.is_dir():
+            raise ValueError(f"--json {out}: the folder {path.parent} does not exist; create it first.")
+    device = getattr(args, "device", None)
+    if device and device != "auto":
+        import torch
+
+        try:
+            torch.device(device)
+        except (RuntimeError, ValueError, TypeError):
+            raise ValueError(f"--device {device!r} is not a device; use auto, cpu, cuda, cuda:1 or mps.") from None
 
 
 def _cluster_extract(address, model_ids, dataset, input_size, batch_size) -> None:

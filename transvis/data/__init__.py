@@ -126,6 +126,9 @@ def _load(source, kind, kwargs):
     if kind in (None, "torchvision") and canonical_torchvision_name(text) is not None and not Path(text).exists():
         return load_torchvision_dataset(text, **kwargs)
     path = Path(text).expanduser()
+    if (path.is_dir() or path.is_file()) and kwargs.get("split") is not None:
+        raise ValueError(f"{path} is a file or folder, which has no splits; drop split={kwargs['split']!r} "
+                         "(--split): put each split in its own folder.")
     if path.is_dir():
         return load_image_folder(path, **kwargs)
     if path.is_file():

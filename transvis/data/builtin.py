@@ -142,8 +142,21 @@ def load_builtin(name: str, **kwargs) -> ArrayImageDataset:
     key = name.strip().lower().replace("_", "-")
     if key in ("fashion-mnist", "fashionmnist"):
         return load_fashion_mnist(**kwargs)
+    if key in ("mnist-5k", "mnist5k", "digits", "sklearn-digits"):
+        _only_split(key, kwargs)
     if key in ("mnist-5k", "mnist5k"):
         return load_mnist_5k(**kwargs)
     if key in ("digits", "sklearn-digits"):
-        return load_digits(**kwargs)
+        return load_digits()
     raise ValueError(f"unknown built-in dataset {name!r}; choose one of {', '.join(BUILTIN_DATASETS)}.")
+
+
+def _only_split(key: str, kwargs: dict) -> None:
+    """``mnist-5k`` and ``digits`` have one split and no options: refuse ``split=...`` (other than "auto",
+    "all" or "test", which it is) and any other keyword with a message instead of a TypeError."""
+    split = kwargs.pop("split", None)
+    if split not in (None, "auto", "all", "test"):
+        raise ValueError(f"{key} has a single split (all its images); drop split={split!r} (--split).")
+    extra = sorted(k for k in kwargs if k != "assets_dir" or key not in ("mnist-5k", "mnist5k"))
+    if extra:
+        raise ValueError(f"{key} takes no option {', '.join(extra)}; drop it.")
