@@ -115,3 +115,14 @@ def test_class_hover_payload_montages_counts_and_unreadable_classes():
     pixels = np.asarray(montage)
     assert montage.size == (112, 112)  # 28-px images scaled 2x into 56-px cells
     assert (pixels[0, 0], pixels[0, 56], pixels[56, 0], pixels[70, 70]) == (60, 70, 255, 255)  # 2 examples, 2 blanks
+
+
+def test_deep_dive_thumbnails_are_at_least_64_px_and_crisp():
+    from transvis.viz.thumbnails import DEEP_DIVE_THUMBNAIL_PX, sample_table
+
+    digit = np.zeros((28, 28), dtype=np.uint8)
+    digit[5:20, 10:14] = 255
+    table = sample_table([0, 1], ["zero", "one"], [1], image_fn=lambda i: digit, thumbnail_size=DEEP_DIVE_THUMBNAIL_PX)
+    image = _decode(table["thumbnail"].iloc[0])
+    assert DEEP_DIVE_THUMBNAIL_PX >= 64 and image.size == (84, 84)  # 28 px scaled exactly 3×
+    assert set(np.unique(np.asarray(image.convert("L")))) == {0, 255}  # nearest neighbour: no blur
