@@ -154,8 +154,13 @@ def test_method_page_defaults_are_persisted_beside_the_default_ranking(tmp_path,
     np.testing.assert_array_equal(sfda.results["sfda"][model].trace["eigenvalues"],
                                   methods["sfda"].results["sfda"][model].trace["eigenvalues"])
     assert sfda.scores.equals(methods["sfda"].scores)
-    # PED's page defaults are the Leaderboard's: taken from the default table, not scored again
-    assert methods["ped"].results["ped"][model] is small_table.results["ped"][model]
+    # a page default equal to the Leaderboard's is taken from the default table, any other is scored again
+    # (PED's page runs at time step 0.2 / exit ratio 0.45 since 394f72b, the Leaderboard at the official 0.1 / 0.5)
+    from transvis.app_defaults import default_params
+    from transvis.demo.ranking_cache import _resolved_params
+
+    same = _resolved_params("ped", METHOD_DEFAULTS["ped"]) == _resolved_params("ped", default_params(["ped"]).get("ped", {}))
+    assert (methods["ped"].results["ped"][model] is small_table.results["ped"][model]) == same
     assert methods["fsp"].results["fsp"][model] is not small_table.results["fsp"][model]  # spread 0.3 ≠ 0.1
     assert "ped" in methods["ped"].noise and "fsp" in methods["fsp"].noise
     with pytest.raises(ValueError, match="no method-page defaults"):
@@ -246,3 +251,14 @@ def test_only_the_default_trajectories_of_a_prepared_demo_are_persisted(tmp_path
     with pytest.raises(ValueError, match="no feature-store keys"):
         demo_module.save_demo_trajectories(keyless, small_trajectories, cache_dir=tmp_path)
     assert not demo_module.demo_trajectories_path(tmp_path).exists()
+
+
+def test_a_method_page_default_equal_to_the_leaderboards_is_not_scored_again(monkeypatch, small_demo, small_table):
+    import transvis.app_defaults
+    from transvis.app_defaults import default_params
+    from transvis.demo import compute_method_rankings
+
+    monkeypatch.setattr(transvis.app_defaults, "METHOD_DEFAULTS", {"ped": dict(default_params(["ped"]).get("ped", {}))})
+    methods = compute_method_rankings(small_demo, small_table)
+    model = next(iter(small_demo.features))
+    assert methods["ped"].results["ped"][model] is small_table.results["ped"][model]
