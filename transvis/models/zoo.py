@@ -203,18 +203,86 @@ def _read_sidecar(entry: ZooEntry, cache_dir) -> dict[str, Any] | None:
         return None
 
 
-def is_prepared(entry: ZooEntry | str, cache_dir: str | os.PathLike | None = None) -> bool:
-    """Whether the converted weights exist and were made from the pinned source with the current converter."""
-    entry = zoo_entry(entry) if isinstance(entry, str) else entry
+def _converted(entry: ZooEntry, cache_dir) -> dict[str, Any] | None:
+    """The sidecar when the converted weights exist, were made from the pinned source with the current
+    converter and have the recorded size (their content not checked yet), else None."""
     meta = _read_sidecar(entry, cache_dir)
-    return (
+    path = entry.weights_path(cache_dir)
+    ok = (
         meta is not None
         and meta.get("format") == ZOO_FORMAT
         and meta.get("source") == entry.source
         and meta.get("wheel_sha256") == entry.wheel_sha256
-        and entry.weights_path(cache_dir).is_file()
-        and entry.weights_path(cache_dir).stat().st_size == meta.get("weights_bytes")
+        and path.is_file()
+        and path.stat().st_size == meta.get("weights_bytes")
     )
+    return meta if ok else None
+
+
+_VERIFIED: dict[tuple[str, int, int, str], bool] = {}
+
+
+def _stamp_path(entry: ZooEntry, cache_dir) -> Path:
+    return zoo_dir(cache_dir) / f".{entry.short_name}.verified.json"
+
+
+def weights_match(entry: ZooEntry | str, cache_dir: str | os.PathLike | None = None) -> bool:
+    """Whether the converted weights file hashes to the sha256 recorded at conversion (``weights_sha256``).
+
+    Hashing a 500 MB file takes seconds, so a match is remembered by (size, mtime in ns, sha256): in memory
+    and in ``<zoo>/.<name>.verified.json``; any write to the file changes its mtime and forces a re-hash."""
+    from .wheels import sha256_file
+
+    entry = zoo_entry(entry) if isinstance(entry, str) else entry
+    meta = _read_sidecar(entry, cache_dir) or {}
+    recorded = meta.get("weights_sha256")
+    path = entry.weights_path(cache_dir)
+    try:
+        stat = path.stat()
+    except OSError:
+        return False
+    if not recorded:
+        return False
+    key = (str(path), stat.st_size, stat.st_mtime_ns, recorded)
+    if key in _VERIFIED:
+        return _VERIFIED[key]
+    stamp = _stamp_path(entry, cache_dir)
+    try:
+        if json.loads(stamp.read_text()) == {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": recorded}:
+            _VERIFIED[key] = True
+            return True
+    except (OSError, ValueError):
+        pass
+    match = sha256_file(path) == recorded
+    _VERIFIED[key] = match
+    if match:
+        _record_verified(entry, cache_dir, stat, recorded)
+    return match
+
+
+def _record_verified(entry: ZooEntry, cache_dir, stat: os.stat_result, sha256: str) -> None:
+    key = (str(entry.weights_path(cache_dir)), stat.st_size, stat.st_mtime_ns, sha256)
+    _VERIFIED[key] = True
+    stamp = _stamp_path(entry, cache_dir)
+    try:
+        tmp = stamp.with_name(f"{stamp.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha256}))
+        os.replace(tmp, stamp)
+    except OSError:
+        pass  # read-only cache: verified again in the next process
+
+
+def is_prepared(entry: ZooEntry | str, cache_dir: str | os.PathLike | None = None) -> bool:
+    """Whether the converted weights exist, were made from the pinned source with the current converter, and
+    still hash to the sha256 recorded then (:func:`weights_match`; damaged weights are not "ready")."""
+    entry = zoo_entry(entry) if isinstance(entry, str) else entry
+    return _converted(entry, cache_dir) is not None and weights_match(entry, cache_dir)
+
+
+def weights_damaged(entry: ZooEntry | str, cache_dir: str | os.PathLike | None = None) -> bool:
+    """Converted weights that look complete (sidecar, size) but no longer hash to their recorded sha256."""
+    entry = zoo_entry(entry) if isinstance(entry, str) else entry
+    return _converted(entry, cache_dir) is not None and not weights_match(entry, cache_dir)
 
 
 def zoo_weights_sha256(entry: ZooEntry | str, cache_dir: str | os.PathLike | None = None) -> str:
@@ -255,7 +323,8 @@ def list_zoo(cache_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]
                 "architecture": entry.architecture,
                 "source": entry.source,
                 "has_head": entry.has_head,
-                "status": "ready" if ready else "not prepared",
+                "status": "ready" if ready else ("damaged (re-converted on use)" if weights_damaged(entry, cache_dir)
+                                                 else "not prepared"),
                 "weights": str(entry.weights_path(cache_dir)),
                 "description": entry.description,
                 "license": entry.license,
@@ -334,6 +403,7 @@ def prepare_entry(entry: ZooEntry, cache_dir: str | os.PathLike | None = None, *
     tmp_json = entry.sidecar_path(cache_dir).with_name(f".{entry.short_name}.json.{os.getpid()}.tmp")
     tmp_json.write_text(json.dumps(sidecar, indent=1))
     os.replace(tmp_json, entry.sidecar_path(cache_dir))
+    _record_verified(entry, cache_dir, target.stat(), sidecar["weights_sha256"])  # just hashed: no re-hash on load
     return target
 
 
