@@ -92,16 +92,25 @@ def _probe(target: str) -> tuple[dict, dict]:
     return (groundtruth_for(rows, "linear_probe", dataset=target), sizes_for(rows, "linear_probe", dataset=target))
 
 
-@pytest.mark.parametrize("target", ["fashion-mnist"])
+@pytest.mark.parametrize("target", list(DEMO_TARGETS))
 def test_every_pool_member_has_measured_linear_probe_ground_truth(target):
     accuracy, sizes = _probe(target)
     assert sorted(accuracy) == sorted(demo_pool_ids())
     assert all(0.1 < a <= 1.0 for a in accuracy.values()) and set(sizes.values()) == {900}
 
 
-@pytest.mark.parametrize("target", ["fashion-mnist"])
-def test_random_init_twins_rank_last_by_ground_truth(target):
+@pytest.mark.parametrize("target", list(DEMO_TARGETS))
+def test_random_init_twins_rank_below_every_pretrained_model(target):
     accuracy, _ = _probe(target)
+    twins = [m.model_id for m in demo_pool_members() if m.tier == TIER_RANDOM]
+    pretrained = [m.model_id for m in demo_pool_members() if m.tier == TIER_PRETRAINED]
+    assert max(accuracy[m] for m in twins) < min(accuracy[m] for m in pretrained), accuracy
+
+
+def test_random_init_twins_rank_last_on_fashion_mnist():
+    # On MNIST-5k they do not: the shallow taps 1-2 (0.770, 0.846) are as weak as the twins (0.781, 0.854) there,
+    # within the binomial noise of 900 test images (about 1.4 points).
+    accuracy, _ = _probe("fashion-mnist")
     twins = [m.model_id for m in demo_pool_members() if m.tier == TIER_RANDOM]
     order = sorted(accuracy, key=accuracy.get)  # worst first
     assert sorted(order[:len(twins)]) == sorted(twins), {m: round(accuracy[m], 3) for m in order}
@@ -184,5 +193,6 @@ def test_cli_ranks_the_demo_pool_on_mnist_5k_from_the_store(tiny_pool, tmp_path,
 def test_cli_looks_up_each_targets_shipped_ground_truth():
     from transvis.cli import _demo_groundtruth_csv
 
+    assert _demo_groundtruth_csv("mnist-5k") == DEMO_TARGETS["mnist-5k"].groundtruth_csv
     assert _demo_groundtruth_csv("fashion-mnist") == DEMO_TARGETS["fashion-mnist"].groundtruth_csv
     assert _demo_groundtruth_csv("digits") == DEMO_TARGETS["fashion-mnist"].groundtruth_csv  # as before
