@@ -131,11 +131,15 @@ else:
     if uploads and st.button("Rank these features", key="setup_npz_rank", type="primary"):
         from transvis.data import load_feature_npz
 
+        stems = [u.name.rsplit(".", 1)[0] for u in uploads]
+        # two uploads of one file name (x.npz from two folders) stay two models: "x", "x (2)"
+        upload_names = [s if stems[:i].count(s) == 0 else f"{s} ({stems[:i].count(s) + 1})"
+                        for i, s in enumerate(stems)]
         try:
-            featuresets = [load_feature_npz(u.getvalue(), model_id=u.name.rsplit(".", 1)[0]
-                                            if len(uploads) > 1 else None) for u in uploads]
+            featuresets = [load_feature_npz(u.getvalue(), model_id=n if len(uploads) > 1 else None)
+                           for u, n in zip(uploads, upload_names)]
             new_pool = pool_from_featuresets(featuresets, name="uploaded features", origin="upload")
-        except ValueError as err:
+        except Exception as err:  # noqa: BLE001 - a broken upload is shown (the library's message), the page works
             error_box(err, "Reading the features")
         else:
             activate(new_pool, "Open the **Leaderboard** to rank it.")
@@ -294,6 +298,10 @@ if go_clicked and ready:
                 notes.append(("warning", f"**{label}**: {note}"))
         if featuresets:
             try:
+                from transvis.data.check import check_every_class_read
+
+                for fs in featuresets:  # every image of a class unreadable: no metric could score it
+                    check_every_class_read(short_model_name(fs.model_id or "?"), fs)
                 skipped = set(featuresets[0].meta.get("skipped", []))  # unreadable images have no row
                 kept_rows = [i for i in range(len(dataset)) if i not in skipped]
                 new_pool = pool_from_featuresets(featuresets, name=readable_dataset_name(dataset.dataset_id),
@@ -332,7 +340,7 @@ else:
                 raise ValueError(f"entries {missing} are damaged or gone; extract them again.")
             new_pool = pool_from_featuresets(picked, name="cached features", origin="store",
                                              key_parts=sorted(rows.loc[r, "key"] for r in picked_rows))
-        except ValueError as err:
+        except Exception as err:  # noqa: BLE001 - a transient OSError from the store is shown, nothing deleted
             error_box(err, "Using the cached entries")
         else:
             activate(new_pool, "Open the **Leaderboard** to rank it.")

@@ -101,16 +101,9 @@ class NothingScored(RuntimeError):
 
 
 def _check_every_class_read(name: str, features) -> None:
-    """Refuse features in which a class of the dataset has no sample (every image of it unreadable): every
-    metric would fail on the gap in the labels. The message names the classes and the fix."""
-    import numpy as np
+    from transvis.data.check import check_every_class_read
 
-    present = set(np.unique(features.labels).tolist())
-    missing = [c for i, c in enumerate(features.class_names) if i not in present]
-    if missing:
-        raise ValueError(
-            f"{name}: no image of class{'es' if len(missing) > 1 else ''} {', '.join(map(repr, missing[:5]))} "
-            "could be read (see the unreadable images above); replace those files or remove the class folder.")
+    check_every_class_read(name, features)
 
 
 def feature_file_names(paths: list[str], model_ids: list[str | None]) -> list[str]:

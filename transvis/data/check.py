@@ -57,3 +57,15 @@ def check_dataset(dataset: ImageDataset, shown: str) -> CheckedDataset:
         return CheckedDataset(None, bad, note, problem=single_class_message(
             shown, usable.class_names[only], int(counts[only]) if len(present) else 0))
     return CheckedDataset(usable, bad, note)
+
+
+def check_every_class_read(name: str, features) -> None:
+    """Refuse features (``labels`` [N] in 0..C-1, ``class_names`` [C]) in which a class of the dataset has no
+    sample because every image of it was unreadable: every metric would fail on the gap in the labels. The
+    ``ValueError`` names the classes and the fix; ``name`` is the model (row) the features belong to."""
+    present = set(np.unique(np.asarray(features.labels)).tolist())
+    missing = [c for i, c in enumerate(features.class_names) if i not in present]
+    if missing:
+        raise ValueError(
+            f"{name}: no image of class{'es' if len(missing) > 1 else ''} {', '.join(map(repr, missing[:5]))} "
+            "could be read (see the unreadable images above); replace those files or remove the class folder.")
