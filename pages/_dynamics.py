@@ -46,10 +46,31 @@ def metric_select(label: str, key: str, preferred: str = "logme", container=st, 
     return container.selectbox(label, options, key=key, format_func=metric_label, help=help)
 
 
-def model_select(pool: Pool, key: str, label: str = "Model shown in the scatter", container=st) -> str:
+def model_select(pool: Pool, key: str, label: str = "Model shown in the scatter", container=st,
+                 showcase: str | None = None) -> str:
+    """A model picker; on first use it opens on the model that makes ``showcase``'s point (a dynamics kind:
+    :func:`showcase_model`), else on the pool's first model."""
     if st.session_state.get(key) not in pool.models:
-        st.session_state[key] = pool.models[0]
+        picked = showcase_model(pool, showcase) if showcase else None
+        st.session_state[key] = picked if picked in pool.models else pool.models[0]
     return container.selectbox(label, pool.models, key=key, format_func=short_model_name)
+
+
+def showcase_model(pool: Pool, kind: str) -> str | None:
+    """The model a dynamics page opens on: under the page's default trajectory, the one whose rank falls beyond
+    the noise (``transvis.demo.showcase.rank_contrast``). Read only from a persisted trajectory (the demo's), so
+    opening a page never computes one; None elsewhere, or when no model's rank falls beyond the noise."""
+    from transvis.app_defaults import DYNAMICS_DEFAULTS
+    from transvis.demo.showcase import rank_contrast
+
+    metric, params = DYNAMICS_DEFAULTS[kind]
+    if precomputed_trajectory(pool, kind, metric, params) is None:
+        return None
+    try:
+        pick = rank_contrast(trajectory(pool, kind, metric, params))
+    except Exception:  # noqa: BLE001 - a missing noise estimate only costs the pool's first model
+        return None
+    return pick.models[-1] if pick is not None else None
 
 
 # --- the dynamics engine ------------------------------------------------------------------------------

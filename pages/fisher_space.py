@@ -40,7 +40,7 @@ params = {"shrinkage": None if adaptive else float(10.0 ** log_lambda), "confmix
 
 st.subheader("The animation in the Fisher plane")
 a1, a2 = st.columns([2, 1])
-model = model_select(pool, "w:fs_model", container=a1)
+model = model_select(pool, "w:fs_model", container=a1, showcase="fisher")
 sweep = a2.radio("Animate", list(SWEEPS), key=default("w:fs_sweep", DYNAMICS_DEFAULTS["fisher"][1]["sweep"]),
                  format_func=SWEEPS.get, horizontal=True, help=define("ConfMix", "λ"))
 engine_params = {"shrinkage": params["shrinkage"], "confmix": params["confmix"], "sweep": sweep}

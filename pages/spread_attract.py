@@ -44,7 +44,7 @@ if variant == "paper":
 
 st.subheader("The animation: perturbation strength from 0 to the chosen value")
 a1, a2 = st.columns([2, 1])
-model = model_select(pool, "w:sa_model", container=a1)
+model = model_select(pool, "w:sa_model", container=a1, showcase="spread_attract")
 mode = a2.radio("Animate", MODES, key=default("w:sa_mode", DYNAMICS_DEFAULTS["spread_attract"][1]["mode"]),
                 horizontal=True, format_func=MODES.get, help=define("Spread", "Attract"))
 engine_params = {"variant": variant, "mode": mode}
