@@ -267,12 +267,16 @@ def selection_table(pool: Pool, indices: list[int], key: str, columns: dict | No
         return
     table = sample_table(pool.labels, pool.class_names, indices, image_fn=pool.image_fn, columns=columns)
     st.markdown(f"**{len(table)} {heading}**")
-    left, right = st.columns([2, 1])
+    left, right = st.columns([3, 2])
     left.dataframe(table, hide_index=True, width="stretch", key=key,
                    column_config={"thumbnail": st.column_config.ImageColumn("image", width="small")})
     counts = table["class"].value_counts().rename("selected").to_frame()
     counts["of all"] = pd.Series(pool.labels).map(dict(enumerate(pool.class_names))).value_counts()
     counts["share"] = counts["selected"] / counts["of all"]
+    # explicit widths: the side table's headers were cut ("of al") in a third of the page
     right.dataframe(counts, width="stretch", key=f"{key}_classes",
-                    column_config={"share": st.column_config.ProgressColumn(format="percent", min_value=0,
-                                                                            max_value=1)})
+                    column_config={"selected": st.column_config.NumberColumn("selected", width="small"),
+                                   "of all": st.column_config.NumberColumn("of all", width="small"),
+                                   "share": st.column_config.ProgressColumn("share of class", format="percent",
+                                                                            min_value=0, max_value=1,
+                                                                            width="medium")})
