@@ -85,6 +85,10 @@ def _hover_nearest_sample(page, graph):
     x, y, sample = graph.evaluate(POINT_JS)
     page.mouse.move(x - 20, y - 20)
     page.mouse.move(x, y, steps=4)
+    # the steps pass over other samples; under load the card may still show one of them for a moment
+    page.wait_for_function(
+        "s => { const l = document.querySelector('[data-testid=\"transvis-hover-card-label\"]');"
+        " return l && l.innerText.startsWith('#' + s + ' '); }", arg=sample, timeout=10_000)
     return x, y, sample
 
 
