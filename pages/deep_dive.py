@@ -88,8 +88,8 @@ st.caption("Every metric, the one that agrees best with the ground truth first (
                                  "standard error)" if groundtruth else "; no ground truth chosen on the Leaderboard")
            + ("" if not groundtruth or groundtruth_n else "; its test sizes are unknown, so its noise is not shown")
            + f". Ranks share a place when scores are equal (\"tied\"); \"1–3 of {len(pool.models)} (within noise)\": "
-           "the noise allows any of those ranks (see *How the noise is estimated* on the Leaderboard). Scores are ± one "
-           "standard error.")
+           "the noise allows any of those ranks (see *How the noise is estimated* on the Leaderboard). Scores are "
+           "± one standard error.")
 flagged = {metric: per_model for metric, per_model in degenerate_scores(overview).items()
            if any(m in per_model for m in shown)}
 if flagged:
