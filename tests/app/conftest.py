@@ -43,6 +43,12 @@ def app():
     return make
 
 
+def activate_pool(at, pool) -> None:
+    """Add ``pool`` to the AppTest session's pools and make it the active one (the next run shows it)."""
+    at.session_state["pools"] = {**at.session_state["pools"], pool.key: pool}
+    at.session_state["active_pool"] = pool.key
+
+
 def charts(at) -> dict[str, dict]:
     """{chart key or index: figure JSON} of every plotly chart on the page."""
     out = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.app.conftest import errors
+from tests.app.conftest import activate_pool, errors
 
 
 def _twin_pool():
@@ -28,11 +28,7 @@ def _ranks_table(at):
 
 def test_tied_models_rank_as_tied_and_scores_carry_noise(app):
     at = app()
-    pools = dict(at.session_state["pools"])
-    pool = _twin_pool()
-    pools[pool.key] = pool
-    at.session_state["pools"] = pools
-    at.session_state["active_pool"] = pool.key
+    activate_pool(at, _twin_pool())
     at.session_state["w:lb_metrics"] = ["logme", "hscore", "sfda"]
     at.session_state["w:dd_model_a"] = "twin-a"
     at.session_state["w:dd_compare"] = True

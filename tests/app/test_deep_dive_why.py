@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.app.conftest import charts, errors
+from tests.app.conftest import activate_pool, charts, errors
 
 METRICS = ["sfda", "ncm_softmax", "logme", "nc", "gbc", "face"]
 
@@ -30,11 +30,7 @@ def _one_class_pool():
 
 def _open(app, b="model-B"):
     at = app()
-    pools = dict(at.session_state["pools"])
-    pool = _one_class_pool()
-    pools[pool.key] = pool
-    at.session_state["pools"] = pools
-    at.session_state["active_pool"] = pool.key
+    activate_pool(at, _one_class_pool())
     at.session_state["w:lb_metrics"] = METRICS
     at.session_state["w:dd_model_a"] = "model-A"
     at.session_state["w:dd_compare"] = True

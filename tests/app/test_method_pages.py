@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tests.app.conftest import chart, charts, errors, values
+from tests.app.conftest import activate_pool, chart, charts, errors, values
 from transvis.app_defaults import METHOD_DEFAULTS
 
 
@@ -268,8 +268,7 @@ def test_every_page_survives_a_tiny_one_model_pool(app):
     tiny = FeatureSet(rng.normal(size=(24, 5)) + labels[:, None], labels, ["a", "b", "c"], "upload/tiny", "tiny")
     pool = pool_from_featuresets([tiny], "tiny", "upload")
     at = app()
-    at.session_state["pools"] = {**at.session_state["pools"], pool.key: pool}
-    at.session_state["active_pool"] = pool.key
+    activate_pool(at, pool)
     for page in PAGES:
         at.switch_page(page).run()
         assert not at.exception, (page, at.exception)
@@ -298,8 +297,7 @@ def _equal_at_collapse_pool():
 def test_a_frame_where_every_score_is_equal_announces_no_overtake_and_shows_its_note(app):
     pool = _equal_at_collapse_pool()
     at = app()
-    at.session_state["pools"] = {**at.session_state["pools"], pool.key: pool}
-    at.session_state["active_pool"] = pool.key
+    activate_pool(at, pool)
     at.switch_page("pages/neural_collapse.py").run()
     assert not at.exception and not errors(at)
     fig = charts(at)["nc_anim"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.app.conftest import activate_pool
 from transvis.demo.showcase import Showcase
 
 
@@ -38,8 +39,7 @@ def _persist_default(at, kind):
     traj = dynamics.run(kind, shown.feature_arrays(), shown.labels, metric=metric, **params)
     pool = dataclasses.replace(shown, key=f"{shown.key}:persisted-{kind}",
                                trajectories={trajectory_request_key(kind, metric, params): traj})
-    at.session_state["pools"] = {**at.session_state["pools"], pool.key: pool}
-    at.session_state["active_pool"] = pool.key
+    activate_pool(at, pool)
     return pool
 
 
