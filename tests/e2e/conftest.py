@@ -133,8 +133,6 @@ def open_page(page, server, path: str):
 
 def screenshot(page, name: str) -> Path:
     """Full-page PNG under test-artifacts/, asserted not blank (content, not one flat colour)."""
-    from PIL import Image
-
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     # Streamlit scrolls inside its main container, so grow the viewport to the content to capture it all
@@ -145,11 +143,28 @@ def screenshot(page, name: str) -> Path:
     page.wait_for_timeout(800)
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size(viewport)
+    assert_not_blank(path)
+    return path
+
+
+def viewport_screenshot(page, name: str) -> Path:
+    """The viewport as it is (no resizing, so hovers and scroll positions stay) as a PNG under test-artifacts/,
+    asserted not blank."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    assert_not_blank(path)
+    return path
+
+
+def assert_not_blank(path: Path) -> None:
+    """The PNG has content, not one flat colour."""
+    from PIL import Image
+
     grey = np.asarray(Image.open(path).convert("L"), dtype=float)
     background = np.median(grey)
     assert grey.std() > 5, f"{path.name} looks blank (std {grey.std():.1f})"
     assert (np.abs(grey - background) > 30).mean() > 0.01, f"{path.name} has almost no content"
-    return path
 
 
 def plotly_chart(page, title_fragment: str):

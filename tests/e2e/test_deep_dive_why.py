@@ -1,20 +1,17 @@
 """The deep dive's "Why does A rank above B?" panel in a real browser at 1600×1000: the answer, the per-class
 contribution map with its one colour bar, the two per-class heat maps sharing one colour bar, and a rank table
-that shows every row without scrolling. The screenshot lands in a tmp path and in test-artifacts/."""
+that shows every row without scrolling. The screenshot lands in test-artifacts/."""
 
 import re
-import shutil
 
-import numpy as np
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, open_page, plotly_chart
+from tests.e2e.conftest import open_page, plotly_chart, viewport_screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
 
-def test_why_panel_at_1600x1000(browser, server, tmp_path):
-    from PIL import Image
+def test_why_panel_at_1600x1000(browser, server):
 
     context = browser.new_context(viewport={"width": 1600, "height": 1000})
     page = context.new_page()
@@ -41,11 +38,6 @@ def test_why_panel_at_1600x1000(browser, server, tmp_path):
         heading.scroll_into_view_if_needed()
         page.evaluate("() => window.scrollBy(0, -80)")
         page.wait_for_timeout(800)
-        path = tmp_path / "deep_dive_why_1600x1000.png"
-        page.screenshot(path=str(path))
-        grey = np.asarray(Image.open(path).convert("L"), dtype=float)
-        assert grey.std() > 5 and (np.abs(grey - np.median(grey)) > 30).mean() > 0.01, "blank screenshot"
-        ARTIFACTS.mkdir(exist_ok=True)
-        shutil.copy(path, ARTIFACTS / path.name)
+        viewport_screenshot(page, "deep_dive_why_1600x1000")
     finally:
         context.close()

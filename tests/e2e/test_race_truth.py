@@ -1,13 +1,10 @@
 """The race beside the neural-collapse animation, in a real browser: at t = 1 every synthetic model's LogME is
 within noise of the others, and the race says so ("within noise", the frame's note) instead of announcing
-overtakes. Screenshots of the race at 1600×1000 and 1280×720 land in a tmp path and in test-artifacts/."""
+overtakes. Screenshots of the race at 1600×1000 and 1280×720 land in test-artifacts/."""
 
-import shutil
-
-import numpy as np
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, open_page, plotly_chart
+from tests.e2e.conftest import open_page, plotly_chart, viewport_screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -30,8 +27,7 @@ def _scrub_to_the_end(page, chart):
 
 
 @pytest.mark.parametrize("width, height", [(1600, 1000), (1280, 720)])
-def test_the_collapse_race_at_t1_says_within_noise(browser, server, tmp_path, width, height):
-    from PIL import Image
+def test_the_collapse_race_at_t1_says_within_noise(browser, server, width, height):
 
     context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
@@ -57,11 +53,6 @@ def test_the_collapse_race_at_t1_says_within_noise(browser, server, tmp_path, wi
         # the viewport, with the chart below Streamlit's sticky header
         chart.evaluate("el => el.scrollIntoView({block: 'end'})")
         page.wait_for_timeout(500)
-        path = tmp_path / f"collapse_race_t1_{width}x{height}.png"
-        page.screenshot(path=str(path))
-        grey = np.asarray(Image.open(path).convert("L"), dtype=float)
-        assert grey.std() > 5 and (np.abs(grey - np.median(grey)) > 30).mean() > 0.01, "blank screenshot"
-        ARTIFACTS.mkdir(exist_ok=True)
-        shutil.copy(path, ARTIFACTS / path.name)
+        viewport_screenshot(page, f"collapse_race_t1_{width}x{height}")
     finally:
         context.close()
