@@ -82,6 +82,52 @@ def _official_spearman(scaled: np.ndarray, y: np.ndarray, n_classes: int) -> flo
     return float(scipy.stats.spearmanr(rdm_f[upper], rdm_y[upper])[0])
 
 
+def _standardised_pca(x: np.ndarray, pca_dims: int, variant: str) -> np.ndarray:
+    """``StandardScaler(PCA_k(x))`` [n, ≤ k] with the official PCA settings, k = min(pca_dims, n, D)."""
+    n = x.shape[0]
+    k = min(pca_dims, n, x.shape[1])
+    if np.any(x.std(axis=0) > 0):
+        pca = PCA(n_components=k, svd_solver="randomized", random_state=PCA_RANDOM_STATE, iterated_power=1)
+        reduced = pca.fit_transform(x)
+        if variant == "exact":
+            # Drop components of round-off variance (k ≥ rank, e.g. N ≤ 32): StandardScaler would blow
+            # their noise up to unit variance, a random extra dimension.
+            var = pca.explained_variance_
+            reduced = reduced[:, var > var[0] * max(x.shape) * np.finfo(float).eps]
+    else:
+        reduced = np.zeros((n, k))
+    sd = reduced.std(axis=0)
+    return (reduced - reduced.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+
+
+def _feature_rdm(scaled: np.ndarray) -> np.ndarray:
+    """1 − corrcoef of the rows [n, n]; rows of zero spread at correlation 0 (dissimilarity 1).
+
+    Built in place (one [n, n] array) and snapped to a 1e-12 grid so that equal dissimilarities tie in
+    the ranking instead of being ordered by round-off (e.g. k ≤ 2, where every correlation is ±1).
+    """
+    centred = scaled - scaled.mean(axis=1, keepdims=True)
+    norms = np.linalg.norm(centred, axis=1)
+    unit = centred / np.where(norms > 0, norms, 1.0)[:, None]
+    rdm = unit @ unit.T
+    np.clip(rdm, -1.0, 1.0, out=rdm)
+    np.subtract(1.0, rdm, out=rdm)
+    np.round(rdm, 12, out=rdm)
+    rdm[norms == 0, :] = 1.0
+    rdm[:, norms == 0] = 1.0
+    return rdm
+
+
+def _class_dissimilarity(rdm: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:
+    """Mean RDM entry between each pair of classes [C, C] (diagonal: within; NaN for a one-sample class)."""
+    onehot = np.zeros((y.size, n_classes))
+    onehot[np.arange(y.size), y] = 1.0
+    block_sums = onehot.T @ (rdm @ onehot)
+    sizes = onehot.sum(axis=0)
+    pair_counts = np.outer(sizes, sizes) - np.diag(sizes)  # the RDM's zero diagonal is not a pair
+    return np.divide(block_sums, pair_counts, out=np.full_like(block_sums, np.nan), where=pair_counts > 0)
+
+
 VARIANTS = ("exact", "official")
 
 
@@ -127,36 +173,10 @@ def parc(features, labels, *, stats=None, max_samples: int = 5000, seed: int = 0
         raise ValueError(f"max_samples must be at least 3; got {max_samples!r}.")
     stats = metric_stats(features, labels, stats)
     rows = stratified_subsample(stats.labels, int(max_samples), seed)
-    x = stats.features[rows]
     y = stats.labels[rows]
-    n = x.shape[0]
-    k = min(int(pca_dims), n, x.shape[1])
-    if np.any(x.std(axis=0) > 0):
-        pca = PCA(n_components=k, svd_solver="randomized", random_state=PCA_RANDOM_STATE, iterated_power=1)
-        reduced = pca.fit_transform(x)
-        if variant == "exact":
-            # Drop components of round-off variance (k ≥ rank, e.g. N ≤ 32): StandardScaler would blow
-            # their noise up to unit variance, a random extra dimension.
-            var = pca.explained_variance_
-            keep = var > var[0] * max(x.shape) * np.finfo(float).eps
-            reduced = reduced[:, keep]
-    else:
-        reduced = np.zeros((n, k))
-    sd = reduced.std(axis=0)
-    scaled = (reduced - reduced.mean(axis=0)) / np.where(sd > 0, sd, 1.0)  # StandardScaler
-
-    # 1 − corrcoef of the rows (in place: one [n, n] array), undefined rows (zero spread) at correlation 0.
-    centred = scaled - scaled.mean(axis=1, keepdims=True)
-    norms = np.linalg.norm(centred, axis=1)
-    unit = centred / np.where(norms > 0, norms, 1.0)[:, None]
-    rdm = unit @ unit.T
-    np.clip(rdm, -1.0, 1.0, out=rdm)
-    np.subtract(1.0, rdm, out=rdm)
-    # Equal dissimilarities must tie in the ranking, not be ordered by round-off (e.g. k ≤ 2, where every
-    # correlation is ±1): snap to a 1e-12 grid, far below any meaningful difference.
-    np.round(rdm, 12, out=rdm)
-    rdm[norms == 0, :] = 1.0
-    rdm[:, norms == 0] = 1.0
+    n = y.size
+    scaled = _standardised_pca(stats.features[rows], int(pca_dims), variant)
+    rdm = _feature_rdm(scaled)
 
     upper = np.triu(np.ones((n, n), dtype=bool), 1)  # row-major order, as np.triu_indices
     values = rdm[upper]
@@ -168,13 +188,7 @@ def parc(features, labels, *, stats=None, max_samples: int = 5000, seed: int = 0
         score = 100.0 * _official_spearman(scaled, y, stats.n_classes)
     else:
         score = 100.0 * _spearman_with_binary(values, different)
-
-    onehot = np.zeros((n, stats.n_classes))
-    onehot[np.arange(n), y] = 1.0
-    block_sums = onehot.T @ (rdm @ onehot)
-    sizes = onehot.sum(axis=0)
-    pair_counts = np.outer(sizes, sizes) - np.diag(sizes)  # the RDM's zero diagonal is not a pair
-    class_dissim = np.divide(block_sums, pair_counts, out=np.full_like(block_sums, np.nan), where=pair_counts > 0)
+    class_dissim = _class_dissimilarity(rdm, y, stats.n_classes)
     return MetricResult(
         "parc",
         float(score),
@@ -182,7 +196,7 @@ def parc(features, labels, *, stats=None, max_samples: int = 5000, seed: int = 0
             "n_used": int(n),
             "subsampled": bool(n < stats.n_samples),
             "sample_indices": rows,
-            "pca_dims": int(reduced.shape[1]),
+            "pca_dims": int(scaled.shape[1]),
             "mean_within_dissimilarity": float(values[~different].mean()) if (~different).any() else float("nan"),
             "mean_between_dissimilarity": float(values[different].mean()) if different.any() else float("nan"),
             "class_dissimilarity": class_dissim,
