@@ -14,7 +14,6 @@ from pages._ui import (
     error_box,
     groundtruth_options,
     groundtruth_sizes,
-    measure_linear_probe,
     metric_label,
     page_header,
     ranking,
@@ -31,9 +30,11 @@ from transvis.headline import (
     metric_pick,
 )
 from transvis.metrics import available, get_spec, opt_in_metrics
+from pages import _jobs
 from pages._selection import selected_labels
 from transvis.app_defaults import default_metrics
 from transvis.demo import DEMO_TARGETS, tau_across_targets, tiers_of
+from transvis.jobs import unit_job
 from transvis.session import in_sample_note, metric_params_key
 from transvis.viz import model_colors, short_model_name
 from transvis.viz.leaderboard import (
@@ -66,6 +67,46 @@ def _pick_caption(container, pick, clear_text: str = "Clear") -> None:
         container.caption(f":material/drag_handle: **Within noise.** {pick.detail}")
     else:
         container.caption(f":material/help: **Noise unknown.** {pick.detail}")
+
+
+PROBE_JOB = "lb_probe_job"  # the session's linear-probe job (pages/_jobs.py draws it)
+PROBES = "linear_probe"  # _jobs.finished_results(PROBES): {pool key: {model: ProbeResult}}, reused on a click
+
+
+def _probe_one(features):
+    from transvis import groundtruth
+
+    return groundtruth.linear_probe(features, seed=0)
+
+
+def _start_probe(pool) -> None:
+    """The button's callback: reuse a finished probe of this pool, else start the job (one unit per model;
+    its results are committed all at the end, so a cancel leaves no ground truth on some models only)."""
+    if (probes := _jobs.finished_results(PROBES).get(pool.key)) is not None:
+        _store_probe(pool.key, probes)
+        return
+    _jobs.start(PROBE_JOB, unit_job(pool.features, _probe_one, name="The linear probe", tag=pool.key,
+                                    label=short_model_name))
+
+
+def _store_probe(pool_key: str, probes: dict) -> None:
+    """A finished probe as the session's measured ground truth (accuracies and test sizes), chosen."""
+    _jobs.finished_results(PROBES)[pool_key] = probes
+    st.session_state.setdefault("groundtruth_uploads", {})[MEASURED_GT] = {
+        m: float(p.accuracy) for m, p in probes.items()}
+    st.session_state.setdefault("groundtruth_sizes", {})[f"uploaded: {MEASURED_GT}"] = {
+        m: int(p.n_test) for m, p in probes.items()}
+    st.session_state["w:lb_gt"] = f"uploaded: {MEASURED_GT}"
+
+
+def _probe_idle(outcome) -> None:
+    """The probe's start button, under what the last run left when it was cancelled or failed."""
+    if outcome is not None:
+        (st.caption if outcome.state == "cancelled" else st.error)(_jobs.outcome_text(outcome))
+    st.button("Linear-probe every model", key="lb_measure_gt", on_click=_start_probe, args=(pool,),
+              help="Logistic regression on a stratified train/validation split of these features, accuracy "
+                   "on held-out test samples, one model after another in the background (the page stays "
+                   "usable; Cancel stops it). On the same samples the metrics see.")
 
 
 def _pick_delta(pick, label) -> str | None:
@@ -106,10 +147,8 @@ else:
 uploaded_gt = st.session_state.get("lb_gt_upload")  # the uploader's file from the last interaction
 if uploaded_gt is not None:
     add_groundtruth_upload(uploaded_gt.name, uploaded_gt.getvalue(), pool)
-if st.session_state.pop("lb_measure_pending", False):  # the button's request, handled before the selectbox
-    measure_linear_probe(pool)
-    if MEASURED_GT in st.session_state.get("groundtruth_uploads", {}):
-        st.session_state["w:lb_gt"] = f"uploaded: {MEASURED_GT}"
+if (finished := _jobs.take_finished(PROBE_JOB)) is not None and finished[0].state == "done":
+    _store_probe(finished[1].tag, finished[1].result)  # before the selectbox, which then shows it
 gt_options = groundtruth_options(pool)
 
 c1, c2, c3 = st.columns([3, 1.3, 1])
@@ -141,10 +180,8 @@ with st.expander("Metric settings and your own ground truth"):
         "Upload ground truth (CSV with columns model,dataset,regime,accuracy)", type=["csv"], key="lb_gt_upload",
     )
     u2.markdown("**…or measure it here**")
-    u2.button("Linear-probe every model", key="lb_measure_gt",
-              on_click=lambda: st.session_state.update(lb_measure_pending=True),
-              help="Logistic regression on a stratified train/validation split of these features, accuracy "
-                   "on held-out test samples. Quick, but on the same samples the metrics see.")
+    with u2:
+        _jobs.job_panel(PROBE_JOB, _probe_idle, units="models", action="Linear probe")
 
 if not metrics:
     st.warning("Choose at least one metric.")

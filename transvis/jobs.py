@@ -72,15 +72,16 @@ class Job:
 
     ``progress(done, label="")``: ``done`` units finished (0 ≤ done ≤ total, never decreasing); ``label``
     names the unit that comes next or is running. ``cancelled()``: True once :meth:`cancel` was called.
+    ``tag``: anything the caller wants back with the result (e.g. the key of the pool the job ran on).
     """
 
     def __init__(self, work: Callable[[Callable[..., None], Callable[[], bool]], Any], total: int, *,
-                 name: str = "job", clock: Callable[[], float] = time.monotonic):
+                 name: str = "job", tag: Any = None, clock: Callable[[], float] = time.monotonic):
         if not callable(work):
             raise TypeError(f"work must be a function of (progress, cancelled); got {type(work).__name__}.")
         if isinstance(total, bool) or not isinstance(total, int) or total < 0:
             raise ValueError(f"total must be the number of units, an integer ≥ 0; got {total!r}.")
-        self.name = name
+        self.name, self.tag = name, tag
         self._work, self._total, self._clock = work, total, clock
         self._lock = threading.Lock()
         self._cancel = threading.Event()
@@ -169,7 +170,7 @@ class Job:
             self._ended = self._clock()
 
 
-def unit_job(units: Mapping, fn: Callable[[Any], Any], *, name: str = "job",
+def unit_job(units: Mapping, fn: Callable[[Any], Any], *, name: str = "job", tag: Any = None,
              label: Callable[[Any], str] = str, clock: Callable[[], float] = time.monotonic) -> Job:
     """A (not yet started) job applying ``fn(value)`` to each ``units`` item in order; its result is
     ``{key: fn(value)}``, built only when every unit finished (committed all at the end: see the module doc).
@@ -189,4 +190,4 @@ def unit_job(units: Mapping, fn: Callable[[Any], Any], *, name: str = "job",
             progress(i + 1, label(key))
         return results
 
-    return Job(work, len(items), name=name, clock=clock)
+    return Job(work, len(items), name=name, tag=tag, clock=clock)

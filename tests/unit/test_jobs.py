@@ -49,7 +49,8 @@ def _wait_for(job, done):
 
 def test_progress_advances_unit_by_unit_and_the_result_comes_at_the_end():
     gate = Gate()
-    job = unit_job({"a": 1, "b": 2, "c": 3}, gate, name="probe", label=str.upper).start()
+    job = unit_job({"a": 1, "b": 2, "c": 3}, gate, name="probe", tag="pool-1", label=str.upper).start()
+    assert job.tag == "pool-1"
     assert job.status().state == "running" and job.status().total == 3
     with pytest.raises(RuntimeError, match="no result while running"):
         job.result

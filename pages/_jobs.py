@@ -1,0 +1,90 @@
+"""A background job's panel on a page: a progress bar with done/total and an ETA, a Cancel button, and the rest
+of the page usable while it runs (``transvis.jobs`` does the work; this module only draws it).
+
+The job lives in the session (``st.session_state[key]``). The panel is a fragment that reruns alone every
+:data:`TICK_S` seconds while the job runs, and asks for one full rerun when the job starts (so the fragment is
+registered with its timer) and when it ends, so that the page, having called :func:`take_finished` before its
+widgets, shows the result without another click. The worker thread never calls Streamlit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from transvis.jobs import Job, JobStatus
+
+TICK_S = 0.5  # seconds between two redraws of a running job's panel
+
+
+@st.cache_resource(show_spinner=False)
+def finished_results(kind: str) -> dict:
+    """A dict shared by every session of this server process, for the results of the finished jobs of one
+    ``kind`` (e.g. ``{pool key: probes}``), so that the same job asked again is not run again."""
+    return {}
+
+
+def start(key: str, job: Job) -> None:
+    """Start ``job`` as the session's job under ``key`` (an ``on_click`` callback may call it)."""
+    st.session_state.pop(f"{key}_outcome", None)
+    st.session_state[key] = job.start()
+
+
+def running(key: str) -> JobStatus | None:
+    """The status of the session's job under ``key`` while it runs (or is cancelling), else None."""
+    job = st.session_state.get(key)
+    status = job.status() if job is not None else None
+    return status if status is not None and not status.finished else None
+
+
+def take_finished(key: str) -> tuple[JobStatus, Job] | None:
+    """Remove the session's job under ``key`` once it has finished and return it with its final status (the
+    page stores a ``"done"`` job's result); a cancelled or failed job's outcome is kept for :func:`job_panel`
+    to say. None while it runs or when there is none."""
+    job = st.session_state.get(key)
+    if job is None or job.alive or not (status := job.status()).finished:
+        return None
+    del st.session_state[key]
+    if status.state != "done":
+        st.session_state[f"{key}_outcome"] = status
+    return status, job
+
+
+def job_panel(key: str, idle: Callable[[JobStatus | None], None], *, units: str = "models",
+              action: str = "Working") -> None:
+    """The panel of the session's job under ``key``: ``idle(outcome)`` draws the start button (``outcome``: the
+    last job's status when it was cancelled or failed, else None); while the job runs, its progress bar
+    (``"{action}: 3/12 {units} · about 40 s left · model-x"``) and a Cancel button, redrawn every
+    :data:`TICK_S` s without rerunning the page."""
+    ticking = running(key) is not None
+
+    @st.fragment(run_every=TICK_S if ticking else None)
+    def panel():
+        job = st.session_state.get(key)
+        status = job.status() if job is not None else None
+        if status is not None and (status.finished and not job.alive) == ticking:
+            # it started in this fragment's run (register the timer) or it ended (let the page show it)
+            st.rerun()
+        if status is None or status.finished:
+            idle(st.session_state.get(f"{key}_outcome"))
+            return
+        text = f"{action}: {status.done}/{status.total} {units} · {status.eta_text()}"
+        if status.label and status.done < status.total:
+            text += f" · {status.label}"
+        st.progress(status.fraction, text=text)
+        if status.state == "cancelling":
+            st.caption(f":material/hourglass_top: Cancelling: stopping after {status.label or 'the running unit'} "
+                       "(nothing of this run is kept).")
+        st.button("Cancel", key=f"{key}_cancel", icon=":material/cancel:", on_click=job.cancel,
+                  disabled=status.state == "cancelling",
+                  help="Stops after the unit being computed; nothing of this run is kept.")
+
+    panel()
+
+
+def outcome_text(status: JobStatus, units: str = "models") -> str:
+    """What a cancelled or failed job left: ``"Cancelled after 2 of 5 models: nothing was stored."``."""
+    if status.state == "cancelled":
+        return f"Cancelled after {status.done} of {status.total} {units}: nothing was stored."
+    return status.error or f"{status.name} {status.state}."
