@@ -53,3 +53,45 @@ def test_pca_scores_are_scikit_learns_up_to_column_signs(share_eigh):
     assert ours.shape == theirs.shape and 1 < ours.shape[1] < 30
     signs = np.sign(np.sum(ours * theirs, axis=0))
     np.testing.assert_allclose(ours * signs, theirs, rtol=1e-8, atol=1e-9)
+
+
+def _separated(n=600, d=40, c=6, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % c
+    means = rng.normal(scale=6.0, size=(c, d))
+    return means[labels] + rng.normal(size=(n, d)) * np.linspace(1.5, 0.3, d), labels
+
+
+def test_pruned_e_step_rules_out_only_pairs_whose_responsibility_is_zero():
+    from transvis.metrics import _mixture
+
+    points, labels = _separated()
+    resp = np.eye(12)[np.arange(points.shape[0]) % 12]
+    model = _mixture._m_step(points, resp, 1e-6)
+    model = _mixture._Components(model.weights / model.weights.sum(), model.means, model.cov_chol)
+    factors = _mixture._precision_factors(model)
+    offset = np.log(model.weights) + model.log_det_precision_chol - 0.5 * points.shape[1] * _mixture._LOG_2PI
+    full = _mixture._full_log_weights(points, model.means, factors, offset)
+    guess = full.argmax(axis=1)
+    pruned = _mixture._pruned_log_weights(points, model.means, factors, offset, guess)
+    assert pruned is not None
+    ruled_out = ~np.isfinite(pruned)
+    assert 0.3 < ruled_out.mean() < 1  # the bound does rule pairs out here
+    # every ruled-out pair is > 745 below its sample's best weight: its responsibility underflows to exactly 0
+    gap = full.max(axis=1, keepdims=True) - full
+    assert np.all(gap[ruled_out] > 745.2)
+    np.testing.assert_allclose(pruned[~ruled_out], full[~ruled_out], rtol=1e-13)
+    for g in (guess, (guess + 1) % 12):  # a wrong guess costs time, never the result
+        log_norm, resp_pruned = _mixture._e_step(points, model, g)
+        log_norm_full, resp_full = _mixture._e_step(points, model)
+        np.testing.assert_allclose(log_norm, log_norm_full, rtol=1e-13)
+        np.testing.assert_allclose(resp_pruned, resp_full, rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_posteriors_equal_scikit_learns_with_pruning_on_separated_clusters(seed):
+    points, _ = _separated(seed=seed)
+    fit = fit_full_mixture(points, 12, seed=seed)
+    reference = GaussianMixture(12, random_state=seed).fit(points)
+    np.testing.assert_allclose(fit.posteriors, reference.predict_proba(points), rtol=1e-7, atol=1e-10)
+    assert fit.n_iter == reference.n_iter_ and fit.converged == reference.converged_
