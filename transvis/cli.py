@@ -79,8 +79,8 @@ def _features_for(args) -> dict:
                   f"({'cached' if from_store[name] else 'extracted'})", file=sys.stderr)
             _check_every_class_read(name, features)
         return out
-    if getattr(args, "cluster", None) and layers is None:  # workers extract into the store; read back below
-        _cluster_extract(args.cluster, model_ids, dataset, input_size, args.batch_size)
+    if getattr(args, "cluster", None) and layers is None:  # workers extract into the store and score from it
+        return _cluster_extract(args.cluster, model_ids, dataset, input_size, args.batch_size).stored()
     out = {}
     for model_id in model_ids:
         by_name, cached = features_by_name(model_id, dataset, layers=layers, **common)
@@ -167,7 +167,13 @@ def _groundtruth(args, features_by_model) -> tuple[dict | None, str | None, dict
         missing = [m for m in models if m not in values]
         raise ValueError(f"no {regime!r} ground truth for {missing}; pass --groundtruth-csv with those rows "
                          "or use --groundtruth linear_probe to measure it.")
-    probes = {m: linear_probe(fs, seed=args.seed) for m, fs in features_by_model.items()}
+    if getattr(args, "cluster", None):  # one Ray task per model, reading its features where it runs
+        from transvis.cluster import linear_probes_on_cluster, reporting, stderr_bar
+
+        with reporting(stderr_bar()):
+            probes = linear_probes_on_cluster(args.cluster, features_by_model, seed=args.seed)
+    else:
+        probes = {m: linear_probe(fs, seed=args.seed) for m, fs in features_by_model.items()}
     return ({m: p.accuracy for m, p in probes.items()}, "linear_probe (measured now on these features)",
             {m: p.n_test for m, p in probes.items()})
 
@@ -229,9 +235,10 @@ def cmd_rank(args, *, with_groundtruth=True) -> int:
             raise ValueError("pass --features FILE.npz, or --dataset and --models.")
         features_by_model = _features_for(args)
     groundtruth, source, sizes = _groundtruth(args, features_by_model) if with_groundtruth else (None, None, None)
-    table = rank_models(features_by_model, metrics, groundtruth=groundtruth, groundtruth_n=sizes,
-                        backend=args.backend, n_jobs=getattr(args, "jobs", 1),
-                        resamples=getattr(args, "resamples", 0) or None, executor=getattr(args, "cluster", None))
+    with _cluster_progress(args):
+        table = rank_models(features_by_model, metrics, groundtruth=groundtruth, groundtruth_n=sizes,
+                            backend=args.backend, n_jobs=getattr(args, "jobs", 1),
+                            resamples=getattr(args, "resamples", 0) or None, executor=getattr(args, "cluster", None))
     _print_table(table, metrics)
     for model, metric, reason in table.skipped:
         print(f"skipped {metric} for {model}: {reason}", file=sys.stderr)
@@ -452,17 +459,43 @@ def _check_arguments(args) -> None:
             raise ValueError(f"--device {device!r} is not a device; use auto, cpu, cuda, cuda:1 or mps.") from None
 
 
-def _cluster_extract(address, model_ids, dataset, input_size, batch_size) -> None:
-    """``--cluster``: one Ray task per model writes its features into the store; prints each resumed,
-    extracted, retried and failed model (the features are then read from the store as usual)."""
-    from transvis.cluster import extract_on_cluster
+def _cluster_progress(args):
+    """With ``--cluster``: one progress bar on stderr over the run's tasks (done/total, ETA, workers in use)."""
+    import contextlib
 
-    run = extract_on_cluster(address, model_ids, dataset, input_size=input_size, batch_size=batch_size)
-    for model_id in run.resumed:
-        print(f"{model_id}: resumed (already in the store, not recomputed)", file=sys.stderr)
-    for model_id in run.extracted:
-        print(f"{model_id}: extracted on the cluster", file=sys.stderr)
+    if not getattr(args, "cluster", None):
+        return contextlib.nullcontext()
+    from transvis.cluster import reporting, stderr_bar
+
+    return reporting(stderr_bar())
+
+
+def _cluster_extract(address, model_ids, dataset, input_size, batch_size, shards="auto"):
+    """``--cluster``: Ray tasks (one per model × shard of images) write the features into the store; prints a
+    progress bar and each resumed, extracted, retried and failed model; returns the
+    :class:`~transvis.cluster.ClusterExtraction` (its ``stored()`` features are scored where they are)."""
+    from transvis.cluster import extract_on_cluster, reporting, stderr_bar
+
+    with reporting(stderr_bar()):
+        run = extract_on_cluster(address, model_ids, dataset, input_size=input_size, batch_size=batch_size,
+                                 shards=shards)
+    for model_id, summary in run.summaries.items():
+        how = ("resumed (already in the store, not recomputed)" if model_id in run.resumed
+               else "extracted on the cluster")
+        if model_id in run.shards:
+            now, kept = run.shards[model_id]
+            how += f" ({now + kept} shards, {kept} resumed)" if kept else f" ({now} shards)"
+        print(f"{model_id}: {summary.n_samples}x{summary.n_dims} {how}", file=sys.stderr)
+        if summary.skipped_note:
+            print(f"{model_id}: {summary.skipped_note}", file=sys.stderr)
     for model_id, attempts in run.retried.items():
         print(f"{model_id}: retried (a worker died; {attempts} attempts)", file=sys.stderr)
     for model_id, reason in run.failed.items():
         print(f"FAILED extraction for {model_id}: {reason}", file=sys.stderr)
+    problems = [s.problem for s in run.summaries.values() if s.problem]
+    if problems:
+        raise ValueError(problems[0])
+    if not run.keys:
+        raise ValueError(f"no model's features could be extracted on the cluster ({len(run.failed)} failed; the "
+                         "reasons are above).")
+    return run

@@ -589,7 +589,9 @@ def rank_models(
                                 {model: {"extra_params": model_params.get(model, {})} for model in models},
                                 dict(specs=specs, metric_params=metric_params, stats_cache=None, backend=backend,
                                      device=device, on_error=on_error, resampling=resampling),
-                                blas_threads=blas_threads if blas_threads is not None else 1)
+                                blas_threads=blas_threads if blas_threads is not None else 1,
+                                on_failure=None if on_error == "raise" else (  # e.g. its store entry unreadable
+                                    lambda model, reason: _ModelScores(failed=[(model, c, reason) for c in specs])))
         elif jobs == 1:
             scored = [score(model) for model in models]
         else:

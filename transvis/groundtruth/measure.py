@@ -73,7 +73,8 @@ def measure_groundtruth(model_ids: Sequence[str], dataset, regimes: Sequence[str
                         feature_fn: Callable[[str, Any], Any] | None = None, max_per_class: int | None = None,
                         probe_kw: dict | None = None, finetune_kw: dict | None = None,
                         probe_input_size: int | None = None, resume: bool = False,
-                        progress: Callable[[str], None] | None = None) -> list[GroundTruthRow]:
+                        progress: Callable[[str], None] | None = None,
+                        executor: str | None = None) -> list[GroundTruthRow]:
     """Ground-truth accuracy of every model on ``dataset`` for each regime; rows are merged into ``out_csv``
     (when given) after each model, so an interrupted run keeps what it measured.
 
@@ -86,6 +87,10 @@ def measure_groundtruth(model_ids: Sequence[str], dataset, regimes: Sequence[str
         ``feature_fn`` it is only recorded). Default: ``finetune_kw["input_size"]``.
     resume : with ``out_csv``, skip every (model, regime) whose row in ``out_csv`` was measured on this dataset
         with the same protocol settings (:func:`protocol_settings`); those rows are returned as read.
+    executor : None (default: one measurement after another, in this process) or a Ray cluster address
+        (``"ray"``, ``"ray://HOST:PORT"``, ``"ray=auto"``; :mod:`transvis.cluster`): one task per (model, regime)
+        with the same rows as in this process (``model_loader`` and ``feature_fn`` are sent to the workers).
+        A failing task raises after the others finished; the models measured are in ``out_csv``.
     """
     if isinstance(dataset, (str, Path)):
         from transvis.data import load_dataset
@@ -115,6 +120,10 @@ def measure_groundtruth(model_ids: Sequence[str], dataset, regimes: Sequence[str
         done = {(r.model, r.regime): r for r in read_groundtruth_csv(out_csv)
                 if r.dataset == dataset.dataset_id and r.regime in planned
                 and protocol_matches(r.protocol, planned[r.regime])}
+    measure = dict(dataset=dataset, seed=seed, loader=loader, feature_fn=feature_fn, probe_kw=probe_kw,
+                   finetune_kw=finetune_kw, probe_input_size=probe_input_size)
+    if executor is not None:
+        return _measure_on_cluster(executor, model_ids, regimes, done, out_csv, say, measure)
     rows = []
     for model_id in model_ids:
         model_rows = []
@@ -125,35 +134,67 @@ def measure_groundtruth(model_ids: Sequence[str], dataset, regimes: Sequence[str
                 rows.append(done[model_id, regime])
                 continue
             say(f"{model_id}: {regime}")
-            start = time.perf_counter()
-            if regime == "linear_probe":
-                labels = dataset.labels
-                if feature_fn is not None:
-                    feats = feature_fn(model_id, dataset)
-                    labels = getattr(feats, "labels", labels)  # an extractor may have skipped images
-                    feats = getattr(feats, "features", feats)
-                else:
-                    feats = embed_dataset(as_module(loader(model_id)), dataset, input_size=probe_input_size,
-                                          device=finetune_kw.get("device"))
-                result = linear_probe(feats, labels, seed=seed, **probe_kw)
-                protocol = {**result.protocol, "input_size": probe_input_size,
-                            "features": "feature_fn" if feature_fn else "embed_dataset (pre-logits)"}
-            else:
-                result = finetune(lambda mid=model_id: loader(mid), dataset, seed=seed, **finetune_kw)
-                protocol = result.protocol
-            protocol = {**protocol, "dataset_id": dataset.dataset_id}
-            model_rows.append(GroundTruthRow(
-                model=model_id, dataset=dataset.dataset_id, regime=regime, accuracy=float(result.accuracy),
-                protocol=protocol,
-                extra={"n_train": result.n_train, "n_val": result.n_val, "n_test": result.n_test,
-                       "seconds": f"{time.perf_counter() - start:.1f}",
-                       "created": datetime.now(timezone.utc).isoformat(timespec="seconds")},
-            ))
-            say(f"{model_id}: {regime} accuracy {result.accuracy:.4f}")
+            model_rows.append(_measure_one((model_id, regime), None, **measure))
+            say(f"{model_id}: {regime} accuracy {model_rows[-1].accuracy:.4f}")
         rows += model_rows
         if out_csv is not None and model_rows:
             write_groundtruth_csv(model_rows, out_csv, merge=True)
     return rows
+
+
+def _measure_one(task: tuple[str, str], _item, *, dataset, seed, loader, feature_fn, probe_kw, finetune_kw,
+                 probe_input_size) -> GroundTruthRow:
+    """One (model, regime) measurement as a CSV row (in this process, or as a Ray task)."""
+    model_id, regime = task
+    start = time.perf_counter()
+    if regime == "linear_probe":
+        labels = dataset.labels
+        if feature_fn is not None:
+            feats = feature_fn(model_id, dataset)
+            labels = getattr(feats, "labels", labels)  # an extractor may have skipped images
+            feats = getattr(feats, "features", feats)
+        else:
+            feats = embed_dataset(as_module(loader(model_id)), dataset, input_size=probe_input_size,
+                                  device=finetune_kw.get("device"))
+        result = linear_probe(feats, labels, seed=seed, **probe_kw)
+        protocol = {**result.protocol, "input_size": probe_input_size,
+                    "features": "feature_fn" if feature_fn else "embed_dataset (pre-logits)"}
+    else:
+        result = finetune(lambda mid=model_id: loader(mid), dataset, seed=seed, **finetune_kw)
+        protocol = result.protocol
+    protocol = {**protocol, "dataset_id": dataset.dataset_id}
+    return GroundTruthRow(
+        model=model_id, dataset=dataset.dataset_id, regime=regime, accuracy=float(result.accuracy),
+        protocol=protocol,
+        extra={"n_train": result.n_train, "n_val": result.n_val, "n_test": result.n_test,
+               "seconds": f"{time.perf_counter() - start:.1f}",
+               "created": datetime.now(timezone.utc).isoformat(timespec="seconds")},
+    )
+
+
+def _measure_on_cluster(executor: str, model_ids, regimes, done, out_csv, say, measure) -> list[GroundTruthRow]:
+    """:func:`measure_groundtruth` with one Ray task per (model, regime) not yet measured
+    (:func:`transvis.cluster.map_models`); each model's rows are merged into ``out_csv`` once all of its tasks
+    have finished, so an interrupted run keeps them. Rows in the serial order."""
+    from transvis.cluster import map_models
+
+    tasks = [(m, r) for m in model_ids for r in regimes if (m, r) not in done]
+    left = {m: sum(1 for t in tasks if t[0] == m) for m in model_ids}
+    finished: dict[tuple[str, str], GroundTruthRow] = {}
+
+    def on_done(task, row):
+        finished[task] = row
+        say(f"{task[0]}: {task[1]} accuracy {row.accuracy:.4f}")
+        left[task[0]] -= 1
+        if out_csv is not None and left[task[0]] == 0:
+            write_groundtruth_csv([finished[t] for t in tasks if t[0] == task[0]], out_csv, merge=True)
+
+    for model_id, regime in done:
+        say(f"{model_id}: {regime} already measured with this protocol "
+            f"(accuracy {done[model_id, regime].accuracy:.4f}); skipped")
+    map_models(executor, _measure_one, tasks, {t: None for t in tasks}, common_kwargs=measure, what="ground truth",
+               on_done=on_done, blas_threads=None)
+    return [done[m, r] if (m, r) in done else finished[m, r] for m in model_ids for r in regimes]
 
 
 # Arguments that define a regime's protocol (what resuming compares); results such as best_lr are not here.
