@@ -252,6 +252,42 @@ if st.session_state.pop("setup_cancel", False):
 ready = dataset is not None and bool(chosen)
 if not ready:
     st.caption("Choose a dataset (checked above) and at least one model.")
+use_cluster, cluster_address = False, None
+try:
+    from transvis.cluster import configured_address
+
+    cluster_address = configured_address()  # $TRANSVIS_CLUSTER; Ray is imported only when extracting there
+except ValueError as err:
+    error_box(err, "The configured cluster (TRANSVIS_CLUSTER)")
+if cluster_address:
+    on_hub = layers is None and all(entry["weights_file"] is None for entry in chosen)
+    use_cluster = on_hub and st.checkbox(
+        f"Extract on the cluster ({cluster_address})", key=default("w:setup_cluster", True), disabled=not on_hub,
+        help="One Ray task per model × shard of images writes the features into the store every node sees; "
+             "models already stored are reused. Not for local checkpoints or intermediate layers.")
+
+
+def cluster_extraction(address, entries, data, size, batch):
+    """Features of ``entries`` extracted on the cluster (one progress bar over all tasks): (featuresets,
+    notes, outcomes) as the per-model loop below gives them."""
+    from transvis.cluster import features_from_cluster
+
+    bar = st.progress(0.0, text=f"Starting the extraction on {address}…")
+
+    def progress(update, _bar=bar):
+        _bar.progress(update.done / max(update.total, 1), text=update.line())
+
+    got, run = features_from_cluster(address, [e["model"] for e in entries], data, input_size=size,
+                                     batch_size=batch, progress=progress)
+    done = [f"{short_model_name(m)}: " + ("reused from the cache" if m in run.resumed else "extracted on the cluster")
+            for m in run.keys]
+    bar.progress(1.0, text="; ".join(done) or "nothing extracted")
+    notes = [("error", f"**Extracting {short_model_name(m)} failed.** {reason}") for m, reason in run.failed.items()]
+    for level, text in notes:
+        st.error(text, icon=":material/error:")
+    return got, notes, done
+
+
 go_clicked = st.button("Extract features and rank", key="setup_extract", type="primary", disabled=not ready)
 if go_clicked and ready:
     try:
@@ -266,7 +302,13 @@ if go_clicked and ready:
         st.button("Cancel", key="setup_cancel_button", on_click=lambda: st.session_state.update(setup_cancel=True))
         featuresets = []
         notes, outcomes = [], []  # (level, text) and "<model>: extracted in …", shown again once the pool is active
-        for entry in chosen:
+        if use_cluster:
+            try:
+                featuresets, notes, outcomes = cluster_extraction(cluster_address, chosen, dataset,
+                                                                  int(input_size) or None, int(batch_size))
+            except Exception as err:  # noqa: BLE001 - an unreachable cluster names the fix; the page stays
+                error_box(err, "Extracting on the cluster")
+        for entry in [] if use_cluster else chosen:
             label = short_model_name(entry["model"])
             bar = st.progress(0.0, text=f"{label}: loading the model…")
             start = time.perf_counter()
