@@ -1,5 +1,13 @@
 """Per-model work mapped onto a Ray cluster (the optional ``ray`` extra): ``rank_models(..., executor="ray")``.
 
+- :func:`extract_on_cluster` — features into the store, one task per model × shard of images (resumed from
+  the store, shard by shard), assembled into the serial path's entry;
+- :func:`map_models` — one task per model (scoring, ground truth); a :class:`StoredFeatures` item is read
+  from the store by its task, so the driver never loads the matrix;
+- :func:`linear_probes_on_cluster` — the CLI's measured ground truth; :func:`reporting` — one progress
+  report over a run's tasks (:class:`ClusterProgress`); :func:`configured_address` — the app's
+  ``TRANSVIS_CLUSTER``.
+
 Nothing here imports Ray at module import time, and nothing outside this module imports it: without an executor
 transvis behaves exactly as without Ray installed. Addresses (the CLI's ``--cluster``, the library's
 ``executor``):

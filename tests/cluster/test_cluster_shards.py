@@ -35,6 +35,16 @@ def test_shard_rows_are_whole_batches_and_cover_every_image():
     assert shard_rows(10, 4, 4) == [(0, 4), (4, 8), (8, 10)]  # never a shard of a partial batch but the last
 
 
+def test_a_gpu_batch_grows_with_the_gpus_memory_between_the_request_and_the_cap():
+    from transvis.cluster import gpu_batch_size
+
+    gib = 2**30
+    assert gpu_batch_size(64, total_bytes=80 * gib) == 1024  # 16 per GiB = 1,280 → 1,024 (power of two, cap)
+    assert gpu_batch_size(64, total_bytes=24 * gib) == 256
+    assert gpu_batch_size(64, total_bytes=2 * gib) == 64  # never below the request
+    assert gpu_batch_size(64, total_bytes=80 * gib, cap=512) == 512
+
+
 def test_a_two_shard_extraction_is_the_serial_entry_and_resumes_shard_by_shard(local_ray, tmp_path):
     flag = tmp_path / "node-down"
     flag.touch()
