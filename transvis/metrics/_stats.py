@@ -386,6 +386,16 @@ class ClassStats:
         rigid class shift (:meth:`moved` with ``residual_scale=1``) share them with their base."""
         return self.memo(key, build)
 
+    def subset(self, rows) -> "ClassStats":
+        """Statistics of the samples ``rows`` (an index array keeping at least one sample of every class),
+        equal to ``ClassStats(features[rows], labels[rows])`` up to round-off, with less work: the rows are
+        taken from the validated float64 features (no conversion or re-validation), and when this model's S_T
+        is already computed and ``rows`` leaves out under half of the samples, the subset's S_T is derived
+        from it and a Gram of the *left-out* rows only (:class:`SubsetClassStats`): a stratified 80 % replicate
+        (:mod:`transvis.uncertainty`) then costs 0.2 instead of 0.8 of the N·D² product.
+        """
+        return SubsetClassStats(self, rows)
+
     def moved(self, class_means, *, residual_scale: float = 1.0, features=None) -> "MovedClassStats":
         """Statistics of the class-wise affine move ``x'_i = μ'_{y_i} + s·(x_i − μ_{y_i})``.
 
@@ -584,3 +594,62 @@ class MovedClassStats(LabelsSharedWithBase, ClassStats):
             rows = slice(start, min(start + step, self.n_samples))
             out[rows] += offsets[self.labels[rows]]
         return out
+
+
+class SubsetClassStats(ClassStats):
+    """:class:`ClassStats` of the samples ``rows`` of ``base`` (see :meth:`ClassStats.subset`).
+
+    With L the left-out rows and μ the base mean, Σ_{i∈rows} (x_i − μ)(x_i − μ)ᵀ = N·S_T − Σ_{i∈L} (x_i − μ)(x_i − μ)ᵀ,
+    and S_T' = that / m − (μ' − μ)(μ' − μ)ᵀ for the m kept samples of mean μ': exact, and as accurate as a
+    fresh Gram (no cancellation beyond the 1/m-scaled rank-one term, which is small: μ' is close to μ).
+    Everything else is computed from the subset's rows as :class:`ClassStats` does.
+    """
+
+    def __init__(self, base: ClassStats, rows):
+        rows = np.asarray(rows)
+        if rows.dtype == bool:
+            rows = np.flatnonzero(rows)
+        if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer):
+            raise ValueError(f"rows must be a 1-D index array or boolean mask; got {rows.dtype} {rows.shape}.")
+        labels = base.labels[rows]
+        counts = np.bincount(labels, minlength=base.n_classes)
+        if counts.min() == 0:
+            raise ValueError(f"a subset must keep every class; class {int(np.argmin(counts))} has no sample in it. "
+                             "Draw stratified subsets (transvis.uncertainty.Resampling.subsets).")
+        self._base = base
+        self._rows = rows
+        self._source = None
+        self.unit_scale = base.unit_scale
+        features = base.features[rows]
+        features.flags.writeable = False
+        self.features = features
+        labels.flags.writeable = False
+        self.labels = labels
+        self.backend = base.backend
+        self.n_samples, self.n_dims = features.shape
+        self.n_classes = base.n_classes
+        self.counts = counts
+        self.priors = counts / self.n_samples
+        self.mean = features.mean(axis=0)
+        self._results = {}
+
+    def matches(self, features, labels) -> bool:
+        same_x = features is self.features
+        return same_x and (labels is self.labels or np.array_equal(np.asarray(labels), self.labels))
+
+    @cached_property
+    def total_scatter(self) -> np.ndarray:
+        base = self._base
+        left_out = base.n_samples - self.n_samples
+        if "total_scatter" not in base.__dict__ or not 0 < left_out < base.n_samples / 2 \
+                or np.unique(self._rows).size != self._rows.size:
+            return ClassStats.total_scatter.func(self)
+        keep = np.ones(base.n_samples, dtype=bool)
+        keep[self._rows] = False
+        dropped = np.flatnonzero(keep)
+        features, mean = base.features, base.mean
+        step = max(1, GRAM_SLAB_ENTRIES // max(self.n_dims, 1))
+        blocks = (features[dropped[start:start + step]] - mean for start in range(0, dropped.size, step))
+        kept_sum = base.n_samples * np.asarray(base.total_scatter) - self.backend.gram_sum(blocks, self.n_dims)
+        shift = self.mean - mean
+        return kept_sum / self.n_samples - np.outer(shift, shift)
