@@ -429,6 +429,42 @@ def nice_ticks(low: float, high: float, target: int = 4) -> tuple[list[float], s
     return values, fmt
 
 
+def _unit_x(value, axis: tuple[float, float, float]):
+    """Score units → the race's fixed [0, 1] x-units of a frame whose ``axis`` is (baseline, left, right)."""
+    _, left, right = axis
+    return (np.asarray(value, dtype=float) - left) / (right - left)
+
+
+@dataclass(frozen=True)
+class _RaceFrameData:
+    """One frame of the race, in the race's fixed [0, 1] x-units (see :func:`_race_frame`)."""
+
+    f: int
+    notes: RaceNotes
+    models: list[str]
+    score: pd.Series
+    ranks_now: pd.Series
+    slots: pd.Series
+    y: np.ndarray
+    halves: dict[str, float]
+    ends: np.ndarray  # where each bar ends (NaN scores: at the baseline)
+    u_base: float
+    axis: tuple[float, float, float]
+
+    def u(self, value):
+        return _unit_x(value, self.axis)
+
+    @classmethod
+    def build(cls, f: int, scores_row: pd.Series, ranks_row: pd.Series, notes: RaceNotes, axis):
+        score, ranks_now = scores_row.astype(float), ranks_row.astype(float)
+        models = list(scores_row.index)
+        slots = bar_slots(score, ranks_now)
+        halves = {m: float((notes.half_widths or {}).get(m, np.nan)) for m in models}
+        u_base = float(_unit_x(axis[0], axis))
+        ends = np.where(np.isfinite(score.to_numpy()), _unit_x(score.to_numpy(), axis), u_base)
+        return cls(f, notes, models, score, ranks_now, slots, slots[models].to_numpy(), halves, ends, u_base, axis)
+
+
 def _race_frame(f: int, scores_row: pd.Series, ranks_row: pd.Series, notes: RaceNotes, colors, axis):
     """Frame ``f`` of the ranking, as six traces (all plain scatters but the bars, so frames step in place):
 
@@ -445,125 +481,142 @@ def _race_frame(f: int, scores_row: pd.Series, ranks_row: pd.Series, notes: Race
     then transitions the axis and the traces separately, and mid-step the bars vanish and labels land on the
     neighbouring panel.) The frame's axis in score units is kept on the ticks trace's ``meta``.
     """
-    base, left, right = axis
-    width = right - left
+    frame = _RaceFrameData.build(f, scores_row, ranks_row, notes, axis)
+    return (_race_bars(frame, colors), _race_whiskers(frame), _race_labels(frame), _race_outlines(frame),
+            _race_brackets(frame), _race_ticks(frame))
 
-    def u(value):
-        return (np.asarray(value, dtype=float) - left) / width
 
-    models = list(scores_row.index)
-    n = len(models)
-    score = scores_row.astype(float)
-    ranks_now = ranks_row.astype(float)
-    slots = bar_slots(score, ranks_now)
-    y = slots[models].to_numpy()
-    halves = {m: float((notes.half_widths or {}).get(m, np.nan)) for m in models}
-    changes = notes.rank_changes[f]
-    tier_of = {m: tier for tier in notes.tiers[f] for m in tier}
-    finite = np.isfinite(score.to_numpy())
-    u_base = float(u(base))
-    ends = np.where(finite, u(score.to_numpy()), u_base)
+def _race_bars(fr: _RaceFrameData, colors) -> go.Bar:
+    """Bars from the baseline to each score, hovering rank, score ± noise and the models it cannot order."""
+    tier_of = {m: tier for tier in fr.notes.tiers[fr.f] for m in tier}
 
     def score_text(m):
-        if not np.isfinite(score[m]):
+        if not np.isfinite(fr.score[m]):
             return "failed (NaN)"
-        h = halves[m]
-        return f"{score[m]:.5g} ± {h:.2g}" if np.isfinite(h) else f"{score[m]:.5g}"
+        h = fr.halves[m]
+        return f"{fr.score[m]:.5g} ± {h:.2g}" if np.isfinite(h) else f"{fr.score[m]:.5g}"
 
     def mates(m):
         others = [short_model_name(o) for o in tier_of.get(m, [m]) if o != m]
         if not others:
             return ""
-        return ("within noise of " if notes.noise_estimated else "tied with ") + ", ".join(others)
+        return ("within noise of " if fr.notes.noise_estimated else "tied with ") + ", ".join(others)
 
-    bar = go.Bar(
-        x=ends - u_base, base=u_base, y=y, orientation="h",
-        marker=dict(color=[colors[m] for m in models], line=dict(width=0)),
-        customdata=[[short_model_name(m), f"{ranks_now[m]:g}" if np.isfinite(ranks_now[m]) else "–", score_text(m),
-                     mates(m)] for m in models],
+    return go.Bar(
+        x=fr.ends - fr.u_base, base=fr.u_base, y=fr.y, orientation="h",
+        marker=dict(color=[colors[m] for m in fr.models], line=dict(width=0)),
+        customdata=[[short_model_name(m), f"{fr.ranks_now[m]:g}" if np.isfinite(fr.ranks_now[m]) else "–",
+                     score_text(m), mates(m)] for m in fr.models],
         hovertemplate="<b>%{customdata[0]}</b><br>rank %{customdata[1]}<br>score %{customdata[2]}<br>"
                       "%{customdata[3]}<extra></extra>",
         showlegend=False, name="ranking", width=0.72,
     )
-    # the baseline, then a whisker with caps per model (None-separated segments; a fixed number of points)
-    wx, wy = [u_base, u_base], [0.5, n + 0.5]
-    for m, slot in zip(models, y):
-        h = halves[m]
-        if np.isfinite(score[m]) and np.isfinite(h) and h > 0:
-            lo, hi = float(u(score[m] - h)), float(u(score[m] + h))
+
+
+def _race_whiskers(fr: _RaceFrameData) -> go.Scatter:
+    """The baseline, then a whisker with caps per model (None-separated segments; a fixed number of points)."""
+    wx, wy = [fr.u_base, fr.u_base], [0.5, len(fr.models) + 0.5]
+    for m, slot in zip(fr.models, fr.y):
+        h = fr.halves[m]
+        if np.isfinite(fr.score[m]) and np.isfinite(h) and h > 0:
+            lo, hi = float(fr.u(fr.score[m] - h)), float(fr.u(fr.score[m] + h))
             wx += [None, lo, hi, None, lo, lo, None, hi, hi]
             wy += [None, slot, slot, None, slot - 0.16, slot + 0.16, None, slot - 0.16, slot + 0.16]
         else:
             wx += [None] * 9
             wy += [None] * 9
-    whiskers = go.Scatter(x=wx, y=wy, mode="lines", line=dict(color="#555555", width=1.5), hoverinfo="skip",
-                          showlegend=False, name="noise")
-    label_x, texts = [], []
+    return go.Scatter(x=wx, y=wy, mode="lines", line=dict(color="#555555", width=1.5), hoverinfo="skip",
+                      showlegend=False, name="noise")
+
+
+def _race_labels(fr: _RaceFrameData) -> go.Scatter:
+    """``#rank name ▲k`` (and the frame's badge) past each model's whisker; ``≈ name`` when one tier holds all."""
+    score, notes = fr.score, fr.notes
+    changes = notes.rank_changes[fr.f]
+    finite = np.isfinite(score.to_numpy())
     # a frame whose one tier holds every finite model ranks nobody: every label is "≈ name" (= for float ties)
     n_finite = int(finite.sum())
     all_tied = n_finite >= 2 and any(len([m for m in tier if np.isfinite(score.get(m, np.nan))]) == n_finite
-                                     for tier in notes.tiers[f])
+                                     for tier in notes.tiers[fr.f])
     tie_mark = "≈ " if notes.noise_estimated else "= "
-    badges = (notes.badges[f] if notes.badges is not None else None) or {}
-    for m, end in zip(models, ends):
-        h = halves[m]
-        reach = float(u(score[m] + h)) if np.isfinite(score[m]) and np.isfinite(h) else float(end)
+    badges = (notes.badges[fr.f] if notes.badges is not None else None) or {}
+    label_x, texts = [], []
+    for m, end in zip(fr.models, fr.ends):
+        h = fr.halves[m]
+        reach = float(fr.u(score[m] + h)) if np.isfinite(score[m]) and np.isfinite(h) else float(end)
         label_x.append(max(reach, float(end)) + 0.01)
         delta = changes.get(m, 0)
         mark = (f" <span style='color:{UP_COLOR}'><b>▲{delta}</b></span>" if delta > 0 else
                 f" <span style='color:{DOWN_COLOR}'><b>▼{-delta}</b></span>" if delta < 0 else "")
         rank = ("– " if not np.isfinite(score[m]) else tie_mark if all_tied else
-                f"#{ranks_now[m]:g} " if np.isfinite(ranks_now[m]) else "– ")
+                f"#{fr.ranks_now[m]:g} " if np.isfinite(fr.ranks_now[m]) else "– ")
         badge = f" <span style='color:{NOTE_COLOR}'>{badges[m]}</span>" if badges.get(m) else ""
         texts.append(rank + short_model_name(m) + mark + badge)
-    labels = go.Scatter(x=label_x, y=y, mode="text", text=texts, textposition="middle right",
-                        textfont=dict(color="#222", size=12), cliponaxis=False, hoverinfo="skip", showlegend=False,
-                        name="labels")
-    caption, _ = race_caption(f, notes)
+    return go.Scatter(x=label_x, y=fr.y, mode="text", text=texts, textposition="middle right",
+                      textfont=dict(color="#222", size=12), cliponaxis=False, hoverinfo="skip", showlegend=False,
+                      name="labels")
+
+
+def _race_outlines(fr: _RaceFrameData) -> go.Scatter:
+    """The caption under the bars (its first point) and dark outlines of the bars that moved beyond noise."""
+    n = len(fr.models)
+    changes = fr.notes.rank_changes[fr.f]
+    caption, _ = race_caption(fr.f, fr.notes)
     xs, ys = [0.01], [n + 0.75]
-    for m, slot, end in zip(models, y, ends):
+    for m, slot, end in zip(fr.models, fr.y, fr.ends):
         if changes.get(m, 0) != 0:
-            xs += [None, u_base, end, end, u_base, u_base]
+            xs += [None, fr.u_base, end, end, fr.u_base, fr.u_base]
             ys += [None, slot - 0.36, slot - 0.36, slot + 0.36, slot + 0.36, slot - 0.36]
     xs += [None] * (1 + 6 * n - len(xs))
     ys += [None] * (1 + 6 * n - len(ys))
-    outlines = go.Scatter(
+    return go.Scatter(
         x=xs, y=ys, mode="lines+text", text=[caption or " "] + [" "] * (len(xs) - 1), textposition="bottom right",
         textfont=dict(color="#222", size=12), line=dict(color="#111", width=3), showlegend=False,
         hoverinfo="skip", name="rank changes", cliponaxis=False,
     )
-    # brackets: one per run of consecutive slots whose models the frame cannot order
-    bx, by, btext = [], [], []
-    x0, arm = u_base - 0.045, 0.03
-    symbol = "≈" if notes.noise_estimated else "="
-    for tier in notes.tiers[f]:
-        run_slots = sorted(slots[m] for m in tier if m in slots.index)
-        runs, current = [], []
-        for s in run_slots:
-            if current and s != current[-1] + 1:
-                runs.append(current)
-                current = []
-            current.append(s)
-        if current:
+
+
+def _consecutive_runs(values: list[float]) -> list[list[float]]:
+    """Sorted slot numbers split into runs of consecutive values: [1, 2, 4] → [[1, 2], [4]]."""
+    runs, current = [], []
+    for s in values:
+        if current and s != current[-1] + 1:
             runs.append(current)
-        for run in runs:
+            current = []
+        current.append(s)
+    if current:
+        runs.append(current)
+    return runs
+
+
+def _race_brackets(fr: _RaceFrameData) -> go.Scatter:
+    """One bracket with ≈ (= without noise) per run of consecutive slots whose models the frame cannot order."""
+    bx, by, btext = [], [], []
+    x0, arm = fr.u_base - 0.045, 0.03
+    symbol = "≈" if fr.notes.noise_estimated else "="
+    for tier in fr.notes.tiers[fr.f]:
+        for run in _consecutive_runs(sorted(fr.slots[m] for m in tier if m in fr.slots.index)):
             if len(run) < 2:
                 continue
             top, bottom = run[0] - 0.3, run[-1] + 0.3
             bx += [x0 + arm, x0, x0, x0, x0 + arm, None]
             by += [top, top, 0.5 * (top + bottom), bottom, bottom, None]
             btext += [" ", " ", symbol, " ", " ", " "]
-    size = 6 * max(n // 2, 1)
+    size = 6 * max(len(fr.models) // 2, 1)
     bx, by, btext = bx + [None] * (size - len(bx)), by + [None] * (size - len(by)), btext + [" "] * (size - len(btext))
-    brackets = go.Scatter(x=bx, y=by, mode="lines+text", text=btext, textposition="middle left",
-                          textfont=dict(color="#333", size=16), line=dict(color="#777", width=1.5), cliponaxis=False,
-                          hoverinfo="skip", showlegend=False, name="within noise")
-    # the frame's axis: tick marks on top of the bars, values above them
+    return go.Scatter(x=bx, y=by, mode="lines+text", text=btext, textposition="middle left",
+                      textfont=dict(color="#333", size=16), line=dict(color="#777", width=1.5), cliponaxis=False,
+                      hoverinfo="skip", showlegend=False, name="within noise")
+
+
+def _race_ticks(fr: _RaceFrameData) -> go.Scatter:
+    """The frame's axis: tick marks on top of the bars, values above them (score units kept on ``meta``)."""
+    base, left, right = fr.axis
     values, fmt = nice_ticks(base, right)
     tx, ty, ttext = [], [], []
     for k in range(N_TICKS):
         if k < len(values):
-            position = float(u(values[k]))
+            position = float(fr.u(values[k]))
             tx += [position, position, None]
             ty += [0.28, 0.42, None]
             ttext += [format(values[k], fmt), " ", " "]
@@ -571,11 +624,10 @@ def _race_frame(f: int, scores_row: pd.Series, ranks_row: pd.Series, notes: Race
             tx += [None] * 3
             ty += [None] * 3
             ttext += [" "] * 3
-    ticks = go.Scatter(x=tx, y=ty, mode="lines+text", text=ttext, textposition="top center",
-                       textfont=dict(color="#444", size=11), line=dict(color="#888", width=1), cliponaxis=False,
-                       hoverinfo="skip", showlegend=False, name="axis",
-                       meta={"range": [left, right], "baseline": base})
-    return bar, whiskers, labels, outlines, brackets, ticks
+    return go.Scatter(x=tx, y=ty, mode="lines+text", text=ttext, textposition="top center",
+                      textfont=dict(color="#444", size=11), line=dict(color="#888", width=1), cliponaxis=False,
+                      hoverinfo="skip", showlegend=False, name="axis",
+                      meta={"range": [left, right], "baseline": base})
 
 
 def ranking_race(

@@ -67,9 +67,29 @@ def rank_bump_chart(
     tiers = {c: [list(g) for g in groups] for c, groups in (tiers or {}).items() if c in columns}
     degenerate = {c: dict(v) for c, v in (degenerate or {}).items() if c in columns}
     fig = go.Figure()
-    # Tier bands: a grey box per tier of two or more models spanning its ranks (layout shapes, drawn below the
-    # lines; on a category axis a shape's x is the column's index), and one marker per band in the data for the
-    # legend and the hover.
+    _add_tier_bands(fig, ranks, columns, tiers)
+    _add_tie_rings(fig, ranks, columns)
+    within = {c: {m: [o for o in g if o != m] for g in groups if len(g) >= 2 for m in g} for c, groups in tiers.items()}
+    for model in ranks.index:
+        fig.add_trace(go.Scatter(
+            x=columns, y=ranks.loc[model, columns].astype(float).to_numpy(), mode="lines+markers",
+            name=short_model_name(model), line=dict(color=colors.get(model), width=3), marker=dict(size=11),
+            connectgaps=False, hovertext=_bump_hover(model, ranks, columns, within, degenerate), hoverinfo="text",
+        ))
+    _add_degenerate_marks(fig, ranks, degenerate)
+    n_models = len(ranks.index)
+    fig.update_yaxes(autorange="reversed", dtick=1, title="rank (1 = best)", range=[n_models + 0.5, 0.5])
+    # The bands and rings come first in the data: pin the columns' order to the metrics' (ground truth first).
+    fig.update_xaxes(title=None, tickangle=-30, categoryorder="array", categoryarray=columns)
+    if groundtruth is not None and len(groundtruth):
+        fig.add_vline(x=0, line=dict(color=GROUNDTRUTH_COLOR, width=1, dash="dot"))
+    return base_layout(fig, title, height=max(380, 40 * n_models + 180))
+
+
+def _add_tier_bands(fig: go.Figure, ranks: pd.DataFrame, columns: list[str], tiers: dict) -> None:
+    """A grey box per tier of two or more models spanning its ranks (layout shapes, drawn below the lines; on a
+    category axis a shape's x is the column's index), and one marker per band in the data for the legend and
+    the hover."""
     band_x, band_y, band_text, spans = [], [], [], []
     for index, column in enumerate(columns):
         for group in tiers.get(column, []):
@@ -92,6 +112,10 @@ def rank_bump_chart(
             marker=dict(symbol="square", size=3, color="rgba(110, 110, 110, 0.45)"), legendrank=1,
         ))
         fig.update_layout(legend=dict(itemsizing="constant"))
+
+
+def _add_tie_rings(fig: go.Figure, ranks: pd.DataFrame, columns: list[str]) -> None:
+    """A ring where two or more models share a rank (equal scores up to float noise)."""
     tie_x, tie_y, tie_text = [], [], []
     for column in columns:
         for rank, members in ranks[column].dropna().groupby(ranks[column].dropna()):
@@ -105,30 +129,31 @@ def rank_bump_chart(
             x=tie_x, y=tie_y, mode="markers", name=TIED_LABEL, hovertext=tie_text, hoverinfo="text",
             marker=dict(size=22, symbol="circle-open", color="#333", line=dict(width=2)), legendrank=2,
         ))
-    within = {c: {m: [o for o in g if o != m] for g in groups if len(g) >= 2 for m in g} for c, groups in tiers.items()}
-    for model in ranks.index:
-        row = ranks.loc[model, columns].astype(float)
-        name = short_model_name(model)
-        hover = []
-        for column, rank in zip(columns, row):
-            if not np.isfinite(rank):
-                hover.append(f"<b>{name}</b><br>{column}: not scored")
-                continue
-            text = f"<b>{name}</b><br>{column}: rank {int(rank)}"
-            tied = [o for o in ranks.index[ranks[column] == rank] if o != model]
-            if tied:
-                text += f" (tied with {', '.join(short_model_name(o) for o in tied)})"
-            others = within.get(column, {}).get(model)
-            if others:
-                text += f"<br>within noise of {', '.join(short_model_name(o) for o in others)}"
-            if model in degenerate.get(column, {}):
-                text += f"<br>⚠ degenerate: {degenerate[column][model]}"
-            hover.append(text)
-        fig.add_trace(go.Scatter(
-            x=columns, y=row.to_numpy(), mode="lines+markers", name=name,
-            line=dict(color=colors.get(model), width=3), marker=dict(size=11),
-            connectgaps=False, hovertext=hover, hoverinfo="text",
-        ))
+
+
+def _bump_hover(model: str, ranks: pd.DataFrame, columns: list[str], within: dict, degenerate: dict) -> list[str]:
+    """One hover text per column of a model's line: its rank, ties, the models within its noise, degeneracy."""
+    name = short_model_name(model)
+    hover = []
+    for column, rank in zip(columns, ranks.loc[model, columns].astype(float)):
+        if not np.isfinite(rank):
+            hover.append(f"<b>{name}</b><br>{column}: not scored")
+            continue
+        text = f"<b>{name}</b><br>{column}: rank {int(rank)}"
+        tied = [o for o in ranks.index[ranks[column] == rank] if o != model]
+        if tied:
+            text += f" (tied with {', '.join(short_model_name(o) for o in tied)})"
+        others = within.get(column, {}).get(model)
+        if others:
+            text += f"<br>within noise of {', '.join(short_model_name(o) for o in others)}"
+        if model in degenerate.get(column, {}):
+            text += f"<br>⚠ degenerate: {degenerate[column][model]}"
+        hover.append(text)
+    return hover
+
+
+def _add_degenerate_marks(fig: go.Figure, ranks: pd.DataFrame, degenerate: dict) -> None:
+    """A red cross on each degenerate (saturated) score, its reason in the hover."""
     deg_x, deg_y, deg_text = [], [], []
     for column, per_model in degenerate.items():
         for model, reason in per_model.items():
@@ -141,13 +166,6 @@ def rank_bump_chart(
             x=deg_x, y=deg_y, mode="markers", name=DEGENERATE_LABEL, hovertext=deg_text, hoverinfo="text",
             marker=dict(size=15, symbol="x-thin", color="#b91c1c", line=dict(width=3, color="#b91c1c")),
         ))
-    n_models = len(ranks.index)
-    fig.update_yaxes(autorange="reversed", dtick=1, title="rank (1 = best)", range=[n_models + 0.5, 0.5])
-    # The bands and rings come first in the data: pin the columns' order to the metrics' (ground truth first).
-    fig.update_xaxes(title=None, tickangle=-30, categoryorder="array", categoryarray=columns)
-    if groundtruth is not None and len(groundtruth):
-        fig.add_vline(x=0, line=dict(color=GROUNDTRUTH_COLOR, width=1, dash="dot"))
-    return base_layout(fig, title, height=max(380, 40 * n_models + 180))
 
 
 def model_traces(fig: go.Figure) -> list:
