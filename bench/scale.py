@@ -8,7 +8,9 @@ Prints: the serial wall time and per-model (per-task) compute times; Ray's start
 ``rank_models(executor="ray")`` with as many Ray workers as CPUs, cold (the workers' first imports) and warm,
 the largest score difference to the serial table; Ray's overhead per task, measured with no-op tasks that carry the same arrays (put once each, read by
 the task); and a PROJECTION of the makespan on 8 and 64 workers from the measured per-task times (its
-assumptions are printed with it). One BLAS thread per task, as rank_models(n_jobs>1) uses.
+assumptions are printed with it); the compute time measured inside the Ray tasks against the serial per-task
+time; and a serial-vs-Ray table with the load average at each run's start. One BLAS thread per task, as
+rank_models(n_jobs>1) uses.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ def main() -> int:
     pool = synthetic_pool(args.models, args.n, args.d, args.c)
     features = {m: (fs.features, fs.labels) for m, fs in pool.items()}
 
+    loads = {"serial": os.getloadavg()[0]}
     start = time.perf_counter()
     serial = rank_models(features, args.metrics, backend="numpy", blas_threads=1)
     serial_s = time.perf_counter() - start
@@ -90,11 +93,13 @@ def main() -> int:
     connect("ray", num_cpus=cpus)
     print(f"Ray start-up (local, {cpus} workers): {time.perf_counter() - start:.2f} s (once per driver)")
     remote_noop = ray.remote(num_cpus=1)(_noop)
+    loads["cold"] = os.getloadavg()[0]
     start = time.perf_counter()
     rank_models(features, args.metrics, backend="numpy", blas_threads=1, executor="ray")
     cold_s = time.perf_counter() - start
     print(f"through Ray, first run: {cold_s:.2f} s (each new worker process imports transvis and its metrics "
           "once: a per-worker cost, not per task)")
+    loads["warm"] = os.getloadavg()[0]
     start = time.perf_counter()
     through_ray = rank_models(features, args.metrics, backend="numpy", blas_threads=1, executor="ray")
     ray_s = time.perf_counter() - start
@@ -102,6 +107,10 @@ def main() -> int:
     same_ranks = bool((through_ray.ranks.to_numpy() == serial.ranks.to_numpy()).all())
     print(f"through Ray ({cpus} workers, warm): {ray_s:.2f} s ({serial_s / ray_s:.2f}x the serial run); "
           f"largest score difference to serial {diff:.1e}, ranks identical: {same_ranks}")
+    in_task = [float(through_ray.stats_seconds.get(m, 0.0) + np.nansum(through_ray.seconds.loc[m].to_numpy()))
+               for m in through_ray.models]
+    print(f"  compute inside the Ray tasks (statistics + metrics, as timed serially above): median "
+          f"{np.median(in_task):.2f} s per task, {np.median(in_task) / np.median(task_s):.2f}x the serial median")
 
     start = time.perf_counter()
     ray.get([remote_noop.remote(ray.put(item)) for item in features.values()])
@@ -120,6 +129,14 @@ def main() -> int:
     for workers in [1, *args.project]:
         print(f"{workers:>8}{lpt_makespan(task_s, workers, overhead_s):>16.2f}"
               f"{lpt_makespan(big, workers, overhead_s):>18.1f}")
+    print(f"\nSERIAL vs RAY (measured, this run, {cpus} CPUs):")
+    print(f"{'run':<44}{'wall s':>10}{'x serial':>10}{'load at start':>15}")
+    runs = (("serial, one process", serial_s, "serial"),
+            (f"Ray, {cpus} workers, first run (cold workers)", cold_s, "cold"),
+            (f"Ray, {cpus} workers, warm", ray_s, "warm"))
+    for label, seconds, phase in runs:
+        print(f"{label:<44}{seconds:>10.2f}{serial_s / seconds:>10.2f}{loads[phase]:>15.1f}")
+    print("(the machine is shared: compare the rows only where their loads are alike)")
     print(f"\nload average at end {os.getloadavg()[0]:.1f}")
     ray.shutdown()
     return 0
