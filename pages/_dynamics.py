@@ -57,17 +57,18 @@ def model_select(pool: Pool, key: str, label: str = "Model shown in the scatter"
 
 
 def showcase_model(pool: Pool, kind: str) -> str | None:
-    """The model a dynamics page opens on: under the page's default trajectory, the one whose rank falls beyond
-    the noise (``transvis.demo.showcase.rank_contrast``). Read only from a persisted trajectory (the demo's), so
-    opening a page never computes one; None elsewhere, or when no model's rank falls beyond the noise."""
+    """The model a dynamics page opens on: under the page's default trajectory, the one that makes the kind's
+    point (``transvis.demo.showcase.showcase``: by default the one whose rank falls beyond the noise). Read only
+    from a persisted trajectory (the demo's), so opening a page never computes one; None elsewhere, or when
+    the numbers pick no model."""
     from transvis.app_defaults import DYNAMICS_DEFAULTS
-    from transvis.demo.showcase import rank_contrast
+    from transvis.demo.showcase import showcase
 
     metric, params = DYNAMICS_DEFAULTS[kind]
     if precomputed_trajectory(pool, kind, metric, params) is None:
         return None
     try:
-        pick = rank_contrast(trajectory(pool, kind, metric, params))
+        pick = showcase(kind, trajectory(pool, kind, metric, params))
     except Exception:  # noqa: BLE001 - a missing noise estimate only costs the pool's first model
         return None
     return pick.models[-1] if pick is not None else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages._dynamics import trajectory
+from pages._dynamics import showcase_model, trajectory
 from pages._ui import default, error_box, metric_label
 from transvis.app_defaults import DYNAMICS_DEFAULTS
 from transvis.presentation import frame_statistics, parse_query, query_for, script
@@ -49,8 +49,14 @@ def _state_keys(kind: str) -> tuple[str, str]:
     return f"w:present_step_{kind}", f"present_url_read_{kind}"
 
 
-def presentation_mode(pool: Pool, kind: str) -> None:
-    """The hook: a toggle (and the URL) switch presentation mode on; then draw the step screen and stop."""
+def presentation_mode(pool: Pool, kind: str, metric_key: str | None = None,
+                      param_keys: dict[str, str] | None = None) -> None:
+    """The hook: a toggle (and the URL) switch presentation mode on; then draw the step screen and stop.
+
+    metric_key, param_keys : the session keys of the page's own metric widget and of its engine parameters
+        (``{parameter: key}``): the screens animate what the page currently shows (a step's own parameters,
+        e.g. the ETF step's ``to_etf``, still win); a value not set yet (a bookmark opened in a fresh session)
+        falls back to the kind's default (``DYNAMICS_DEFAULTS``)."""
     steps = script(kind).steps
     step_key, url_read = _state_keys(kind)
     if not st.session_state.get(url_read):  # the URL wins on a page's first run: bookmarks open where they say
@@ -69,8 +75,24 @@ def presentation_mode(pool: Pool, kind: str) -> None:
             if name in st.query_params:
                 del st.query_params[name]
         return
-    _screen(pool, kind)
+    _screen(pool, kind, *page_choices(kind, metric_key, param_keys))
     st.stop()
+
+
+def page_choices(kind: str, metric_key: str | None, param_keys: dict[str, str] | None) -> tuple[str, dict]:
+    """``(metric, engine parameters)``: the page's current widget values where it set them, else the kind's
+    defaults; a metric the engine cannot re-score (not in ``wrappable_metrics``) is ignored."""
+    from pages._dynamics import wrappable_metrics
+
+    metric, params = DYNAMICS_DEFAULTS[kind]
+    params = dict(params)
+    chosen = st.session_state.get(metric_key) if metric_key else None
+    if chosen in wrappable_metrics():
+        metric = chosen
+    for name, key in (param_keys or {}).items():
+        if st.session_state.get(key) is not None:
+            params[name] = st.session_state[key]
+    return metric, params
 
 
 def _toggle(container) -> bool:
@@ -90,14 +112,14 @@ def _css(height: int) -> str:
     return css
 
 
-def _screen(pool: Pool, kind: str) -> None:
+def _screen(pool: Pool, kind: str, metric: str, defaults: dict) -> None:
     s = script(kind)
     step_key, _ = _state_keys(kind)
     index = min(max(int(st.session_state.get(step_key, 0)), 0), len(s.steps) - 1)
     st.session_state[step_key] = index
     step = s.steps[index]
 
-    nav = st.columns([1.25, 1.0, 1.0, 0.9, 2.4, 0.8], vertical_alignment="center")
+    nav = st.columns([1.6, 1.0, 1.0, 0.9, 2.1, 0.8], vertical_alignment="center")  # "Presentation mode" uncut
     _toggle(nav[0])  # the same switch as on the full page, moved into the navigation row
     nav[1].button("◀ Previous", key=f"present_prev_{kind}", disabled=index == 0, width="stretch",
                   on_click=_go, args=(step_key, -1, len(s.steps)))
@@ -105,8 +127,9 @@ def _screen(pool: Pool, kind: str) -> None:
                   on_click=_go, args=(step_key, 1, len(s.steps)), type="primary")
     nav[3].markdown(f"**step {index + 1} of {len(s.steps)}**")
     model_key = MODEL_KEYS.get(kind, f"w:{kind}_model")
-    if st.session_state.get(model_key) not in pool.models:
-        st.session_state[model_key] = pool.models[0]
+    if st.session_state.get(model_key) not in pool.models:  # as the page opens: the model that makes its point
+        picked = showcase_model(pool, kind)
+        st.session_state[model_key] = picked if picked in pool.models else pool.models[0]
     model = nav[4].selectbox("Model", pool.models, key=model_key, format_func=short_model_name,
                              label_visibility="collapsed", help="The model shown in the scatter")
     if st.session_state.get(SCREEN_KEY) not in SCREENS:
@@ -118,7 +141,6 @@ def _screen(pool: Pool, kind: str) -> None:
     st.markdown(_css(height), unsafe_allow_html=True)
     st.query_params.update({**query_for(True, index), "screen": screen})
 
-    metric, defaults = DYNAMICS_DEFAULTS[kind]
     try:
         traj = trajectory(pool, kind, metric, s.params(index, defaults))
     except Exception as err:  # noqa: BLE001 - the lecturer sees why, the controls stay usable
@@ -154,8 +176,8 @@ def _screen(pool: Pool, kind: str) -> None:
 
 def _figure(pool: Pool, traj, frame_index: int, model: str, metric: str, step, plot_height: int) -> None:
     """The chosen frame of the scatter + ranking (or the ETF view + ranking), as stills."""
-    from transvis.viz.animation import dynamics_figure, ranking_race, trajectory_view
-    from transvis.viz.still import still_frame
+    from transvis.viz.animation import dynamics_figure, trajectory_view
+    from transvis.viz.still import race_still, still_frame
 
     view = trajectory_view(traj, model)
     colors = model_colors(pool.models)
@@ -169,12 +191,13 @@ def _figure(pool: Pool, traj, frame_index: int, model: str, metric: str, step, p
             scale = rms_norm(q[0]["class_mean_norms"])
             views = [etf_view(x["mean_gram"], x["class_mean_norms"], scale=scale) for x in q]
             left, right = st.columns([1, 1.1])
-            left.plotly_chart(etf_figure(views[frame_index], pool.class_names, extent=etf_extent(views),
-                                         title=f"{short_model_name(model)} at {frame.label}", height=plot_height),
-                              width="stretch", key="present_etf")
-            race = ranking_race(view.scores, view.ranks, view.frame_names, colors, label, race=view.race)
-            race = still_frame(race, frame_index)
-            race.update_layout(height=plot_height, title=dict(text=f"ranking by {label}"))
+            etf = etf_figure(views[frame_index], pool.class_names, extent=etf_extent(views),
+                             title=f"{short_model_name(model)} at {frame.label}", height=plot_height)
+            # the half-width column wraps the legend over four lines: room for it under the title
+            etf.update_layout(margin=dict(t=140), title=dict(y=0.995, yref="container", yanchor="top"))
+            left.plotly_chart(etf, width="stretch", key="present_etf")
+            race = race_still(view.scores, view.ranks, view.frame_names, colors, label, view.race, frame_index,
+                              height=plot_height)  # laid out for the screen: its caption stays inside
             right.plotly_chart(race, width="stretch", key="present_race")
             return
     fig = dynamics_figure(view.positions, pool.labels, pool.class_names, view.scores, view.ranks,

@@ -10,6 +10,7 @@ from pages._selection import selected_indices, selected_values
 from pages._ui import (
     default, error_box, groundtruth_options, groundtruth_sizes, leaderboard_metrics, metric_label, page_header,
     ranking, variant_params)
+from transvis.demo.showcase import groundtruth_contrast
 from transvis.explain import class_priors, explain_pair, nearest_mean_margin
 from transvis.headline import degenerate_scores
 from transvis.viz import model_colors, short_model_name
@@ -24,6 +25,13 @@ DETAIL_METRICS = ["sfda", "ncm_softmax", "logme", "nc", "face"]
 PROJECTIONS = {"pca": "PCA", "fisher": "Fisher plane", "umap": "UMAP"}
 KINDS = {"collapse": "Neural collapse", "spread_attract": "Spread & Attract", "ped": "PED", "fisher": "Fisher space"}
 REGIMES = {"linear_probe": "linear probe", "finetune": "fine-tuning"}
+
+def index_column(frame: pd.DataFrame) -> dict:
+    """A column config giving the row labels (the index) the width of the longest one, so the first cell is
+    never cut ("ground truth: linear probe (accuracy %)"); at most 380 px."""
+    longest = max((len(str(label)) for label in frame.index), default=0)
+    return {"_index": st.column_config.TextColumn(width=int(min(24 + 7.6 * longest, 380)))}
+
 
 @st.cache_resource(max_entries=24, show_spinner="Projecting every sample…")
 def _overview(pool_key: str, model: str, projection: str, _pool):
@@ -52,16 +60,6 @@ pool = page_header(
     "Why does this model rank high — or low? See which classes carry each score, where its features confuse "
     "classes, and which samples are hardest. Compare two models side by side.",
 )
-c1, c2, c3 = st.columns([2, 1, 2])
-model_a = model_select(pool, "w:dd_model_a", "Model", container=c1)
-compare = c2.toggle("Compare with", key=default("w:dd_compare", len(pool.models) > 1))
-model_b = None
-if compare:
-    others = [m for m in pool.models if m != model_a] or pool.models
-    if st.session_state.get("w:dd_model_b") not in others:
-        st.session_state["w:dd_model_b"] = others[-1]
-    model_b = c3.selectbox("Second model", others, key="w:dd_model_b", format_func=short_model_name)
-
 metrics = leaderboard_metrics()
 gt_options = groundtruth_options(pool)
 gt_label = st.session_state.get("w:lb_gt")
@@ -76,13 +74,34 @@ try:
 except Exception as err:  # noqa: BLE001
     error_box(err, "Scoring the pool")
     st.stop()
+
+if st.session_state.get("w:dd_model_a") not in pool.models and groundtruth:
+    # first visit: the pair that makes the "why" worth asking, from the numbers (transvis.demo.showcase)
+    pick = groundtruth_contrast(groundtruth, groundtruth_n, overview, model_label=short_model_name,
+                                metric_label=metric_label)
+    if pick is not None and all(m in pool.models for m in pick.models):
+        st.session_state["w:dd_model_a"], st.session_state["w:dd_model_b"] = pick.models
+        st.session_state["dd_showcase"] = (tuple(pick.models), pick.reason)
+c1, c2, c3 = st.columns([2, 1, 2])
+model_a = model_select(pool, "w:dd_model_a", "Model", container=c1)
+compare = c2.toggle("Compare with", key=default("w:dd_compare", len(pool.models) > 1))
+model_b = None
+if compare:
+    others = [m for m in pool.models if m != model_a] or pool.models
+    if st.session_state.get("w:dd_model_b") not in others:
+        st.session_state["w:dd_model_b"] = others[-1]
+    model_b = c3.selectbox("Second model", others, key="w:dd_model_b", format_func=short_model_name)
+showcased, reason = st.session_state.get("dd_showcase", ((), ""))
+if model_b is not None and showcased == (model_a, model_b):  # said only while the pair is the one picked
+    st.caption(f"Opened on this pair: {reason}")
 colors = model_colors(pool.models)
 shown = [m for m in (model_a, model_b) if m]
 
 # --- ranks across metrics --------------------------------------------------------------------------------
 st.subheader("Where it ranks, metric by metric")
 ranks_table = rank_table(overview, shown, metric_label, groundtruth_label=gt_name)
-st.dataframe(ranks_table, width="stretch", key="dd_ranks", height=table_height(len(ranks_table)))
+st.dataframe(ranks_table, width="stretch", key="dd_ranks", height=table_height(len(ranks_table)),
+             column_config=index_column(ranks_table))
 st.caption("Every metric, the one that agrees best with the ground truth first (weighted τ [interval]; metrics "
            "without τ last)" + (f"; the first row is the ground truth ({gt_name}, accuracy ± its binomial "
                                  "standard error)" if groundtruth else "; no ground truth chosen on the Leaderboard")
@@ -119,14 +138,16 @@ if model_b is not None:
     for flag in why.flags:
         st.warning(flag, icon=":material/warning:")
     verdicts = why_metric_table(why, metric_label, names, gt_name or "ground truth")
-    st.dataframe(verdicts, width="stretch", key="dd_why_metrics", height=table_height(len(verdicts)))
+    st.dataframe(verdicts, width="stretch", key="dd_why_metrics", height=table_height(len(verdicts)),
+                 column_config=index_column(verdicts))
     st.caption("Strongest evidence first: differences beyond the scores' noise (largest difference / standard "
                "error first), then those within noise — a tie, whatever the sign — then metrics whose noise was "
                "not estimated. Difference ± the standard error of the paired difference.")
     f1, f2 = st.columns([2, 3])
     with f1:
         st.markdown("**By metric family**")
-        st.dataframe(why_family_table(why, metric_label, names), width="stretch", key="dd_why_families")
+        families = why_family_table(why, metric_label, names)
+        st.dataframe(families, width="stretch", key="dd_why_families", column_config=index_column(families))
     with f2:
         try:
             class_chart(contribution_heatmap(why, metric_label, names), pool, key="dd_why_classes")

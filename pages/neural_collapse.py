@@ -11,13 +11,17 @@ from pages._dynamics import (
     model_select,
     quantity_curves,
     ranking_captions,
+    selection_table,
 )
 from pages._dynamics import trajectory as dynamics_trajectory
 from pages._method_page import detail_model, scored_models
 from pages._presentation import presentation_mode
-from pages._scatter import class_chart
+from pages._scatter import class_chart, sample_scatter
+from pages._selection import selected_indices
 from pages._ui import default, error_box, metric_label, page_header
 from transvis.app_defaults import DYNAMICS_DEFAULTS
+from transvis.captions import trajectory_caption
+from transvis.metrics import short_name
 from transvis.presentation import frame_rank_text
 from transvis.viz import NEUTRAL_COLORS, model_colors, short_model_name
 from transvis.viz.methods import gram_vs_etf, per_class_bars, small_multiples_bars
@@ -65,7 +69,9 @@ pool = page_header(
     "spread out into a perfectly symmetric simplex. The closer a pre-trained model already is to this on the "
     "target data, the better it tends to transfer (NCTI, FaCe).",
 )
-presentation_mode(pool, "collapse")  # presentation mode: the narrated no-scroll screens (stops the page when on)
+# presentation mode: the narrated no-scroll screens, on the page's current metric and ETF choice (stops the page
+# when on)
+presentation_mode(pool, "collapse", metric_key="w:nc_metric", param_keys={"to_etf": "w:nc_to_etf"})
 
 teaching = st.toggle("Teaching mode (the five ideas, with formulas)", key=default("w:nc_teaching", True))
 if teaching:
@@ -77,13 +83,14 @@ if teaching:
                 st.latex(formula)
 
 st.subheader("Collapse every sample towards its class mean (t from 0 to 1)")
-c1, c2, c3, c4 = st.columns([1.2, 1.2, 1.5, 1.1], vertical_alignment="bottom")
+c1, c2 = st.columns(2, vertical_alignment="bottom")
 metric = metric_select("Metric re-scored at every frame", "w:nc_metric", preferred=DEFAULTS[0], container=c1)
-model = model_select(pool, "w:nc_model", container=c2)
+model = model_select(pool, "w:nc_model", container=c2, showcase="collapse")
+c3, c4 = st.columns([3, 2], vertical_alignment="center")  # the toggles on their own row: labels never cut
 to_etf = c3.toggle("Also move the class means to the nearest simplex ETF",
                    key=default("w:nc_to_etf", DEFAULTS[1]["to_etf"]),
                    help="Without it only NC1 falls; with it NC2 (the Gram matrix) reaches the ETF too.")
-one_control = c4.toggle("One time control", key=default("w:nc_one_control", False),
+one_control = c4.toggle("One time control", key=default("w:nc_one_control", True),
                         help="On: the t slider alone picks the frame of the scatter, the ranking and every number. "
                              "Off: the figure also plays as an animation with its own ▶ slider.")
 
@@ -101,16 +108,24 @@ if one_control:
         from transvis.viz.animation import dynamics_figure, trajectory_view
         from transvis.viz.still import still_frame
 
-        index = frame_select(traj, "w:nc_t", "t — picks the frame of the scatter, the ranking and every number "
-                                             "below", default_last=False)
+        s1, s2 = st.columns([4, 1], vertical_alignment="bottom")
+        with s1:
+            index = frame_select(traj, "w:nc_t", "t — picks the frame of the scatter, the ranking and every "
+                                                 "number below", default_last=False)
+        show_start = s2.toggle("Show the start", key=default("w:nc_start", True),
+                               help="Keep the first frame drawn in grey behind the points, with each class "
+                                    "centre's path as a dotted line.")
         view = trajectory_view(traj, model)
         fig = dynamics_figure(view.positions, pool.labels, pool.class_names, view.scores, view.ranks,
                               centres=view.centres, frame_names=view.frame_names, colors=model_colors(pool.models),
-                              metric_label=metric_label(metric), race=view.race,
+                              metric_label=metric_label(metric), race=view.race, show_start=bool(show_start),
                               scatter_title=f"{short_model_name(model)} — {view.projection} · "
                                             f"{traj.frames[index].label}")
-        st.plotly_chart(still_frame(fig, index), width="stretch", key="nc_still")
+        predicted = None if view.predicted is None else view.predicted[index]
+        event = sample_scatter(still_frame(fig, index), pool, key="nc_still", predicted=predicted)
+        st.markdown(f"**What happened:** {trajectory_caption(traj, short_name(metric), model)}")
         ranking_captions(traj, view.frame_names, metric)
+        selection_table(pool, selected_indices(event), key="nc_still_selected")
 else:
     traj = animation_section(pool, "collapse", metric, {"to_etf": bool(to_etf)}, model, key="nc",
                              title=f"Collapsing {short_model_name(model)}")
@@ -143,38 +158,43 @@ if traj is not None:
     st.caption(f"Every model at {frame.label}. NC1 and the ETF distance in scientific notation: at t = 1 they are "
                "round-off (below 10⁻¹²: collapsed). Rank \"(≈)\": models the score noise cannot order.")
 
-    st.subheader("The simplex ETF, made visible")
-    from transvis.viz.etf import etf_extent, etf_figure, etf_view, rms_norm
+    # secondary views in tabs: the page stays short enough to read without rehearsed scrolling
+    etf_tab, curve_tab = st.tabs(["The simplex ETF, made visible", "NC1 of every model across t"])
+    with etf_tab:
+        from transvis.viz.etf import etf_extent, etf_figure, etf_view, rms_norm
 
-    q = [f.quantities.get(model, {}) for f in traj.frames]
-    if all("mean_gram" in x and "class_mean_norms" in x for x in q):
-        picked = st.multiselect("All classes on the Coxeter plane, or pick 3 or 4 classes: their own ETF is a "
-                                "triangle (2-D) or a tetrahedron (3-D)", list(range(len(pool.class_names))),
-                                key=default("w:nc_etf_classes", []), format_func=lambda c: pool.class_names[c],
-                                max_selections=4)
-        classes = tuple(sorted(picked)) if len(picked) in (3, 4) else None
-        if picked and classes is None:
-            st.caption("Pick 3 or 4 classes; all classes are shown until then.")
-        scale = rms_norm(q[0]["class_mean_norms"])
-        views = [etf_view(x["mean_gram"], x["class_mean_norms"], classes, scale=scale) for x in q]
-        shown = views[index]
-        left, right = st.columns([1, 1])
-        left.plotly_chart(etf_figure(shown, pool.class_names, extent=etf_extent(views), height=460,
-                                     title=f"{short_model_name(model)} at {frame.label}: class means vs the ideal ETF"),
-                          width="stretch", key="nc_etf")
-        left.caption(
-            "Grey: the ideal simplex ETF's vertices; diamonds: the class means in the coordinates of their nearest "
-            "ETF (divided by their RMS norm at t = 0). The projection is the same for every frame, so the means "
-            "move on straight lines as t grows. "
-            + ("On the simplex's Coxeter plane the ideal ETF is a regular polygon (a decagon for 10 classes). "
-               if classes is None else "The picked classes' ideal ETF is a regular simplex of their own. ")
-            + f"The view keeps {shown.shown_fraction:.0%} of the means' squared length. With *move the class "
-              "means to the nearest simplex ETF* on they reach the vertices at t = 1; without it they stay put.")
-        gram = frame.quantities.get(model, {})
-        class_chart(gram_vs_etf(gram["mean_gram"], gram["etf_gram"], pool.class_names, gram.get("etf_distance"),
-                                title=f"{short_model_name(model)} at {frame.label}"),
-                    pool, key="nc_t_gram", container=right)
-    quantity_curves(traj, "nc1", "NC1", "NC1 of every model across t (falls as (1 − t)²)", "nc_nc1_curve", colors)
+        q = [f.quantities.get(model, {}) for f in traj.frames]
+        if all("mean_gram" in x and "class_mean_norms" in x for x in q):
+            picked = st.multiselect("All classes on the Coxeter plane, or pick 3 or 4 classes: their own ETF is a "
+                                    "triangle (2-D) or a tetrahedron (3-D)", list(range(len(pool.class_names))),
+                                    key=default("w:nc_etf_classes", []), format_func=lambda c: pool.class_names[c],
+                                    max_selections=4)
+            classes = tuple(sorted(picked)) if len(picked) in (3, 4) else None
+            if picked and classes is None:
+                st.caption("Pick 3 or 4 classes; all classes are shown until then.")
+            scale = rms_norm(q[0]["class_mean_norms"])
+            views = [etf_view(x["mean_gram"], x["class_mean_norms"], classes, scale=scale) for x in q]
+            shown = views[index]
+            left, right = st.columns([1, 1])
+            left.plotly_chart(etf_figure(shown, pool.class_names, extent=etf_extent(views), height=460,
+                                         title=f"{short_model_name(model)} at {frame.label}: class means vs the "
+                                               "ideal ETF"),
+                              width="stretch", key="nc_etf")
+            left.caption(
+                "Grey: the ideal simplex ETF's vertices; diamonds: the class means in the coordinates of their "
+                "nearest ETF (divided by their RMS norm at t = 0). The projection is the same for every frame, so "
+                "the means move on straight lines as t grows. "
+                + ("On the simplex's Coxeter plane the ideal ETF is a regular polygon (a decagon for 10 classes). "
+                   if classes is None else "The picked classes' ideal ETF is a regular simplex of their own. ")
+                + f"The view keeps {shown.shown_fraction:.0%} of the means' squared length. With *move the class "
+                  "means to the nearest simplex ETF* on they reach the vertices at t = 1; without it they stay put.")
+            gram = frame.quantities.get(model, {})
+            class_chart(gram_vs_etf(gram["mean_gram"], gram["etf_gram"], pool.class_names,
+                                    gram.get("etf_distance"), title=f"{short_model_name(model)} at {frame.label}"),
+                        pool, key="nc_t_gram", container=right)
+    with curve_tab:
+        quantity_curves(traj, "nc1", "NC1", "NC1 of every model across t (falls as (1 − t)²)", "nc_nc1_curve",
+                        colors)
 
 st.subheader("Neural-collapse statistics of every model (unperturbed)")
 table, models = scored_models(pool, ["nc", "face"], None, "Neural-collapse statistics")
@@ -184,32 +204,35 @@ face = {m: table.results["face"][m] for m in models if m in table.results["face"
 stats = pd.DataFrame({q: {m: nc[m].get(q) for m in models} for q in QUANTITIES}).astype(float)
 for q in FACE:
     stats[q] = pd.Series({m: (face[m].score if q == "face" else face[m].trace.get(q)) for m in face}, dtype=float)
-st.plotly_chart(small_multiples_bars(stats, colors, titles={**QUANTITIES, **FACE}, cols=5), width="stretch",
-                key="nc_bars")
-detail = detail_model(pool, "w:nc_detail_model", "Class-mean geometry of", nc, widths=(3, 2))
-if detail is not None:
-    from transvis.viz.etf import etf_angle, nearest_class_angle
+every_tab, detail_tab = st.tabs(["Every model", "One model's class-mean geometry and FaCe per class"])
+with every_tab:
+    st.plotly_chart(small_multiples_bars(stats, colors, titles={**QUANTITIES, **FACE}, cols=5), width="stretch",
+                    key="nc_bars")
+with detail_tab:
+    detail = detail_model(pool, "w:nc_detail_model", "Class-mean geometry of", nc, widths=(3, 2))
+    if detail is not None:
+        from transvis.viz.etf import etf_angle, nearest_class_angle
 
-    chosen, left, right = detail
-    class_chart(gram_vs_etf(nc[chosen]["mean_gram"], nc[chosen]["etf_gram"], pool.class_names,
-                            nc[chosen].get("etf_distance"), title=short_model_name(chosen)),
-                pool, key="nc_gram", container=left)
-    per_class = {"NC1 share": nc[chosen]["nc1_per_class"]}
-    class_chart(per_class_bars(per_class, pool.class_names, "share of NC1",
-                               colors={"NC1 share": colors[chosen]},
-                               title="Which classes are least collapsed"),
-                pool, key="nc_per_class", container=right)
-    if chosen in face:
-        ideal = etf_angle(len(pool.class_names))
-        class_chart(per_class_bars({"collapse κ_c": face[chosen].trace["class_collapse"],
-                                    "nearest-mean angle ÷ ETF angle": nearest_class_angle(nc[chosen]["mean_gram"])
-                                    / ideal},
-                                   pool.class_names, "per class (1 = ideal)",
-                                   colors={"collapse κ_c": NEUTRAL_COLORS[0],
-                                           "nearest-mean angle ÷ ETF angle": NEUTRAL_COLORS[1]},
-                                   title=f"FaCe per class — {short_model_name(chosen)}"),
-                    pool, key="nc_face_classes")
-        st.caption(f"κ_c: FaCe's per-class collapse ratio b_c/(b_c + w_c). The angle bar is each class mean's "
-                      f"smallest angle to another class mean divided by the ETF's {ideal:.1f}°: below 1, a class "
-                      "crowds a neighbour. FaCe's separation term b_c is not drawn: it equals C − 1 for every "
-                      "class by construction (whitened by Σ_B⁺ itself), so it carries no per-class information.")
+        chosen, left, right = detail
+        class_chart(gram_vs_etf(nc[chosen]["mean_gram"], nc[chosen]["etf_gram"], pool.class_names,
+                                nc[chosen].get("etf_distance"), title=short_model_name(chosen)),
+                    pool, key="nc_gram", container=left)
+        per_class = {"NC1 share": nc[chosen]["nc1_per_class"]}
+        class_chart(per_class_bars(per_class, pool.class_names, "share of NC1",
+                                   colors={"NC1 share": colors[chosen]},
+                                   title="Which classes are least collapsed"),
+                    pool, key="nc_per_class", container=right)
+        if chosen in face:
+            ideal = etf_angle(len(pool.class_names))
+            class_chart(per_class_bars({"collapse κ_c": face[chosen].trace["class_collapse"],
+                                        "nearest-mean angle ÷ ETF angle": nearest_class_angle(nc[chosen]["mean_gram"])
+                                        / ideal},
+                                       pool.class_names, "per class (1 = ideal)",
+                                       colors={"collapse κ_c": NEUTRAL_COLORS[0],
+                                               "nearest-mean angle ÷ ETF angle": NEUTRAL_COLORS[1]},
+                                       title=f"FaCe per class — {short_model_name(chosen)}"),
+                        pool, key="nc_face_classes")
+            st.caption(f"κ_c: FaCe's per-class collapse ratio b_c/(b_c + w_c). The angle bar is each class "
+                       f"mean's smallest angle to another class mean divided by the ETF's {ideal:.1f}°: below 1, a "
+                       "class crowds a neighbour. FaCe's separation term b_c is not drawn: it equals C − 1 for every "
+                       "class by construction (whitened by Σ_B⁺ itself), so it carries no per-class information.")

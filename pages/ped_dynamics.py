@@ -28,7 +28,9 @@ pool = page_header(
     "need to move was already well separated.",
 )
 from pages._presentation import presentation_mode  # noqa: E402 - presentation-mode hook
-presentation_mode(pool, "ped")  # the narrated no-scroll screens (stops the page when on)
+presentation_mode(pool, "ped", metric_key="w:ped_metric",  # the narrated no-scroll screens, on the page's
+                  param_keys={"exit_ratio": "w:ped_exit_ratio", "time_step": "w:ped_time_step",  # settings
+                              "max_steps": "w:ped_max_steps"})  # (stops the page when on)
 
 c1, c2, c3, c4 = st.columns(4)
 metric = metric_select("Wrapped metric", "w:ped_metric", preferred=DEFAULTS["metric"], container=c1,
@@ -49,7 +51,7 @@ st.caption("Reference features: the official method standardises with the same m
            "a labelled deviation from the official method.")
 
 st.subheader("The animation: class centres repelling, step by step")
-model = model_select(pool, "w:ped_model")
+model = model_select(pool, "w:ped_model", showcase="ped")  # opens on the model that stops first (showcase)
 traj = animation_section(pool, "ped", metric, {k: v for k, v in params.items() if k != "metric"}, model,
                          key="ped", title=f"PED on {short_model_name(model)}")
 if traj is not None:

@@ -52,9 +52,9 @@ def test_without_images_the_scatter_keeps_plotly_hover_and_selection_works(app):
     at = app("pages/neural_collapse.py")
     assert not errors(at)
     assert _cards(at) == []
-    samples = charts(at)["nc_anim"]["data"][0]
+    samples = charts(at)["nc_still"]["data"][0]  # the one-time-control still (the default)
     assert samples["hovertemplate"] == "%{text}<extra></extra>" and "hoverinfo" not in samples
-    at.session_state["nc_anim"] = _selection([2, 9])
+    at.session_state["nc_still"] = _selection([2, 9])
     at.run()
     assert not at.exception
     assert _selected_table(at)["sample"].tolist() == [2, 9]

@@ -147,6 +147,12 @@ def test_neural_collapse_page_shows_statistics_and_geometry(app):
     at = app("pages/neural_collapse.py")
     assert not errors(at)
     assert at.toggle(key="w:nc_teaching").value is True
+    assert at.toggle(key="w:nc_one_control").value is True  # one time control by default (issue 11)
+    still = charts(at)["nc_still"]
+    assert "nc_anim" not in charts(at) and not still.get("frames") and not still["layout"].get("sliders")
+    assert still["layout"]["meta"]["frame_index"] == 0
+    at.toggle(key="w:nc_one_control").set_value(False).run()  # off: the animation with its own ▶ slider
+    assert not at.exception and "nc_still" not in charts(at)
     _animation(at, "nc_anim")
     bars = charts(at)["nc_bars"]
     titles = [a["text"] for a in bars["layout"]["annotations"]]
@@ -167,9 +173,19 @@ def test_collapse_interpolation_slider_drives_statistics(app):
     at = app("pages/neural_collapse.py")
     assert at.select_slider(key="w:nc_t").value == "t = 0.00"
     nc1_start = at.dataframe[0].value["nc1"]
+    still_start = charts(at)["nc_still"]
     at.select_slider(key="w:nc_t").set_value("t = 1.00").run()
     nc1_end = at.dataframe[0].value["nc1"]
+    still_end = charts(at)["nc_still"]
     assert (nc1_end < 1e-6).all() and (nc1_start > 0.05).all()  # interpolation to class means kills NC1
+    # the one time control moved the figure too: its frame, its samples (onto the class means) and its race
+    assert (still_start["layout"]["meta"]["frame_index"], still_end["layout"]["meta"]["frame_index"]) == (0, 10)
+    x_start, x_end = (values(f["data"][0]["x"]).astype(float) for f in (still_start, still_end))
+    n_classes = len(at.session_state["pools"][at.session_state["active_pool"]].class_names)
+    assert len(np.unique(np.round(x_end, 6))) <= n_classes < len(np.unique(np.round(x_start, 6)))  # on the means
+    bars = [[values(t["x"]).astype(float) for t in f["data"] if t["type"] == "bar"][0]
+            for f in (still_start, still_end)]
+    assert not np.allclose(*bars)
     gram_t1 = values(charts(at)["nc_t_gram"]["data"][0]["z"]).astype(float)
     at.toggle(key="w:nc_to_etf").set_value(True).run()
     gram_etf = values(charts(at)["nc_t_gram"]["data"][0]["z"]).astype(float)
@@ -188,7 +204,10 @@ def test_neural_collapse_teaching_mode_toggles_explanations(app):
 def test_deep_dive_selection_filters_the_hardest_samples(app):
     at = app("pages/deep_dive.py")
     assert not errors(at)
-    assert at.selectbox(key="w:dd_model_a").value == "synthetic/model-0"
+    # opens on the ground truth's contrast (transvis.demo.showcase.groundtruth_contrast; tests/app/
+    # test_showcase_default.py): on the synthetic demo, model-4 ahead of model-1, which NCM softmax ranks above it
+    assert at.selectbox(key="w:dd_model_a").value == "synthetic/model-4"
+    assert at.selectbox(key="w:dd_model_b").value == "synthetic/model-1"
     assert at.toggle(key="w:dd_compare").value is True
     hardest = [df.value for df in at.dataframe if "ConfMix weight" in df.value.columns]
     assert len(hardest) == 2 and len(hardest[0]) == 16
@@ -208,7 +227,7 @@ def test_deep_dive_model_choice_changes_the_heatmap(app):
     first = charts(at)["dd_heat_a"]
     at.selectbox(key="w:dd_model_a").set_value("synthetic/model-3").run()
     second = charts(at)["dd_heat_a"]
-    assert first["layout"]["title"]["text"] == "model-0" and second["layout"]["title"]["text"] == "model-3"
+    assert first["layout"]["title"]["text"] == "model-4" and second["layout"]["title"]["text"] == "model-3"
     assert not np.allclose(values(first["data"][0]["text"]).astype(float),
                            values(second["data"][0]["text"]).astype(float))
 
@@ -231,7 +250,7 @@ def test_deep_dive_compares_two_models_on_one_slider(app):
         assert not at.toggle(key="w:dd_compare").value
         return
     fig = charts(at)["dd_paired"]
-    assert [a["text"] for a in fig["layout"]["annotations"][:2]] == ["model-0", "model-4"]
+    assert [a["text"] for a in fig["layout"]["annotations"][:2]] == ["model-4", "model-1"]  # the opening pair
     assert len(fig["frames"]) == 11 and len(fig["layout"]["sliders"][0]["steps"]) == 11
     at.selectbox(key="w:dd_kind").set_value("ped").run()
     assert not at.exception
@@ -299,6 +318,7 @@ def test_a_frame_where_every_score_is_equal_announces_no_overtake_and_shows_its_
     at = app()
     activate_pool(at, pool)
     at.switch_page("pages/neural_collapse.py").run()
+    at.toggle(key="w:nc_one_control").set_value(False).run()  # the animated figure: every frame at once
     assert not at.exception and not errors(at)
     fig = charts(at)["nc_anim"]
     first, last = fig["frames"][0]["data"], fig["frames"][-1]["data"]

@@ -127,3 +127,22 @@ def test_face_per_class_shows_what_varies_not_the_constant_separation(app):
     assert "separation" not in names and "nearest-mean angle ÷ ETF angle" in names
     angles = values(fig["data"][names.index("nearest-mean angle ÷ ETF angle")]["y"]).astype(float)
     assert np.ptp(angles) > 0.01
+
+
+def test_presentation_animates_the_pages_current_metric_and_etf_choice(app):
+    at = app("pages/neural_collapse.py")
+    at.selectbox(key="w:nc_metric").set_value("hscore").run()
+    at.toggle(key="w:nc_to_etf").set_value(True).run()
+    at = _present(at, "collapse")
+    fig = charts(at)["present_figure"]
+    titles = [a["text"] for a in fig["layout"]["annotations"]]
+    assert "ranking by H-score" in titles  # the page's metric, not the kind's default (LogME)
+    at.select_slider(key="w:present_frame_collapse_0").set_value("t = 1.00").run()
+    moved = charts(at)["present_figure"]
+    at.toggle(key="w:present").set_value(False).run()
+    at.toggle(key="w:nc_to_etf").set_value(False).run()
+    at = _present(at, "collapse")
+    stayed = charts(at)["present_figure"]
+    # with the page's ETF choice on, t = 1 puts the samples on the ETF-moved means: not where they land without it
+    assert _frame_index(moved) == _frame_index(stayed) == 10
+    assert not np.allclose(_samples_x(moved), _samples_x(stayed))
