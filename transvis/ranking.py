@@ -706,7 +706,7 @@ def _score_model(model, item, specs, metric_params, extra_params, *, stats_cache
         out.signature = sample_signature(stats.labels)
         out.sizes = (stats.n_samples, len(resampling.subsets(stats.labels)[0]))
         out.replicates = _score_subsets(stats, source_probs, specs, metric_params, extra_params,
-                                        list(out.results), resampling, backend=backend, device=device)
+                                        list(out.results), resampling)
     return out
 
 
@@ -724,8 +724,8 @@ def _warn_degenerate(results: Mapping[str, Mapping[str, MetricResult]]) -> None:
                 f"({', '.join(flagged[:3])}{more}): {per_model[flagged[0]].degenerate}"), stacklevel=3)
 
 
-def _score_subsets(stats, source_probs, specs, metric_params, extra_params, columns, resampling, *, backend,
-                   device) -> dict[str, list[MetricResult | None]]:
+def _score_subsets(stats, source_probs, specs, metric_params, extra_params, columns,
+                   resampling) -> dict[str, list[MetricResult | None]]:
     """Each column's result on each of ``resampling``'s subsets of one model's samples (None where a subset
     failed). Subsets do not warn: the full-sample result carries the degenerate verdict."""
     out: dict[str, list[MetricResult | None]] = {column: [] for column in columns}
@@ -733,7 +733,7 @@ def _score_subsets(stats, source_probs, specs, metric_params, extra_params, colu
     subsets = resampling.subsets(stats.labels)
     for subset in subsets:
         try:
-            sub_stats = ClassStats(stats.features[subset], stats.labels[subset], backend=backend, device=device)
+            sub_stats = stats.subset(subset)  # S_T from the model's own minus the left-out rows' Gram
         except Exception:  # noqa: BLE001 - this subset gives no replicate; the others still do
             for column in columns:
                 out[column].append(None)
