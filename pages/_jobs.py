@@ -15,7 +15,7 @@ import streamlit as st
 
 from transvis.jobs import Job, JobStatus
 
-TICK_S = 0.5  # seconds between two redraws of a running job's panel
+TICK_S = 1.0  # seconds between two redraws of a running job's panel (each is a short fragment run)
 
 
 @st.cache_resource(show_spinner=False)
@@ -43,7 +43,7 @@ def take_finished(key: str) -> tuple[JobStatus, Job] | None:
     page stores a ``"done"`` job's result); a cancelled or failed job's outcome is kept for :func:`job_panel`
     to say. None while it runs or when there is none."""
     job = st.session_state.get(key)
-    if job is None or job.alive or not (status := job.status()).finished:
+    if job is None or not (status := job.status()).finished:
         return None
     del st.session_state[key]
     if status.state != "done":
@@ -63,24 +63,29 @@ def job_panel(key: str, idle: Callable[[JobStatus | None], None], *, units: str 
     def panel():
         job = st.session_state.get(key)
         status = job.status() if job is not None else None
-        if status is not None and (status.finished and not job.alive) == ticking:
-            # it started in this fragment's run (register the timer) or it ended (let the page show it)
-            st.rerun()
         if status is None or status.finished:
             idle(st.session_state.get(f"{key}_outcome"))
-            return
-        text = f"{action}: {status.done}/{status.total} {units} · {status.eta_text()}"
-        if status.label and status.done < status.total:
-            text += f" · {status.label}"
-        st.progress(status.fraction, text=text)
-        if status.state == "cancelling":
-            st.caption(f":material/hourglass_top: Cancelling: stopping after {status.label or 'the running unit'} "
-                       "(nothing of this run is kept).")
-        st.button("Cancel", key=f"{key}_cancel", icon=":material/cancel:", on_click=job.cancel,
-                  disabled=status.state == "cancelling",
-                  help="Stops after the unit being computed; nothing of this run is kept.")
+        else:
+            _progress(status, job, key, units, action)
+        if status is not None and status.finished == ticking:
+            # it started in this fragment's run (drawn above; now register the timer) or it ended (let the
+            # page take its result, before its widgets)
+            st.rerun()
 
     panel()
+
+
+def _progress(status: JobStatus, job: Job, key: str, units: str, action: str) -> None:
+    text = f"{action}: {status.done}/{status.total} {units} · {status.eta_text()}"
+    if status.label and status.done < status.total:
+        text += f" · {status.label}"
+    st.progress(status.fraction, text=text)
+    if status.state == "cancelling":
+        st.caption(f":material/hourglass_top: Cancelling: stopping after {status.label or 'the running unit'} "
+                   "(nothing of this run is kept).")
+    st.button("Cancel", key=f"{key}_cancel", icon=":material/cancel:", on_click=job.cancel,
+              disabled=status.state == "cancelling",
+              help="Stops after the unit being computed; nothing of this run is kept.")
 
 
 def outcome_text(status: JobStatus, units: str = "models") -> str:

@@ -175,7 +175,8 @@ def unit_job(units: Mapping, fn: Callable[[Any], Any], *, name: str = "job", tag
     """A (not yet started) job applying ``fn(value)`` to each ``units`` item in order; its result is
     ``{key: fn(value)}``, built only when every unit finished (committed all at the end: see the module doc).
 
-    It checks for a cancel before each unit, so a cancel stops it after the running unit at most. ``label(key)``
+    It checks for a cancel before each unit and after the last, so a cancel stops it after the running unit at
+    most and always ends it ``"cancelled"`` with no result. ``label(key)``
     names the unit in the status (e.g. a short model name).
     """
     items = list(units.items())
@@ -188,6 +189,8 @@ def unit_job(units: Mapping, fn: Callable[[Any], Any], *, name: str = "job", tag
             progress(i, label(key))
             results[key] = fn(value)
             progress(i + 1, label(key))
+        if cancelled():  # asked during the last unit: the user was told nothing of this run is kept
+            raise JobCancelled
         return results
 
     return Job(work, len(items), name=name, tag=tag, clock=clock)

@@ -123,7 +123,7 @@ def test_a_finished_probe_becomes_the_ground_truth_without_another_click(app, fr
     before = _groundtruth_column(at)
     at.button(key="lb_measure_gt").click().run()
     job = _job(at)
-    if job is not None:  # still running after the click's run (the page would poll it every 0.5 s)
+    if job is not None:  # still running after the click's run (the page polls it every second)
         assert job.wait(WAIT).state == "done"
         at.run()
     assert not at.exception and not errors(at)

@@ -105,6 +105,19 @@ def test_cancel_stops_before_the_next_unit_and_keeps_nothing():
         job.result
 
 
+def test_a_cancel_during_the_last_unit_still_ends_cancelled_with_no_result():
+    gate = Gate()
+    job = unit_job({"a": 1, "b": 2}, gate).start()
+    gate.step()
+    assert gate._entered.acquire(timeout=WAIT)  # the last unit is running
+    job.cancel()
+    gate._release.release()
+    status = job.wait(WAIT)
+    assert (status.state, status.done) == ("cancelled", 2)
+    with pytest.raises(RuntimeError, match="keeps none"):
+        job.result
+
+
 def test_a_cancel_before_the_first_unit_runs_none():
     calls = []
     job = unit_job({"a": 1}, calls.append)
