@@ -16,6 +16,7 @@ from transvis.viz.animation import (
     dynamics_figure,
     overtakes,
     race_margin,
+    race_notes,
     ranking_race,
     static_scatter,
     stratified_sample,
@@ -438,3 +439,19 @@ def test_the_start_stays_drawn_behind_the_moving_points():
     np.testing.assert_allclose(extra[1].x, centres[:, 0, 0])  # class 0's centre over every frame
     # the animated traces keep their indices: every frame still updates the same traces
     assert [f.traces for f in fig.frames] == [f.traces for f in plain.frames]
+
+
+def test_the_right_margin_also_holds_each_models_badge():
+    """PED writes "■ stopped at step k" after a model's label: the margin counts the model's name plus its
+    longest badge, so the badge is not cut at the figure's edge (it was, before the margin knew of badges)."""
+    models = ["offline/xception_kitchenware", "m/b"]
+    badge = "■ stopped at step 4"
+    notes = race_notes(pd.DataFrame([[1.0, 2.0], [2.0, 1.0]], columns=models))
+    plain = race_margin(models, race=notes)
+    assert plain == race_margin(models)
+    notes.badges = [{}, {"m/b": "■ 4"}]  # a short name with a short badge: shorter than the long name alone
+    assert race_margin(models, race=notes) == plain
+    notes.badges = [{}, {"offline/xception_kitchenware": badge}]
+    with_badge = race_margin(models, race=notes)
+    assert with_badge - plain == int(0.62 * 12 * (len("xception_kitchenware") + 3 + len(badge) + 1)) - int(
+        0.62 * 12 * (len("xception_kitchenware") + 3))

@@ -653,7 +653,7 @@ def ranking_race(
     _add_race(fig, scores, ranks, frame_names, colors, metric_label, duration_ms, race, row=None, col=None,
               plot_height=height - 60 - 190)
     fig = base_layout(fig, title or f"Model ranking by {metric_label}", height=height)
-    fig.update_layout(margin=dict(b=190, r=race_margin(scores.columns)))
+    fig.update_layout(margin=dict(b=190, r=race_margin(scores.columns, race=race)))
     return fig
 
 
@@ -672,10 +672,16 @@ def _race_frames(scores, ranks, colors, race):
     return frames, axes, lines, notes
 
 
-def race_margin(models: Sequence[str], font_px: int = 12) -> int:
+def race_margin(models: Sequence[str], font_px: int = 12, race: RaceNotes | None = None) -> int:
     """Right margin [px] that fits the longest ``#rank name`` label plus a ``▲k`` mark written past the longest
-    bar (the race is the rightmost panel and its text is not clipped to the axes)."""
-    longest = max((len(short_model_name(m)) for m in models), default=8) + 3
+    bar, and the model's longest badge (``race.badges``, e.g. PED's "■ stopped at step 4") after it (the race
+    is the rightmost panel and its text is not clipped to the axes)."""
+    badge = {m: 0 for m in models}
+    for per_frame in (race.badges or []) if race is not None else []:
+        for m, text in (per_frame or {}).items():
+            if m in badge and text:
+                badge[m] = max(badge[m], len(str(text)) + 1)
+    longest = max((len(short_model_name(m)) + badge[m] for m in models), default=8) + 3
     return int(0.62 * font_px * longest + 40)
 
 
@@ -854,7 +860,7 @@ def dynamics_figure(
                                     below_px=RACE_BELOW_PX)
     fig = base_layout(fig, title, height=FIGURE_HEIGHT)
     fig.update_layout(updatemenus=menus, sliders=sliders,
-                      margin=dict(b=FIGURE_BOTTOM, t=top, r=race_margin(scores.columns)),
+                      margin=dict(b=FIGURE_BOTTOM, t=top, r=race_margin(scores.columns, race=race)),
                       legend=dict(orientation="h", x=0, y=1.07, yanchor="bottom", xanchor="left"))
     if title:
         fig.update_layout(title=dict(y=0.985, yref="container", yanchor="top"))
@@ -922,7 +928,7 @@ def paired_dynamics_figure(
     menus, sliders = _play_controls(names, duration_ms, "", plot_height=plot_height, below_px=RACE_BELOW_PX)
     fig = base_layout(fig, title, height=620)
     fig.update_layout(updatemenus=menus, sliders=sliders,
-                      margin=dict(b=FIGURE_BOTTOM, t=top, r=race_margin(a.scores.columns)),
+                      margin=dict(b=FIGURE_BOTTOM, t=top, r=race_margin(a.scores.columns, race=a.race)),
                       legend=dict(orientation="h", x=0, y=1.07, yanchor="bottom", xanchor="left"))
     if title:
         fig.update_layout(title=dict(y=0.985, yref="container", yanchor="top"))

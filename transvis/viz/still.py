@@ -60,5 +60,5 @@ def race_still(scores, ranks, frame_names, colors, metric_label: str, race, inde
     _add_race(fig, scores, ranks, frame_names, colors, metric_label, 600, race, row=None, col=None,
               plot_height=float(height - RACE_TOP_PX - RACE_BOTTOM_PX))
     fig = base_layout(fig, title or f"ranking by {metric_label}", height=height)
-    fig.update_layout(margin=dict(t=RACE_TOP_PX, b=RACE_BOTTOM_PX, r=race_margin(scores.columns)))
+    fig.update_layout(margin=dict(t=RACE_TOP_PX, b=RACE_BOTTOM_PX, r=race_margin(scores.columns, race=race)))
     return still_frame(fig, index, bottom_margin=RACE_BOTTOM_PX)
