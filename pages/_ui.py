@@ -319,27 +319,7 @@ def add_groundtruth_upload(name: str, data: bytes, pool: Pool) -> None:
         st.success(f"{name}: {len(tables)} ground-truth table(s) added; choose them under **Ground truth**.")
 
 
-@st.cache_resource(max_entries=8, show_spinner="Training a linear probe per model…")
-def _linear_probe(pool_key: str, _pool: Pool) -> tuple[dict[str, float], dict[str, int]]:
-    from transvis.groundtruth import linear_probe
-
-    probes = {m: linear_probe(fs, seed=0) for m, fs in _pool.features.items()}
-    return {m: float(p.accuracy) for m, p in probes.items()}, {m: int(p.n_test) for m, p in probes.items()}
-
-
-MEASURED_GT = "linear probe (measured here)"
-
-
-def measure_linear_probe(pool: Pool) -> None:
-    """Linear-probe accuracy of every model on the pool's own samples (stratified train/val/test split), added
-    to the session's ground-truth tables."""
-    try:
-        accuracies, test_sizes = _linear_probe(pool.key, pool)
-    except Exception as err:  # noqa: BLE001
-        error_box(err, "The linear probe")
-        return
-    st.session_state.setdefault("groundtruth_uploads", {})[MEASURED_GT] = accuracies
-    st.session_state.setdefault("groundtruth_sizes", {})[f"uploaded: {MEASURED_GT}"] = test_sizes
+MEASURED_GT = "linear probe (measured here)"  # the Leaderboard's background probe files its result here
 
 
 def demo_target_of(pool: Pool) -> str | None:
