@@ -140,8 +140,13 @@ def screenshot(page, name: str) -> Path:
     height = page.evaluate("() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
                            " return m ? m.scrollHeight : document.body.scrollHeight; }")
     page.set_viewport_size({"width": viewport["width"], "height": int(min(max(height, viewport["height"]), 7000))})
-    page.wait_for_timeout(800)
-    page.screenshot(path=str(path), full_page=True)
+    # the resize makes Streamlit lay the page out again: on a loaded machine the repaint can take seconds, so a
+    # blank capture is retaken (a page that stays blank still fails)
+    for wait_ms in (800, 2000, 4000, 8000):
+        page.wait_for_timeout(wait_ms)
+        page.screenshot(path=str(path), full_page=True)
+        if blank_reason(path) is None:
+            break
     page.set_viewport_size(viewport)
     assert_not_blank(path)
     return path
@@ -157,14 +162,23 @@ def viewport_screenshot(page, name: str) -> Path:
     return path
 
 
-def assert_not_blank(path: Path) -> None:
-    """The PNG has content, not one flat colour."""
+def blank_reason(path: Path) -> str | None:
+    """Why the PNG looks blank (one flat colour, or almost no pixels off the background), or None."""
     from PIL import Image
 
     grey = np.asarray(Image.open(path).convert("L"), dtype=float)
     background = np.median(grey)
-    assert grey.std() > 5, f"{path.name} looks blank (std {grey.std():.1f})"
-    assert (np.abs(grey - background) > 30).mean() > 0.01, f"{path.name} has almost no content"
+    if grey.std() <= 5:
+        return f"{path.name} looks blank (std {grey.std():.1f})"
+    if (np.abs(grey - background) > 30).mean() <= 0.01:
+        return f"{path.name} has almost no content"
+    return None
+
+
+def assert_not_blank(path: Path) -> None:
+    """The PNG has content, not one flat colour."""
+    reason = blank_reason(path)
+    assert reason is None, reason
 
 
 def plotly_chart(page, title_fragment: str):

@@ -22,6 +22,8 @@ def test_page_renders_with_content(page, server, path):
 
 def test_play_and_scrub_the_animation(page, server):
     open_page(page, server, "neural_collapse")
+    page.get_by_text("One time control").click()  # off: the figure plays with its own slider (on by default)
+    wait_idle(page)
     chart = plotly_chart(page, "Collapsing")
     graph = chart.locator(".js-plotly-plot")
     graph.wait_for()

@@ -134,6 +134,8 @@ def test_hovering_a_sample_shows_its_thumbnail_and_labels(tab, image_server):
 def test_box_selection_still_lists_samples_with_the_card_mounted(tab, image_server):
     tab.goto(f"{image_server}/neural_collapse")
     wait_idle(tab)
+    tab.get_by_text("One time control").click()  # off: the animated figure (on by default)
+    wait_idle(tab)
     chart = plotly_chart(tab, "Collapsing")
     graph = chart.locator(".js-plotly-plot")
     graph.wait_for()

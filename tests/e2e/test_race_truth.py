@@ -4,7 +4,7 @@ overtakes. Screenshots of the race at 1600×1000 and 1280×720 land in test-arti
 
 import pytest
 
-from tests.e2e.conftest import open_page, plotly_chart, viewport_screenshot
+from tests.e2e.conftest import open_page, plotly_chart, viewport_screenshot, wait_idle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -34,6 +34,8 @@ def test_the_collapse_race_at_t1_says_within_noise(browser, server, width, heigh
     page.set_default_timeout(120_000)
     try:
         open_page(page, server, "neural_collapse")
+        page.get_by_text("One time control").click()  # off: the animated figure (on by default)
+        wait_idle(page)
         chart = plotly_chart(page, "Collapsing")
         graph = _scrub_to_the_end(page, chart)
         assert graph.evaluate("el => el._fullLayout.sliders[0].steps[el._fullLayout.sliders[0].active].label") \
