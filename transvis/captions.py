@@ -40,8 +40,11 @@ MAX_LISTED = 3  # pairs named in one sentence before "and k more"
 
 
 def _short(model: str) -> str:
-    """A model id without its namespace ("offline/efficientnet_lite0" → "efficientnet_lite0")."""
-    return str(model).rsplit("/", 1)[-1]
+    """The app's name of a model ("offline/efficientnet_lite0" → "efficientnet_lite0", a twin "<arch> · random
+    init", a tap "<name> · tap i": :func:`transvis.models.naming.display_model_name`), as in the race beside it."""
+    from transvis.models.naming import display_model_name
+
+    return display_model_name(str(model))
 
 
 def _pct(ratio: float) -> str:

@@ -47,8 +47,8 @@ def serve_app(tmp_path_factory, launch: list[str], extra_env: dict | None = None
     """Serve ``app.py`` headless on a free local port with ``launch`` (the command before ``app.py``: e.g.
     ``[python, "-m", "streamlit", "run"]``), synthetic demo, offline; yields the base URL, stops it after."""
     port = _free_port()
-    env = dict(os.environ, TRANSVIS_APP_DEMO="synthetic", HF_HUB_OFFLINE="1",
-               TRANSVIS_CACHE=str(tmp_path_factory.mktemp("cache")), **(extra_env or {}))
+    env = {**os.environ, "TRANSVIS_APP_DEMO": "synthetic", "HF_HUB_OFFLINE": "1",
+           "TRANSVIS_CACHE": str(tmp_path_factory.mktemp("cache")), **(extra_env or {})}  # extra_env wins
     log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")
     process = subprocess.Popen(
         [*launch, str(ROOT / "app.py"), "--server.headless", "true",

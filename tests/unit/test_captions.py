@@ -175,3 +175,11 @@ def test_view_movement_measures_the_drawn_displacement():
     assert shrunk["last_extent"] == pytest.approx(0.1)
     with pytest.raises(ValueError, match="frames, samples, 2"):
         view_movement(np.zeros((3, 2)))
+
+
+def test_captions_name_twins_and_taps_as_the_race_does():
+    from transvis.captions import _short
+
+    assert _short("offline/mobilenetv2_tv.random_init") == "mobilenetv2_tv · random init"
+    assert _short("offline/efficientnet_lite0@tap1") == "efficientnet_lite0 · tap 1"
+    assert _short("offline/efficientnet_lite0") == "efficientnet_lite0"

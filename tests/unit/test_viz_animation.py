@@ -455,3 +455,19 @@ def test_the_right_margin_also_holds_each_models_badge():
     with_badge = race_margin(models, race=notes)
     assert with_badge - plain == int(0.62 * 12 * (len("xception_kitchenware") + 3 + len(badge) + 1)) - int(
         0.62 * 12 * (len("xception_kitchenware") + 3))
+
+
+def test_a_long_scatter_title_breaks_at_its_dash_and_the_legend_sits_above_it():
+    """12-member pool names ("efficientnet_lite0 · random init — PCA of the unperturbed features") ran into the
+    race's title at 1280 px; the title now takes two lines and the legend starts above them."""
+    positions, centres, labels = _trajectory(n_frames=3)
+    title = "efficientnet_lite0 · random init — PCA of the unperturbed features"
+    fig = dynamics_figure(positions, labels, ["u", "v", "w"], _scores(), centres=centres, scatter_title=title,
+                          title="Spread & Attract")
+    texts = [a.text for a in fig.layout.annotations]
+    assert "efficientnet_lite0 · random init<br>PCA of the unperturbed features" in texts
+    short = dynamics_figure(positions, labels, ["u", "v", "w"], _scores(), centres=centres, scatter_title="m — PCA")
+    assert "m — PCA" in [a.text for a in short.layout.annotations]
+    plot_px = fig.layout.height - fig.layout.margin.t - fig.layout.margin.b
+    assert fig.layout.legend.y == pytest.approx(1 + 44 / plot_px) and fig.layout.legend.yanchor == "bottom"
+    assert fig.layout.margin.t > short.layout.margin.t  # the figure's title gets its own room above the legend

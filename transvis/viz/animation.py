@@ -374,6 +374,14 @@ def _wrap(text: str, width: int = 58) -> str:
     return "<br>".join([*lines, line])
 
 
+def _title_lines(text: str, width: int) -> str:
+    """A subplot title on at most two lines: broken at its " — " (what is shown — how) when too long."""
+    if len(text) <= width:
+        return text
+    head, sep, tail = text.partition(" — ")
+    return f"{head}<br>{tail}" if sep else _wrap(text, width)
+
+
 def race_caption(f: int, notes: RaceNotes) -> tuple[str, int]:
     """Frame ``f``'s text under the bars (and its number of lines): the note, the overtakes beyond noise, the
     order changes within it."""
@@ -397,6 +405,12 @@ def race_caption(f: int, notes: RaceNotes) -> tuple[str, int]:
         add(f"{short_model_name(a)} passes {short_model_name(b)}: {what}{more}", WITHIN_NOISE_COLOR)
     return "<br>".join(lines), len(lines)
 
+
+# Above the plots [px]: a subplot title of up to two lines (LEGEND_GAP), then the legend (classes + start +
+# paths: 3 rows at 1280 px, growing upwards), then the figure's title. 125 px let the legend cover the title
+# and a one-line scatter title ran into the race's at 1280 px.
+LEGEND_GAP, FIGURE_TOP, FIGURE_TOP_TITLED = 44, 130, 165
+SCATTER_TITLE_WIDTH = 44  # characters per line of the scatter's subplot title (~60 % of a 1280-px figure)
 
 CAPTION_WIDTH = 40  # characters per caption line under the race (12-px text in the race's ~40 % of the figure)
 
@@ -839,13 +853,13 @@ def dynamics_figure(
     movement is seen against where it started.
     """
     fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4], horizontal_spacing=0.09,
-                        subplot_titles=(scatter_title, f"ranking by {metric_label}"))
+                        subplot_titles=(_title_lines(scatter_title, SCATTER_TITLE_WIDTH), f"ranking by {metric_label}"))
     per_frame, scatter_idx, names = _add_scatter(
         fig, positions, labels, class_names, centres, frame_names, color, color_label, hover,
         max_points, seed, row=1, col=1, colorbar_x=0.53)
     if len(scores) != len(names):
         raise ValueError(f"scores has {len(scores)} rows but the trajectory has {len(names)} frames.")
-    top = 125 if title else 95
+    top = FIGURE_TOP_TITLED if title else FIGURE_TOP
     plot_height = FIGURE_HEIGHT - top - FIGURE_BOTTOM
     race_traces, race_idx = _add_race(fig, scores, ranks, names, colors, metric_label, duration_ms, race,
                                       row=1, col=2, plot_height=plot_height)
@@ -861,7 +875,8 @@ def dynamics_figure(
     fig = base_layout(fig, title, height=FIGURE_HEIGHT)
     fig.update_layout(updatemenus=menus, sliders=sliders,
                       margin=dict(b=FIGURE_BOTTOM, t=top, r=race_margin(scores.columns, race=race)),
-                      legend=dict(orientation="h", x=0, y=1.07, yanchor="bottom", xanchor="left"))
+                      legend=dict(orientation="h", x=0, y=1 + LEGEND_GAP / plot_height, yanchor="bottom",
+                                  xanchor="left"))
     if title:
         fig.update_layout(title=dict(y=0.985, yref="container", yanchor="top"))
     return fig
@@ -917,7 +932,7 @@ def paired_dynamics_figure(
                                      None, max_points, seed, row=1, col=2)
     for trace in fig.data[idx_b[-1] + 1:]:
         trace.showlegend = False
-    top = 125 if title else 95
+    top = FIGURE_TOP_TITLED if title else FIGURE_TOP
     plot_height = 620 - top - FIGURE_BOTTOM
     race_traces, race_idx = _add_race(fig, a.scores, a.ranks, names, colors, metric_label, duration_ms,
                                       a.race, row=1, col=3, plot_height=plot_height)
@@ -929,7 +944,8 @@ def paired_dynamics_figure(
     fig = base_layout(fig, title, height=620)
     fig.update_layout(updatemenus=menus, sliders=sliders,
                       margin=dict(b=FIGURE_BOTTOM, t=top, r=race_margin(a.scores.columns, race=a.race)),
-                      legend=dict(orientation="h", x=0, y=1.07, yanchor="bottom", xanchor="left"))
+                      legend=dict(orientation="h", x=0, y=1 + LEGEND_GAP / plot_height, yanchor="bottom",
+                                  xanchor="left"))
     if title:
         fig.update_layout(title=dict(y=0.985, yref="container", yanchor="top"))
     return fig
