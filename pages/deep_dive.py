@@ -16,8 +16,8 @@ from transvis.headline import degenerate_scores
 from transvis.viz import model_colors, short_model_name
 from transvis.viz.animation import paired_dynamics_figure, static_scatter, trajectory_view
 from transvis.viz.deepdive import (
-    contribution_heatmap, hardest_samples, per_class_heatmaps, per_class_table, rank_table, table_height,
-    why_family_table, why_metric_table)
+    TAU_COLUMN, contribution_heatmap, hardest_samples, per_class_heatmaps, per_class_table, rank_table,
+    table_height, why_family_table, why_metric_table)
 from transvis.viz.methods import matrix_heatmap, per_class_bars
 from transvis.viz.thumbnails import DEEP_DIVE_THUMBNAIL_PX, sample_table
 
@@ -28,9 +28,25 @@ REGIMES = {"linear_probe": "linear probe", "finetune": "fine-tuning"}
 
 def index_column(frame: pd.DataFrame) -> dict:
     """A column config giving the row labels (the index) the width of the longest one, so the first cell is
-    never cut ("ground truth: linear probe (accuracy %)"); at most 380 px."""
+    never cut ("ground truth: linear probe (accuracy %)"); at most 290 px."""
     longest = max((len(str(label)) for label in frame.index), default=0)
-    return {"_index": st.column_config.TextColumn(width=int(min(24 + 7.6 * longest, 380)))}
+    return {"_index": st.column_config.TextColumn(width=int(min(24 + 7.2 * longest, 290)))}
+
+
+def model_columns(columns, model_a: str, model_b: str | None) -> dict:
+    """Short headers for the per-model columns ("rank (model)", "score (second model)", after the selectors'
+    labels) at fixed widths, so metric, τ and both models fit a 1280-px page side by side."""
+    config = {}
+    for column in columns:
+        for model, which in ((model_a, "model"), (model_b, "second model")):
+            name = short_model_name(model) if model else None
+            if name and column == f"rank of {name}":
+                config[column] = st.column_config.TextColumn(f"rank ({which})", width=185, help=column)
+            elif name and column == f"{name} score":
+                config[column] = st.column_config.TextColumn(f"score ({which})", width=185, help=column)
+    if TAU_COLUMN in columns:
+        config[TAU_COLUMN] = st.column_config.TextColumn("weighted τ", width=160, help=TAU_COLUMN)
+    return config
 
 
 @st.cache_resource(max_entries=24, show_spinner="Projecting every sample…")
@@ -100,8 +116,14 @@ shown = [m for m in (model_a, model_b) if m]
 # --- ranks across metrics --------------------------------------------------------------------------------
 st.subheader("Where it ranks, metric by metric")
 ranks_table = rank_table(overview, shown, metric_label, groundtruth_label=gt_name)
-st.dataframe(ranks_table, width="stretch", key="dd_ranks", height=table_height(len(ranks_table)),
-             column_config=index_column(ranks_table))
+# two tables of one row order: a single one (ranks, scores and τ of two models) ran past the page's right edge
+rank_columns = [c for c in ranks_table.columns if c.startswith("rank of ") or c == TAU_COLUMN]
+rank_tab, score_tab = st.tabs(["Ranks and τ", "Scores ± noise"])
+table_columns = {**index_column(ranks_table), **model_columns(ranks_table.columns, model_a, model_b)}
+rank_tab.dataframe(ranks_table[rank_columns], width="stretch", key="dd_ranks", height=table_height(len(ranks_table)),
+                   column_config=table_columns)
+score_tab.dataframe(ranks_table.drop(columns=rank_columns), width="stretch", key="dd_scores",
+                    height=table_height(len(ranks_table)), column_config=table_columns)
 st.caption("Every metric, the one that agrees best with the ground truth first (weighted τ [interval]; metrics "
            "without τ last)" + (f"; the first row is the ground truth ({gt_name}, accuracy ± its binomial "
                                  "standard error)" if groundtruth else "; no ground truth chosen on the Leaderboard")

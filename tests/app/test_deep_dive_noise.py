@@ -23,7 +23,11 @@ def _twin_pool():
 
 
 def _ranks_table(at):
-    return next(f.value for f in at.dataframe if len(f.value.columns) and f.value.columns[0].startswith("rank of"))
+    """The ranks and the scores (two tabs of one row order) as one frame."""
+    ranks = next(f.value for f in at.dataframe if len(f.value.columns) and f.value.columns[0].startswith("rank of"))
+    scores = next(f.value for f in at.dataframe if len(f.value.columns) and f.value.columns[0].endswith(" score"))
+    assert list(scores.index) == list(ranks.index)
+    return ranks.join(scores)
 
 
 def test_tied_models_rank_as_tied_and_scores_carry_noise(app):
