@@ -469,5 +469,9 @@ def test_a_long_scatter_title_breaks_at_its_dash_and_the_legend_sits_above_it():
     short = dynamics_figure(positions, labels, ["u", "v", "w"], _scores(), centres=centres, scatter_title="m — PCA")
     assert "m — PCA" in [a.text for a in short.layout.annotations]
     plot_px = fig.layout.height - fig.layout.margin.t - fig.layout.margin.b
-    assert fig.layout.legend.y == pytest.approx(1 + 44 / plot_px) and fig.layout.legend.yanchor == "bottom"
+    assert fig.layout.legend.y == pytest.approx(1 + 62 / plot_px) and fig.layout.legend.yanchor == "bottom"
+    nc = dynamics_figure(positions, labels, ["u", "v", "w"], _scores(), centres=centres,
+                         scatter_title="efficientnet_lite0 · tap 1 — PCA of the unperturbed features · t = 0.00")
+    assert "efficientnet_lite0 · tap 1<br>PCA of the unperturbed features<br>t = 0.00" in [
+        a.text for a in nc.layout.annotations]
     assert fig.layout.margin.t > short.layout.margin.t  # the figure's title gets its own room above the legend

@@ -183,7 +183,7 @@ def _play_controls(frame_names: list[str], duration_ms: int, prefix: str,
     )]
     sliders = [dict(
         active=0, x=0.27, y=below + 0.02, len=0.73, xanchor="left", yanchor="top", pad=dict(t=30, b=10),
-        currentvalue=dict(prefix=prefix, visible=True, xanchor="left", font=dict(size=13)),
+        currentvalue=dict(prefix=prefix, visible=True, xanchor="right", font=dict(size=13)),
         transition=dict(duration=0),
         steps=[dict(label=name, method="animate",
                     args=[[name], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate",
@@ -375,11 +375,20 @@ def _wrap(text: str, width: int = 58) -> str:
 
 
 def _title_lines(text: str, width: int) -> str:
-    """A subplot title on at most two lines: broken at its " — " (what is shown — how) when too long."""
+    """A subplot title that fits ``width`` characters a line: broken at its " — " (what is shown — how), the
+    rest wrapped (NC's "<model> — PCA of the unperturbed features · t = 0.40" takes three lines)."""
     if len(text) <= width:
         return text
     head, sep, tail = text.partition(" — ")
-    return f"{head}<br>{tail}" if sep else _wrap(text, width)
+    if not sep:
+        return _wrap(text, width)
+    lines = [head]
+    for part in tail.split(" · "):  # keep "t = 0.40" whole: break between the " · " parts, words only inside one
+        if len(lines) > 1 and len(lines[-1]) + 3 + len(part) <= width:
+            lines[-1] += f" · {part}"
+        else:
+            lines.extend(_wrap(part, width).split("<br>"))
+    return "<br>".join(lines)
 
 
 def race_caption(f: int, notes: RaceNotes) -> tuple[str, int]:
@@ -406,11 +415,11 @@ def race_caption(f: int, notes: RaceNotes) -> tuple[str, int]:
     return "<br>".join(lines), len(lines)
 
 
-# Above the plots [px]: a subplot title of up to two lines (LEGEND_GAP), then the legend (classes + start +
+# Above the plots [px]: a subplot title of up to three lines (LEGEND_GAP), then the legend (classes + start +
 # paths: 3 rows at 1280 px, growing upwards), then the figure's title. 125 px let the legend cover the title
 # and a one-line scatter title ran into the race's at 1280 px.
-LEGEND_GAP, FIGURE_TOP, FIGURE_TOP_TITLED = 44, 130, 165
-SCATTER_TITLE_WIDTH = 44  # characters per line of the scatter's subplot title (~60 % of a 1280-px figure)
+LEGEND_GAP, FIGURE_TOP, FIGURE_TOP_TITLED = 62, 148, 183
+SCATTER_TITLE_WIDTH = 36  # characters per line of the scatter's subplot title (its ~300 px at 1280 px)
 
 CAPTION_WIDTH = 40  # characters per caption line under the race (12-px text in the race's ~40 % of the figure)
 
