@@ -6,6 +6,7 @@ is missing (``scripts/install_chromium.sh``) and launch it by path. Screenshots 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -98,11 +99,21 @@ def browser():
 
 @pytest.fixture
 def page(browser, server):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    with browser_tab(browser, accept_downloads=True) as tab:
+        yield tab
+
+
+@contextlib.contextmanager
+def browser_tab(browser, width: int = 1400, height: int = 1000, timeout_ms: int = 120_000, **context_options):
+    """A fresh browser context's one page at ``width``×``height`` with a long default timeout (a loaded 2-core
+    machine renders slowly); the context is closed on leaving the block."""
+    context = browser.new_context(viewport={"width": width, "height": height}, **context_options)
     tab = context.new_page()
-    tab.set_default_timeout(120_000)
-    yield tab
-    context.close()
+    tab.set_default_timeout(timeout_ms)
+    try:
+        yield tab
+    finally:
+        context.close()
 
 
 def wait_idle(page, timeout_s: float = 180.0) -> None:

@@ -6,17 +6,14 @@ import re
 
 import pytest
 
-from tests.e2e.conftest import open_page, plotly_chart, viewport_screenshot
+from tests.e2e.conftest import browser_tab, open_page, plotly_chart, viewport_screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
 
 def test_why_panel_at_1600x1000(browser, server):
 
-    context = browser.new_context(viewport={"width": 1600, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(240_000)
-    try:
+    with browser_tab(browser, 1600, 1000, timeout_ms=240_000) as page:
         open_page(page, server, "deep_dive")
         heading = page.get_by_role("heading", name=re.compile(r"^Why does .+ rank above .+\?$"))
         heading.wait_for()
@@ -39,5 +36,3 @@ def test_why_panel_at_1600x1000(browser, server):
         page.evaluate("() => window.scrollBy(0, -80)")
         page.wait_for_timeout(800)
         viewport_screenshot(page, "deep_dive_why_1600x1000")
-    finally:
-        context.close()

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, ROOT, plotly_chart, serve_app, wait_idle
+from tests.e2e.conftest import ARTIFACTS, ROOT, browser_tab, plotly_chart, serve_app, wait_idle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -48,11 +48,8 @@ def image_server(tmp_path_factory):
 
 @pytest.fixture
 def tab(browser, image_server):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(120_000)
-    yield page
-    context.close()
+    with browser_tab(browser) as page:
+        yield page
 
 
 def _labels():

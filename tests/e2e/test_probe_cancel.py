@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import ROOT, serve_app, viewport_screenshot, wait_idle
+from tests.e2e.conftest import ROOT, browser_tab, serve_app, viewport_screenshot, wait_idle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -24,11 +24,9 @@ PROBE_S = 6.0  # each model's probe: 5 models, 30 s in all
 
 LAUNCHER = r"""
 import os
-import re
 import sys
 import time
 
-os.environ["TRANSVIS_CACHE"] = os.environ["TRANSVIS_E2E_STORE"]
 import transvis.groundtruth as groundtruth
 
 real = groundtruth.linear_probe
@@ -52,17 +50,14 @@ def store(tmp_path_factory):
 @pytest.fixture(scope="module")
 def slow_probe_server(tmp_path_factory, store):
     yield from serve_app(tmp_path_factory, [sys.executable, "-c", LAUNCHER],
-                         {"PYTHONPATH": str(ROOT), "TRANSVIS_E2E_STORE": str(store),
+                         {"PYTHONPATH": str(ROOT), "TRANSVIS_CACHE": str(store),
                           "TRANSVIS_E2E_PROBE_S": str(PROBE_S)})
 
 
 @pytest.fixture
 def tab(browser, slow_probe_server):
-    context = browser.new_context(viewport={"width": 1600, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(120_000)
-    yield page
-    context.close()
+    with browser_tab(browser, 1600, 1000) as page:
+        yield page
 
 
 def _files(root) -> list[str]:

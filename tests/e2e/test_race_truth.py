@@ -4,7 +4,7 @@ overtakes. Screenshots of the race at 1600×1000 and 1280×720 land in test-arti
 
 import pytest
 
-from tests.e2e.conftest import open_page, plotly_chart, viewport_screenshot, wait_idle
+from tests.e2e.conftest import browser_tab, open_page, plotly_chart, viewport_screenshot, wait_idle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -29,10 +29,7 @@ def _scrub_to_the_end(page, chart):
 @pytest.mark.parametrize("width, height", [(1600, 1000), (1280, 720)])
 def test_the_collapse_race_at_t1_says_within_noise(browser, server, width, height):
 
-    context = browser.new_context(viewport={"width": width, "height": height})
-    page = context.new_page()
-    page.set_default_timeout(120_000)
-    try:
+    with browser_tab(browser, width, height) as page:
         open_page(page, server, "neural_collapse")
         page.get_by_text("One time control").click()  # off: the animated figure (on by default)
         wait_idle(page)
@@ -56,5 +53,3 @@ def test_the_collapse_race_at_t1_says_within_noise(browser, server, width, heigh
         chart.evaluate("el => el.scrollIntoView({block: 'end'})")
         page.wait_for_timeout(500)
         viewport_screenshot(page, f"collapse_race_t1_{width}x{height}")
-    finally:
-        context.close()
