@@ -184,15 +184,23 @@ def reporting(callback: Callable[[ClusterProgress], None] | None):
         _PROGRESS.reset(token)
 
 
-def stderr_bar(stream=None) -> Callable[[ClusterProgress], None]:
+def stderr_bar(stream=None, log_steps: int = 10) -> Callable[[ClusterProgress], None]:
     """A progress callback drawing :meth:`ClusterProgress.line` on ``stream`` (default stderr): redrawn in
-    place on a terminal, one line per update otherwise (logs)."""
+    place on a terminal; otherwise (a log) one line per ``1/log_steps`` of the tasks, per new failure and at
+    the end, so that a 500-model run logs about a dozen lines, not 500."""
+    logged: dict[str, tuple[int, int]] = {}  # per kind of task: (last tenth logged, failures logged)
 
     def draw(update: ClusterProgress) -> None:
         out = stream or sys.stderr
-        tty = hasattr(out, "isatty") and out.isatty()
-        end = "\n" if (not tty or update.done == update.total) else ""
-        out.write(("\r" if tty else "") + update.line() + end)
+        if hasattr(out, "isatty") and out.isatty():
+            out.write("\r" + update.line() + ("\n" if update.done == update.total else ""))
+        else:
+            step = update.done * log_steps // max(update.total, 1)
+            last_step, last_failed = logged.get(update.what, (-1, 0))
+            if step == last_step and update.failed == last_failed and update.done != update.total:
+                return
+            logged[update.what] = (step, update.failed)
+            out.write(update.line() + "\n")
         out.flush()
 
     return draw
