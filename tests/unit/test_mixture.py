@@ -80,7 +80,7 @@ def test_pruned_e_step_rules_out_only_pairs_whose_responsibility_is_zero():
     offset = np.log(model.weights) + model.log_det_precision_chol - 0.5 * points.shape[1] * _mixture._LOG_2PI
     full = _mixture._full_log_weights(points, model.means, factors, offset)
     guess = full.argmax(axis=1)
-    pruned = _mixture._pruned_log_weights(points, model.means, factors, offset, guess)
+    pruned = _mixture._pruned_log_weights(points, model, offset, guess)
     assert pruned is not None
     ruled_out = ~np.isfinite(pruned)
     assert 0.3 < ruled_out.mean() < 1  # the bound does rule pairs out here

@@ -128,7 +128,11 @@ class _Components:
 
 
 def _m_step(points: np.ndarray, resp: np.ndarray, reg_covar: float) -> _Components:
-    """scikit-learn's ``_estimate_gaussian_parameters`` (full) over each component's non-zero rows."""
+    """scikit-learn's ``_estimate_gaussian_parameters`` (full) over each component's non-zero rows.
+
+    The weighted scatter is one symmetric rank-n_k product (BLAS ``syrk``, half a general product's flops) of the
+    rows scaled by √weight; only its lower triangle is formed, which is all the Cholesky factorisation reads.
+    """
     n_components, n_dims = resp.shape[1], points.shape[1]
     nk = resp.sum(axis=0) + 10 * np.finfo(resp.dtype).eps
     means = np.empty((n_components, n_dims))
@@ -137,13 +141,13 @@ def _m_step(points: np.ndarray, resp: np.ndarray, reg_covar: float) -> _Componen
         rows = np.flatnonzero(resp[:, k])
         weight = resp[rows, k]
         means[k] = weight @ points[rows] / nk[k]
-        diff = points[rows] - means[k]
-        covariance = (weight * diff.T) @ diff / nk[k]
+        scaled = np.sqrt(weight)[:, None] * (points[rows] - means[k])
+        covariance = scipy.linalg.blas.dsyrk(1.0 / nk[k], scaled, trans=1, lower=1)
         covariance.flat[:: n_dims + 1] += reg_covar
-        try:
-            chol[k] = np.linalg.cholesky(covariance)
-        except np.linalg.LinAlgError as err:
-            raise ValueError(_ILL_DEFINED) from err
+        factor, info = scipy.linalg.lapack.dpotrf(covariance, lower=1, clean=1, overwrite_a=1)
+        if info != 0:
+            raise ValueError(_ILL_DEFINED)
+        chol[k] = factor
     return _Components(nk, means, chol)
 
 
@@ -168,12 +172,11 @@ def _e_step(points: np.ndarray, model: _Components, guess: np.ndarray | None = N
     n_samples, n_dims = points.shape
     n_components = model.weights.size
     offset = np.log(model.weights) + model.log_det_precision_chol - 0.5 * n_dims * _LOG_2PI  # [K]
-    factors = _precision_factors(model)
     weighted = None
     if guess is not None and n_components > 2 and n_dims >= _MIN_PRUNE_DIMS:
-        weighted = _pruned_log_weights(points, model.means, factors, offset, guess)
+        weighted = _pruned_log_weights(points, model, offset, guess)
     if weighted is None:
-        weighted = _full_log_weights(points, model.means, factors, offset)
+        weighted = _full_log_weights(points, model.means, _precision_factors(model), offset)
     log_norm = logsumexp(weighted, axis=1)
     return log_norm, np.exp(weighted - log_norm[:, None])
 
@@ -196,55 +199,78 @@ def _full_log_weights(points, means, factors, offset) -> np.ndarray:
     return weighted
 
 
-def _exact_pairs(points, rows, k, means, factors, offset) -> np.ndarray:
-    """log π_k + log N(x_i | μ_k, Σ_k) for the samples ``rows`` of component k (the full path's formula)."""
-    whitened = points[rows] @ factors[k] - means[k] @ factors[k]
-    return offset[k] - 0.5 * np.einsum("nd,nd->n", whitened, whitened)
+def _exact_pairs(points, rows, k, model: _Components, offset) -> np.ndarray:
+    """log π_k + log N(x_i | μ_k, Σ_k) for the samples ``rows`` of component k: the whitened residuals
+    L_k⁻¹ (x − μ_k) by one triangular solve (``trsm``, rows·d² flops), not through the explicit inverse, whose
+    d³/3 per component per step would cost more than the pairs that survive pruning."""
+    residuals = (points[rows] - model.means[k]).T  # [d, rows]
+    whitened = scipy.linalg.solve_triangular(model.cov_chol[k], residuals, lower=True, check_finite=False)
+    return offset[k] - 0.5 * np.einsum("dn,dn->n", whitened, whitened)
 
 
-def _pruned_log_weights(points, means, factors, offset, guess) -> np.ndarray | None:
+def _leading_precision_blocks(model: _Components, size: int) -> list[np.ndarray] | None:
+    """The leading [size, size] block of every P_k = L_k⁻ᵀ: the inverse of a triangular matrix's leading block
+    is the leading block of its inverse, so this costs (size/d)³ of :func:`_precision_factors`. None when a
+    factor is singular (not reachable for a Cholesky factor of a positive definite matrix)."""
+    out = []
+    for k in range(model.weights.size):
+        inverse, info = scipy.linalg.lapack.dtrtri(model.cov_chol[k, :size, :size], lower=1)
+        if info != 0:
+            return None
+        out.append(inverse.T)
+    return out
+
+
+def _pruned_log_weights(points, model: _Components, offset, guess) -> np.ndarray | None:
     """:func:`_full_log_weights` with −inf where the responsibility is exactly 0 anyway, or None when too few
     pairs can be ruled out.
 
     P_k = L_k⁻ᵀ is upper triangular, so the first J whitened coordinates (x − μ_k)ᵀ P_k[:, :J] depend on the
-    first J coordinates only, and their squared norm is a lower bound of the Mahalanobis distance at a
-    (J/d)² fraction of the cost. Each sample's exact log weight for its ``guess`` component bounds its
-    log-normaliser from below; a pair whose upper bound on the log weight lies more than ``_PRUNE_GAP``
-    below it has exp(weight − log_norm) < e^-800, which is 0 in float64 (scikit-learn's value too), and adds
-    nothing to the log-normaliser. The bound is refined over growing prefixes (d/8 for every pair, then d/4,
-    d/2 for the pairs still in); the survivors get their exact weight with the full path's formula.
+    first J coordinates only (and need only P_k's leading J × J block), and their squared norm is a lower bound
+    of the Mahalanobis distance at a (J/d)² fraction of the cost. Each sample's exact log weight for its
+    ``guess`` component bounds its log-normaliser from below; a pair whose upper bound on the log weight lies
+    more than ``_PRUNE_GAP`` below it has exp(weight − log_norm) < e^-800, which is 0 in float64
+    (scikit-learn's value too), and adds nothing to the log-normaliser. The bound is refined over growing
+    prefixes (d/8 for every pair, then d/4, d/2 for the pairs still in); the survivors get their exact weight
+    (:func:`_exact_pairs`).
     """
     n_samples, n_dims = points.shape
     n_components = offset.size
+    means = model.means
     guess = np.asarray(guess, dtype=np.intp)
+    stops = []
+    for fraction in _PRUNE_PREFIXES:
+        stops.append(max(stops[-1] + 1 if stops else 1, int(n_dims * fraction)))
+    heads = _leading_precision_blocks(model, stops[-1])
+    if heads is None:
+        return None
     weighted = np.full((n_samples, n_components), -np.inf)
     for k in range(n_components):
         rows = np.flatnonzero(guess == k)
         if rows.size:
-            weighted[rows, k] = _exact_pairs(points, rows, k, means, factors, offset)
+            weighted[rows, k] = _exact_pairs(points, rows, k, model, offset)
     threshold = weighted[np.arange(n_samples), guess] - _PRUNE_GAP  # [N]
     alive = np.ones((n_samples, n_components), dtype=bool)
     alive[np.arange(n_samples), guess] = False  # already exact
     # first prefix for every pair: one product per block of components, as in the full path
-    stop = max(1, int(n_dims * _PRUNE_PREFIXES[0]))
+    stop = stops[0]
     partial = np.empty((n_samples, n_components))
     block = max(1, _PREFIX_BLOCK_ELEMENTS // max(1, n_samples * stop))
     head = np.ascontiguousarray(points[:, :stop])
     for start in range(0, n_components, block):
         ks = range(start, min(start + block, n_components))
-        stacked = np.concatenate([factors[k][:stop, :stop] for k in ks], axis=1)
-        shifts = np.concatenate([means[k, :stop] @ factors[k][:stop, :stop] for k in ks])
+        stacked = np.concatenate([heads[k][:stop, :stop] for k in ks], axis=1)
+        shifts = np.concatenate([means[k, :stop] @ heads[k][:stop, :stop] for k in ks])
         whitened = head @ stacked - shifts
         partial[:, start:start + len(ks)] = np.einsum("nkd,nkd->nk", *(whitened.reshape(n_samples, len(ks), stop),) * 2)
     alive &= offset - 0.5 * partial * (1.0 - 1e-9) >= threshold[:, None]  # upper bound on the log weight
     previous = stop
-    for fraction in _PRUNE_PREFIXES[1:]:
-        stop = max(previous + 1, int(n_dims * fraction))
+    for stop in stops[1:]:
         for k in range(n_components):
             rows = np.flatnonzero(alive[:, k])
             if not rows.size:
                 continue
-            factor = factors[k][:stop, previous:stop]
+            factor = heads[k][:stop, previous:stop]
             block = points[rows, :stop] @ factor - means[k, :stop] @ factor
             partial[rows, k] += np.einsum("nd,nd->n", block, block)
             bound = offset[k] - 0.5 * partial[rows, k] * (1.0 - 1e-9)
@@ -255,5 +281,5 @@ def _pruned_log_weights(points, means, factors, offset, guess) -> np.ndarray | N
     for k in range(n_components):
         rows = np.flatnonzero(alive[:, k])
         if rows.size:
-            weighted[rows, k] = _exact_pairs(points, rows, k, means, factors, offset)
+            weighted[rows, k] = _exact_pairs(points, rows, k, model, offset)
     return weighted
