@@ -9,12 +9,17 @@ timm data config (``timm.data.resolve_model_data_config`` + ``create_transform``
 turns non-finite is recorded in the protocol's ``diverged_lrs`` and left out of the choice; when every
 learning rate diverges or ends at chance on validation, one more run at ``min(lrs) / 10`` follows
 (``lrs_tried`` records it).
+
+Each learning rate's run is :func:`finetune_one_lr` (its own seeded initial weights and batch order, the split
+of the whole grid), so the runs may execute apart — one Ray task each — and :func:`combine_lr_runs` turns them
+into the :class:`FinetuneResult` that :func:`finetune` returns; :func:`fallback_lr` says when the extra run is due.
 """
 
 from __future__ import annotations
 
 import copy
 import math
+import random
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -196,6 +201,155 @@ def _grid_with_fallback(lrs: list[float], all_failed: Callable[[], bool]):
         yield fallback
 
 
+@dataclass(frozen=True)
+class LrRun:
+    """One learning rate's fine-tuning run (:func:`finetune_one_lr`): what :func:`combine_lr_runs` needs.
+
+    val_accuracy / test_accuracy : top-1 on the split's validation / test images (validation: NaN without a
+        validation split; both None when the run diverged). chance : validation accuracy of always guessing the
+        commonest class (0.0 without a validation split). n_train / n_val / n_test : the split's sizes (the
+        same for every learning rate of a grid). setup : what the protocol records of the run and where it ran
+        (settings, steps, input size, device, torch version and threads).
+    """
+
+    lr: float
+    val_accuracy: float | None
+    test_accuracy: float | None
+    diverged: bool
+    chance: float
+    n_train: int
+    n_val: int
+    n_test: int
+    seconds: float
+    setup: dict[str, Any] = field(default_factory=dict)
+
+
+def finetune_one_lr(model, dataset, lr: float, *, lrs: Sequence[float] = DEFAULT_LRS, seed: int = 0,
+                    epochs: int = 3, batch_size: int = 32, input_size: int | None = None, device: str | None = None,
+                    val_fraction: float = 0.2, test_fraction: float = 0.3, momentum: float = 0.9,
+                    weight_decay: float = 1e-4, augment: bool = False, max_steps: int | None = None,
+                    num_workers: int | None = None,
+                    progress: Callable[[str, int, int], None] | None = None) -> LrRun:
+    """One run of :func:`finetune`'s grid: ``model`` fine-tuned at ``lr`` on the split the whole grid ``lrs``
+    implies (a validation split only when ``len(lrs) > 1``), from the same seeded initial weights and with
+    the same batch order as every other learning rate — so runs may execute anywhere, in any order (one Ray
+    task each), and :func:`combine_lr_runs` gives what :func:`finetune` gives. ``lr`` need not be in ``lrs``
+    (the fallback run). A non-finite loss is returned as ``diverged=True``, not raised. Other arguments: as
+    :func:`finetune`."""
+    import torch
+
+    if len(lrs) == 0:
+        raise ValueError("lrs must hold at least one learning rate.")
+    start = time.perf_counter()
+    device = pick_device(device)
+    labels = np.asarray(dataset.labels)
+    train, val, test = stratified_split(labels, val_fraction if len(lrs) > 1 else 0.0, test_fraction, seed)
+    if test.size == 0 or train.size == 0:
+        raise ValueError("too few images to fine-tune: need at least two per class for a test split.")
+    if num_workers is None:
+        num_workers = 4 if device == "cuda" else 0
+    net = _fresh_model_factory(model, seed, len(dataset.class_names), int(input_size or 64))()
+    train_tf, eval_tf, config = model_transforms(net, input_size, augment)
+    loader = _loader_factory(dataset, batch_size, num_workers, seed, device)
+    train_loader = loader(train, train_tf, True)  # seeded: the same batch order for every learning rate
+    steps = max(min(epochs * len(train_loader), int(max_steps) if max_steps else 10**12), 1)
+    chance = float(np.bincount(labels[val]).max() / val.size) if val.size else 0.0
+    net = net.to(device)
+    if device == "cuda":
+        net = net.to(memory_format=torch.channels_last)
+    step_progress = (lambda d, t: progress(f"lr={lr:g}", d, t)) if progress else None
+    torch.manual_seed(seed)
+    # timm's random-resized crop (augment) draws from Python's random, in this process when num_workers=0:
+    # seeded per run, so a run is the same wherever and after whatever it runs; the caller's state is restored
+    python_random = random.getstate()
+    random.seed(seed)
+    val_accuracy = test_accuracy = None
+    try:
+        train_one(net, train_loader, lr, epochs, device, momentum, weight_decay, max_steps, step_progress)
+        diverged = False
+    except FloatingPointError:
+        # a learning rate too large for this model is a result of the grid search, not a failure of the run
+        diverged = True
+    finally:
+        random.setstate(python_random)
+    if not diverged:
+        val_accuracy = evaluate(net, loader(val, eval_tf, False), device) if val.size else float("nan")
+        test_accuracy = evaluate(net, loader(test, eval_tf, False), device)
+    del net
+    setup = {
+        "seed": int(seed), "epochs": int(epochs), "max_steps": max_steps, "batch_size": int(batch_size),
+        "momentum": momentum, "weight_decay": weight_decay, "augment": bool(augment),
+        "input_size": list(config["input_size"]), "val_fraction": val_fraction, "test_fraction": test_fraction,
+        "device": device, "dataset_id": getattr(dataset, "dataset_id", None), "steps_per_lr": steps,
+        "crop_pct": config.get("crop_pct"), "interpolation": config.get("interpolation"),
+        "torch": torch.__version__.split("+")[0], "torch_threads": torch.get_num_threads(),
+    }
+    return LrRun(float(lr), val_accuracy, test_accuracy, diverged, chance, int(train.size), int(val.size),
+                 int(test.size), time.perf_counter() - start, setup)
+
+
+def fallback_lr(runs: Sequence[LrRun], lrs: Sequence[float]) -> float | None:
+    """``min(lrs) / 10`` when the runs of the grid ``lrs`` (in grid order) all diverged or ended no better
+    than chance on validation and no fallback run is among ``runs`` yet; otherwise None."""
+    if len(runs) != len(lrs):
+        return None
+    grid = _grid_of(runs, lrs)
+    return min(float(v) for v in lrs) / 10 if grid.all_failed() else None
+
+
+def combine_lr_runs(runs: Sequence[LrRun], lrs: Sequence[float], *,
+                    seconds: float | None = None) -> FinetuneResult:
+    """:func:`finetune`'s result from its runs: ``runs`` holds one :class:`LrRun` per learning rate of
+    ``lrs`` in grid order, then the fallback run (:func:`fallback_lr`) when there was one. The learning rate
+    with the best validation accuracy is chosen (ties: the smaller one; the only trained one without a
+    validation split) and its test accuracy reported. ``seconds``: the result's time (default: the runs'
+    sum). Raises ``ValueError`` when every run diverged (add smaller learning rates) or when ``runs`` does not
+    match ``lrs``."""
+    lrs = [float(v) for v in lrs]
+    if len(lrs) == 0:
+        raise ValueError("lrs must hold at least one learning rate.")
+    if [r.lr for r in runs[:len(lrs)]] != lrs or len(runs) > len(lrs) + 1:
+        raise ValueError(f"runs at {[r.lr for r in runs]} do not match the grid {lrs} (one run per learning rate "
+                         "in grid order, then at most the fallback run at min(lrs)/10).")
+    if len({(r.n_train, r.n_val, r.n_test) for r in runs}) > 1:
+        raise ValueError("the runs were split differently; run every learning rate with the same lrs, seed, "
+                         "val_fraction and test_fraction.")
+    grid = _grid_of(runs, lrs)
+    best_lr = grid.best_lr(validated=runs[0].n_val > 0)
+    setup = runs[0].setup
+    protocol = {
+        "method": "full fine-tuning, new linear head, SGD momentum, cosine schedule per step, lr chosen on val; "
+                  "if every lr diverges or ends at chance on val, one more run at min(lrs)/10",
+        "seed": setup.get("seed"), "lrs": lrs, "best_lr": best_lr, "epochs": setup.get("epochs"),
+        "max_steps": setup.get("max_steps"), "batch_size": setup.get("batch_size"),
+        "momentum": setup.get("momentum"), "weight_decay": setup.get("weight_decay"),
+        "augment": setup.get("augment"), "input_size": setup.get("input_size"),
+        "val_fraction": setup.get("val_fraction"), "test_fraction": setup.get("test_fraction"),
+        "device": setup.get("device"), "dataset_id": setup.get("dataset_id"),
+        "steps_per_lr": setup.get("steps_per_lr"),
+        "val_accuracy": {f"{lr:g}": v for lr, v in grid.val_accuracy.items()},
+        "diverged_lrs": grid.diverged, "lrs_tried": grid.lrs_tried, "crop_pct": setup.get("crop_pct"),
+        "interpolation": setup.get("interpolation"), "torch": setup.get("torch"),
+        "torch_threads": setup.get("torch_threads"),
+    }
+    if seconds is None:
+        seconds = sum(r.seconds for r in runs)
+    return FinetuneResult(grid.test_accuracy[best_lr], best_lr, grid.val_accuracy, grid.test_accuracy,
+                          runs[0].n_train, runs[0].n_val, runs[0].n_test, float(seconds), protocol)
+
+
+def _grid_of(runs: Sequence[LrRun], lrs: Sequence[float]) -> _LrGrid:
+    """The :class:`_LrGrid` of ``runs`` (grid order, then the fallback)."""
+    grid = _LrGrid(lrs_tried=[r.lr for r in runs], chance=runs[0].chance if runs else 0.0)
+    for run in runs:
+        if run.diverged:
+            grid.diverged.append(run.lr)
+        else:
+            grid.val_accuracy[run.lr] = run.val_accuracy
+            grid.test_accuracy[run.lr] = run.test_accuracy
+    return grid
+
+
 def finetune(model, dataset, *, seed: int = 0, lrs: Sequence[float] = DEFAULT_LRS, epochs: int = 3,
              batch_size: int = 32, input_size: int | None = None, device: str | None = None,
              val_fraction: float = 0.2, test_fraction: float = 0.3, momentum: float = 0.9,
@@ -210,62 +364,23 @@ def finetune(model, dataset, *, seed: int = 0, lrs: Sequence[float] = DEFAULT_LR
     lrs : learning-rate grid; epochs / max_steps : training length per run (``max_steps`` caps the steps).
     input_size : square input side overriding the model's config (e.g. 64 or 96 on a CPU).
     progress : ``progress(stage, done, total)`` with stage ``"lr=<lr>"``.
-    """
-    import torch
 
+    The grid's runs one after another (:func:`finetune_one_lr`), the fallback run when they all failed
+    (:func:`fallback_lr`), combined by :func:`combine_lr_runs` — the pieces a cluster runs as one task per
+    learning rate (:func:`transvis.groundtruth.measure_groundtruth` with an ``executor``).
+    """
     if len(lrs) == 0:
         raise ValueError("lrs must hold at least one learning rate.")
     start = time.perf_counter()
-    device = pick_device(device)
-    labels = np.asarray(dataset.labels)
-    train, val, test = stratified_split(labels, val_fraction if len(lrs) > 1 else 0.0, test_fraction, seed)
-    if test.size == 0 or train.size == 0:
-        raise ValueError("too few images to fine-tune: need at least two per class for a test split.")
-    if num_workers is None:
-        num_workers = 4 if device == "cuda" else 0
-    fresh = _fresh_model_factory(model, seed, len(dataset.class_names), int(input_size or 64))
-    first = fresh()
-    train_tf, eval_tf, config = model_transforms(first, input_size, augment)
-    loader = _loader_factory(dataset, batch_size, num_workers, seed, device)
-    val_loader = loader(val, eval_tf, False) if val.size else None
-    test_loader = loader(test, eval_tf, False)
-    steps_per_run = max(min(epochs * len(loader(train, train_tf, True)), int(max_steps) if max_steps else 10**12), 1)
-    chance = float(np.bincount(labels[val]).max() / val.size) if val.size else 0.0
-    grid = _LrGrid(lrs_tried=[float(v) for v in lrs], chance=chance)
-
-    for lr in _grid_with_fallback(grid.lrs_tried, grid.all_failed):
-        net = (first if first is not None else fresh()).to(device)
-        first = None
-        train_loader = loader(train, train_tf, True)  # the same batch order for every learning rate
-        if device == "cuda":
-            net = net.to(memory_format=torch.channels_last)
-        step_progress = (lambda d, t, lr=lr: progress(f"lr={lr:g}", d, t)) if progress else None
-        torch.manual_seed(seed)
-        try:
-            train_one(net, train_loader, lr, epochs, device, momentum, weight_decay, max_steps, step_progress)
-        except FloatingPointError:
-            # a learning rate too large for this model is a result of the grid search, not a failure of the run
-            grid.diverged.append(lr)
-            del net
-            continue
-        grid.val_accuracy[lr] = evaluate(net, val_loader, device) if val_loader is not None else float("nan")
-        grid.test_accuracy[lr] = evaluate(net, test_loader, device)
-        del net
-    best_lr = grid.best_lr(validated=val_loader is not None)
-    protocol = {
-        "method": "full fine-tuning, new linear head, SGD momentum, cosine schedule per step, lr chosen on val; "
-                  "if every lr diverges or ends at chance on val, one more run at min(lrs)/10",
-        "seed": int(seed), "lrs": [float(v) for v in lrs], "best_lr": best_lr, "epochs": int(epochs),
-        "max_steps": max_steps, "batch_size": int(batch_size), "momentum": momentum, "weight_decay": weight_decay,
-        "augment": bool(augment), "input_size": list(config["input_size"]), "val_fraction": val_fraction,
-        "test_fraction": test_fraction, "device": device, "dataset_id": getattr(dataset, "dataset_id", None),
-        "steps_per_lr": steps_per_run, "val_accuracy": {f"{lr:g}": v for lr, v in grid.val_accuracy.items()},
-        "diverged_lrs": grid.diverged, "lrs_tried": grid.lrs_tried, "crop_pct": config.get("crop_pct"),
-        "interpolation": config.get("interpolation"),
-        "torch": torch.__version__.split("+")[0], "torch_threads": torch.get_num_threads(),
-    }
-    return FinetuneResult(grid.test_accuracy[best_lr], best_lr, grid.val_accuracy, grid.test_accuracy,
-                          int(train.size), int(val.size), int(test.size), time.perf_counter() - start, protocol)
+    options = dict(lrs=lrs, seed=seed, epochs=epochs, batch_size=batch_size, input_size=input_size, device=device,
+                   val_fraction=val_fraction, test_fraction=test_fraction, momentum=momentum,
+                   weight_decay=weight_decay, augment=augment, max_steps=max_steps, num_workers=num_workers,
+                   progress=progress)
+    runs = [finetune_one_lr(model, dataset, lr, **options) for lr in lrs]
+    extra = fallback_lr(runs, lrs)
+    if extra is not None:
+        runs.append(finetune_one_lr(model, dataset, extra, **options))
+    return combine_lr_runs(runs, lrs, seconds=time.perf_counter() - start)
 
 
 @dataclass
