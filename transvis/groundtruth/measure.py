@@ -21,7 +21,17 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .csvio import GroundTruthRow, normalise_regime, read_groundtruth_csv, write_groundtruth_csv
-from .finetune import as_module, finetune, model_transforms, pick_device
+from .finetune import (
+    DEFAULT_LRS,
+    LrRun,
+    as_module,
+    combine_lr_runs,
+    fallback_lr,
+    finetune,
+    finetune_one_lr,
+    model_transforms,
+    pick_device,
+)
 from .linear_probe import linear_probe
 
 
@@ -88,9 +98,11 @@ def measure_groundtruth(model_ids: Sequence[str], dataset, regimes: Sequence[str
     resume : with ``out_csv``, skip every (model, regime) whose row in ``out_csv`` was measured on this dataset
         with the same protocol settings (:func:`protocol_settings`); those rows are returned as read.
     executor : None (default: one measurement after another, in this process) or a Ray cluster address
-        (``"ray"``, ``"ray://HOST:PORT"``, ``"ray=auto"``; :mod:`transvis.cluster`): one task per (model, regime)
-        with the same rows as in this process (``model_loader`` and ``feature_fn`` are sent to the workers).
-        A failing task raises after the others finished; the models measured are in ``out_csv``.
+        (``"ray"``, ``"ray://HOST:PORT"``, ``"ray=auto"``; :mod:`transvis.cluster`): one task per model for the
+        linear probe and one per model × learning rate for fine-tuning (then one per model whose grid all
+        failed, for the fallback learning rate), with the same rows as in this process (``model_loader`` and
+        ``feature_fn`` are sent to the workers). A failing task raises after the others finished; the models
+        measured are in ``out_csv``.
     """
     if isinstance(dataset, (str, Path)):
         from transvis.data import load_dataset
@@ -144,7 +156,7 @@ def measure_groundtruth(model_ids: Sequence[str], dataset, regimes: Sequence[str
 
 def _measure_one(task: tuple[str, str], _item, *, dataset, seed, loader, feature_fn, probe_kw, finetune_kw,
                  probe_input_size) -> GroundTruthRow:
-    """One (model, regime) measurement as a CSV row (in this process, or as a Ray task)."""
+    """One (model, regime) measurement as a CSV row (in this process, or a linear probe's Ray task)."""
     model_id, regime = task
     start = time.perf_counter()
     if regime == "linear_probe":
@@ -162,39 +174,112 @@ def _measure_one(task: tuple[str, str], _item, *, dataset, seed, loader, feature
     else:
         result = finetune(lambda mid=model_id: loader(mid), dataset, seed=seed, **finetune_kw)
         protocol = result.protocol
-    protocol = {**protocol, "dataset_id": dataset.dataset_id}
+    return _row(model_id, regime, dataset, result, protocol, time.perf_counter() - start)
+
+
+def _row(model_id: str, regime: str, dataset, result, protocol: dict, seconds: float) -> GroundTruthRow:
+    """The CSV row of a ProbeResult / FinetuneResult measured in ``seconds``."""
     return GroundTruthRow(
         model=model_id, dataset=dataset.dataset_id, regime=regime, accuracy=float(result.accuracy),
-        protocol=protocol,
+        protocol={**protocol, "dataset_id": dataset.dataset_id},
         extra={"n_train": result.n_train, "n_val": result.n_val, "n_test": result.n_test,
-               "seconds": f"{time.perf_counter() - start:.1f}",
-               "created": datetime.now(timezone.utc).isoformat(timespec="seconds")},
+               "seconds": f"{seconds:.1f}", "created": datetime.now(timezone.utc).isoformat(timespec="seconds")},
     )
 
 
+def _cluster_task(task: tuple, _item, *, dataset, seed, loader, feature_fn, probe_kw, finetune_kw,
+                  probe_input_size):
+    """A Ray task of :func:`_measure_on_cluster`: ``(model, "linear_probe")`` → its GroundTruthRow;
+    ``(model, "finetune", lr, position)`` → the :class:`LrRun` of that learning rate (``position``: its place
+    in the grid, ``len(lrs)`` for the fallback)."""
+    if task[1] == "linear_probe":
+        return _measure_one(task, None, dataset=dataset, seed=seed, loader=loader, feature_fn=feature_fn,
+                            probe_kw=probe_kw, finetune_kw=finetune_kw, probe_input_size=probe_input_size)
+    model_id, _, lr, _position = task
+    return finetune_one_lr(lambda mid=model_id: loader(mid), dataset, lr, seed=seed,
+                           **{"lrs": DEFAULT_LRS, **finetune_kw})
+
+
 def _measure_on_cluster(executor: str, model_ids, regimes, done, out_csv, say, measure) -> list[GroundTruthRow]:
-    """:func:`measure_groundtruth` with one Ray task per (model, regime) not yet measured
-    (:func:`transvis.cluster.map_models`); each model's rows are merged into ``out_csv`` once all of its tasks
-    have finished, so an interrupted run keeps them. Rows in the serial order."""
+    """:func:`measure_groundtruth` on a Ray cluster (:func:`transvis.cluster.map_models`): one task per model
+    for the linear probe, one per model × learning rate for fine-tuning, combined by
+    :func:`~transvis.groundtruth.finetune.combine_lr_runs` once a model's runs are back; the models whose grid
+    all failed get their fallback run (:func:`~transvis.groundtruth.finetune.fallback_lr`) in a second round.
+    Each model's rows are merged into ``out_csv`` once all of its tasks have finished, so an interrupted run
+    keeps them. Rows (and errors) as in this process, in the serial order; a fine-tuning row's ``seconds`` is
+    the sum of its runs' (compute, not wall-clock)."""
     from transvis.cluster import map_models
 
-    tasks = [(m, r) for m in model_ids for r in regimes if (m, r) not in done]
-    left = {m: sum(1 for t in tasks if t[0] == m) for m in model_ids}
-    finished: dict[tuple[str, str], GroundTruthRow] = {}
+    lrs = [float(v) for v in measure["finetune_kw"].get("lrs", DEFAULT_LRS)]
+    todo = [(m, r) for m in model_ids for r in regimes if (m, r) not in done]
+    if any(r == "finetune" for _, r in todo) and not lrs:
+        raise ValueError("lrs must hold at least one learning rate.")
+    rows: dict[tuple[str, str], GroundTruthRow] = {}
+    runs: dict[str, dict[int, LrRun]] = {m: {} for m in model_ids}
+    failed: dict[str, Exception] = {}  # a model whose fine-tuning diverged at every learning rate
+    waiting_for_fallback: list[str] = []
 
-    def on_done(task, row):
-        finished[task] = row
-        say(f"{task[0]}: {task[1]} accuracy {row.accuracy:.4f}")
-        left[task[0]] -= 1
-        if out_csv is not None and left[task[0]] == 0:
-            write_groundtruth_csv([finished[t] for t in tasks if t[0] == task[0]], out_csv, merge=True)
+    def tasks_of(model_id, regime):
+        if regime == "linear_probe":
+            return [(model_id, regime)]
+        return [(model_id, regime, lr, i) for i, lr in enumerate(lrs)]
+
+    tasks = [t for m, r in todo for t in tasks_of(m, r)]
+    left = {m: sum(1 for t in tasks if t[0] == m) for m in model_ids}
+
+    def model_finished(model_id):
+        if (model_id, "finetune") in todo:
+            grid = [runs[model_id][i] for i in sorted(runs[model_id])]
+            if len(grid) == len(lrs) and fallback_lr(grid, lrs) is not None:
+                waiting_for_fallback.append(model_id)  # its rows are written after the fallback round
+                return
+            try:
+                result = combine_lr_runs(grid, lrs)
+            except ValueError as err:  # diverged at every learning rate, the fallback's included
+                failed[model_id] = err
+                return
+            rows[model_id, "finetune"] = _row(model_id, "finetune", measure["dataset"], result, result.protocol,
+                                              result.seconds)
+            say(f"{model_id}: finetune accuracy {result.accuracy:.4f}")
+        if out_csv is not None:
+            write_groundtruth_csv([rows[m, r] for m, r in todo if m == model_id], out_csv, merge=True)
+
+    def on_done(task, result):
+        model_id = task[0]
+        if task[1] == "linear_probe":
+            rows[task] = result
+            say(f"{model_id}: linear_probe accuracy {result.accuracy:.4f}")
+        else:
+            runs[model_id][task[3]] = result
+        left[model_id] -= 1
+        if left[model_id] == 0:
+            model_finished(model_id)
 
     for model_id, regime in done:
         say(f"{model_id}: {regime} already measured with this protocol "
             f"(accuracy {done[model_id, regime].accuracy:.4f}); skipped")
-    map_models(executor, _measure_one, tasks, {t: None for t in tasks}, common_kwargs=measure, what="ground truth",
-               on_done=on_done, blas_threads=None)
-    return [done[m, r] if (m, r) in done else finished[m, r] for m in model_ids for r in regimes]
+    task_error = None
+    try:
+        map_models(executor, _cluster_task, tasks, {t: None for t in tasks}, common_kwargs=measure,
+                   what="ground truth", on_done=on_done, blas_threads=None)
+    except Exception as err:  # raised after every task finished: the fallback round still runs, then this
+        task_error = err
+    if waiting_for_fallback:
+        fallback = min(lrs) / 10
+        say(f"fine-tuning failed at every learning rate {lrs} for {len(waiting_for_fallback)} model(s); "
+            f"one more run each at lr={fallback:g}")
+        extra = [(m, "finetune", fallback, len(lrs)) for m in waiting_for_fallback]
+        left.update({m: 1 for m in waiting_for_fallback})
+        try:
+            map_models(executor, _cluster_task, extra, {t: None for t in extra}, common_kwargs=measure,
+                       what="ground truth (fallback lr)", on_done=on_done, blas_threads=None)
+        except Exception as err:
+            task_error = task_error or err
+    if task_error is not None:
+        raise task_error
+    if failed:
+        raise next(failed[m] for m in model_ids if m in failed)
+    return [done[m, r] if (m, r) in done else rows[m, r] for m in model_ids for r in regimes]
 
 
 # Arguments that define a regime's protocol (what resuming compares); results such as best_lr are not here.
