@@ -19,11 +19,12 @@ def _untimed(rows):
                                                          if k not in ("seconds", "created")}) for r in rows]
 
 
-def _both_ways(tmp_path, lrs, models=MODELS):
+def _both_ways(tmp_path, lrs, models=MODELS, **more):
     """(serial rows, Ray rows, Ray progress updates); the serial run with the one torch/BLAS thread a
     one-CPU Ray task gets, so that the numbers (and the protocol's ``torch_threads``) are the same."""
     kwargs = dict(regimes=("finetune",), seed=0, model_loader=_tiny_net,
                   finetune_kw={"lrs": lrs, "input_size": 16, "max_steps": 3, "batch_size": 8, "device": "cpu"})
+    kwargs.update(more)
     with thread_limit(1):
         serial = measure_groundtruth(models, _toy_images(12), out_csv=tmp_path / "serial.csv", **kwargs)
     updates = []
@@ -53,6 +54,16 @@ def test_a_learning_rate_grid_runs_one_task_per_model_and_learning_rate_with_the
         assert row.protocol["val_accuracy"] == {"1": 1.0, "0.01": 0.5}  # 0.01 ends at chance in 3 steps
         assert row.protocol["best_lr"] == 1.0 and row.accuracy == 1.0 and row.protocol["torch_threads"] == 1
         assert row.extra["n_val"] == 4 and row.extra["n_test"] == 8
+
+
+def test_both_regimes_one_probe_task_and_one_task_per_learning_rate_for_each_model(local_ray, tmp_path):
+    from tests.cluster.test_cluster_shards import _pixel_features
+
+    serial, through_ray, updates = _both_ways(tmp_path, (1.0, 0.01), regimes=("linear_probe", "finetune"),
+                                              feature_fn=_pixel_features, probe_kw={"c_grid": (1.0,)})
+    assert _untimed(through_ray) == _untimed(serial)
+    assert [(r.model, r.regime) for r in through_ray] == [(m, r) for m in MODELS for r in ("linear_probe", "finetune")]
+    assert _tasks(updates) == {"ground truth": len(MODELS) * (1 + 2)}
 
 
 def test_a_grid_that_diverges_everywhere_gets_the_fallback_task_on_the_cluster(local_ray, tmp_path):
