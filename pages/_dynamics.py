@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 import transvis.dynamics as dynamics
-from pages._ui import default, error_box, metric_label, ranking
+from pages._ui import NOISE_PENDING, active_pool, default, error_box, metric_label, noise_pending, ranking
 from transvis.captions import ped_badges, trajectory_caption, view_movement
 from transvis.glossary import define
 from transvis.metrics import available, get_spec, short_name
@@ -130,7 +130,7 @@ def metric_noise(pool: Pool, metric: str, params: dict | None = None):
     (``pages._ui.ranking``: scored once per pool, metric and parameters; the demo's is precomputed); None when
     the noise was not estimated (opt-in metrics, a ranking without ``noise``) or scoring failed."""
     try:
-        table = ranking(pool, [metric], {metric: params} if params else None)
+        table = ranking(pool, [metric], {metric: params} if params else None, background_noise=True)
     except Exception:  # noqa: BLE001 - without noise the race says so; the animation stays usable
         return None
     noise = getattr(table, "noise", None) or {}
@@ -218,7 +218,9 @@ def ranking_captions(traj, frame_names: list[str], metric: str) -> None:
     if notes:
         st.caption("Frames without a ranking to tell: " + "; ".join(f"{frame_names[i]}: {n}" for i, n in notes[:4])
                    + (f" (+{len(notes) - 4} more)" if len(notes) > 4 else ""))
-    if noise is None:
+    if noise is None and noise_pending(active_pool(), metric):  # being estimated: the panel shows its progress
+        st.caption(f"{metric_label(metric)}: {NOISE_PENDING}")
+    elif noise is None:
         st.caption(f"Score noise not estimated for {metric_label(metric)} on this pool: only float ties are "
                    "grouped (=), and order changes are not judged against sampling noise.")
     else:

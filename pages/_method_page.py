@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from pages._dynamics import model_select
-from pages._ui import error_box, ranking
+from pages._ui import error_box, metric_label, noise_panels, ranking
 from transvis.ordering import tolerant_ranks
 from transvis.session import Pool
 from transvis.viz.leaderboard import rank_bump_chart
@@ -20,18 +20,45 @@ from transvis.viz.methods import before_after_bars
 
 def scored_models(pool: Pool, metrics: list[str], params: dict | None, what: str):
     """``(table, models)``: the pool ranked by ``metrics`` (each with its ``params``; cached) and the models the
-    first metric scored, in pool order. Stops the page with a readable reason when nothing could be scored."""
+    first metric scored, in pool order. Stops the page with a readable reason when nothing could be scored.
+
+    A control answers at once: a metric whose noise is not known yet is shown with its point estimates while
+    the noise is estimated in the background (``pages._ui.noise_panels``: progress, Cancel; the page reruns
+    with the intervals when they are done)."""
     try:
-        table = ranking(pool, metrics, params)
+        table = ranking(pool, metrics, params, background_noise=True)
     except Exception as err:  # noqa: BLE001 - shown to the user; the page above stays usable
         error_box(err, what)
         st.stop()
+    noise_panels(pool)
+    for metric in metrics:
+        noise_caption(table, metric)
     results = table.results[metrics[0]]
     models = [m for m in pool.models if m in results]
     if not models:
         st.error(f"{what} could not score any model: " + "; ".join(r for _, _, r in table.failed[:3]))
         st.stop()
     return table, models
+
+
+def noise_caption(table, metric: str) -> None:
+    """What the noise says about ``metric``'s ranking, when it was estimated: the tiers of models it cannot
+    order (shown on one line; nothing when there is no noise, e.g. pending: ``noise_panels`` says so)."""
+    from transvis.viz import short_model_name
+
+    noise = table.noise.get(metric)
+    if noise is None:
+        return
+    tiers = [" ≈ ".join(short_model_name(m) for m in tier) for tier in table.noise_groups(metric)]
+    if all(len(t) == 1 for t in table.noise_groups(metric)):
+        verdict = "every model is ahead of the next beyond noise"
+    elif len(tiers) == 1:
+        verdict = "no model is ahead of another beyond noise"
+    else:
+        verdict = "models within noise of each other (≈) are not ordered"
+    st.caption(f"Score noise of {metric_label(metric)}: {noise.resampling.level:.0%} intervals from "
+               f"{noise.resampling.n_replicates} stratified subsets; {verdict}. Best first: " + "; ".join(tiers)
+               + ".")
 
 
 def method_scored(pool: Pool, metric: str, params: dict, what: str):

@@ -169,21 +169,103 @@ def groundtruth_sizes(pool: Pool, label: str | None) -> dict[str, int] | None:
     return matched or None
 
 
+_COMPUTE = object()  # _ranking's "noise not known yet: score it with the resamples" (not a ScoreNoise)
+NOISE_JOB = "noise_job:"  # session key prefix of a background noise estimate (pages._jobs' job key)
+NOISE_PENDING = ("Intervals pending: ranks shown without noise; differences are not judged yet.")
+
+
 @st.cache_resource(show_spinner=False, max_entries=256)
-def _ranking(pool_key: str, metric: str, params_json: str, _pool: Pool, _params):
+def _ranking(pool_key: str, metric: str, params_json: str, _pool: Pool, _params, _noise=_COMPUTE):
+    """One metric's table with its noise: scored with the resamples, or (``_noise`` given, e.g. by a finished
+    background estimate) the point estimates with that noise attached. Opt-in metrics carry no noise."""
     from transvis.metrics import get_spec
+    from transvis.noise_jobs import with_noise
     from transvis.ranking import rank_models
     from transvis.uncertainty import DEFAULT_RESAMPLING
 
     # Opt-in metrics (NLEEP, PARC) cost minutes per scoring on real pools: their noise is not estimated (the
     # table says so).
-    resamples = None if get_spec(metric).opt_in is not None else DEFAULT_RESAMPLING
+    if get_spec(metric).opt_in is not None or _noise is not _COMPUTE:
+        point = _point_ranking(pool_key, metric, params_json, "no-noise", _pool, _params)
+        return point if get_spec(metric).opt_in is not None else with_noise(point, metric, _noise)
     return rank_models(_pool.features, [metric], params=_params or None, stats_cache=_pool_stats(pool_key),
-                       resamples=resamples)
+                       resamples=DEFAULT_RESAMPLING)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _point_ranking(pool_key: str, metric: str, params_json: str, no_noise: str, _pool: Pool, _params):
+    """One metric's table without noise (the point estimates a control must show at once)."""
+    from transvis.ranking import rank_models
+
+    return rank_models(_pool.features, [metric], params=_params or None, stats_cache=_pool_stats(pool_key))
+
+
+def _noise_store() -> dict:
+    """``{(pool key, metric, params json): ScoreNoise | None}`` estimated by any session of this server (tiny:
+    R numbers per model), so a table's noise is never estimated twice, whichever cache entry was evicted."""
+    from pages._jobs import finished_results
+
+    return finished_results("ranking-noise")
+
+
+def noise_job_key(pool_key: str, metric: str, params_json: str) -> str:
+    return NOISE_JOB + short_digest(pool_key, metric, params_json)
+
+
+def _start_noise_job(pool: Pool, metric: str, params_json: str, params: dict) -> None:
+    """Start this session's background estimate of ``metric``'s noise (``transvis.noise_jobs``, one model per
+    unit), after cancelling its estimates of the same metric under other parameters (superseded by the
+    control that changed them: they would only slow this one down)."""
+    from pages._jobs import start
+    from transvis.noise_jobs import noise_job
+    from transvis.uncertainty import DEFAULT_RESAMPLING
+    from transvis.viz import short_model_name
+
+    key = noise_job_key(pool.key, metric, params_json)
+    for other, job in list(st.session_state.items()):
+        if (isinstance(other, str) and other.startswith(NOISE_JOB) and other != key
+                and getattr(job, "tag", None) is not None and job.tag[:2] == (pool.key, metric)):
+            job.cancel()
+            del st.session_state[other]
+            st.session_state.pop(f"{other}_outcome", None)
+    start(key, noise_job(pool.features, metric, params or None, resamples=DEFAULT_RESAMPLING,
+                         stats_cache=_pool_stats(pool.key), name=f"The noise estimate of {metric_label(metric)}",
+                         tag=(pool.key, metric, params_json), label=short_model_name))
+
+
+def _background_ranking(pool: Pool, metric: str, params_json: str, params: dict):
+    """One metric's table at once: with its noise when known (this session's finished job, any session's
+    estimate), else the point estimates while a background job estimates the noise (started once per session
+    and key; not again after a cancel or failure until the panel's button asks). Notes the request for
+    :func:`noise_panels`."""
+    from pages._jobs import running, take_finished
+    from transvis.metrics import get_spec
+    from transvis.noise_jobs import merge_noise
+
+    requests = st.session_state.setdefault("noise_requests", {})
+    key = noise_job_key(pool.key, metric, params_json)
+    request = {"pool": pool.key, "metric": metric, "params": params, "params_json": params_json}
+    requests[key] = request
+    if get_spec(metric).opt_in is not None:
+        request["state"] = "opt-in"
+        return _ranking(pool.key, metric, params_json, pool, params)
+    store = _noise_store()
+    finished = take_finished(key)
+    if finished is not None and finished[0].state == "done":
+        store[(pool.key, metric, params_json)] = merge_noise(finished[1].result.values())
+    if (pool.key, metric, params_json) in store:
+        request["state"] = "done"
+        return _ranking(pool.key, metric, params_json, pool, params, store[(pool.key, metric, params_json)])
+    point = _point_ranking(pool.key, metric, params_json, "no-noise", pool, params)
+    if running(key) is None and f"{key}_outcome" not in st.session_state:
+        _start_noise_job(pool, metric, params_json, params)
+    # "stopped": cancelled or failed, kept so until the panel's button starts it again
+    request["state"] = "pending" if key in st.session_state else "stopped"
+    return point
 
 
 def ranking(pool: Pool, metrics: list[str], params: dict | None = None, groundtruth: dict | None = None,
-            groundtruth_n: dict | None = None):
+            groundtruth_n: dict | None = None, *, background_noise: bool = False):
     """``transvis.ranking.rank_models`` of the pool, scored and cached one metric at a time under (pool key,
     metric, its parameters), merged, then correlated with ``groundtruth`` (cached apart: τ's intervals take
     seconds): changing the metric selection or the ground truth recomputes nothing already scored. Each
@@ -191,7 +273,13 @@ def ranking(pool: Pool, metrics: list[str], params: dict | None = None, groundtr
     for the opt-in NLEEP and PARC) and, with ``groundtruth_n`` (test samples per accuracy), each τ its
     interval. The returned table is shared between reruns: read it, never modify it. Metrics the pool already
     holds (``pool.precomputed``: the demo's persisted ranking) are not scored at all. A progress bar names
-    the metric being scored."""
+    the metric being scored.
+
+    ``background_noise=True`` (the method pages, whose controls must answer at once): a metric whose noise is
+    not known yet comes back with its point estimates only (no ``noise`` entry) while a background job
+    estimates the noise; :func:`noise_panels` shows its progress and reruns the page with the noise when it
+    is done."""
+    from transvis.metrics import get_spec
     from transvis.session import merge_rankings, with_groundtruth
 
     params = params or {}
@@ -203,7 +291,15 @@ def ranking(pool: Pool, metrics: list[str], params: dict | None = None, groundtr
         if bar is not None:
             bar.progress(i / len(to_score), text=f"Scoring every model with {metric_label(metric)} "
                                                  f"({i + 1}/{len(to_score)})…")
-        tables[metric] = _ranking(pool.key, metric, params_key(metric_params), pool, metric_params)
+        params_json = params_key(metric_params)
+        if background_noise:
+            tables[metric] = _background_ranking(pool, metric, params_json, metric_params)
+            continue
+        store_key = (pool.key, metric, params_json)
+        tables[metric] = _ranking(pool.key, metric, params_json, pool, metric_params,
+                                  _noise_store().get(store_key, _COMPUTE))
+        if get_spec(metric).opt_in is None:
+            _noise_store()[store_key] = tables[metric].noise.get(metric)
     if bar is not None:
         bar.empty()
     merged = merge_rankings(tables[m] for m in metrics)
@@ -212,8 +308,45 @@ def ranking(pool: Pool, metrics: list[str], params: dict | None = None, groundtr
     # τ's intervals take 1,000 noise draws per metric (seconds for a dozen metrics): computed once per
     # (pool, metrics and their parameters, ground truth, test sizes), not on every rerun of the page.
     key = short_digest(pool.key, [(m, params.get(m)) for m in metrics], sorted(groundtruth.items()),
-                       sorted((groundtruth_n or {}).items()))
+                       sorted((groundtruth_n or {}).items()), [m in merged.noise for m in metrics])
     return _with_groundtruth(key, merged, groundtruth, groundtruth_n)
+
+
+def noise_pending(pool: Pool, metric: str) -> bool:
+    """Whether this page run showed ``metric`` on ``pool`` without its noise while a background job estimates
+    it (the race and rank displays then say that differences are not judged yet)."""
+    return any(r["pool"] == pool.key and r["metric"] == metric and r["state"] == "pending"
+               for r in st.session_state.get("noise_requests", {}).values())
+
+
+def noise_panels(pool: Pool) -> None:
+    """For every metric this page run showed without its noise (``ranking(..., background_noise=True)``): while
+    its noise is estimated, that ranks are shown without noise and the job's progress (done/total models, ETA,
+    Cancel; the page reruns with the noise when it is done); after a cancel or a failure, what happened and a
+    button to start it again."""
+    from pages._jobs import job_panel, outcome_text, running
+
+    for key, request in list(st.session_state.get("noise_requests", {}).items()):
+        if request["pool"] != pool.key or request["state"] not in ("pending", "stopped"):
+            continue
+        label = metric_label(request["metric"])
+        job = st.session_state.get(key)
+        if job is not None and running(key) is None:
+            st.rerun()  # it finished before its panel was drawn (a small pool): take its result now
+        if job is not None:
+            st.caption(f":material/hourglass_top: {label}: {NOISE_PENDING}")
+
+        def idle(outcome, request=request, label=label):
+            if outcome is None:
+                return
+            st.warning(f"Score noise of {label} not estimated: {outcome_text(outcome)} Ranks are shown without "
+                       "noise, and differences between models are not judged.", icon=":material/info:")
+            st.button("Estimate the noise", key=f"{key}_restart", icon=":material/refresh:",
+                      on_click=_start_noise_job, args=(pool, request["metric"], request["params_json"],
+                                                       request["params"]),
+                      help="Re-scores every model on 10 stratified subsets, in the background.")
+
+        job_panel(key, idle, units="models", action=f"Estimating the score noise of {label}")
 
 
 @st.cache_resource(show_spinner="Correlating with the ground truth…", max_entries=64)
@@ -263,6 +396,7 @@ def page_header(title: str, caption: str | None = None) -> Pool:
     """Title, the active pool in one line (and its note), returns the pool."""
     ensure_router()
     pool = active_pool()
+    st.session_state["noise_requests"] = {}  # what this page run shows without noise (noise_panels)
     st.title(title)
     if caption:
         st.caption(caption)

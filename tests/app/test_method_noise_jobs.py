@@ -1,0 +1,164 @@
+"""A method page's control answers at once: the point estimates first, the sampling noise in a background job
+(progress with done/total models, Cancel, the page usable meanwhile), the intervals once it is done (synthetic
+demo, 5 models)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from tests.app.conftest import charts, errors
+
+WAIT = 120.0
+PENDING = "Intervals pending: ranks shown without noise; differences are not judged yet."
+SPREAD = 0.65  # not the page's default: this FSP table is neither precomputed nor scored before
+
+
+class GatedNoise:
+    """The real per-model noise estimate, each unit of the FSP table at :data:`SPREAD` held until the test lets
+    it through (other estimates, e.g. the page's default table superseded by the slider, run as they are)."""
+
+    def __init__(self, real):
+        self.real, self.started = real, []
+        self._entered, self._release = threading.Semaphore(0), threading.Semaphore(0)
+
+    def __call__(self, unit, metric, params=None, **kwargs):
+        if (params or {}).get("fsp", {}).get("spread") != SPREAD:
+            return self.real(unit, metric, params, **kwargs)
+        self.started.append((metric, list(unit)))
+        self._entered.release()
+        assert self._release.acquire(timeout=WAIT), "the test never released this unit"
+        return self.real(unit, metric, params, **kwargs)
+
+    def step(self):
+        assert self._entered.acquire(timeout=WAIT), "no unit started"
+        self._release.release()
+
+
+@pytest.fixture
+def fresh_noise():
+    """No noise estimated earlier in this process (it would be reused instead of starting a job)."""
+    from pages._jobs import finished_results
+
+    finished_results.clear()
+    yield
+    finished_results.clear()
+
+
+@pytest.fixture
+def gated(monkeypatch):
+    import transvis.noise_jobs
+
+    gate = GatedNoise(transvis.noise_jobs.score_noise)
+    monkeypatch.setattr(transvis.noise_jobs, "score_noise", gate)
+    return gate
+
+
+def _jobs(at):
+    return {k: at.session_state[k] for k in at.session_state
+            if str(k).startswith("noise_job:") and hasattr(at.session_state[k], "status")}
+
+
+def _bars(at):
+    return [b for b in at.get("progress") if b.text.startswith("Estimating the score noise of FSP")]
+
+
+def _captions(at, fragment):
+    return [c.value for c in at.caption if fragment in c.value]
+
+
+def _open_with_spread(app):
+    at = app("pages/spread_attract.py")
+    at.slider(key="w:sa_spread").set_value(SPREAD).run()
+    assert not at.exception and not errors(at)
+    return at
+
+
+def _expected_fsp_noise(at):
+    """rank_models' own noise of the page's FSP table (every model at once), to compare with the page."""
+    from transvis.ranking import rank_models
+    from transvis.uncertainty import DEFAULT_RESAMPLING
+
+    pool = at.session_state["pools"][at.session_state["active_pool"]]
+    params = {"metric": "logme", "variant": "paper", "spread": SPREAD,
+              "attract": float(at.slider(key="w:sa_attract").value)}
+    return rank_models(pool.features, ["fsp"], params={"fsp": params}, resamples=DEFAULT_RESAMPLING)
+
+
+def test_point_estimates_at_once_then_the_intervals_without_another_click(app, gated, fresh_noise):
+    at = _open_with_spread(app)
+    # the figures are drawn from the point estimates, while the noise is pending
+    assert {"sa_scores", "sa_ranks", "sa_spread"} <= set(charts(at))
+    assert _captions(at, PENDING)
+    [bar] = _bars(at)
+    assert bar.value == 0 and bar.text.startswith("Estimating the score noise of FSP (Spread/Attract): 0/5 models")
+    assert not _captions(at, "Score noise of FSP")
+    [(key, job)] = [(k, j) for k, j in _jobs(at).items() if j.tag[1] == "fsp"]
+    assert job.status().state == "running"
+
+    gated.step()
+    gated.step()
+    deadline = time.time() + WAIT
+    while job.status().done < 2:
+        assert time.time() < deadline
+        time.sleep(0.01)
+    at.run()
+    [bar] = _bars(at)
+    assert bar.value == 40 and "2/5 models · about " in bar.text and "model-2" in bar.text
+    # the page answers meanwhile: another control, same job still running
+    at.radio(key="w:sa_mode").set_value("spread").run()
+    assert not at.exception and _jobs(at).get(key) is job and _bars(at)
+
+    for _ in range(3):
+        gated.step()
+    assert job.wait(WAIT).state == "done"
+    at.run()
+    assert not at.exception and not errors(at)
+    assert not _bars(at) and not _captions(at, PENDING) and key not in _jobs(at)
+    assert [units for metric, units in gated.started] == [[f"synthetic/model-{i}"] for i in range(5)]
+    # the intervals are rank_models' own (every model re-scored on the same 10 subsets)
+    expected = _expected_fsp_noise(at)
+    tiers = "; ".join(" ≈ ".join(m.split("/", 1)[1] for m in tier) for tier in expected.noise_groups("fsp"))
+    [caption] = _captions(at, "Score noise of FSP")
+    assert caption.startswith("Score noise of FSP (Spread/Attract): 95% intervals from 10 stratified subsets;")
+    assert caption.endswith(f"Best first: {tiers}.")
+    # later reruns take the table with its noise from the cache: no new job
+    at.run()
+    assert not _jobs(at) and _captions(at, "Score noise of FSP")
+
+
+def test_cancel_keeps_the_point_estimates_and_offers_to_start_again(app, gated, fresh_noise):
+    at = _open_with_spread(app)
+    [(key, job)] = [(k, j) for k, j in _jobs(at).items() if j.tag[1] == "fsp"]
+    scores_before = charts(at)["sa_scores"]
+    gated.step()
+    deadline = time.time() + WAIT
+    while len(gated.started) < 2:  # model-0 done, model-1 held in the gate
+        assert time.time() < deadline
+        time.sleep(0.01)
+    at.button(key=f"{key}_cancel").click().run()
+    assert job.status().state == "cancelling"
+    assert _captions(at, "Cancelling: stopping after")
+    gated.step()  # model-1 finishes; model-2 never starts
+    assert job.wait(WAIT).state == "cancelled" and not job.alive
+    at.run()
+    assert not at.exception and not errors(at)
+    assert not _bars(at) and not _jobs(at)
+    [warning] = [w.value for w in at.warning if "Score noise of FSP" in w.value]
+    assert warning == ("Score noise of FSP (Spread/Attract) not estimated: Cancelled after 2 of 5 models: nothing "
+                       "was stored. Ranks are shown without noise, and differences between models are not judged.")
+    assert charts(at)["sa_scores"] == scores_before  # the point estimates stay
+    at.run()  # not started again by itself
+    assert not _jobs(at) and [w for w in at.warning if "Score noise of FSP" in w.value]
+
+    at.button(key=f"{key}_restart").click().run()
+    [restarted] = [j for j in _jobs(at).values() if j.tag[1] == "fsp"]
+    assert restarted is not job and _bars(at)
+    for _ in range(5):
+        gated.step()
+    assert restarted.wait(WAIT).state == "done"
+    at.run()
+    assert not at.exception and not _bars(at) and not [w for w in at.warning if "Score noise of FSP" in w.value]
+    assert _captions(at, "Score noise of FSP (Spread/Attract): 95% intervals")
