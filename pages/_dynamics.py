@@ -92,8 +92,29 @@ def kind_choices(kind: str, param: str, labels: dict) -> dict:
 
 @st.cache_resource(max_entries=16, show_spinner="Computing the trajectory for every model…")
 def _trajectory(pool_key: str, kind: str, metric: str, params_json: str, _pool: Pool, _params: dict):
-    # cache_key lets the engine reuse each model's prepared statistics across methods and parameters
-    return dynamics.run(kind, _pool.feature_arrays(), _pool.labels, metric=metric, cache_key=pool_key, **_params)
+    # cache_key lets the engine reuse each model's prepared statistics across methods and parameters; the pool's
+    # shared statistics make them serve the method rankings too (FSP/PED's LogME closed form)
+    from pages._ui import _pool_stats
+
+    return dynamics.run(kind, _pool.feature_arrays(), _pool.labels, metric=metric, cache_key=pool_key,
+                        stats_cache=_pool_stats(pool_key), **_params)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _warming(pool_key: str, _pool: Pool):
+    """Start, once per pool and server process, a background thread preparing every model's LogME closed form
+    (``transvis.dynamics._engine.warm_contexts``): a page opens on its persisted trajectory at once, and by the
+    time a control moves, a new strength costs closed-form evaluations only. The thread never calls Streamlit."""
+    import threading
+
+    from pages._ui import _pool_stats
+    from transvis.dynamics._engine import warm_contexts
+
+    thread = threading.Thread(target=warm_contexts, args=(_pool.feature_arrays(), _pool.labels),
+                              kwargs={"cache_key": pool_key, "stats_cache": _pool_stats(pool_key)},
+                              name="transvis-warm-contexts", daemon=True)
+    thread.start()
+    return thread
 
 
 def trajectory(pool: Pool, kind: str, metric: str, params: dict, noise_params: dict | None = None):
@@ -101,6 +122,8 @@ def trajectory(pool: Pool, kind: str, metric: str, params: dict, noise_params: d
     the sampling noise of ``metric`` over the pool attached (:func:`metric_noise`; ``Trajectory.with_noise``):
     the trajectory is cached without noise and the noise attached after, under small keys."""
     persisted = precomputed_trajectory(pool, kind, metric, params)
+    if metric == "logme" and pool.shared_samples:
+        _warming(pool.key, pool)
     traj = persisted if persisted is not None else _trajectory(pool.key, kind, metric, params_key(params), pool,
                                                                params)
     noise_request = _noise_request(metric, noise_params)

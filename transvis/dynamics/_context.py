@@ -19,9 +19,9 @@ from functools import cached_property
 from typing import Any, Callable
 
 import numpy as np
-import scipy.linalg
 
 from transvis.metrics import ClassStats
+from transvis.metrics._logme_affine import within_eigh
 from transvis.metrics._stats import LabelsSharedWithBase
 
 
@@ -33,9 +33,11 @@ class ModelContext:
     ``within_eigh`` its eigendecomposition (for the LogME fast path), fitted projections and display maps.
     """
 
-    def __init__(self, name: str, features, labels, *, backend):
+    def __init__(self, name: str, features, labels, *, backend, stats: ClassStats | None = None):
         self.name = name
-        self.stats = ClassStats(features, labels, backend=backend)
+        shared = (stats is not None and type(stats) is ClassStats and stats.backend.name == backend.name
+                  and stats.unit_scale == 1.0 and stats.matches(features, labels))
+        self.stats = stats if shared else ClassStats(features, labels, backend=backend)
         self._store: dict[Any, Any] = {}
 
     @property
@@ -75,7 +77,8 @@ class ModelContext:
             # were computed with its eigenvectors; it is *not* the fastest: at D = 1,280 on one core numpy's
             # ``syevd`` (the backend's ``eigh``) measured 0.38-0.81 s against 0.47-0.95 s for ``evr`` (loaded
             # 2-core machine, best of 3-4). Switching changes the LogME fast path's scores at round-off level.
-            values, vectors = scipy.linalg.eigh(self.within_gram, driver="evr", check_finite=False)
+            # Memoised on the statistics, where LogME of moved statistics (FSP, PED) finds it too.
+            return within_eigh(self.stats)
         return np.maximum(values, 0.0), vectors
 
     def cached(self, key, build: Callable[[], Any]):
@@ -244,20 +247,26 @@ _CONTEXTS: OrderedDict = OrderedDict()
 CONTEXT_CACHE_SIZE = 16
 
 
-def get_context(name: str, features, labels, *, backend, cache_key=None) -> ModelContext:
+def get_context(name: str, features, labels, *, backend, cache_key=None, stats_cache=None) -> ModelContext:
     """A :class:`ModelContext`, reused from the cache when ``cache_key`` (the caller's small id of the
-    features) was seen with this model and backend."""
-    if cache_key is None:
-        return ModelContext(name, features, labels, backend=backend)
-    key = (cache_key, name, backend.name, getattr(backend, "device", "cpu"))
-    context = _CONTEXTS.get(key)
+    features) was seen with this model and backend. ``stats_cache`` (``{model: ClassStats}``, the caller's): a
+    new context works on the statistics held there for ``name`` when they are of these arrays, and leaves its
+    own there otherwise (the same decompositions then serve the caller's rankings)."""
+    key = None if cache_key is None else (cache_key, name, backend.name, getattr(backend, "device", "cpu"))
+    context = _CONTEXTS.get(key) if key is not None else None
     if context is None:
-        context = ModelContext(name, features, labels, backend=backend)
-        _CONTEXTS[key] = context
-        while len(_CONTEXTS) > CONTEXT_CACHE_SIZE:
-            _CONTEXTS.popitem(last=False)
+        context = ModelContext(name, features, labels, backend=backend,
+                               stats=stats_cache.get(name) if stats_cache is not None else None)
+        if key is not None:
+            _CONTEXTS[key] = context
+            while len(_CONTEXTS) > CONTEXT_CACHE_SIZE:
+                _CONTEXTS.popitem(last=False)
     else:
         _CONTEXTS.move_to_end(key)
+    if stats_cache is not None and stats_cache.get(name) is not context.stats:
+        current = stats_cache.get(name)
+        if current is None or not current.matches(context.stats.features, context.stats.labels):
+            stats_cache[name] = context.stats
     return context
 
 

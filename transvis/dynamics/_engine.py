@@ -125,7 +125,7 @@ def clear_cache() -> None:
 
 def run(method: str, features, labels=None, metric: str | None = None, *, metric_params=None, projection=None,
         n_frames=None, backend="auto", device=None, cache_key=None, fast: bool = True, threads="auto",
-        noise=None, **params) -> Trajectory:
+        noise=None, stats_cache=None, **params) -> Trajectory:
     """Compute a trajectory of ``method`` for every model of a pool, scored by ``metric`` at every frame.
 
     Parameters
@@ -153,6 +153,11 @@ def run(method: str, features, labels=None, metric: str | None = None, *, metric
         the machine is busy — 1-minute load average above cores − 1 — else the libraries' setting). Multi-threaded
         OpenBLAS degrades badly when other processes hold the cores: a 1,280² eigendecomposition took 0.6 s on
         one thread and 3–13 s on two on the shared 2-core development machine.
+    stats_cache : a dict ``{model: ClassStats}`` the caller keeps (the one it passes to
+        ``transvis.ranking.rank_models``): each model's context works on the statistics found there (when they
+        were built from the same arrays) and leaves its own there otherwise, so a decomposition computed for a
+        trajectory (e.g. the within-class eigendecomposition of LogME's closed form) also serves the ranking
+        of a wrapper metric at the same parameters (FSP, PED), and the other way round.
     noise : the sampling noise of ``metric``'s scores over this pool (a :class:`transvis.uncertainty.ScoreNoise`,
         e.g. ``rank_models(pool, [metric], resamples=10).noise[metric]``), or None. It decides which order
         changes are announced as overtakes (``Trajectory.with_noise``: beyond noise) and which are recorded as
@@ -177,7 +182,8 @@ def run(method: str, features, labels=None, metric: str | None = None, *, metric
 
     started = time.perf_counter()
     with thread_limit(threads):
-        trajectory = _compute(req, features, labels, backend=backend, device=device, cache_key=cache_key, fast=fast)
+        trajectory = _compute(req, features, labels, backend=backend, device=device, cache_key=cache_key, fast=fast,
+                              stats_cache=stats_cache)
     trajectory.seconds = time.perf_counter() - started
     if key is not None:
         _TRAJECTORIES[key] = trajectory
@@ -191,11 +197,12 @@ def _with_noise(trajectory: Trajectory, noise) -> Trajectory:
     return trajectory if noise is None else trajectory.with_noise(noise)
 
 
-def _compute(req: _Request, features, labels, *, backend, device, cache_key, fast) -> Trajectory:
+def _compute(req: _Request, features, labels, *, backend, device, cache_key, fast, stats_cache=None) -> Trajectory:
     spec, metric_params, projection = req.metric, req.metric_params, req.projection
     arrays, labels = _pool(features, labels)
     backend_obj = get_backend(backend, device)
-    contexts = {m: get_context(m, x, labels, backend=backend_obj, cache_key=cache_key) for m, x in arrays.items()}
+    contexts = {m: get_context(m, x, labels, backend=backend_obj, cache_key=cache_key, stats_cache=stats_cache)
+                for m, x in arrays.items()}
     shrinkage_param = req.dynamics.projection_shrinkage
     shrinkage = req.params.get(shrinkage_param) if shrinkage_param is not None else None
     displays, projections = {}, {}
@@ -293,6 +300,24 @@ def _freeze(value):
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def warm_contexts(features: dict, labels, *, cache_key, stats_cache=None, backend="auto",
+                  cancelled=lambda: False) -> int:
+    """Prepare, model by model, what a new strength of an affine dynamics scored by LogME needs (each model's
+    context, its within-class eigendecomposition ``context.within_eigh`` and its PCA view), so that the first
+    control change after a page opens costs closed-form evaluations only. Meant for a background thread;
+    ``cancelled()`` is checked between models. Returns the number of models prepared."""
+    backend_obj = get_backend(backend)
+    done = 0
+    for name, x in features.items():
+        if cancelled():
+            break
+        context = get_context(name, x, labels, backend=backend_obj, cache_key=cache_key, stats_cache=stats_cache)
+        context.within_eigh
+        _projection(context, "pca", None)
+        done += 1
+    return done
 
 
 # -- projections -------------------------------------------------------------------------------------------

@@ -29,10 +29,9 @@ from transvis.metrics import logme as _logme
 
 from ._context import AffineFrame, ModelContext
 from ._spec import ClosedFormScorer, register_closed_form
-from .frames import LazyMap
+from transvis.metrics._logme_affine import logme_low_rank
 
 VARIANTS = _logme.VARIANTS
-_CHUNK_FLOATS = 1 << 22  # classes per batch chosen so a [k, C, D] temporary stays ~32 MB
 
 
 def applicable(context: ModelContext, variant: str, n_frames: int) -> bool:
@@ -44,105 +43,6 @@ def applicable(context: ModelContext, variant: str, n_frames: int) -> bool:
     per_frame_fast = 2.0 * (_logme.MAX_ITERATIONS + 2) * c**3 * d * 3 + 2.0 * c * d * d
     per_frame_registry = 9.0 * d**3 + 2.0 * c * d * d
     return setup + n_frames * per_frame_fast < n_frames * per_frame_registry + 2.0 * n * d * d
-
-
-def _terms(spectrum, rows, sqrt_counts, classes, t, *, gamma=False, logdet=False, weights=False):
-    """m2, res2 (and γ, log det(A + tI) − D log ... see module docstring; with ``weights`` the posterior
-    means (A + tI)⁻¹ g_c [len(classes), D] in the eigenbasis Q) for ``classes`` at their own t."""
-    n_classes, d = rows.shape
-    out_m2, out_res2 = np.empty(classes.size), np.empty(classes.size)
-    out_gamma = np.empty(classes.size) if gamma else None
-    out_logdet = np.empty(classes.size) if logdet else None
-    out_weights = np.empty((classes.size, d)) if weights else None
-    step = max(1, _CHUNK_FLOATS // max(1, n_classes * d))
-    eye = np.eye(n_classes)
-    for start in range(0, classes.size, step):
-        part = slice(start, start + step)
-        idx, tt = classes[part], t[part]
-        k = idx.size
-        inv = 1.0 / (spectrum[None, :] + tt[:, None])  # [k, D]
-        kernel = np.matmul(rows[None, :, :] * inv[:, None, :], rows.T)  # [k, C, C] = Bᵀ (a²Λ + tI)⁻¹ B
-        system = kernel + eye
-        rhs = np.zeros((k, n_classes, 1))
-        rhs[np.arange(k), idx, 0] = sqrt_counts[idx]
-        w = np.linalg.solve(system, rhs)[..., 0]  # [k, C]
-        h = (w @ rows) * inv  # [k, D]: (A + tI)⁻¹ g_c
-        m2 = np.einsum("kd,kd->k", h, h)
-        phi = sqrt_counts[idx] * w[np.arange(k), idx]
-        out_m2[part] = m2
-        out_res2[part] = phi - tt * m2
-        if weights:
-            out_weights[part] = h
-        if gamma:
-            kernel2 = np.matmul(rows[None, :, :] * (inv * inv)[:, None, :], rows.T)
-            trace = np.einsum("kii->k", np.linalg.solve(system, kernel2))
-            out_gamma[part] = (spectrum[None, :] * inv).sum(axis=1) + tt * trace
-        if logdet:
-            out_logdet[part] = np.linalg.slogdet(system)[1] + np.log(spectrum[None, :] + tt[:, None]).sum(axis=1)
-    if weights:
-        return out_m2, out_res2, out_gamma, out_logdet, out_weights
-    return out_m2, out_res2, out_gamma, out_logdet
-
-
-def logme_low_rank(spectrum: np.ndarray, rows: np.ndarray, counts: np.ndarray, n: int,
-                   variant: str = "exact", basis: np.ndarray | None = None) -> MetricResult | None:
-    """LogME from ``spectrum`` = a²λ [D] (≥ 0) and ``rows`` = Bᵀ [C, D] (see module docstring).
-
-    The fixed point and the evidence are LogME's own (:func:`transvis.metrics.logme.fixed_point`,
-    :func:`~transvis.metrics.logme.evidence`); only their spectral sums are evaluated here. The trace has the
-    registry's keys: ``singular_values`` and ``rank`` from the eigenvalues of a²Λ + BBᵀ, ``weights`` rotated
-    back by ``basis`` = Q [D, D] (left in Q's coordinates without it); those three are computed on first read
-    (the trace is a :class:`~transvis.dynamics.frames.LazyMap`).
-    Returns None where LogME's own code takes a degenerate branch (no feature direction at all).
-    """
-    d = spectrum.size
-    n_classes = counts.size
-    if not (np.any(spectrum > 0) or np.any(rows)):
-        return None
-    sqrt_counts = np.sqrt(counts.astype(np.float64))
-    icml = variant == "official_icml"
-
-    def terms(active, t):
-        m2, res2, gamma, _unused = _terms(spectrum, rows, sqrt_counts, active, t, gamma=True)
-        return gamma, m2, res2
-
-    with np.errstate(divide="ignore", invalid="ignore"):
-        alpha, beta, t_used, m2_used, res2_used = _logme.fixed_point(terms, n_classes, n, icml=icml)
-    if np.any(alpha <= 0) or not np.all(np.isfinite(alpha)) or not np.all(np.isfinite(beta)):
-        return None
-    t_final = alpha / beta
-    classes = np.arange(n_classes)
-    if variant == "exact":
-        m2, res2, _unused, logdet_part = _terms(spectrum, rows, sqrt_counts, classes, t_final, logdet=True)
-        t_weights = t_final
-    else:
-        logdet_part = _terms(spectrum, rows, sqrt_counts, classes, t_final, logdet=True)[3]
-        # The official variants' weights (``ms``) and evidence are those of the previous α/β, as theirs.
-        m2, res2, t_weights = m2_used, res2_used, t_used
-    # Σ_D log(α + βσ) = D log β + log det(A + tI); LogME's k/2·log α with the k non-null terms equals
-    # D/2·log α with all D (null directions add log α to both), for all three variants when N > D.
-    log_det = d * np.log(beta) + logdet_part
-    evidence = _logme.evidence(alpha, beta, m2, res2, log_det, d / 2.0, n)
-    eager = {"alpha": alpha, "beta": beta, "evidence": evidence,
-             "closed_form": "low-rank update of the unperturbed within-class spectrum (transvis.dynamics)"}
-    spectrum_parts = {}
-
-    def lazy(key):
-        # singular_values, rank (one eigvalsh of a²Λ + BBᵀ: O(D³), as much as the registry's own frame) and
-        # weights are computed when read, so scoring a frame stays O(iterations·C³·D).
-        if key in eager:
-            return eager[key]
-        if key == "weights":
-            weights = _terms(spectrum, rows, sqrt_counts, classes, t_weights, weights=True)[4]
-            return weights @ basis.T if basis is not None else weights
-        if not spectrum_parts:
-            gram = np.diag(spectrum) + rows.T @ rows  # Qᵀ F'ᵀF' Q: the same eigenvalues
-            values, rank, _keep = _logme.singular_values_and_rank(np.linalg.eigvalsh(gram)[::-1], n, d)
-            spectrum_parts.update(singular_values=values, rank=rank)
-        return spectrum_parts[key]
-
-    trace = LazyMap(["alpha", "beta", "evidence", "singular_values", "rank", "weights", "closed_form"], lazy)
-    return MetricResult("logme", float(evidence.mean()), trace, variant=variant)
 
 
 def logme_frames(frames: list[AffineFrame], variant: str) -> list[MetricResult | None]:

@@ -199,9 +199,9 @@ def wrapped_degeneracy(owner: str, result: MetricResult, stats: ClassStats, *, d
         return None
     spec = get_spec(metric)
     metric_params = dict(result.params.get("metric_params") or {})
-    trace = dict(result.trace.get("wrapped_trace") or {})
-    if dims is not None:
-        trace.setdefault("pca_dims", int(dims))
+    wrapped = result.trace.get("wrapped_trace") or {}
+    # a lazy trace (LogME's closed form) stays lazy: its checks read only the keys they need
+    trace = {**wrapped, "pca_dims": int(dims)} if dims is not None and "pca_dims" not in wrapped else wrapped
     inner = MetricResult(spec.name, result.score, trace, variant=metric_params.get("variant"), params=metric_params)
     reason = assess(spec, inner, stats)
     return None if reason is None else f"{owner} scores with {spec.name}, and {reason}"

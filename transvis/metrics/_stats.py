@@ -24,6 +24,7 @@ import dataclasses
 import numpy as np
 import scipy.sparse
 
+from ._lazy import LazyMap
 from ._backend import GRAM_SLAB_ENTRIES, get_backend
 from ._eigen_update import DenseEigh, eigh_rank_one_update
 from ._validation import as_features, as_labels, extreme_scale, magnitude
@@ -378,7 +379,8 @@ class ClassStats:
             results[key] = build()
         value = results[key]
         if dataclasses.is_dataclass(value) and hasattr(value, "trace"):
-            return dataclasses.replace(value, trace=dict(value.trace), params=dict(value.params))
+            trace = value.trace.copy() if isinstance(value.trace, LazyMap) else dict(value.trace)  # lazy stays lazy
+            return dataclasses.replace(value, trace=trace, params=dict(value.params))
         return value
 
     def within_memo(self, key, build):

@@ -203,6 +203,13 @@ def geometry(class_means: np.ndarray, radii: np.ndarray, priors: np.ndarray) -> 
     }
 
 
+def _closed_form_logme(spec, stats) -> bool:
+    """Whether the wrapped metric is LogME and scores moved statistics in closed form (``_logme_affine``)."""
+    from ._logme_affine import faster_than_registry
+
+    return spec.name == "logme" and faster_than_registry(stats.n_samples, stats.n_dims, stats.n_classes)
+
+
 def fsp(features, labels, *, stats=None, variant: str = "paper", metric: str = "logme", metric_params=None,
         spread: float = 0.1, attract: float = 0.1, alpha: float = 0.005, sigma: float = 0.6,
         pca_dims: int = 64) -> MetricResult:
@@ -239,7 +246,12 @@ def fsp(features, labels, *, stats=None, variant: str = "paper", metric: str = "
     if pca_dims < 1:
         raise ValueError(f"pca_dims must be a positive integer; got {pca_dims}. The official value is 64.")
     with nested_compute():  # FSP's own result carries the verdict on its score
-        unperturbed = compute(spec.name, stats.features, stats.labels, stats=stats, **wrapped_params)
+        if variant == "paper" and _closed_form_logme(spec, stats):
+            # the same closed form as the perturbed score (s = t = 0 is the identity move): one within-class
+            # eigendecomposition per model serves both, and every strength after
+            unperturbed = score_derived(spec, stats.moved(stats.class_means), wrapped_params)
+        else:
+            unperturbed = compute(spec.name, stats.features, stats.labels, stats=stats, **wrapped_params)
     fired, top2 = gate(stats) if variant == "official" else (None, None)
     trace = {"gate_fired": fired, "gate_top2_mean_eig": top2, "score_unperturbed": unperturbed.score,
              "space": "original", "pca_dims": None, "attract_amount": None, "metric": spec.name}

@@ -22,7 +22,8 @@ import numpy as np
 
 from ._contract import MetricResult, MetricSpec, register
 from ._degeneracy import fmt
-from ._stats import metric_stats
+from ._lazy import LazyMap
+from ._stats import MovedClassStats, metric_stats
 from ._validation import scale_error
 
 VARIANTS = ("exact", "official_fixed_point", "official_icml")
@@ -197,7 +198,18 @@ def logme(features, labels, *, stats=None, variant: str = "exact") -> MetricResu
         raise scale_error("LogME", stats.unit_scale,
                           "starts its evidence iteration at α = β = 1 with absolute 1e-5 guards (not scale invariant)")
     # Memoised on the shared statistics: PED and FSP ask for the same score on the unmoved features.
-    return stats.memo(("logme", variant), lambda: _logme(stats, variant))
+    return stats.memo(("logme", variant), lambda: _moved_closed_form(stats, variant) or _logme(stats, variant))
+
+
+def _moved_closed_form(stats, variant: str) -> MetricResult | None:
+    """LogME of moved statistics (FSP's Spread/Attract, PED's steps) in closed form from the base's within-class
+    eigendecomposition, shared by every strength (``_logme_affine``; equal to the registry path to round-off);
+    None for plain statistics or where the closed form does not apply."""
+    if not isinstance(stats, MovedClassStats):
+        return None
+    from ._logme_affine import logme_moved
+
+    return logme_moved(stats, variant)
 
 
 def _logme(stats, variant: str) -> MetricResult:
@@ -246,7 +258,12 @@ def _logme(stats, variant: str) -> MetricResult:
 
 def logme_degeneracy(result: MetricResult, stats) -> str | None:
     """All-zero features (no feature direction): the evidence of a head that can only predict 0."""
-    if result.trace.get("rank") == 0:
+    trace = result.trace
+    if isinstance(trace, LazyMap) and "rank" not in trace.computed():
+        # the closed form (``_logme_affine``) yields a result only where some feature direction is non-zero, so
+        # its rank is ≥ 1; reading it would cost the O(D³) spectrum the closed form exists to avoid
+        return None
+    if trace.get("rank") == 0:
         return (f"LogME is {fmt(result.score)}: the features are all zero (rank 0), so the evidence is that of a "
                 "head that can only predict 0. Check the extraction layer.")
     return None
