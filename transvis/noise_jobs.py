@@ -28,7 +28,8 @@ import numpy as np
 from transvis.jobs import Job, unit_job
 from transvis.uncertainty import DEFAULT_RESAMPLING, ScoreNoise
 
-__all__ = ["POOL_UNIT", "merge_noise", "noise_job", "noise_units", "score_noise", "with_noise"]
+__all__ = ["POOL_UNIT", "merge_model_tables", "merge_noise", "noise_job", "noise_units", "score_noise", "scoring_job",
+           "with_noise"]
 
 POOL_UNIT = "the whole pool"  # the single unit of a pool-level metric's noise
 
@@ -112,3 +113,57 @@ def noise_job(features_by_model: Mapping[str, Any], metric: str, params: Mapping
     return unit_job(units, lambda unit: score_noise(unit, metric, params, resamples=resamples,
                                                     stats_cache=stats_cache),
                     name=name or f"{metric} noise", tag=tag, label=label)
+
+
+# --- an opt-in metric's point estimates, one model per unit --------------------------------------------------
+BACKGROUND_MIN_CELLS = 10_000  # models × samples from which an opt-in metric (NLEEP, PARC) is scored as a job:
+# NLEEP's 5C-component mixture and PARC's N² dissimilarities take seconds per model at 3,000 samples; the
+# synthetic demo (5 × 360) scores in well under a second and stays inline
+
+
+def merge_model_tables(tables):
+    """One :class:`transvis.ranking.RankingTable` from one-model tables of the same metrics (e.g. the units of
+    :func:`scoring_job`), models in the given order: the rows concatenated and the ranks taken over the whole
+    pool (tolerant ranks, as :func:`~transvis.ranking.rank_models` does). Only for metrics scored per model
+    (not ``pool_combine``), without noise: ``rank_models`` of the pool gives the same scores, ranks, results,
+    skipped and failed entries."""
+    import pandas as pd
+
+    from transvis.metrics import get_spec
+    from transvis.ordering import tolerant_ranks
+    from transvis.ranking import RankingTable
+
+    tables = list(tables)
+    if not tables:
+        raise ValueError("merge_model_tables needs at least one table.")
+    metrics = tables[0].metrics
+    if any(t.metrics != metrics for t in tables):
+        raise ValueError("tables to merge must rank the same metrics.")
+    pooled = [m for m in metrics if get_spec(m).pool_combine is not None]
+    if pooled:
+        raise ValueError(f"{pooled} combine scores over the pool: score them with rank_models on the whole pool.")
+    scores = pd.concat([t.scores for t in tables])
+    ranks = pd.DataFrame({m: pd.Series(tolerant_ranks(scores[m].to_dict(), higher_is_better=get_spec(m)
+                                                      .higher_is_better, nan_rank="nan"), dtype=float)
+                          for m in metrics}, index=scores.index, columns=metrics)
+    seconds = [t.seconds for t in tables if t.seconds is not None]
+    return RankingTable(
+        scores=scores, ranks=ranks.reindex(scores.index),
+        results={m: {model: r for t in tables for model, r in t.results.get(m, {}).items()} for m in metrics},
+        skipped=[s for t in tables for s in t.skipped], failed=[f for t in tables for f in t.failed],
+        seconds=pd.concat(seconds) if seconds else None,
+        stats_seconds={k: v for t in tables for k, v in t.stats_seconds.items()})
+
+
+def scoring_job(features_by_model: Mapping[str, Any], metric: str, params: Mapping | None = None, *,
+                stats_cache: MutableMapping | None = None, name: str | None = None, tag: Any = None,
+                label=str) -> Job:
+    """A (not yet started) job scoring ``metric`` one model per unit (no noise); its result is ``{model:
+    one-model RankingTable}``, whose :func:`merge_model_tables` (in pool order) is ``rank_models(
+    features_by_model, [metric], params)``."""
+    from transvis.ranking import rank_models
+
+    units = {model: {model: features} for model, features in features_by_model.items()}
+    return unit_job(units, lambda unit: rank_models(unit, [metric], params=dict(params) if params else None,
+                                                    stats_cache=stats_cache),
+                    name=name or f"{metric} scoring", tag=tag, label=label)

@@ -97,3 +97,29 @@ def test_with_noise_refuses_noise_of_other_scores():
     with pytest.raises(ValueError, match="does not belong to this table"):
         with_noise(point, "logme", shifted)
     assert with_noise(point, "logme", None).noise == {}
+
+
+@pytest.mark.parametrize("metric", ["nleep", "parc"])
+def test_an_opt_in_metric_scored_one_model_per_unit_equals_rank_models(metric):
+    from transvis.noise_jobs import merge_model_tables, scoring_job
+
+    pool = _pool()
+    job = scoring_job(pool, metric).start()
+    status = job.wait(300)
+    assert status.state == "done" and (status.done, status.total) == (4, 4)
+    merged = merge_model_tables(job.result[m] for m in pool)
+    whole = rank_models(pool, [metric])
+    assert merged.models == whole.models and merged.metrics == [metric]
+    np.testing.assert_array_equal(merged.scores.to_numpy(), whole.scores.to_numpy())
+    np.testing.assert_array_equal(merged.ranks.to_numpy(), whole.ranks.to_numpy())
+    assert sorted(merged.ranks[metric]) == [1.0, 2.0, 3.0, 4.0]
+    assert {m: r.score for m, r in merged.results[metric].items()} == {m: r.score for m, r in whole.results[metric].items()}
+    assert merged.skipped == whole.skipped and merged.failed == whole.failed and merged.noise == {}
+
+
+def test_merge_model_tables_refuses_a_pool_level_metric():
+    from transvis.noise_jobs import merge_model_tables
+
+    pool = _pool(2)
+    with pytest.raises(ValueError, match="combine scores over the pool"):
+        merge_model_tables([rank_models({m: pool[m]}, ["ncti"]) for m in pool])
