@@ -292,6 +292,9 @@ def ranking(pool: Pool, metrics: list[str], params: dict | None = None, groundtr
             bar.progress(i / len(to_score), text=f"Scoring every model with {metric_label(metric)} "
                                                  f"({i + 1}/{len(to_score)})…")
         params_json = params_key(metric_params)
+        if (scored := opt_in_tables().get((pool.key, metric, params_json))) is not None:
+            tables[metric] = scored  # an opt-in metric the Leaderboard scored as a background job
+            continue
         if background_noise:
             tables[metric] = _background_ranking(pool, metric, params_json, metric_params)
             continue
@@ -310,6 +313,23 @@ def ranking(pool: Pool, metrics: list[str], params: dict | None = None, groundtr
     key = short_digest(pool.key, [(m, params.get(m)) for m in metrics], sorted(groundtruth.items()),
                        sorted((groundtruth_n or {}).items()), [m in merged.noise for m in metrics])
     return _with_groundtruth(key, merged, groundtruth, groundtruth_n)
+
+
+def opt_in_tables() -> dict:
+    """``{(pool key, metric, params json): RankingTable}`` of the opt-in metrics (NLEEP, PARC) scored as
+    background jobs by any session (the Leaderboard's), which :func:`ranking` uses as scored."""
+    from pages._jobs import finished_results
+
+    return finished_results("opt_in_tables")
+
+
+def store_opt_in_table(key: tuple[str, str, str], table) -> None:
+    """File a finished opt-in scoring under ``key``; the oldest go beyond 16 (a table holds every model's
+    trace)."""
+    tables = opt_in_tables()
+    tables[key] = table
+    for old in list(tables)[:-16]:
+        tables.pop(old, None)
 
 
 def noise_pending(pool: Pool, metric: str) -> bool:

@@ -99,6 +99,74 @@ def _store_probe(pool_key: str, probes: dict) -> None:
     st.session_state["w:lb_gt"] = f"uploaded: {MEASURED_GT}"
 
 
+OPT_IN_JOB = "lb_opt_in_job"  # the session's scoring of a chosen opt-in metric (NLEEP, PARC) on a big pool
+
+
+def _opt_in_waiting(pool, metrics: list[str], params: dict) -> list[str]:
+    """The chosen opt-in metrics (NLEEP, PARC) that are scored in the background on this pool: big enough to
+    take more than a moment (``transvis.noise_jobs.BACKGROUND_MIN_CELLS``), neither precomputed nor scored."""
+    from pages._ui import opt_in_tables
+    from transvis.noise_jobs import BACKGROUND_MIN_CELLS
+    from transvis.session import params_key
+
+    if pool.n_samples * len(pool.models) < BACKGROUND_MIN_CELLS:
+        return []
+    return [m for m in metrics if get_spec(m).opt_in is not None
+            and pool.precomputed.get(metric_params_key(m, params.get(m))) is None
+            and (pool.key, m, params_key({m: params[m]} if params.get(m) else {})) not in opt_in_tables()]
+
+
+def _start_opt_in(pool, metric: str, params: dict) -> None:
+    """Score ``metric`` on every model in the background (one unit per model; committed all at the end)."""
+    from pages._ui import _pool_stats
+    from transvis.noise_jobs import scoring_job
+    from transvis.session import params_key
+
+    metric_params = {metric: params[metric]} if params.get(metric) else {}
+    _jobs.start(OPT_IN_JOB, scoring_job(pool.features, metric, metric_params or None,
+                                        stats_cache=_pool_stats(pool.key), name=f"Scoring {metric_label(metric)}",
+                                        tag=(pool.key, metric, params_key(metric_params)), label=short_model_name))
+
+
+def _opt_in_jobs(pool, metrics: list[str], params: dict) -> list[str]:
+    """Take a finished opt-in scoring, start the next one the choice needs (one at a time; not again after a
+    cancel until asked), draw its panel; returns the chosen opt-in metrics still without scores."""
+    from pages._ui import store_opt_in_table
+    from transvis.noise_jobs import merge_model_tables
+
+    if (finished := _jobs.take_finished(OPT_IN_JOB)) is not None and finished[0].state == "done":
+        store_opt_in_table(finished[1].tag, merge_model_tables(finished[1].result.values()))
+    waiting = _opt_in_waiting(pool, metrics, params)
+    job = st.session_state.get(OPT_IN_JOB)
+    if job is not None and (job.tag[0] != pool.key or job.tag[1] not in waiting):
+        job.cancel()  # that metric was removed from the choice (or the pool changed): not worth finishing
+        del st.session_state[OPT_IN_JOB]
+    outcome = st.session_state.get(f"{OPT_IN_JOB}_outcome")
+    if outcome is not None and not any(f"Scoring {metric_label(m)}" == outcome.name for m in waiting):
+        st.session_state.pop(f"{OPT_IN_JOB}_outcome")  # it was about a metric no longer chosen
+        outcome = None
+    if waiting and _jobs.running(OPT_IN_JOB) is None and outcome is None:
+        _start_opt_in(pool, waiting[0], params)
+    if not waiting:
+        return []
+    metric = st.session_state[OPT_IN_JOB].tag[1] if OPT_IN_JOB in st.session_state else waiting[0]
+
+    def idle(outcome):
+        if outcome is None:
+            return
+        st.warning(f"{', '.join(metric_label(m) for m in waiting)} left out of the table: "
+                   f"{_jobs.outcome_text(outcome)}", icon=":material/info:")
+        st.button(f"Score {metric_label(waiting[0])}", key="lb_opt_in_restart", on_click=_start_opt_in,
+                  args=(pool, waiting[0], params), icon=":material/refresh:",
+                  help="Scores every model in the background; the table shows it once every model is done.")
+
+    if OPT_IN_JOB in st.session_state:
+        st.caption(f":material/hourglass_top: {', '.join(metric_label(m) for m in waiting)}: slow on this pool, "
+                   "so scored in the background; the table shows the other metrics meanwhile.")
+    _jobs.job_panel(OPT_IN_JOB, idle, units="models", action=f"Scoring with {metric_label(metric)}")
+    return waiting
+
+
 def _probe_idle(outcome) -> None:
     """The probe's start button, under what the last run left when it was cancelled or failed."""
     if outcome is not None:
@@ -185,6 +253,11 @@ with st.expander("Metric settings and your own ground truth"):
 
 if not metrics:
     st.warning("Choose at least one metric.")
+    st.stop()
+waiting = _opt_in_jobs(pool, metrics, params)  # NLEEP / PARC on a big pool: scored in the background
+metrics = [m for m in metrics if m not in waiting]
+if not metrics:
+    st.info("The table appears once the metric above is scored; choose another metric to see one now.")
     st.stop()
 
 groundtruth = gt_options.get(gt_label) if gt_label != NO_GT else None
