@@ -222,8 +222,9 @@ def _start_noise_job(pool: Pool, metric: str, params_json: str, params: dict) ->
     from transvis.viz import short_model_name
 
     key = noise_job_key(pool.key, metric, params_json)
+    shown = st.session_state.get("noise_requests", {})  # asked for by this page run: not superseded
     for other, job in list(st.session_state.items()):
-        if (isinstance(other, str) and other.startswith(NOISE_JOB) and other != key
+        if (isinstance(other, str) and other.startswith(NOISE_JOB) and other != key and other not in shown
                 and getattr(job, "tag", None) is not None and job.tag[:2] == (pool.key, metric)):
             job.cancel()
             del st.session_state[other]

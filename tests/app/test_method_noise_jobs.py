@@ -162,3 +162,24 @@ def test_cancel_keeps_the_point_estimates_and_offers_to_start_again(app, gated, 
     at.run()
     assert not at.exception and not _bars(at) and not [w for w in at.warning if "Score noise of FSP" in w.value]
     assert _captions(at, "Score noise of FSP (Spread/Attract): 95% intervals")
+
+
+def test_a_control_that_changes_the_parameters_again_cancels_the_superseded_estimate(app, gated, fresh_noise):
+    at = _open_with_spread(app)
+    [(key, job)] = [(k, j) for k, j in _jobs(at).items() if j.tag[1] == "fsp"]
+    at.slider(key="w:sa_spread").set_value(0.9).run()  # not gated: runs as it is
+    assert not at.exception and not errors(at)
+    assert job.status().state == "cancelling" and key not in _jobs(at)
+    [newer] = [j for j in _jobs(at).values() if j.tag[1] == "fsp"]
+    assert newer is not job and '"spread": 0.9' in newer.tag[2]
+    gated.step()  # the superseded job's running unit ends; it stops there
+    assert job.wait(WAIT).state == "cancelled"
+    assert newer.wait(WAIT).state == "done"
+    at.run()
+    assert not _bars(at) and _captions(at, "Score noise of FSP (Spread/Attract): 95% intervals")
+    # back to the first value: its estimate starts again by itself (it was superseded, not cancelled by the user)
+    at.slider(key="w:sa_spread").set_value(SPREAD).run()
+    assert [j for j in _jobs(at).values() if j.tag[1] == "fsp"] and _bars(at)
+    assert not [w for w in at.warning if "Score noise of FSP" in w.value]
+    for _ in range(5):
+        gated.step()
