@@ -15,7 +15,7 @@ from transvis.captions import ped_badges, trajectory_caption, view_movement
 from transvis.glossary import define
 from transvis.metrics import available, get_spec, short_name
 from pages._selection import selected_indices
-from transvis.session import Pool, params_key, precomputed_trajectory
+from transvis.session import Pool, params_key, precomputed_trajectory, short_digest
 from transvis.viz import model_colors, short_model_name
 
 COLOR_BY = ["true label", "predicted label", "per-sample contribution"]
@@ -117,6 +117,11 @@ def _warming(pool_key: str, _pool: Pool):
     return thread
 
 
+TRAJECTORY_JOB = "trajectory_job:"
+GRACE_S = 1.0  # a new trajectory ready within this is drawn at once; a slower one moves to the background
+_KEPT_TRAJECTORIES = 6  # finished background trajectories kept by the server (each holds every frame's positions)
+
+
 def trajectory(pool: Pool, kind: str, metric: str, params: dict, noise_params: dict | None = None):
     """The pool's trajectory for this request — persisted (the demo's defaults) or computed and cached — with
     the sampling noise of ``metric`` over the pool attached (:func:`metric_noise`; ``Trajectory.with_noise``):
@@ -126,12 +131,125 @@ def trajectory(pool: Pool, kind: str, metric: str, params: dict, noise_params: d
         _warming(pool.key, pool)
     traj = persisted if persisted is not None else _trajectory(pool.key, kind, metric, params_key(params), pool,
                                                                params)
+    return _noisy(pool, kind, metric, params, noise_params, traj, persisted is not None)
+
+
+def live_trajectory(pool: Pool, kind: str, metric: str, params: dict, noise_params: dict | None = None):
+    """:func:`trajectory` for a page whose controls must answer at once: ``(trajectory, pending job key)``.
+
+    A trajectory not persisted nor already computed is computed by a background job (one model per unit:
+    progress, ETA, Cancel — :func:`trajectory_panel`); if it is ready within :data:`GRACE_S` it is returned
+    at once, otherwise the last trajectory this session saw of ``kind`` on this pool (None if none) comes back
+    with the job's key, and the page reruns with the new one when it is done."""
+    persisted = precomputed_trajectory(pool, kind, metric, params)
+    if metric == "logme" and pool.shared_samples:
+        _warming(pool.key, pool)
+    shown_key = f"trajectory_shown:{pool.key}:{kind}"
+    if persisted is not None:
+        traj, pending = persisted, None
+    else:
+        traj, pending = _background_trajectory(pool, kind, metric, params)
+    if traj is None:
+        shown = st.session_state.get(shown_key)
+        return (shown if shown is not None else None), pending
+    traj = _noisy(pool, kind, metric, params, noise_params, traj, persisted is not None)
+    st.session_state[shown_key] = traj
+    return traj, pending
+
+
+def _trajectory_store() -> dict:
+    """``{(pool key, kind, metric, params json): Trajectory}`` computed by any session's background job."""
+    from pages._jobs import finished_results
+
+    return finished_results("trajectories")
+
+
+def _background_trajectory(pool: Pool, kind: str, metric: str, params: dict):
+    """``(trajectory or None, pending job key or None)``: see :func:`live_trajectory`."""
+    from pages._jobs import running, take_finished
+
+    store_key = (pool.key, kind, metric, params_key(params))
+    store = _trajectory_store()
+    if store_key in store:
+        return store[store_key], None
+    job_key = TRAJECTORY_JOB + short_digest(*store_key)
+    finished = take_finished(job_key)
+    if finished is None and running(job_key) is None and f"{job_key}_outcome" not in st.session_state:
+        _start_trajectory_job(pool, kind, metric, params, job_key)
+        if st.session_state[job_key].wait(GRACE_S).finished:
+            finished = take_finished(job_key)
+    if finished is not None and finished[0].state == "done":
+        store[store_key] = finished[1].result
+        for old in list(store)[:-_KEPT_TRAJECTORIES]:
+            store.pop(old, None)
+        return finished[1].result, None
+    return None, job_key
+
+
+def _start_trajectory_job(pool: Pool, kind: str, metric: str, params: dict, job_key: str) -> None:
+    """Start this session's background trajectory under ``job_key``, after cancelling its other trajectories
+    of ``kind`` on this pool (superseded by the control that moved: they would only slow this one down)."""
+    from pages._jobs import start
+    from pages._ui import _pool_stats
+    from transvis.jobs import Job
+
+    for other, job in list(st.session_state.items()):
+        if (isinstance(other, str) and other.startswith(TRAJECTORY_JOB) and other != job_key
+                and getattr(job, "tag", None) == (pool.key, kind)):
+            job.cancel()
+            del st.session_state[other]
+            st.session_state.pop(f"{other}_outcome", None)
+    arrays, labels, stats = pool.feature_arrays(), pool.labels, _pool_stats(pool.key)
+
+    def work(progress, cancelled):
+        return dynamics.run(kind, arrays, labels, metric=metric, cache_key=pool.key, stats_cache=stats,
+                            progress=lambda done, model: progress(done, short_model_name(model)),
+                            cancelled=cancelled, **params)
+
+    start(job_key, Job(work, len(arrays), name=f"The {kind.replace('_', ' ')} trajectory", tag=(pool.key, kind)))
+
+
+def trajectory_panel(job_key: str, shown) -> None:
+    """While a background trajectory runs: what the figure shows meanwhile, and the job's progress (done/total
+    models, ETA, Cancel); after a cancel or a failure, what happened and a button to compute it again."""
+    from pages._jobs import job_panel, outcome_text
+
+    if shown is None:
+        st.info("Computing the trajectory at these settings for every model; it appears here when it is done.",
+                icon=":material/hourglass_top:")
+    else:
+        st.caption(":material/hourglass_top: The figure still shows the trajectory at the previous settings "
+                   f"({_settings_text(shown)}); the one at the new settings replaces it when it is done.")
+
+    def idle(outcome):
+        if outcome is None:
+            return
+        st.warning(f"The trajectory at these settings was not computed: {outcome_text(outcome)}",
+                   icon=":material/info:")
+        st.button("Compute it", key=f"{job_key}_restart", icon=":material/refresh:",
+                  on_click=lambda: st.session_state.pop(f"{job_key}_outcome", None))
+
+    job_panel(job_key, idle, units="models", action="Computing the trajectory")
+
+
+def _settings_text(traj) -> str:
+    """``"metric LogME, spread 0.3, attract 0.3"``: the parameters a shown trajectory was computed with."""
+    parts = [f"metric {metric_label(traj.metric)}"]
+    for name, value in (getattr(traj, "params", None) or {}).items():
+        if isinstance(value, (bool, int, float, str)) or value is None:
+            parts.append(f"{name.replace('_', ' ')} {value:.3g}" if isinstance(value, float) else
+                         f"{name.replace('_', ' ')} {value}")
+    return ", ".join(parts[:6])
+
+
+def _noisy(pool: Pool, kind: str, metric: str, params: dict, noise_params, traj, persisted: bool):
+    """``traj`` with the sampling noise of ``metric`` over the pool attached (cached under small keys)."""
     noise_request = _noise_request(metric, noise_params)
     noise = metric_noise(pool, metric, noise_request)
     if noise is None or not hasattr(traj, "with_noise"):
         return traj
-    return _with_noise(pool.key, kind, metric, params_key(params), params_key(noise_request),
-                       persisted is not None, traj, noise)
+    return _with_noise(pool.key, kind, metric, params_key(params), params_key(noise_request), persisted, traj,
+                       noise)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -176,7 +294,11 @@ def animation_section(pool: Pool, kind: str, metric: str, params: dict, model: s
                    "cannot be compared frame by frame. Build a pool on one dataset (Setup).")
         return None
     try:
-        traj = trajectory(pool, kind, metric, params, noise_params)
+        traj, pending = live_trajectory(pool, kind, metric, params, noise_params)
+        if pending is not None:
+            trajectory_panel(pending, traj)
+        if traj is None:
+            return None
         view = trajectory_view(traj, model)
     except Exception as err:  # noqa: BLE001 - the rest of the page stays usable
         error_box(err, "Computing the trajectory")

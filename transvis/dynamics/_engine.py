@@ -125,7 +125,7 @@ def clear_cache() -> None:
 
 def run(method: str, features, labels=None, metric: str | None = None, *, metric_params=None, projection=None,
         n_frames=None, backend="auto", device=None, cache_key=None, fast: bool = True, threads="auto",
-        noise=None, stats_cache=None, **params) -> Trajectory:
+        noise=None, stats_cache=None, progress=None, cancelled=None, **params) -> Trajectory:
     """Compute a trajectory of ``method`` for every model of a pool, scored by ``metric`` at every frame.
 
     Parameters
@@ -158,6 +158,10 @@ def run(method: str, features, labels=None, metric: str | None = None, *, metric
         were built from the same arrays) and leaves its own there otherwise, so a decomposition computed for a
         trajectory (e.g. the within-class eigendecomposition of LogME's closed form) also serves the ranking
         of a wrapper metric at the same parameters (FSP, PED), and the other way round.
+    progress, cancelled : for a background job (``transvis.jobs.Job``'s ``work(progress, cancelled)``):
+        ``progress(done, model)`` after each model's frames are scored (``done`` of the pool's models), and
+        ``cancelled()`` checked before each model — True stops with ``transvis.jobs.JobCancelled``, caching
+        nothing.
     noise : the sampling noise of ``metric``'s scores over this pool (a :class:`transvis.uncertainty.ScoreNoise`,
         e.g. ``rank_models(pool, [metric], resamples=10).noise[metric]``), or None. It decides which order
         changes are announced as overtakes (``Trajectory.with_noise``: beyond noise) and which are recorded as
@@ -183,7 +187,7 @@ def run(method: str, features, labels=None, metric: str | None = None, *, metric
     started = time.perf_counter()
     with thread_limit(threads):
         trajectory = _compute(req, features, labels, backend=backend, device=device, cache_key=cache_key, fast=fast,
-                              stats_cache=stats_cache)
+                              stats_cache=stats_cache, progress=progress, cancelled=cancelled)
     trajectory.seconds = time.perf_counter() - started
     if key is not None:
         _TRAJECTORIES[key] = trajectory
@@ -197,7 +201,8 @@ def _with_noise(trajectory: Trajectory, noise) -> Trajectory:
     return trajectory if noise is None else trajectory.with_noise(noise)
 
 
-def _compute(req: _Request, features, labels, *, backend, device, cache_key, fast, stats_cache=None) -> Trajectory:
+def _compute(req: _Request, features, labels, *, backend, device, cache_key, fast, stats_cache=None, progress=None,
+             cancelled=None) -> Trajectory:
     spec, metric_params, projection = req.metric, req.metric_params, req.projection
     arrays, labels = _pool(features, labels)
     backend_obj = get_backend(backend, device)
@@ -218,7 +223,7 @@ def _compute(req: _Request, features, labels, *, backend, device, cache_key, fas
     plan = req.dynamics.build(contexts, **build_args)
     displays.update(plan.displays)
 
-    scored = _score(spec, metric_params, plan, contexts, fast)
+    scored = _score(spec, metric_params, plan, contexts, fast, progress, cancelled)
     errors = scored.errors
     n = len(plan.values)
     frames = []
@@ -382,13 +387,19 @@ class _Scored:
         self.scoring, self.errors = {}, []
 
 
-def _score(spec, metric_params, plan, contexts, fast) -> _Scored:
+def _score(spec, metric_params, plan, contexts, fast, progress=None, cancelled=None) -> _Scored:
     n = len(plan.values)
     out = _Scored(list(contexts), n)
     # closed-form frame scorers are a capability of the metric (see transvis.dynamics._spec)
     scorer = CLOSED_FORM_SCORERS.get(spec.name) if fast and spec.pool_combine is None else None
     variant = metric_params.get("variant", spec.default_variant)
-    for model, context in contexts.items():
+    for done, (model, context) in enumerate(contexts.items()):
+        if cancelled is not None and cancelled():
+            from transvis.jobs import JobCancelled
+
+            raise JobCancelled
+        if progress is not None:
+            progress(done, model)
         frames = plan.frames[model]
         params_per_frame = (plan.metric_params or {}).get(model) or [metric_params] * n
         memo: dict = {}
@@ -428,6 +439,12 @@ def _score(spec, metric_params, plan, contexts, fast) -> _Scored:
                     memo[k] = None
                     out.errors.append((model, i, f"{type(err).__name__}: {err}"))
             out.results[model][i] = memo[k]
+        if progress is not None:
+            progress(done + 1, model)
+    if cancelled is not None and cancelled():  # asked during the last model: nothing of this run is kept
+        from transvis.jobs import JobCancelled
+
+        raise JobCancelled
     for i in range(n):
         results = {m: out.results[m][i] for m in contexts if out.results[m][i] is not None}
         if spec.pool_combine is not None and results:
