@@ -5,7 +5,8 @@
   and read from the cache. The pool's tiers (pretrained, random-init twins, layer taps) and the targets are
   ``pool``'s; :func:`tau_across_targets` (``targets``) summarises the metrics' agreement over the targets.
 * :func:`load_demo_ranking`, :func:`load_demo_method_rankings` (``ranking_cache``) — the persisted default
-  rankings; :func:`load_demo_trajectories` (``trajectory_cache``) — the dynamics pages' default trajectories.
+  rankings; :func:`load_demo_trajectories` (``trajectory_cache``) — the dynamics pages' default trajectories;
+  :func:`load_demo_overviews` (``overview_cache``) — the Model deep-dive's UMAP maps of every pool member.
   Each is keyed by everything it depends on and ignored when stale.
 * :func:`synthetic_demo` (``synthetic``) — a pool of synthetic "models" with known, graded class separation:
   instant, needs no weights, and useful for teaching.
@@ -17,6 +18,7 @@ from transvis.demo._files import (
     DEFAULT_TARGET,
     DEMO_MANIFEST_FORMAT,
     demo_manifest_path,
+    demo_overviews_path,
     demo_ranking_path,
     demo_trajectories_path,
 )
@@ -32,6 +34,14 @@ from transvis.demo.fashion_mnist import (
     demo_dataset,
     load_demo,
     prepare_demo,
+)
+from transvis.demo.overview_cache import (
+    DEMO_OVERVIEWS_FORMAT,
+    compute_demo_overviews,
+    demo_overviews_key,
+    load_demo_overviews,
+    load_prepared_overviews,
+    save_demo_overviews,
 )
 from transvis.demo.pool import (
     DEMO_RANDOM_INIT_BASES,
@@ -80,4 +90,6 @@ __all__ = [
     "demo_ranking_key", "demo_ranking_path", "demo_trajectories_key", "demo_trajectories_path", "load_demo",
     "load_demo_method_rankings", "load_demo_ranking", "load_demo_trajectories", "prepare_demo",
     "save_demo_ranking", "save_demo_trajectories", "synthetic_demo",
+    "DEMO_OVERVIEWS_FORMAT", "compute_demo_overviews", "demo_overviews_key", "demo_overviews_path",
+    "load_demo_overviews", "load_prepared_overviews", "save_demo_overviews",
 ]

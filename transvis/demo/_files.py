@@ -1,5 +1,6 @@
 """Where the prepared demo's files live under ``<cache>/demo/`` and how they are written (the features themselves
-live in the feature store): the manifest, the persisted default ranking and the default trajectories."""
+live in the feature store): the manifest, the persisted default ranking, the default trajectories and the
+UMAP overview maps."""
 
 from __future__ import annotations
 
@@ -34,6 +35,12 @@ def demo_trajectories_path(cache_dir=None, target: str = DEFAULT_TARGET) -> Path
     """The persisted default trajectories of the demo's dynamics pages on ``target``
     (see :func:`transvis.demo.load_demo_trajectories`)."""
     return demo_dir(cache_dir) / f"{target}-trajectories.npz"
+
+
+def demo_overviews_path(cache_dir=None, target: str = DEFAULT_TARGET) -> Path:
+    """The persisted UMAP overview maps of the demo's models on ``target`` (the Model deep-dive's "Map: UMAP";
+    see :func:`transvis.demo.load_demo_overviews`)."""
+    return demo_dir(cache_dir) / f"{target}-umap.npz"
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -150,8 +150,11 @@ def prepare_demo(*, progress=None, device="auto", cache_dir=None, targets=None) 
 
 
 def _prepare_target(target: str, *, say, device, cache_dir) -> None:
-    """Features, default rankings and default trajectories of the demo pool on one target."""
+    """Features, default rankings, default trajectories and the UMAP overview maps of the demo pool on one
+    target."""
     from transvis.app_defaults import DYNAMICS_DEFAULTS
+    from transvis.demo.overview_cache import (
+        compute_demo_overviews, demo_overviews_key, load_demo_overviews, save_demo_overviews)
 
     label = demo_target(target).label
     pool_features(demo_dataset(target=target), input_size=DEMO_INPUT_SIZE, device=device, cache_dir=cache_dir,
@@ -175,6 +178,16 @@ def _prepare_target(target: str, *, say, device, cache_dir) -> None:
         key = demo_trajectories_key(demo.feature_keys)  # before computing, like the ranking's
         save_demo_trajectories(demo, compute_demo_trajectories(demo), cache_dir=cache_dir, key=key)
         say(f"{label} · default trajectories (dynamics pages): computed in {time.perf_counter() - start:.1f} s")
+    if load_demo_overviews(demo, cache_dir=cache_dir) is not None:
+        say(f"{label} · default UMAP maps: cached")
+    else:
+        start = time.perf_counter()
+        key = demo_overviews_key(demo.feature_keys)  # before computing, like the ranking's
+        n = len(demo.features)
+        overviews = compute_demo_overviews(demo, progress=lambda done, model: say(
+            f"{label} · default UMAP maps (Model deep-dive): {done}/{n} models ({model})"))
+        save_demo_overviews(demo, overviews, cache_dir=cache_dir, key=key)
+        say(f"{label} · default UMAP maps (Model deep-dive): computed in {time.perf_counter() - start:.1f} s")
 
 
 def load_demo(*, target: str = DEFAULT_TARGET, cache_dir=None) -> Demo:
