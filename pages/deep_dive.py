@@ -4,12 +4,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from pages import _jobs
 from pages._dynamics import metric_select, model_select, selection_table, trajectory
 from pages._scatter import class_chart, sample_scatter
 from pages._selection import selected_indices, selected_values
 from pages._ui import (
-    default, error_box, groundtruth_options, groundtruth_sizes, leaderboard_metrics, metric_label, page_header,
-    ranking, variant_params)
+    default, demo_target_of, error_box, groundtruth_options, groundtruth_sizes, leaderboard_metrics, metric_label,
+    page_header, ranking, variant_params)
 from transvis.demo.showcase import groundtruth_contrast
 from transvis.explain import class_priors, explain_pair, nearest_mean_margin
 from transvis.headline import degenerate_scores
@@ -51,11 +52,10 @@ def model_columns(columns, model_a: str, model_b: str | None) -> dict:
 
 @st.cache_resource(max_entries=24, show_spinner="Projecting every sample…")
 def _overview(pool_key: str, model: str, projection: str, _pool):
-    from transvis.projection import FisherProjection, PCAProjection, umap_overview
+    """The linear maps (PCA, Fisher plane): a fraction of a second. UMAP is never fitted here (see umap_map)."""
+    from transvis.projection import FisherProjection, PCAProjection
 
     fs = _pool.features[model]
-    if projection == "umap":
-        return umap_overview(fs.features, cache_key=(pool_key, model)).embedding_
     fitted = (FisherProjection(2).fit(fs.features, fs.labels) if projection == "fisher"
               else PCAProjection(2).fit(fs.features))
     return fitted.transform(fs.features)
@@ -63,6 +63,85 @@ def _overview(pool_key: str, model: str, projection: str, _pool):
 
 def overview_positions(pool, model: str, projection: str):
     return _overview(pool.key, model, projection, pool)
+
+
+UMAP_JOB = "dd_umap_job"  # the session's UMAP fit of a map that is not persisted (pages/_jobs.py draws it)
+UMAPS = "umap_overview"  # _jobs.finished_results(UMAPS): {(pool key, model): positions [N, 2]}, any session
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _persisted_umaps(pool_key: str, target: str, stamp: str, _pool) -> dict:
+    """``{model: positions [N, 2]}`` persisted by ``transvis demo prepare`` for this demo pool ({} when missing
+    or stale); ``stamp`` names the file's version, so maps prepared while the app runs are read."""
+    from transvis.demo import load_prepared_overviews
+
+    try:
+        return load_prepared_overviews(target, _pool.features) or {}
+    except Exception:  # noqa: BLE001 - without them UMAP is computed in the background as for any pool
+        return {}
+
+
+def persisted_umap(pool, model: str):
+    """The demo's persisted UMAP map of ``model`` [N, 2], or None (not the prepared demo, or no fresh map)."""
+    from transvis.demo import demo_overviews_path
+
+    target = demo_target_of(pool)
+    if target is None:
+        return None
+    try:
+        stat = demo_overviews_path(target=target).stat()
+    except OSError:
+        return None
+    return _persisted_umaps(pool.key, target, f"{stat.st_mtime_ns}:{stat.st_size}", pool).get(model)
+
+
+def _start_umap(pool, model: str) -> None:
+    """Fit ``model``'s UMAP map in the background (a job: the bar advances on the fit's estimated time)."""
+    from transvis.projection.umap_overview import umap_overview_job
+
+    st.session_state["dd_umap_for"] = (pool.key, model)
+    _jobs.start(UMAP_JOB, umap_overview_job(pool.features[model].features, cache_key=(pool.key, model),
+                                            name=f"UMAP of {short_model_name(model)}", tag=(pool.key, model)))
+
+
+def umap_map(pool, model: str):
+    """``model``'s UMAP map [N, 2] when ready: persisted (the prepared demo) or fitted earlier in this server
+    process. Else None, with a background fit started (once; not again after a cancel until asked) and its
+    panel drawn: progress, ETA, Cancel."""
+    from transvis.projection.umap_overview import umap_seconds
+
+    xy = persisted_umap(pool, model)
+    if xy is None:
+        xy = _jobs.finished_results(UMAPS).get((pool.key, model))
+    if xy is not None:
+        return xy
+    tag = (pool.key, model)
+    job = st.session_state.get(UMAP_JOB)
+    if job is not None and job.tag != tag:
+        job.cancel()  # another model's map: superseded (its fit still lands in umap_overview's cache)
+        del st.session_state[UMAP_JOB]
+    if st.session_state.get("dd_umap_for") != tag:
+        st.session_state.pop(f"{UMAP_JOB}_outcome", None)  # about another model's map
+    if _jobs.running(UMAP_JOB) is None and f"{UMAP_JOB}_outcome" not in st.session_state:
+        _start_umap(pool, model)
+    name = short_model_name(model)
+
+    def idle(outcome):
+        if outcome is None:
+            return
+        if outcome.state == "cancelled":
+            st.caption(f"UMAP of {name} cancelled: nothing was kept.")
+        else:
+            st.error(_jobs.outcome_text(outcome))
+        st.button(f"Compute the UMAP map of {name}", key="dd_umap_start", on_click=_start_umap, args=(pool, model),
+                  icon=":material/refresh:", help="Fits UMAP in the background; the page stays usable.")
+
+    if UMAP_JOB in st.session_state:
+        st.caption(f":material/hourglass_top: UMAP of {name} is being computed in the background (about "
+                   f"{max(1, round(umap_seconds(pool.n_samples)))} s here; the page stays usable). The PCA map is "
+                   "shown meanwhile; UMAP replaces it when done.")
+    _jobs.job_panel(UMAP_JOB, idle, units="%", action=f"UMAP of {name}")
+    return None
 
 
 @st.cache_resource(max_entries=24, show_spinner=False)
@@ -246,19 +325,26 @@ st.subheader(f"Every sample of {short_model_name(model_a)} on one map")
 o1, o2 = st.columns(2)
 projection = o1.radio("Map", list(PROJECTIONS), key=default("w:dd_projection", "pca"), horizontal=True,
                       format_func=PROJECTIONS.get,
-                      help="UMAP's first fit compiles numba code (about a minute); it is cached afterwards.")
+                      help="UMAP: instant on the prepared demo (`transvis demo prepare` computes every model's "
+                           "map); on another pool fitted in the background, about 10 s per 3,000 samples (the "
+                           "first fit of the server also imports umap-learn and compiles it: about 40 s more).")
 colour = o2.radio("Colour", ["true label", "hardness"], key=default("w:dd_overview_colour", "true label"),
                   horizontal=True, help="Hardness = 1 − SFDA's ConfMix weight (high = confusing sample).")
+if (finished := _jobs.take_finished(UMAP_JOB)) is not None and finished[0].state == "done":
+    _jobs.finished_results(UMAPS)[finished[1].tag] = finished[1].result
+drawn = projection
 try:
-    xy = overview_positions(pool, model_a, projection)
+    xy = umap_map(pool, model_a) if projection == "umap" else overview_positions(pool, model_a, projection)
+    if xy is None:  # UMAP is being fitted in the background: the PCA map meanwhile
+        drawn, xy = "pca", overview_positions(pool, model_a, "pca")
 except Exception as err:  # noqa: BLE001
-    error_box(err, f"The {PROJECTIONS[projection]} map")
+    error_box(err, f"The {PROJECTIONS[drawn]} map")
 else:
     sfda_a = detail.results["sfda"].get(model_a)
     hardness = (1.0 - sfda_a.trace["mixing_weights"]) if sfda_a is not None and colour == "hardness" else None
     event = sample_scatter(
         static_scatter(xy, pool.labels, pool.class_names, color=hardness, color_label="hardness",
-                       title=f"{short_model_name(model_a)} — {PROJECTIONS[projection]} of all {pool.n_samples:,} "
+                       title=f"{short_model_name(model_a)} — {PROJECTIONS[drawn]} of all {pool.n_samples:,} "
                              "samples (lasso to list them)"),
         pool, key="dd_overview")
     selection_table(pool, selected_indices(event), key="dd_overview_selected")
