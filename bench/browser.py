@@ -9,7 +9,9 @@ It serves ``app.py`` headless on a free local port, then prints one table:
 - **first usable** of each page: from ``page.goto`` to the moment the app stops running (no Stop button,
   spinner or "Running" status) with its title drawn — the 1 s of quiet that confirms it is not counted;
 - **each control** of issue #12's list: from the input event (a slider step by the keyboard, a toggle click, an
-  option chosen) to the end of the rerun it starts, measured the same way.
+  option chosen) to the end of the rerun it starts, measured the same way; where the rerun hands work to a
+  background job (a trajectory, a noise estimate), two times: **usable** (the rerun ended, the job's progress
+  bar shown, the page answering) and **final** (the job done and the updated figure drawn).
 
 The server is warmed first (every page opened once, untimed), as a user's server would be. Each timing is the
 median of ``--repeat`` runs (a control is moved back and forth, so each run really changes something). A
@@ -83,21 +85,41 @@ def _busy(page) -> bool:
                 + page.locator('[data-testid="stStatusWidget"] :text("Running")').count())
 
 
-def settle_time(page, start: float, timeout_s: float = 600.0) -> float:
-    """Seconds from ``start`` to the end of the last run in progress (the page then quiet for ``QUIET_S``)."""
+def _job_running(page) -> bool:
+    """A background job's progress bar is on the page (the app's own bars of a blocking run are removed when
+    the run ends, so after it one means a job: a trajectory, a noise estimate, an opt-in scoring)."""
+    return bool(page.locator('[data-testid="stProgress"]').count())
+
+
+def settle_times(page, start: float, timeout_s: float = 600.0) -> tuple[float, float]:
+    """``(usable, final)`` seconds from ``start``: **usable** when the run in progress has ended — the page then
+    answers — either quiet for ``QUIET_S`` or showing a background job's progress bar (whose panel redraws
+    itself every second, so it is never quiet); **final** when no job is left either and the page has been
+    quiet for ``QUIET_S`` (the updated figure drawn). Equal when nothing went to the background."""
     last_busy = start
     deadline = start + timeout_s
-    quiet_since = None
+    quiet_since = usable = None
+    seen_busy = False  # a job bar left from before the input event does not make the page usable yet
     while time.perf_counter() < deadline:
         now = time.perf_counter()
-        if _busy(page):
+        busy, job = _busy(page), _job_running(page)
+        seen_busy = seen_busy or busy
+        if usable is None and seen_busy and job and not busy:
+            usable = now - start
+        if busy or job:
             last_busy, quiet_since = now, None
         elif quiet_since is None:
             quiet_since = now
         elif now - quiet_since >= QUIET_S and page.locator('[data-testid="stMainBlockContainer"] h1').count():
-            return last_busy - start if last_busy > start else quiet_since - start
+            final = last_busy - start if last_busy > start else quiet_since - start
+            return (final if usable is None else min(usable, final)), final
         page.wait_for_timeout(POLL_S * 1000)
     raise TimeoutError(f"the app was still running after {timeout_s:.0f} s")
+
+
+def settle_time(page, start: float, timeout_s: float = 600.0) -> float:
+    """Seconds from ``start`` until the page is final (:func:`settle_times`)."""
+    return settle_times(page, start, timeout_s)[1]
 
 
 # --- controls ---------------------------------------------------------------------------------------------
@@ -230,14 +252,18 @@ def _time_control(page, url: str, control: Control, repeat: int) -> str:
         if control.setup is not None:
             control.setup(page, 0)
             settle_time(page, time.perf_counter())
-        times = []
+        usable, final = [], []
         for run in range(repeat):
             start = time.perf_counter()
             control.act(page, run)
-            times.append(settle_time(page, start))
+            times = settle_times(page, start)
+            usable.append(times[0])
+            final.append(times[1])
     except Exception as err:  # noqa: BLE001 - a widget renamed or missing: reported in the table, not fatal
         return f"not found ({type(err).__name__})"
-    return _fmt(times)
+    if usable == final:
+        return _fmt(final)
+    return f"{_fmt(usable)} usable · {_fmt(final)} final"
 
 
 def _fmt(times: list[float]) -> str:
