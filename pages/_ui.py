@@ -234,6 +234,55 @@ def _start_noise_job(pool: Pool, metric: str, params_json: str, params: dict) ->
                          tag=(pool.key, metric, params_json), label=short_model_name))
 
 
+POINT_JOB = "point_job:"  # session key prefix of a background scoring at new settings
+POINT_GRACE_S = 1.0  # point estimates ready within this are drawn at once; slower ones move to the background
+
+
+def _point_store() -> dict:
+    """``{(pool key, metric, params json): RankingTable without noise}`` scored by any session's job."""
+    from pages._jobs import finished_results
+
+    return finished_results("point-tables")
+
+
+def _background_point(pool: Pool, metric: str, params_json: str, params: dict):
+    """The point estimates of ``metric`` at ``params`` when ready within :data:`POINT_GRACE_S` (scored by a
+    background job, one model per unit: ``transvis.noise_jobs.scoring_job``), else None while the job runs
+    (:func:`noise_panels` shows it)."""
+    from pages._jobs import running, start, take_finished
+    from transvis.noise_jobs import merge_model_tables, scoring_job
+    from transvis.viz import short_model_name
+
+    from transvis.metrics import get_spec
+
+    if get_spec(metric).pool_combine is not None:  # a pool-level score cannot be assembled model by model
+        return _point_ranking(pool.key, metric, params_json, "no-noise", pool, params)
+    store, store_key = _point_store(), (pool.key, metric, params_json)
+    if store_key in store:
+        return store[store_key]
+    job_key = POINT_JOB + short_digest(*store_key)
+    finished = take_finished(job_key)
+    if finished is None and running(job_key) is None and f"{job_key}_outcome" not in st.session_state:
+        for other, job in list(st.session_state.items()):  # superseded by the control that moved
+            if (isinstance(other, str) and other.startswith(POINT_JOB) and other != job_key
+                    and getattr(job, "tag", None) is not None and job.tag[:2] == (pool.key, metric)):
+                job.cancel()
+                del st.session_state[other]
+                st.session_state.pop(f"{other}_outcome", None)
+        start(job_key, scoring_job(pool.features, metric, params or None, stats_cache=_pool_stats(pool.key),
+                                   name=f"Scoring with {metric_label(metric)}", tag=(pool.key, metric, params_json),
+                                   label=short_model_name))
+        if st.session_state[job_key].wait(POINT_GRACE_S).finished:
+            finished = take_finished(job_key)
+    if finished is not None and finished[0].state == "done":
+        table = merge_model_tables([finished[1].result[m] for m in pool.models if m in finished[1].result])
+        store[store_key] = table
+        for old in list(store)[:-32]:
+            store.pop(old, None)
+        return table
+    return None  # running, or cancelled/failed (the panel says so and offers to score again)
+
+
 def _background_ranking(pool: Pool, metric: str, params_json: str, params: dict):
     """One metric's table at once: with its noise when known (this session's finished job, any session's
     estimate), else the point estimates while a background job estimates the noise (started once per session
@@ -257,7 +306,15 @@ def _background_ranking(pool: Pool, metric: str, params_json: str, params: dict)
     if (pool.key, metric, params_json) in store:
         request["state"] = "done"
         return _ranking(pool.key, metric, params_json, pool, params, store[(pool.key, metric, params_json)])
-    point = _point_ranking(pool.key, metric, params_json, "no-noise", pool, params)
+    point = _background_point(pool, metric, params_json, params)
+    shown_key = f"point_shown:{pool.key}:{metric}"
+    if point is None and st.session_state.get(shown_key) is not None:
+        # the new point estimates take longer than POINT_GRACE_S: the previous ones stay drawn (and say so)
+        request["state"] = "point-pending"
+        return st.session_state[shown_key][1]
+    if point is None:  # nothing drawn before for this metric: wait for them here
+        point = _point_ranking(pool.key, metric, params_json, "no-noise", pool, params)
+    st.session_state[shown_key] = (params_json, point)
     if running(key) is None and f"{key}_outcome" not in st.session_state:
         _start_noise_job(pool, metric, params_json, params)
     # "stopped": cancelled or failed, kept so until the panel's button starts it again
@@ -348,6 +405,9 @@ def noise_panels(pool: Pool) -> None:
     from pages._jobs import job_panel, outcome_text, running
 
     for key, request in list(st.session_state.get("noise_requests", {}).items()):
+        if request["pool"] == pool.key and request["state"] == "point-pending":
+            _point_panel(request)
+            continue
         if request["pool"] != pool.key or request["state"] not in ("pending", "stopped"):
             continue
         label = metric_label(request["metric"])
@@ -368,6 +428,26 @@ def noise_panels(pool: Pool) -> None:
                       help="Re-scores every model on 10 stratified subsets, in the background.")
 
         job_panel(key, idle, units="models", action=f"Estimating the score noise of {label}")
+
+
+def _point_panel(request: dict) -> None:
+    """While the point estimates at new settings are scored in the background: that the figures still show the
+    previous settings, and the job's progress (done/total models, ETA, Cancel)."""
+    from pages._jobs import job_panel, outcome_text
+
+    label = metric_label(request["metric"])
+    job_key = POINT_JOB + short_digest(request["pool"], request["metric"], request["params_json"])
+    st.caption(f":material/hourglass_top: {label}: the figures and tables below still show the previous settings; "
+               "they are redrawn when every model is scored at the new ones.")
+    def idle(outcome):
+        if outcome is None:
+            return
+        st.warning(f"{label} was not scored at the new settings: {outcome_text(outcome)} The figures below show "
+                   "the previous settings.", icon=":material/info:")
+        st.button("Score at these settings", key=f"{job_key}_restart", icon=":material/refresh:",
+                  on_click=lambda: st.session_state.pop(f"{job_key}_outcome", None))
+
+    job_panel(job_key, idle, units="models", action=f"Scoring every model with {label}")
 
 
 @st.cache_resource(show_spinner="Correlating with the ground truth…", max_entries=64)

@@ -7,13 +7,14 @@ from pages._dynamics import (
     animation_section,
     frame_note,
     frame_select,
+    live_trajectory,
     metric_select,
     model_select,
     quantity_curves,
     ranking_captions,
     selection_table,
+    trajectory_panel,
 )
-from pages._dynamics import trajectory as dynamics_trajectory
 from pages._method_page import detail_model, scored_models
 from pages._presentation import presentation_mode
 from pages._scatter import class_chart, sample_scatter
@@ -100,8 +101,10 @@ if one_control:
         st.warning("The models of this pool were not extracted on the same samples, so their trajectories cannot "
                    "be compared frame by frame. Build a pool on one dataset (Setup).")
     else:
-        try:
-            traj = dynamics_trajectory(pool, "collapse", metric, {"to_etf": bool(to_etf)})
+        try:  # a slow trajectory (a new metric, the ETF) is computed in the background, the last one drawn meanwhile
+            traj, pending = live_trajectory(pool, "collapse", metric, {"to_etf": bool(to_etf)})
+            if pending is not None:
+                trajectory_panel(pending, traj)
         except Exception as err:  # noqa: BLE001 - the rest of the page stays usable
             error_box(err, "Computing the trajectory")
     if traj is not None:

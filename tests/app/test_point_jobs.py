@@ -1,0 +1,109 @@
+"""A method page's control answers at once even when the point estimates at the new settings take longer than
+``POINT_GRACE_S``: the previous settings' figures stay drawn and say so, a background job scores every model
+(progress with done/total models, Cancel), and the page redraws with the new scores without another click
+(synthetic demo, 5 models)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from tests.app.conftest import charts, errors
+
+WAIT = 120.0
+SPREAD = 0.55  # not the page's default: this FSP table is neither precomputed nor scored before
+STILL = "the figures and tables below still show the previous settings"
+
+
+class GatedScoring:
+    """``rank_models`` with the one-model FSP scorings at :data:`SPREAD` (a scoring job's units) held until the
+    test lets each through; every other call runs as it is."""
+
+    def __init__(self, real):
+        self.real, self.units = real, []
+        self._entered, self._release = threading.Semaphore(0), threading.Semaphore(0)
+
+    def __call__(self, features, metrics, *args, params=None, **kwargs):
+        fsp = (params or {}).get("fsp") or {}
+        if fsp.get("spread") != SPREAD or kwargs.get("resamples") or len(features) != 1:
+            return self.real(features, metrics, *args, params=params, **kwargs)
+        self.units.append(next(iter(features)))
+        self._entered.release()
+        assert self._release.acquire(timeout=WAIT), "the test never released this unit"
+        return self.real(features, metrics, *args, params=params, **kwargs)
+
+    def step(self):
+        assert self._entered.acquire(timeout=WAIT), "no unit started"
+        self._release.release()
+
+
+@pytest.fixture
+def gated(monkeypatch):
+    import transvis.ranking
+    from pages._jobs import finished_results
+
+    finished_results.clear()
+    gate = GatedScoring(transvis.ranking.rank_models)
+    monkeypatch.setattr(transvis.ranking, "rank_models", gate)
+    yield gate
+    finished_results.clear()
+
+
+def _point_jobs(at):
+    return {k: at.session_state[k] for k in at.session_state
+            if str(k).startswith("point_job:") and hasattr(at.session_state[k], "status")}
+
+
+def _bars(at):
+    return [b for b in at.get("progress") if b.text.startswith("Scoring every model with FSP")]
+
+
+def test_slow_point_estimates_keep_the_previous_figures_until_every_model_is_scored(app, gated):
+    at = app("pages/spread_attract.py")
+    assert not at.exception and not errors(at)
+    before = charts(at)["sa_scores"]
+    at.slider(key="w:sa_spread").set_value(SPREAD).run()
+    assert not at.exception and not errors(at)
+    [job] = _point_jobs(at).values()
+    assert charts(at)["sa_scores"] == before  # the previous settings' bars, said to be so
+    assert [c for c in at.caption if STILL in c.value]
+    [bar] = _bars(at)
+    assert bar.text.startswith("Scoring every model with FSP (Spread/Attract): 0/5 models")
+    for _ in range(5):
+        gated.step()
+    assert job.wait(WAIT).state == "done"
+    at.run()
+    assert not at.exception and not errors(at) and not _bars(at) and not _point_jobs(at)
+    assert not [c for c in at.caption if STILL in c.value]
+    after = charts(at)["sa_scores"]
+    assert after != before and gated.units == [f"synthetic/model-{i}" for i in range(5)]
+
+
+def test_cancel_keeps_the_previous_figures_and_offers_to_score_again(app, gated):
+    at = app("pages/spread_attract.py")
+    before = charts(at)["sa_scores"]
+    at.slider(key="w:sa_spread").set_value(SPREAD).run()
+    [(key, job)] = list(_point_jobs(at).items())
+    gated.step()
+    deadline = time.time() + WAIT
+    while len(gated.units) < 2:  # model-0 done, model-1 held in the gate
+        assert time.time() < deadline
+        time.sleep(0.01)
+    at.button(key=f"{key}_cancel").click().run()
+    gated.step()  # the running unit finishes; nothing after it starts
+    assert job.wait(WAIT).state == "cancelled"
+    at.run()
+    assert not at.exception and not _bars(at)
+    [warning] = [w.value for w in at.warning if "was not scored at the new settings" in w.value]
+    assert "Cancelled after 2 of 5 models: nothing was stored." in warning
+    assert charts(at)["sa_scores"] == before
+    at.button(key=f"{key}_restart").click().run()
+    [restarted] = list(_point_jobs(at).values())
+    assert restarted is not job
+    for _ in range(5):
+        gated.step()
+    assert restarted.wait(WAIT).state == "done"
+    at.run()
+    assert not at.exception and charts(at)["sa_scores"] != before
