@@ -130,3 +130,18 @@ def test_a_trajectory_and_a_ranking_share_the_pools_statistics():
     for m in pool:
         np.testing.assert_allclose(shared.results["fsp"][m].score, fresh.results["fsp"][m].score, rtol=RTOL)
         np.testing.assert_allclose(traj.frames[-1].scores[m], fresh.results["fsp"][m].score, rtol=RTOL)
+
+
+def test_a_lazy_trace_pickles_as_the_plain_dict_of_its_values():
+    """Ray and process pools pickle results: a closed-form trace travels as a plain dict, every value computed."""
+    import copy
+    import pickle
+
+    x, y, _ = case("a01_gauss_separated_n600_d64_c5")
+    wrapped = compute("fsp", x, y, metric="logme", spread=0.5, attract=0.5).trace["wrapped_trace"]
+    restored = pickle.loads(pickle.dumps(wrapped))
+    assert type(restored) is dict and set(restored) == set(wrapped)
+    explicit = compute("logme", spread_attract(x, y, 0.5, 0.5), y)
+    assert restored["rank"] == explicit.trace["rank"]
+    np.testing.assert_allclose(restored["singular_values"], explicit.trace["singular_values"], rtol=1e-8)
+    assert type(copy.deepcopy(wrapped)) is dict

@@ -56,6 +56,11 @@ class LazyMap(dict):
             dict.__setitem__(out, key, dict.__getitem__(self, key))
         return out
 
+    def __reduce__(self):
+        """Pickled (Ray, multiprocessing, ``copy.deepcopy``) as a plain dict with every value computed: the
+        computing closure need not travel, and unpickling never writes into a read-only map."""
+        return dict, (dict(self.items()),)
+
     def computed(self) -> list:
         """The keys whose values have been computed so far."""
         return list(dict.keys(self))
