@@ -1,23 +1,7 @@
-"""LogME of every frame of a per-class affine trajectory without one eigendecomposition per frame.
-
-LogME (You et al., ICML 2021; :mod:`transvis.metrics.logme`) depends on the features F [N, D] only through the
-spectrum σ of FᵀF and the projections z of the one-vs-rest targets. For a frame ``x'_i = m'_c + a·r_i``
-(class means m'_c, within-class residuals r_i of the unperturbed features scaled by a):
-
-    F'ᵀF' = a² Σ_i r_i r_iᵀ + Σ_c n_c m'_c m'_cᵀ = Q (a²Λ + B Bᵀ) Qᵀ,    B = Qᵀ [√n_c m'_c]_c  [D, C]
-
-with Σ r rᵀ = QΛQᵀ decomposed **once per model**. Every quantity of LogME's fixed-point iteration is a
-spectral sum of A = a²Λ + BBᵀ, a diagonal plus a rank-C term, evaluated exactly through the C×C matrix
-``S_t = I + Bᵀ(a²Λ + tI)⁻¹B`` (Woodbury and the matrix-determinant lemma), for class c with e_c = √n_c·1_c:
-
-    φ(t)  = e_cᵀ S_t⁻¹ e_c = residual0 + Σ z² t/(σ+t)        ‖m‖² = Σ σz²/(σ+t)² = ‖(a²Λ+tI)⁻¹ B S_t⁻¹ e_c‖²
-    ‖Fm − y_c‖² = φ(t) − t‖m‖²                              γ = Σ a²λ/(a²λ+t) + t·tr(S_t⁻¹ Bᵀ(a²Λ+tI)⁻² B)
-    log det(αI + βFᵀF) = D log β + Σ log(a²λ + t) + log det S_t,      t = α/β
-
-so a frame costs O(iterations·C³·D) instead of O(N·D² + D³). The iteration, its stopping rules, the 1e-5
-guards and the three variants are those of :func:`transvis.metrics.logme.logme` (tests assert equality with
-``compute("logme", frame_features, labels)``). Valid when N > D (LogME's XᵀX path); the engine uses the
-registry otherwise, and whenever this would be slower (many classes relative to D).
+"""LogME of every frame of a per-class affine trajectory without one eigendecomposition per frame: the engine's
+closed-form frame scorer over :func:`transvis.metrics._logme_affine.logme_low_rank` (the formulas are there),
+from each model's within-class eigendecomposition, decomposed once per model. Valid when N > D (LogME's XᵀX
+path); the engine uses the registry otherwise, and whenever this would be slower (many classes relative to D).
 """
 
 from __future__ import annotations
