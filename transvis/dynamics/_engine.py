@@ -125,7 +125,8 @@ def clear_cache() -> None:
 
 def run(method: str, features, labels=None, metric: str | None = None, *, metric_params=None, projection=None,
         n_frames=None, backend="auto", device=None, cache_key=None, fast: bool = True, threads="auto",
-        noise=None, stats_cache=None, progress=None, cancelled=None, **params) -> Trajectory:
+        noise=None, stats_cache=None, progress=None, cancelled=None, eager_quantities: bool = False,
+        **params) -> Trajectory:
     """Compute a trajectory of ``method`` for every model of a pool, scored by ``metric`` at every frame.
 
     Parameters
@@ -162,6 +163,13 @@ def run(method: str, features, labels=None, metric: str | None = None, *, metric
         ``progress(done, model)`` after each model's frames are scored (``done`` of the pool's models), and
         ``cancelled()`` checked before each model — True stops with ``transvis.jobs.JobCancelled``, caching
         nothing.
+    eager_quantities : False (default): each frame's method quantities (``Frame.quantities``: the collapse's
+        NC1–NC4 and FaCe statistics, …) are computed when first read, in the reader's thread. True: every
+        model's quantities are computed right after its frames are scored, inside its ``progress`` unit (for a
+        cached trajectory: those not read yet, model by model), so a background job hands over a trajectory
+        that costs nothing to read — the collapse's statistics cost ~0.1 s per model and frame (an O(D³) solve
+        and passes over N×D), 15 s for the demo's 12 models, which a page reading them all would otherwise
+        spend in its own run. Same values either way (the same function computes them).
     noise : the sampling noise of ``metric``'s scores over this pool (a :class:`transvis.uncertainty.ScoreNoise`,
         e.g. ``rank_models(pool, [metric], resamples=10).noise[metric]``), or None. It decides which order
         changes are announced as overtakes (``Trajectory.with_noise``: beyond noise) and which are recorded as
@@ -182,12 +190,17 @@ def run(method: str, features, labels=None, metric: str | None = None, *, metric
             key = None
         if key is not None and key in _TRAJECTORIES:
             _TRAJECTORIES.move_to_end(key)
-            return _with_noise(_TRAJECTORIES[key], noise)
+            cached = _TRAJECTORIES[key]
+            if eager_quantities:
+                with thread_limit(threads):
+                    read_quantities(cached, progress=progress, cancelled=cancelled)
+            return _with_noise(cached, noise)
 
     started = time.perf_counter()
     with thread_limit(threads):
         trajectory = _compute(req, features, labels, backend=backend, device=device, cache_key=cache_key, fast=fast,
-                              stats_cache=stats_cache, progress=progress, cancelled=cancelled)
+                              stats_cache=stats_cache, progress=progress, cancelled=cancelled,
+                              eager_quantities=eager_quantities)
     trajectory.seconds = time.perf_counter() - started
     if key is not None:
         _TRAJECTORIES[key] = trajectory
@@ -196,13 +209,35 @@ def run(method: str, features, labels=None, metric: str | None = None, *, metric
     return _with_noise(trajectory, noise)
 
 
+def read_quantities(trajectory: Trajectory, *, progress=None, cancelled=None) -> None:
+    """Compute every frame's quantities of every model of ``trajectory`` now (those not read yet), model by
+    model: ``progress(done, model)`` before and after each model, ``cancelled()`` checked before each (True
+    raises ``transvis.jobs.JobCancelled``; what was computed stays: each value is final once read)."""
+    for done, model in enumerate(trajectory.models):
+        _check_cancelled(cancelled)
+        if progress is not None:
+            progress(done, model)
+        for frame in trajectory.frames:
+            frame.quantities.get(model)
+        if progress is not None:
+            progress(done + 1, model)
+    _check_cancelled(cancelled)
+
+
+def _check_cancelled(cancelled) -> None:
+    if cancelled is not None and cancelled():
+        from transvis.jobs import JobCancelled
+
+        raise JobCancelled
+
+
 def _with_noise(trajectory: Trajectory, noise) -> Trajectory:
     """The cached trajectory itself without noise; a copy with the noise's announcements otherwise."""
     return trajectory if noise is None else trajectory.with_noise(noise)
 
 
 def _compute(req: _Request, features, labels, *, backend, device, cache_key, fast, stats_cache=None, progress=None,
-             cancelled=None) -> Trajectory:
+             cancelled=None, eager_quantities=False) -> Trajectory:
     spec, metric_params, projection = req.metric, req.metric_params, req.projection
     arrays, labels = _pool(features, labels)
     backend_obj = get_backend(backend, device)
@@ -223,9 +258,15 @@ def _compute(req: _Request, features, labels, *, backend, device, cache_key, fas
     plan = req.dynamics.build(contexts, **build_args)
     displays.update(plan.displays)
 
-    scored = _score(spec, metric_params, plan, contexts, fast, progress, cancelled)
-    errors = scored.errors
     n = len(plan.values)
+    eager: dict = {}
+
+    def read_model(model, scored):  # inside the model's progress unit (eager_quantities)
+        eager[model] = [_quantities(plan, scored, scored.errors, model, i) for i in range(n)]
+
+    scored = _score(spec, metric_params, plan, contexts, fast, progress, cancelled,
+                    after_model=read_model if eager_quantities else None)
+    errors = scored.errors
     frames = []
     for index in range(n):
         positions, centres, scores = {}, {}, {}
@@ -245,7 +286,8 @@ def _compute(req: _Request, features, labels, *, backend, device, cache_key, fas
         frames.append(Frame(
             index=index, value=plan.values[index], label=plan.labels[index], positions=positions, centres=centres,
             scores=scores, degenerate=degenerate,
-            quantities=LazyMap(contexts, lambda m, i=index: _quantities(plan, scored, errors, m, i)),
+            quantities=({m: eager[m][index] for m in contexts} if eager_quantities
+                        else LazyMap(contexts, lambda m, i=index: _quantities(plan, scored, errors, m, i))),
             predicted=None if plan.predicted is None else LazyMap(contexts, lambda m, i=index: plan.predicted(m, i)),
             contribution=(None if plan.contribution is None
                           else LazyMap(contexts, lambda m, i=index: plan.contribution(m, i))),
@@ -387,7 +429,9 @@ class _Scored:
         self.scoring, self.errors = {}, []
 
 
-def _score(spec, metric_params, plan, contexts, fast, progress=None, cancelled=None) -> _Scored:
+def _score(spec, metric_params, plan, contexts, fast, progress=None, cancelled=None, after_model=None) -> _Scored:
+    """Score every frame of every model (closed form where the metric has one, else the registry);
+    ``after_model(model, scored)`` runs once a model's frames are scored, inside its progress unit."""
     n = len(plan.values)
     out = _Scored(list(contexts), n)
     # closed-form frame scorers are a capability of the metric (see transvis.dynamics._spec)
@@ -439,6 +483,8 @@ def _score(spec, metric_params, plan, contexts, fast, progress=None, cancelled=N
                     memo[k] = None
                     out.errors.append((model, i, f"{type(err).__name__}: {err}"))
             out.results[model][i] = memo[k]
+        if after_model is not None:
+            after_model(model, out)
         if progress is not None:
             progress(done + 1, model)
     if cancelled is not None and cancelled():  # asked during the last model: nothing of this run is kept
