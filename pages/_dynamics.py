@@ -134,13 +134,15 @@ def trajectory(pool: Pool, kind: str, metric: str, params: dict, noise_params: d
     return _noisy(pool, kind, metric, params, noise_params, traj, persisted is not None)
 
 
-def live_trajectory(pool: Pool, kind: str, metric: str, params: dict, noise_params: dict | None = None):
+def live_trajectory(pool: Pool, kind: str, metric: str, params: dict, noise_params: dict | None = None,
+                    grace: float = GRACE_S):
     """:func:`trajectory` for a page whose controls must answer at once: ``(trajectory, pending job key)``.
 
-    A trajectory not persisted nor already computed is computed by a background job (one model per unit:
-    progress, ETA, Cancel — :func:`trajectory_panel`); if it is ready within :data:`GRACE_S` it is returned
-    at once, otherwise the last trajectory this session saw of ``kind`` on this pool (None if none) comes back
-    with the job's key, and the page reruns with the new one when it is done."""
+    A trajectory not persisted nor already computed is computed by a background job (one model per unit,
+    its frames' method quantities included: progress, ETA, Cancel — :func:`trajectory_panel`); if it is
+    ready within ``grace`` seconds (default :data:`GRACE_S`; 0 where the page knows it cannot be) it is
+    returned at once, otherwise the last trajectory this session saw of ``kind`` on this pool (None if none)
+    comes back with the job's key, and the page reruns with the new one when it is done."""
     persisted = precomputed_trajectory(pool, kind, metric, params)
     if metric == "logme" and pool.shared_samples:
         _warming(pool.key, pool)
@@ -148,7 +150,7 @@ def live_trajectory(pool: Pool, kind: str, metric: str, params: dict, noise_para
     if persisted is not None:
         traj, pending = persisted, None
     else:
-        traj, pending = _background_trajectory(pool, kind, metric, params)
+        traj, pending = _background_trajectory(pool, kind, metric, params, grace)
     if traj is None:
         shown = st.session_state.get(shown_key)
         return (shown if shown is not None else None), pending
@@ -164,7 +166,22 @@ def _trajectory_store() -> dict:
     return finished_results("trajectories")
 
 
-def _background_trajectory(pool: Pool, kind: str, metric: str, params: dict):
+FLOPS = 1e10  # an optimistic arithmetic rate of one core here (NC statistics: 0.11 s per model and frame, D = 1,280)
+
+
+def collapse_grace(pool: Pool) -> float:
+    """The grace of a new collapse trajectory (:func:`live_trajectory`): :data:`GRACE_S`, or 0 where its
+    per-frame NC statistics — computed by the job, each a D×D solve and a few passes over N×D per model and
+    frame — cannot be ready within it even at an optimistic :data:`FLOPS` (the demo: ~15 s), so that waiting
+    would only delay the page's answer."""
+    from transvis.dynamics.collapse import DEFAULT_FRAMES
+
+    n, c = pool.n_samples, len(pool.class_names)
+    work = sum(d**3 / 3 + 4 * n * d * c for d in (x.shape[1] for x in pool.feature_arrays().values()))
+    return GRACE_S if DEFAULT_FRAMES * work / FLOPS < GRACE_S else 0.0
+
+
+def _background_trajectory(pool: Pool, kind: str, metric: str, params: dict, grace: float = GRACE_S):
     """``(trajectory or None, pending job key or None)``: see :func:`live_trajectory`."""
     from pages._jobs import running, take_finished
 
@@ -176,7 +193,7 @@ def _background_trajectory(pool: Pool, kind: str, metric: str, params: dict):
     finished = take_finished(job_key)
     if finished is None and running(job_key) is None and f"{job_key}_outcome" not in st.session_state:
         _start_trajectory_job(pool, kind, metric, params, job_key)
-        if st.session_state[job_key].wait(GRACE_S).finished:
+        if grace > 0 and st.session_state[job_key].wait(grace).finished:
             finished = take_finished(job_key)
     if finished is not None and finished[0].state == "done":
         store[store_key] = finished[1].result
@@ -202,24 +219,28 @@ def _start_trajectory_job(pool: Pool, kind: str, metric: str, params: dict, job_
     arrays, labels, stats = pool.feature_arrays(), pool.labels, _pool_stats(pool.key)
 
     def work(progress, cancelled):
+        # eager_quantities: each model's per-frame quantities (the collapse's NC statistics: ~1 s per model on
+        # the demo) are computed here, in its progress unit, not by the page run that first reads them
         return dynamics.run(kind, arrays, labels, metric=metric, cache_key=pool.key, stats_cache=stats,
                             progress=lambda done, model: progress(done, short_model_name(model)),
-                            cancelled=cancelled, **params)
+                            cancelled=cancelled, eager_quantities=True, **params)
 
     start(job_key, Job(work, len(arrays), name=f"The {kind.replace('_', ' ')} trajectory", tag=(pool.key, kind)))
 
 
-def trajectory_panel(job_key: str, shown) -> None:
+def trajectory_panel(job_key: str, shown, what: str = "the trajectory") -> None:
     """While a background trajectory runs: what the figure shows meanwhile, and the job's progress (done/total
-    models, ETA, Cancel); after a cancel or a failure, what happened and a button to compute it again."""
+    models, ETA, Cancel); after a cancel or a failure, what happened and a button to compute it again.
+    ``what``: what the job computes, in the page's words ("the trajectory and its NC statistics")."""
     from pages._jobs import job_panel, outcome_text
 
     if shown is None:
-        st.info("Computing the trajectory at these settings for every model; it appears here when it is done.",
+        st.info(f"Computing {what} at these settings for every model; it appears here when it is done.",
                 icon=":material/hourglass_top:")
     else:
-        st.caption(":material/hourglass_top: The figure still shows the trajectory at the previous settings "
-                   f"({_settings_text(shown)}); the one at the new settings replaces it when it is done.")
+        st.caption(f":material/hourglass_top: Computing {what} at the new settings. The figure still shows the "
+                   f"trajectory at the previous settings ({_settings_text(shown)}); the one at the new settings "
+                   "replaces it when it is done.")
 
     def idle(outcome):
         if outcome is None:
@@ -229,14 +250,16 @@ def trajectory_panel(job_key: str, shown) -> None:
         st.button("Compute it", key=f"{job_key}_restart", icon=":material/refresh:",
                   on_click=lambda: st.session_state.pop(f"{job_key}_outcome", None))
 
-    job_panel(job_key, idle, units="models", action="Computing the trajectory")
+    job_panel(job_key, idle, units="models", action=f"Computing {what}")
 
 
 def _settings_text(traj) -> str:
     """``"metric LogME, spread 0.3, attract 0.3"``: the parameters a shown trajectory was computed with."""
     parts = [f"metric {metric_label(traj.metric)}"]
     for name, value in (getattr(traj, "params", None) or {}).items():
-        if isinstance(value, (bool, int, float, str)) or value is None:
+        if isinstance(value, bool):
+            parts.append(f"{name.replace('_', ' ')} {'on' if value else 'off'}")
+        elif isinstance(value, (int, float, str)) or value is None:
             parts.append(f"{name.replace('_', ' ')} {value:.3g}" if isinstance(value, float) else
                          f"{name.replace('_', ' ')} {value}")
     return ", ".join(parts[:6])
@@ -279,12 +302,14 @@ def metric_noise(pool: Pool, metric: str, params: dict | None = None):
 
 
 def animation_section(pool: Pool, kind: str, metric: str, params: dict, model: str, key: str,
-                      title: str, slider_prefix: str = "", noise_params: dict | None = None):
+                      title: str, slider_prefix: str = "", noise_params: dict | None = None,
+                      grace: float = GRACE_S, what: str = "the trajectory"):
     """The animated scatter of ``model`` beside the live ranking, plus the table of lasso-selected samples.
 
     The race judges order changes against the sampling noise of ``metric`` over the pool (scored with
     ``noise_params``; default: the metric's default variant): overtakes only beyond noise, "within noise"
     otherwise, and each frame's note (saturation, every model within noise).
+    ``grace``, ``what``: see :func:`live_trajectory` and :func:`trajectory_panel`.
     Returns the trajectory (for the page's own per-frame figures), or None when it could not be computed.
     """
     from transvis.viz.animation import dynamics_figure, trajectory_view
@@ -294,9 +319,9 @@ def animation_section(pool: Pool, kind: str, metric: str, params: dict, model: s
                    "cannot be compared frame by frame. Build a pool on one dataset (Setup).")
         return None
     try:
-        traj, pending = live_trajectory(pool, kind, metric, params, noise_params)
+        traj, pending = live_trajectory(pool, kind, metric, params, noise_params, grace=grace)
         if pending is not None:
-            trajectory_panel(pending, traj)
+            trajectory_panel(pending, traj, what)
         if traj is None:
             return None
         view = trajectory_view(traj, model)

@@ -5,6 +5,7 @@ import streamlit as st
 
 from pages._dynamics import (
     animation_section,
+    collapse_grace,
     frame_note,
     frame_select,
     live_trajectory,
@@ -63,6 +64,7 @@ AT_T = {"nc1": "NC1 ↓", "nc2_equiangular": "NC2 equiangular ↓", "etf_distanc
         "nc4_ncc_accuracy": "NC4 accuracy ↑", "face": "FaCe ↑"}  # the per-frame table's columns
 
 DEFAULTS = DYNAMICS_DEFAULTS["collapse"]  # the demo's trajectory at these settings is precomputed
+JOB_WHAT = "the trajectory and its NC statistics"  # what a new trajectory's background job computes
 
 pool = page_header(
     ":material/compress: Neural collapse",
@@ -102,9 +104,10 @@ if one_control:
                    "be compared frame by frame. Build a pool on one dataset (Setup).")
     else:
         try:  # a slow trajectory (a new metric, the ETF) is computed in the background, the last one drawn meanwhile
-            traj, pending = live_trajectory(pool, "collapse", metric, {"to_etf": bool(to_etf)})
+            traj, pending = live_trajectory(pool, "collapse", metric, {"to_etf": bool(to_etf)},
+                                            grace=collapse_grace(pool))
             if pending is not None:
-                trajectory_panel(pending, traj)
+                trajectory_panel(pending, traj, JOB_WHAT)
         except Exception as err:  # noqa: BLE001 - the rest of the page stays usable
             error_box(err, "Computing the trajectory")
     if traj is not None:
@@ -131,7 +134,8 @@ if one_control:
         selection_table(pool, selected_indices(event), key="nc_still_selected")
 else:
     traj = animation_section(pool, "collapse", metric, {"to_etf": bool(to_etf)}, model, key="nc",
-                             title=f"Collapsing {short_model_name(model)}")
+                             title=f"Collapsing {short_model_name(model)}", grace=collapse_grace(pool),
+                             what=JOB_WHAT)
     if traj is not None:
         st.markdown("**Two controls:** the figure's own ▶ / slider animates the scatter and the ranking only; "
                     "the **t slider** below drives the table, the ETF view and the Gram matrix. Switch on *One "
