@@ -21,9 +21,9 @@ for PED) and each metric of the suite, it prints
 Then the suite total per model (LogME + H-score + shrinkage H-score + TransRate + SFDA + PED + FSP + NCTI +
 NLEEP) and its extrapolation to ``--models`` (default 10) models; the floor of any such suite (one centred Gram
 matrix and one symmetric eigendecomposition, timed in the same run) with the suite/floor ratio; a resample row
-(``--resamples`` B = 20 replicates, each the suite re-scored on a stratified 80 % subset, with a fresh
-``ClassStats`` as ``rank_models(resamples=...)`` does and with ``ClassStats.subset``, against one fresh
-scoring, in process CPU time); and a real pool run: ``--models`` distinct
+(``--resamples`` B = 20 replicates, each the suite re-scored on a stratified 80 % subset: refitted with a fresh
+``ClassStats``, refitted with ``ClassStats.subset``, and as ``rank_models(resamples=...)`` does now (deletion
+replicates where a metric offers them), against one fresh scoring, in process CPU time); and a real pool run: ``--models`` distinct
 synthetic models of that size scored with the suite by ``transvis.ranking.rank_models(n_jobs=J)`` for each
 ``--jobs`` value (default: the CPU count; one BLAS thread per worker), timed in wall and process CPU time.
 Targets (bench/README.md): every metric at least as fast as its official implementation; the suite over 10
@@ -260,37 +260,58 @@ def floor_time(x, repeat=1) -> tuple[float, float]:
 
 def resample_time(x, y, g, *, entries, backend, n_replicates=20) -> dict:
     """Process CPU seconds (robust on a shared machine with one BLAS thread) of one scoring of the suite with
-    fresh statistics (``scoring``) and per replicate, where a
-    replicate is the suite re-scored on one stratified 80 % subset (``transvis.uncertainty.Resampling``):
+    fresh statistics (``scoring``) and per replicate, where a replicate is the suite on one stratified 80 %
+    subset (``transvis.uncertainty.Resampling``):
 
-    - ``replicate``: each subset with a fresh ``ClassStats(x[rows], y[rows])``, as ``rank_models(resamples=...)``
-      computes the scores' noise today;
-    - ``replicate_subset``: each subset's statistics derived from the full scoring's (``ClassStats.subset``:
-      no re-validation, S_T from the full S_T and a Gram of the left-out rows);
-    - ``replicate_default`` / ``scoring_default``: the same (``subset``) for the metrics ranked by default only
-      (opt-in metrics such as NLEEP left out: the app does not estimate their noise).
+    - ``replicate``: each subset refitted with a fresh ``ClassStats(x[rows], y[rows])`` (how
+      ``rank_models(resamples=...)`` estimated the noise before ``ClassStats.subset``);
+    - ``replicate_subset``: each subset refitted on statistics derived from the full scoring's
+      (``ClassStats.subset``: no re-validation, S_T from the full S_T and a Gram of the left-out rows);
+    - ``replicate_now``: as ``rank_models`` does today (``transvis.ranking._score_subsets``): metrics with
+      deletion replicates (``MetricSpec.deletion_replicates``, e.g. LogME) score the subsets from their full fit,
+      the others refit on ``ClassStats.subset``;
+    - ``*_default``: the same for the metrics ranked by default only (opt-in metrics such as NLEEP left out:
+      the app does not estimate their noise).
     """
     from transvis.metrics import get_spec
+    from transvis.ranking import _score_subsets
     from transvis.uncertainty import Resampling
 
     def suite(stats, chosen):
-        for entry in chosen:
-            compute(entry.metric, stats.features, stats.labels, stats=stats, **entry.ours(g))
-        return stats
+        return {e.metric: compute(e.metric, stats.features, stats.labels, stats=stats, **e.ours(g)) for e in chosen}
 
-    subsets = Resampling(n_replicates=n_replicates).subsets(y)
+    def now(stats, results, chosen):
+        _score_subsets(stats, None, {e.metric: get_spec(e.metric) for e in chosen},
+                       {e.metric: e.ours(g) for e in chosen}, {}, results, resampling)
+
+    resampling = Resampling(n_replicates=n_replicates)
+    subsets = resampling.subsets(y)
     default = [e for e in entries if get_spec(e.metric).opt_in is None]
     out = {}
-    base, _, out["scoring"] = _timed_cpu(lambda: suite(ClassStats(x, y, backend=backend), entries))
+    base = ClassStats(x, y, backend=backend)
+    results, _, out["scoring"] = _timed_cpu(lambda: suite(base, entries))
     _, _, total = _timed_cpu(lambda: [suite(ClassStats(x[rows], y[rows], backend=backend), entries)
                                       for rows in subsets])
     out["replicate"] = total / n_replicates
     _, _, total = _timed_cpu(lambda: [suite(base.subset(rows), entries) for rows in subsets])
     out["replicate_subset"] = total / n_replicates
+    _, _, total = _timed_cpu(lambda: now(base, results, entries))
+    out["replicate_now"] = total / n_replicates
     if default and len(default) < len(entries):
-        base, _, out["scoring_default"] = _timed_cpu(lambda: suite(ClassStats(x, y, backend=backend), default))
+        base = ClassStats(x, y, backend=backend)
+        results, _, out["scoring_default"] = _timed_cpu(lambda: suite(base, default))
         _, _, total = _timed_cpu(lambda: [suite(base.subset(rows), default) for rows in subsets])
         out["replicate_default"] = total / n_replicates
+        _, _, total = _timed_cpu(lambda: now(base, results, default))
+        out["replicate_now_default"] = total / n_replicates
+    # each metric alone, as a method page's noise job scores it: scoring, refitted replicate, replicate now
+    out["alone"] = {}
+    for entry in entries:
+        base = ClassStats(x, y, backend=backend)
+        results, _, scoring = _timed_cpu(lambda e=entry: suite(base, [e]))
+        _, _, refit = _timed_cpu(lambda e=entry: [suite(base.subset(rows), [e]) for rows in subsets])
+        _, _, current = _timed_cpu(lambda e=entry: now(base, results, [e]))
+        out["alone"][entry.label] = (scoring, refit / n_replicates, current / n_replicates)
     return out
 
 
@@ -339,12 +360,22 @@ def print_table(n, d, c, rows, stats_time, n_models, stats_cpu=float("nan"), ext
     if "replicate" in extra:
         print(f"resample (process CPU s): one scoring of the suite {extra['scoring']:.3f} s, one replicate (80 % stratified subset) "
               f"{extra['replicate']:.3f} s = {_ratio(extra['replicate'], extra['scoring']):.2f}x a scoring with a "
-              f"fresh ClassStats (as rank_models today), {extra['replicate_subset']:.3f} s = "
-              f"{_ratio(extra['replicate_subset'], extra['scoring']):.2f}x with ClassStats.subset")
+              f"fresh ClassStats, {extra['replicate_subset']:.3f} s = "
+              f"{_ratio(extra['replicate_subset'], extra['scoring']):.2f}x with ClassStats.subset, "
+              f"{extra['replicate_now']:.3f} s = {_ratio(extra['replicate_now'], extra['scoring']):.2f}x as "
+              "rank_models now (deletion replicates where a metric offers them)")
     if "replicate_default" in extra:
         print(f"resample, metrics ranked by default only (no opt-in metric): one scoring {extra['scoring_default']:.3f}"
               f" s, one replicate with ClassStats.subset {extra['replicate_default']:.3f} s = "
-              f"{_ratio(extra['replicate_default'], extra['scoring_default']):.2f}x")
+              f"{_ratio(extra['replicate_default'], extra['scoring_default']):.2f}x, as rank_models now "
+              f"{extra['replicate_now_default']:.3f} s = "
+              f"{_ratio(extra['replicate_now_default'], extra['scoring_default']):.2f}x")
+    if extra.get("alone"):
+        print("resample, each metric alone (a method page's noise job), process CPU s per replicate:")
+        print(f"  {'metric':<24} {'scoring':>8} {'refit':>8} {'now':>8} {'now/scoring':>11} {'refit/now':>9}")
+        for label, (scoring, refit, current) in extra["alone"].items():
+            print(f"  {label:<24} {scoring:8.3f} {refit:8.3f} {current:8.3f} {_ratio(current, scoring):10.2f}x "
+                  f"{_ratio(refit, current):8.1f}x")
     return ours_model, official_model
 
 

@@ -57,7 +57,7 @@ def noise_caption(table, metric: str) -> None:
     else:
         verdict = "models within noise of each other (≈) are not ordered"
     st.caption(f"Score noise of {metric_label(metric)}: {noise.resampling.level:.0%} intervals from "
-               f"{noise.resampling.n_replicates} stratified subsets; {verdict}. Best first: " + "; ".join(tiers)
+               f"{noise.source_text()}; {verdict}. Best first: " + "; ".join(tiers)
                + ".")
 
 

@@ -79,8 +79,10 @@ def merge_noise(parts: Iterable[ScoreNoise | None]) -> ScoreNoise | None:
         replicates.update({m: np.asarray(v, dtype=float) for m, v in part.replicates.items()})
         factor.update(part.factor)
         signature.update(part.signature)
+    methods = {part.method for part in parts}
     return ScoreNoise(estimate=estimate, replicates=replicates, factor=factor, signature=signature,
-                      higher_is_better=first.higher_is_better, resampling=first.resampling)
+                      higher_is_better=first.higher_is_better, resampling=first.resampling,
+                      method=methods.pop() if len(methods) == 1 else "mixed")
 
 
 def with_noise(table, metric: str, noise: ScoreNoise | None):

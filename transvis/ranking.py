@@ -597,11 +597,13 @@ def rank_models(
         else:
             scored = _score_in_threads(score, models, jobs)
     replicate_results: dict[str, dict[str, list]] = {column: {} for column in metrics}
+    by_deletion: dict[str, dict[str, bool]] = {column: {} for column in metrics}
     signatures = {model: record.signature for model, record in zip(models, scored)}
     sizes = {model: record.sizes for model, record in zip(models, scored)}
     for model, record in zip(models, scored):
         for column, per_replicate in record.replicates.items():
             replicate_results[column][model] = per_replicate
+            by_deletion[column][model] = column in record.deletion
         if record.stats_seconds is not None:
             stats_seconds[model] = record.stats_seconds
         skipped.extend(record.skipped)
@@ -619,7 +621,7 @@ def rank_models(
     if resampling is not None:
         for column, spec in specs.items():
             noise_of_column = _noise(spec, results[column], replicate_results[column], resampling, signatures,
-                                      sizes)
+                                      sizes, by_deletion[column])
             if noise_of_column is not None:
                 noise[column] = noise_of_column
 
@@ -650,6 +652,7 @@ class _ModelScores:
     failed: list[tuple[str, str, str]] = field(default_factory=list)
     stats_seconds: float | None = None
     replicates: dict[str, list[MetricResult | None]] = field(default_factory=dict)  # column → R subset results
+    deletion: set[str] = field(default_factory=set)  # columns whose subsets were scored without a refit
     signature: str | None = None  # the labels' signature: equal = same samples, paired subsets
     sizes: tuple[int, int] = (0, 0)  # (samples, samples kept in each subset)
 
@@ -705,8 +708,8 @@ def _score_model(model, item, specs, metric_params, extra_params, *, stats_cache
     if resampling is not None and out.results:
         out.signature = sample_signature(stats.labels)
         out.sizes = (stats.n_samples, len(resampling.subsets(stats.labels)[0]))
-        out.replicates = _score_subsets(stats, source_probs, specs, metric_params, extra_params,
-                                        list(out.results), resampling)
+        out.replicates, out.deletion = _score_subsets(stats, source_probs, specs, metric_params, extra_params,
+                                                      out.results, resampling)
     return out
 
 
@@ -724,13 +727,31 @@ def _warn_degenerate(results: Mapping[str, Mapping[str, MetricResult]]) -> None:
                 f"({', '.join(flagged[:3])}{more}): {per_model[flagged[0]].degenerate}"), stacklevel=3)
 
 
-def _score_subsets(stats, source_probs, specs, metric_params, extra_params, columns,
-                   resampling) -> dict[str, list[MetricResult | None]]:
+def _score_subsets(stats, source_probs, specs, metric_params, extra_params, results: Mapping[str, MetricResult],
+                   resampling) -> tuple[dict[str, list[MetricResult | None]], set[str]]:
     """Each column's result on each of ``resampling``'s subsets of one model's samples (None where a subset
-    failed). Subsets do not warn: the full-sample result carries the degenerate verdict."""
-    out: dict[str, list[MetricResult | None]] = {column: [] for column in columns}
-    probs = None if source_probs is None else np.asarray(source_probs)
+    failed), and the columns scored from their full fit's deletion replicates (``MetricSpec.
+    deletion_replicates``, unless ``resampling.refit``) rather than refitted. Subsets do not warn: the
+    full-sample result carries the degenerate verdict."""
     subsets = resampling.subsets(stats.labels)
+    out: dict[str, list[MetricResult | None]] = {}
+    for column, result in results.items():
+        spec = specs[column]
+        if resampling.refit or spec.deletion_replicates is None or spec.pool_combine is not None:
+            continue
+        try:
+            values = spec.deletion_replicates(result, stats, subsets)
+        except Exception:  # noqa: BLE001 - refit instead
+            values = None
+        if values is not None:
+            out[column] = [MetricResult(result.name, float(v), variant=result.variant, params=result.params)
+                           if math.isfinite(float(v)) else None for v in values]
+    deletion = set(out)
+    columns = [column for column in results if column not in deletion]
+    out.update({column: [] for column in columns})
+    if not columns:
+        return out, deletion
+    probs = None if source_probs is None else np.asarray(source_probs)
     for subset in subsets:
         try:
             sub_stats = stats.subset(subset)  # S_T from the model's own minus the left-out rows' Gram
@@ -748,11 +769,12 @@ def _score_subsets(stats, source_probs, specs, metric_params, extra_params, colu
                 out[column].append(result if math.isfinite(float(result.score)) else None)
             except Exception:  # noqa: BLE001 - a failed replicate is NaN, not a failed score
                 out[column].append(None)
-    return out
+    return out, deletion
 
 
 def _noise(spec, results: Mapping[str, MetricResult], replicates: Mapping[str, list], resampling: Resampling,
-           signatures: Mapping[str, str | None], sizes: Mapping[str, tuple[int, int]]) -> ScoreNoise | None:
+           signatures: Mapping[str, str | None], sizes: Mapping[str, tuple[int, int]],
+           deletion: Mapping[str, bool] | None = None) -> ScoreNoise | None:
     """One column's :class:`ScoreNoise` from the full results and the subsets' results, pool-combining each
     subset (the same subset index across models) for pool-level metrics."""
     models = [m for m in results if m in replicates]
@@ -777,7 +799,12 @@ def _noise(spec, results: Mapping[str, MetricResult], replicates: Mapping[str, l
     return ScoreNoise(estimate={m: float(results[m].score) for m in models}, replicates=values,
                       factor={m: resampling.variance_factor(*sizes[m]) for m in models},
                       signature={m: signatures.get(m) for m in models}, higher_is_better=spec.higher_is_better,
-                      resampling=resampling)
+                      resampling=resampling, method=_method({bool((deletion or {}).get(m)) for m in models}))
+
+
+def _method(deletion: set[bool]) -> str:
+    """ScoreNoise.method from which models' subsets were scored by deletion replicates."""
+    return "mixed" if len(deletion) > 1 else "deletion" if deletion == {True} else "refit"
 
 
 def _score_in_threads(score, models: list[str], jobs: int) -> list[_ModelScores]:

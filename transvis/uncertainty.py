@@ -23,6 +23,15 @@ feature extraction; (3) ``m/N`` = 0.8 is close enough to 1 that the metric behav
 spread, not the level, is what is used); (4) with R = 10 subsets the standard error itself is uncertain by
 about ±22 %, which is why decisions use Student's t with R − 1 degrees of freedom, not the normal quantile.
 
+**Deletion replicates.** Refitting a metric on every subset costs R times about 0.8 of a scoring. A metric
+may instead score the subsets from its full fit (``MetricSpec.deletion_replicates``): each sample's effect on
+the score when it alone is left out, computed once, summed over the samples a subset leaves out. LogME does
+this with the exact single-deletion effect at its fitted α, β (``logme.logme_deletion_replicates``: the leverage
+factor 1/(1 − βh) keeps the in-sample head's optimism that a first-order, infinitesimal-jackknife replicate
+would miss); what it leaves out is the re-estimation of α, β and the left-out samples' interactions, so it
+applies only while the heads' effective parameters are a small fraction of N. ``Resampling(refit=True)``
+refits every metric; :attr:`ScoreNoise.method` records which was done.
+
 **Paired differences.** Models scored on the same samples (same labels in the same order) get the *same*
 subsets, so "is A ahead of B?" uses the standard error of the difference θ_A − θ_B over the shared subsets,
 which removes the noise both scores share (the same hard samples lower both). Models on different samples
@@ -83,13 +92,16 @@ class Resampling:
 
     n_replicates : R, how many subsets (≥ 2); keep : fraction of each class kept in a subset (0 < keep < 1);
     seed : the subsets are a pure function of (labels, seed); level : two-sided confidence level of the
-    intervals and of "beyond noise" decisions.
+    intervals and of "beyond noise" decisions; refit : True to refit every metric on every subset, False
+    (default) to let a metric with deletion replicates (``MetricSpec.deletion_replicates``, e.g. LogME) score
+    the subsets from its full fit (see the module docstring).
     """
 
     n_replicates: int = DEFAULT_REPLICATES
     keep: float = 0.8
     seed: int = 0
     level: float = 0.95
+    refit: bool = False
 
     def __post_init__(self):
         if isinstance(self.n_replicates, bool) or not isinstance(self.n_replicates, (int, np.integer)) \
@@ -100,6 +112,8 @@ class Resampling:
             raise ValueError(f"keep must be a fraction strictly between 0 and 1 (e.g. 0.8); got {self.keep!r}.")
         if not (isinstance(self.level, (int, float)) and 0.5 <= float(self.level) < 1.0):
             raise ValueError(f"level must be a confidence level in [0.5, 1), e.g. 0.95; got {self.level!r}.")
+        if not isinstance(self.refit, (bool, np.bool_)):
+            raise ValueError(f"refit must be True or False; got {self.refit!r}.")
 
     def subsets(self, labels) -> list[np.ndarray]:
         """``R`` sorted index arrays, each keeping ``round(keep · n_c)`` samples of every class ``c`` (at least
@@ -134,7 +148,7 @@ class Resampling:
 
     def to_dict(self) -> dict:
         return {"n_replicates": int(self.n_replicates), "keep": float(self.keep), "seed": int(self.seed),
-                "level": float(self.level)}
+                "level": float(self.level), "refit": bool(self.refit)}
 
 
 @dataclass
@@ -143,7 +157,9 @@ class ScoreNoise:
 
     estimate : {model: full-sample score}; replicates : {model: [R] subset scores} (NaN where a subset
     failed); factor : {model: m / (N − m)}; signature : {model: sample signature} (equal = paired);
-    higher_is_better : the metric's direction; resampling : the plan used.
+    higher_is_better : the metric's direction; resampling : the plan used; method : how the subsets were
+    scored, ``"refit"`` (the metric refitted on each) or ``"deletion"`` (from the full fit's per-sample deletion
+    effects, ``MetricSpec.deletion_replicates``), ``"mixed"`` when models differ.
     """
 
     estimate: dict[str, float]
@@ -152,10 +168,21 @@ class ScoreNoise:
     signature: dict[str, str]
     higher_is_better: bool = True
     resampling: Resampling = field(default_factory=Resampling)
+    method: str = "refit"
 
     @property
     def models(self) -> list[str]:
         return list(self.estimate)
+
+    def source_text(self) -> str:
+        """Where the noise comes from, for a caption: ``"10 stratified subsets"``, plus how they were scored
+        when not by refitting."""
+        text = f"{self.resampling.n_replicates} stratified subsets"
+        if self.method == "deletion":
+            return text + " (scored from each sample's deletion effect on the full fit, no refit)"
+        if self.method == "mixed":
+            return text + " (some models' scored from deletion effects, the others refitted)"
+        return text
 
     def _replicates(self, model: str) -> np.ndarray | None:
         values = self.replicates.get(model)
@@ -259,6 +286,7 @@ class ScoreNoise:
         return {
             "resampling": self.resampling.to_dict(),
             "higher_is_better": bool(self.higher_is_better),
+            "method": self.method,
             "models": {
                 m: {"estimate": _json_number(self.estimate[m]), "se": _json_number(self.se(m)),
                     "interval": [_json_number(v) for v in self.interval(m)],
@@ -278,6 +306,7 @@ class ScoreNoise:
             signature={m: v.get("signature") for m, v in models.items()},
             higher_is_better=bool(data.get("higher_is_better", True)),
             resampling=Resampling(**data["resampling"]),
+            method=str(data.get("method", "refit")),
         )
 
 

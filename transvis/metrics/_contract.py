@@ -95,6 +95,7 @@ class MetricSpec:
     opt_in: str | None = None  # why the metric is not in the default set (None: it is)
     in_sample_posteriors: bool = False  # mean in-sample LDA posteriors: optimistic with few samples per dimension
     pool_note: str | None = None  # how pool_combine uses the pool, in plain words
+    deletion_replicates: Callable[..., Any] | None = None  # subset scores without a refit (noise estimate)
 
     @property
     def params(self) -> tuple[str, ...]:
