@@ -5,6 +5,7 @@ import streamlit as st
 
 from pages._dynamics import (
     animation_section,
+    cached_figure,
     collapse_grace,
     frame_note,
     frame_select,
@@ -122,13 +123,17 @@ if one_control:
                                help="Keep the first frame drawn in grey behind the points, with each class "
                                     "centre's path as a dotted line.")
         view = trajectory_view(traj, model)
-        fig = dynamics_figure(view.positions, pool.labels, pool.class_names, view.scores, view.ranks,
-                              centres=view.centres, frame_names=view.frame_names, colors=model_colors(pool.models),
-                              metric_label=metric_label(metric), race=view.race, show_start=bool(show_start),
-                              scatter_title=f"{short_model_name(model)} — {view.projection} · "
-                                            f"{traj.frames[index].label}")
+        title = f"{short_model_name(model)} — {view.projection} · {traj.frames[index].label}"
+        # the same trajectory, model, frame and toggles: the figure of the last run (a toggle whose trajectory is
+        # being computed in the background, the teaching tabs … leave it as it was)
+        parts = ("nc_still", pool.key, model, metric, bool(show_start), title)
+        fig = cached_figure(traj, parts + (index,), lambda: still_frame(cached_figure(traj, parts, lambda: (
+            dynamics_figure(view.positions, pool.labels, pool.class_names, view.scores, view.ranks,
+                            centres=view.centres, frame_names=view.frame_names, colors=model_colors(pool.models),
+                            metric_label=metric_label(metric), race=view.race, show_start=bool(show_start),
+                            scatter_title=title))), index))
         predicted = None if view.predicted is None else view.predicted[index]
-        event = sample_scatter(still_frame(fig, index), pool, key="nc_still", predicted=predicted)
+        event = sample_scatter(fig, pool, key="nc_still", predicted=predicted)
         st.markdown(f"**What happened:** {trajectory_caption(traj, short_name(metric), model)}")
         ranking_captions(traj, view.frame_names, metric)
         selection_table(pool, selected_indices(event), key="nc_still_selected")

@@ -96,3 +96,32 @@ def test_collapse_grace_waits_only_where_the_statistics_can_be_ready():
 
     assert collapse_grace(pool(360, 32, 4, 5)) == GRACE_S  # the synthetic demo: milliseconds
     assert collapse_grace(pool(3000, 1280, 10, 12)) == 0.0  # the prepared demo: ~15 s of statistics
+
+
+def test_a_control_that_leaves_the_figure_as_it_was_reuses_it(app, monkeypatch):
+    import transvis.viz.animation as animation
+    import transvis.viz.still as still
+
+    built = {"animated": 0, "still": 0}
+
+    def counted(name, real):
+        def wrapper(*args, **kwargs):
+            built[name] += 1
+            return real(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(animation, "dynamics_figure", counted("animated", animation.dynamics_figure))
+    monkeypatch.setattr(still, "still_frame", counted("still", still.still_frame))
+    at = app("pages/neural_collapse.py")
+    first = charts(at)["nc_still"]
+    opened = dict(built)
+    at.toggle(key="w:nc_teaching").set_value(False).run()  # nothing the figure shows changed
+    assert not at.exception and built == opened and charts(at)["nc_still"] == first
+    at.select_slider(key="w:nc_t").set_value("t = 0.50").run()  # another frame: a new still (and title)
+    assert built["still"] == opened["still"] + 1 and charts(at)["nc_still"] != first
+    at.select_slider(key="w:nc_t").set_value("t = 0.00").run()  # back: both kept
+    assert built["still"] == opened["still"] + 1 and charts(at)["nc_still"] == first
+    models = at.session_state["pools"][at.session_state["active_pool"]].models
+    other = next(m for m in models if m != at.selectbox(key="w:nc_model").value)
+    at.selectbox(key="w:nc_model").set_value(other).run()  # another model: built again
+    assert built["animated"] == opened["animated"] + 2 and charts(at)["nc_still"] != first
