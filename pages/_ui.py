@@ -331,7 +331,8 @@ def ranking(pool: Pool, metrics: list[str], params: dict | None = None, groundtr
     for the opt-in NLEEP and PARC) and, with ``groundtruth_n`` (test samples per accuracy), each τ its
     interval. The returned table is shared between reruns: read it, never modify it. Metrics the pool already
     holds (``pool.precomputed``: the demo's persisted ranking) are not scored at all. A progress bar names
-    the metric being scored.
+    the metric being scored. The noise of several metrics not known yet is estimated in one call
+    (:func:`_joint_noise`: each subset's statistics shared by all of them).
 
     ``background_noise=True`` (the method pages, whose controls must answer at once): a metric whose noise is
     not known yet comes back with its point estimates only (no ``noise`` entry) while a background job
@@ -344,6 +345,8 @@ def ranking(pool: Pool, metrics: list[str], params: dict | None = None, groundtr
     tables = {m: pool.precomputed.get(metric_params_key(m, params.get(m))) for m in metrics}
     to_score = [m for m, table in tables.items() if table is None]
     bar = st.progress(0.0, text="Scoring the pool…") if len(to_score) > 1 else None
+    if not background_noise:
+        _joint_noise(pool, to_score, params, bar)
     for i, metric in enumerate(to_score):
         metric_params = {metric: params[metric]} if params.get(metric) else {}
         if bar is not None:
@@ -371,6 +374,32 @@ def ranking(pool: Pool, metrics: list[str], params: dict | None = None, groundtr
     key = short_digest(pool.key, [(m, params.get(m)) for m in metrics], sorted(groundtruth.items()),
                        sorted((groundtruth_n or {}).items()), [m in merged.noise for m in metrics])
     return _with_groundtruth(key, merged, groundtruth, groundtruth_n)
+
+
+def _joint_noise(pool: Pool, metrics: list[str], params: dict, bar) -> None:
+    """Estimate the noise of every metric in ``metrics`` not known yet in one ``rank_models`` call and file it
+    in :func:`_noise_store` (the per-metric tables then attach it to their point estimates): one call scores
+    each subset of a model once for all metrics, so the subset's statistics (its Gram, eigendecompositions) are
+    shared instead of recomputed per metric (3 Fashion-MNIST demo models, the 14 default metrics: 74 → 44 s
+    CPU). Opt-in metrics carry no noise; a single metric takes the per-metric path."""
+    from transvis.metrics import get_spec
+    from transvis.ranking import rank_models
+    from transvis.uncertainty import DEFAULT_RESAMPLING
+
+    store = _noise_store()
+
+    def key(metric):
+        return (pool.key, metric, params_key({metric: params[metric]} if params.get(metric) else {}))
+
+    fresh = [m for m in metrics if get_spec(m).opt_in is None and key(m) not in store]
+    if len(fresh) < 2:
+        return
+    if bar is not None:
+        bar.progress(0.0, text=f"Scoring every model with {len(fresh)} metrics and estimating their noise…")
+    table = rank_models(pool.features, fresh, params={m: params[m] for m in fresh if params.get(m)} or None,
+                        stats_cache=_pool_stats(pool.key), resamples=DEFAULT_RESAMPLING)
+    for metric in fresh:
+        store[key(metric)] = table.noise.get(metric)
 
 
 def opt_in_tables() -> dict:

@@ -344,3 +344,35 @@ def test_the_demo_leaderboard_switches_targets_and_reports_tau_across_them(monke
     finally:
         load_default_pool.clear()
         _load_demo_target_pool.clear()
+
+
+def test_noise_of_the_default_metrics_is_estimated_in_one_call_with_the_same_values(app, monkeypatch):
+    """The Leaderboard's first run estimates the noise of every default metric in one ``rank_models`` call
+    (each subset's statistics shared by all metrics), with the same replicates as one metric at a time."""
+    import transvis.ranking
+    from pages._jobs import finished_results
+    from transvis.demo import synthetic_demo
+    from transvis.session import pool_from_demo
+    from transvis.uncertainty import DEFAULT_RESAMPLING
+
+    calls = []
+    real = transvis.ranking.rank_models
+
+    def counting(features, metrics, *args, **kwargs):
+        calls.append((tuple(metrics), kwargs.get("resamples") is not None))
+        return real(features, metrics, *args, **kwargs)
+
+    monkeypatch.setattr(transvis.ranking, "rank_models", counting)
+    finished_results("ranking-noise").clear()
+    at = app()
+    assert not errors(at)
+    with_noise = [m for m, resampled in calls if resampled]
+    assert len(with_noise) == 1 and {"logme", "sfda", "hscore", "ncti"} <= set(with_noise[0])
+    pool = pool_from_demo(synthetic_demo(), origin="synthetic")
+    stored = {key[1]: noise for key, noise in finished_results("ranking-noise").items() if key[0] == pool.key}
+    assert set(stored) == set(with_noise[0])
+    for metric in ("logme", "sfda", "ncti"):
+        alone = real(pool.features, [metric], resamples=DEFAULT_RESAMPLING).noise[metric]
+        for model in alone.models:
+            np.testing.assert_allclose(stored[metric].replicates[model], alone.replicates[model], rtol=1e-12)
+    assert stored["logme"].method == "deletion" and stored["sfda"].method == "refit"
