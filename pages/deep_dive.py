@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import _jobs
-from pages._dynamics import metric_select, model_select, selection_table, trajectory
+from pages._dynamics import cached_figure, metric_select, model_select, selection_table, trajectory
 from pages._scatter import class_chart, sample_scatter
 from pages._selection import selected_indices, selected_values
 from pages._ui import (
@@ -267,11 +267,13 @@ if model_b is not None and pool.shared_samples:
     metric = metric_select("Metric re-scored at every frame", "w:dd_metric", container=k2)
     try:
         traj = trajectory(pool, kind, metric, {})
-        views = [(m, trajectory_view(traj, m)) for m in (model_a, model_b)]
-        paired = paired_dynamics_figure(views, pool.labels, pool.class_names, colors=colors,
-                                        metric_label=metric_label(metric),
-                                        title=f"{KINDS[kind]}: {short_model_name(model_a)} vs "
-                                              f"{short_model_name(model_b)}")
+        # built once per trajectory and pair (~1 s of plotly on the demo): every later open reuses it
+        paired = cached_figure(traj, ("dd_paired", pool.key, kind, metric, model_a, model_b), lambda: (
+            paired_dynamics_figure([(m, trajectory_view(traj, m)) for m in (model_a, model_b)], pool.labels,
+                                   pool.class_names, colors=colors,
+                                   metric_label=metric_label(metric),
+                                   title=f"{KINDS[kind]}: {short_model_name(model_a)} vs "
+                                         f"{short_model_name(model_b)}")))
         event = sample_scatter(paired, pool, key="dd_paired")  # hover thumbnails, box/lasso selection
         selection_table(pool, selected_indices(event), key="dd_paired_selected")
     except Exception as err:  # noqa: BLE001
