@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -91,11 +92,22 @@ def _job_running(page) -> bool:
     return bool(page.locator('[data-testid="stProgress"]').count())
 
 
-def settle_times(page, start: float, timeout_s: float = 600.0) -> tuple[float, float]:
+def job_labels(page) -> set[str]:
+    """The background jobs' progress-bar texts with their numbers blanked (``"Estimating …: #/# models · about
+    # s left"``): which jobs are on the page, whatever their progress."""
+    return {re.sub(r"\d+(?:[.,]\d+)?", "#", text) for text in
+            page.locator('[data-testid="stProgress"]').all_inner_texts()}
+
+
+def settle_times(page, start: float, timeout_s: float = 600.0,
+                 jobs_before: set[str] | None = None) -> tuple[float, float]:
     """``(usable, final)`` seconds from ``start``: **usable** when the run in progress has ended — the page then
     answers — either quiet for ``QUIET_S`` or showing a background job's progress bar (whose panel redraws
     itself every second, so it is never quiet); **final** when no job is left either and the page has been
-    quiet for ``QUIET_S`` (the updated figure drawn). Equal when nothing went to the background."""
+    quiet for ``QUIET_S`` (the updated figure drawn). Equal when nothing went to the background.
+
+    ``jobs_before`` (:func:`job_labels` before the input event): a job not among them shows that the rerun the
+    event started has already ended, even when it was too short for a poll to see it running."""
     last_busy = start
     deadline = start + timeout_s
     quiet_since = usable = None
@@ -103,7 +115,7 @@ def settle_times(page, start: float, timeout_s: float = 600.0) -> tuple[float, f
     while time.perf_counter() < deadline:
         now = time.perf_counter()
         busy, job = _busy(page), _job_running(page)
-        seen_busy = seen_busy or busy
+        seen_busy = seen_busy or busy or (job and jobs_before is not None and not job_labels(page) <= jobs_before)
         if usable is None and seen_busy and job and not busy:
             usable = now - start
         if busy or job:
@@ -254,9 +266,10 @@ def _time_control(page, url: str, control: Control, repeat: int) -> str:
             settle_time(page, time.perf_counter())
         usable, final = [], []
         for run in range(repeat):
+            before = job_labels(page)
             start = time.perf_counter()
             control.act(page, run)
-            times = settle_times(page, start)
+            times = settle_times(page, start, jobs_before=before)
             usable.append(times[0])
             final.append(times[1])
     except Exception as err:  # noqa: BLE001 - a widget renamed or missing: reported in the table, not fatal

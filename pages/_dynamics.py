@@ -453,7 +453,7 @@ def ranking_captions(traj, frame_names: list[str], metric: str) -> None:
                    "grouped (=), and order changes are not judged against sampling noise.")
     else:
         st.caption(f"Whiskers and ≈ groups: the {noise.resampling.level:.0%} interval of each model's "
-                   f"{metric_label(metric)} from {noise.resampling.n_replicates} stratified subsets of the "
+                   f"{metric_label(metric)} from {noise.source_text()} of the "
                    "unperturbed features, carried along every frame (a frame moves the same samples).")
 
 
