@@ -93,3 +93,14 @@ def values(data) -> "np.ndarray":
     if isinstance(data, list) and data and isinstance(data[0], dict) and "bdata" in data[0]:
         return np.stack([values(row) for row in data])
     return np.asarray(data)
+
+
+@pytest.fixture
+def fresh_results():
+    """No background-job result finished earlier in this process (it would be reused instead of starting a
+    job)."""
+    from pages._jobs import finished_results
+
+    finished_results.clear()
+    yield
+    finished_results.clear()

@@ -35,14 +35,10 @@ def _bars(at):
 
 
 @pytest.fixture
-def fresh_maps():
+def fresh_maps(fresh_results):
     """No UMAP map fitted or persisted-and-read earlier in this process."""
-    from pages._jobs import finished_results
-
     umap_module._CACHE.clear()
-    finished_results.clear()
     yield
-    finished_results.clear()
     umap_module._CACHE.clear()
 
 

@@ -3,43 +3,26 @@ usable meanwhile, and the measured ground truth in the table once it is done (sy
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
 
+from tests.app._gates import Gate, wait_until
 from tests.app.conftest import errors
 
 MEASURED = "uploaded: linear probe (measured here)"
 WAIT = 60.0
 
 
-class GatedProbe:
+class GatedProbe(Gate):
     """The real linear probe, each model's run held until the test lets it through."""
 
     def __init__(self, real):
+        super().__init__(WAIT)
         self.real, self.started = real, []
-        self._entered, self._release = threading.Semaphore(0), threading.Semaphore(0)
 
     def __call__(self, features, **kwargs):
         self.started.append(features.model_id)
-        self._entered.release()
-        assert self._release.acquire(timeout=WAIT), "the test never released this model's probe"
+        self.hold("this model's probe")
         return self.real(features, **kwargs)
-
-    def step(self):
-        assert self._entered.acquire(timeout=WAIT), "no model's probe started"
-        self._release.release()
-
-
-@pytest.fixture
-def fresh_probes():
-    """No probe finished earlier in this process (a click would reuse it instead of starting a job)."""
-    from pages._jobs import finished_results
-
-    finished_results.clear()
-    yield
-    finished_results.clear()
 
 
 @pytest.fixture
@@ -55,13 +38,6 @@ def _job(at):
     return at.session_state["lb_probe_job"] if "lb_probe_job" in at.session_state else None
 
 
-def _wait(condition, what):
-    deadline = time.time() + WAIT
-    while not condition():
-        assert time.time() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
-
-
 def _bar(at):
     bars = at.get("progress")
     return [b for b in bars if b.text.startswith("Linear probe:")]
@@ -72,7 +48,7 @@ def _groundtruth_column(at) -> dict[str, float]:
     return table["ground truth"].to_dict()
 
 
-def test_progress_then_cancel_leaves_no_ground_truth_and_the_page_usable(app, gated, fresh_probes):
+def test_progress_then_cancel_leaves_no_ground_truth_and_the_page_usable(app, gated, fresh_results):
     at = app()
     at.multiselect(key="w:lb_metrics").set_value(["logme", "hscore"]).run()
     gt_before = at.selectbox(key="w:lb_gt").value
@@ -86,7 +62,7 @@ def test_progress_then_cancel_leaves_no_ground_truth_and_the_page_usable(app, ga
 
     gated.step()
     gated.step()
-    _wait(lambda: job.status().done == 2, "two models probed")
+    wait_until(lambda: job.status().done == 2, "two models probed")
     at.run()
     [bar] = _bar(at)
     assert bar.value == 40 and bar.text.startswith("Linear probe: 2/5 models · about ") and " s left" in bar.text
@@ -114,7 +90,7 @@ def test_progress_then_cancel_leaves_no_ground_truth_and_the_page_usable(app, ga
     assert "lb_measure_gt" in [b.key for b in at.button]  # it can be started again
 
 
-def test_a_finished_probe_becomes_the_ground_truth_without_another_click(app, fresh_probes):
+def test_a_finished_probe_becomes_the_ground_truth_without_another_click(app, fresh_results):
     from transvis.demo import synthetic_demo
     from transvis.groundtruth import linear_probe
 
@@ -140,7 +116,7 @@ def test_a_finished_probe_becomes_the_ground_truth_without_another_click(app, fr
         {m.split("/", 1)[1]: float(p.accuracy) for m, p in expected.items()})
 
 
-def test_a_failed_probe_says_why_and_stores_nothing(app, monkeypatch, fresh_probes):
+def test_a_failed_probe_says_why_and_stores_nothing(app, monkeypatch, fresh_results):
     import transvis.groundtruth
 
     def broken(features, **kwargs):

@@ -12,14 +12,10 @@ WAIT = 120.0
 
 
 @pytest.fixture
-def big_pool(monkeypatch):
+def big_pool(monkeypatch, fresh_results):
     import transvis.noise_jobs
-    from pages._jobs import finished_results
 
     monkeypatch.setattr(transvis.noise_jobs, "BACKGROUND_MIN_CELLS", 0)
-    finished_results.clear()
-    yield
-    finished_results.clear()
 
 
 def _bars(at):

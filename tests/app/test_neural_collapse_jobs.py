@@ -16,13 +16,11 @@ WAIT = 120.0
 
 
 @pytest.fixture
-def no_grace(monkeypatch):
+def no_grace(monkeypatch, fresh_results):
     import pages._dynamics
     import transvis.dynamics.collapse as collapse_module
-    from pages._jobs import finished_results
     from transvis.dynamics._engine import clear_cache
 
-    finished_results.clear()
     clear_cache()
     monkeypatch.setattr(pages._dynamics, "collapse_grace", lambda pool: 0.0)
     calls = []
@@ -33,8 +31,7 @@ def no_grace(monkeypatch):
         return real(name, *args, **kwargs)
 
     monkeypatch.setattr(collapse_module, "compute", counting)
-    yield calls
-    finished_results.clear()
+    return calls
 
 
 def _job(at):

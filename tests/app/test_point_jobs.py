@@ -5,59 +5,47 @@
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
 
+from tests.app._gates import WAIT, Gate, progress_bars, session_jobs, wait_until
 from tests.app.conftest import charts, errors
 
-WAIT = 120.0
 SPREAD = 0.55  # not the page's default: this FSP table is neither precomputed nor scored before
 STILL = "the figures and tables below still show the previous settings"
 
 
-class GatedScoring:
+class GatedScoring(Gate):
     """``rank_models`` with the one-model FSP scorings at :data:`SPREAD` (a scoring job's units) held until the
     test lets each through; every other call runs as it is."""
 
     def __init__(self, real):
+        super().__init__()
         self.real, self.units = real, []
-        self._entered, self._release = threading.Semaphore(0), threading.Semaphore(0)
 
     def __call__(self, features, metrics, *args, params=None, **kwargs):
         fsp = (params or {}).get("fsp") or {}
         if fsp.get("spread") != SPREAD or kwargs.get("resamples") or len(features) != 1:
             return self.real(features, metrics, *args, params=params, **kwargs)
         self.units.append(next(iter(features)))
-        self._entered.release()
-        assert self._release.acquire(timeout=WAIT), "the test never released this unit"
+        self.hold()
         return self.real(features, metrics, *args, params=params, **kwargs)
-
-    def step(self):
-        assert self._entered.acquire(timeout=WAIT), "no unit started"
-        self._release.release()
 
 
 @pytest.fixture
-def gated(monkeypatch):
+def gated(monkeypatch, fresh_results):
     import transvis.ranking
-    from pages._jobs import finished_results
 
-    finished_results.clear()
     gate = GatedScoring(transvis.ranking.rank_models)
     monkeypatch.setattr(transvis.ranking, "rank_models", gate)
-    yield gate
-    finished_results.clear()
+    return gate
 
 
 def _point_jobs(at):
-    return {k: at.session_state[k] for k in at.session_state
-            if str(k).startswith("point_job:") and hasattr(at.session_state[k], "status")}
+    return session_jobs(at, "point_job:")
 
 
 def _bars(at):
-    return [b for b in at.get("progress") if b.text.startswith("Scoring every model with FSP")]
+    return progress_bars(at, "Scoring every model with FSP")
 
 
 def test_slow_point_estimates_keep_the_previous_figures_until_every_model_is_scored(app, gated):
@@ -87,10 +75,7 @@ def test_cancel_keeps_the_previous_figures_and_offers_to_score_again(app, gated)
     at.slider(key="w:sa_spread").set_value(SPREAD).run()
     [(key, job)] = list(_point_jobs(at).items())
     gated.step()
-    deadline = time.time() + WAIT
-    while len(gated.units) < 2:  # model-0 done, model-1 held in the gate
-        assert time.time() < deadline
-        time.sleep(0.01)
+    wait_until(lambda: len(gated.units) >= 2, "model-1 held in the gate")  # model-0 done
     at.button(key=f"{key}_cancel").click().run()
     gated.step()  # the running unit finishes; nothing after it starts
     assert job.wait(WAIT).state == "cancelled"

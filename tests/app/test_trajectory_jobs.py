@@ -4,24 +4,21 @@ meanwhile and says so, and the new one replaces it without another click (synthe
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
 
+from tests.app._gates import WAIT, Gate, progress_bars, session_jobs, wait_until
 from tests.app.conftest import charts, errors
 
-WAIT = 120.0
 SPREAD = 0.85  # not the page's default: its trajectory is neither persisted nor computed before
 
 
-class GatedRun:
+class GatedRun(Gate):
     """``transvis.dynamics.run`` with the Spread & Attract trajectory at :data:`SPREAD` held, model by model,
     until the test lets each through (every other request runs as it is)."""
 
     def __init__(self, real):
+        super().__init__()
         self.real, self.calls = real, 0
-        self._entered, self._release = threading.Semaphore(0), threading.Semaphore(0)
 
     def __call__(self, kind, *args, progress=None, **kwargs):
         if kind != "spread_attract" or kwargs.get("spread") != SPREAD or progress is None:
@@ -33,38 +30,29 @@ class GatedRun:
         def gated(done, model):
             if done > last[0]:  # a model finished (not one starting): hold it until the test steps
                 last[0] = done
-                self._entered.release()
-                assert self._release.acquire(timeout=WAIT), "the test never released this model"
+                self.hold("this model")
             progress(done, model)
 
         return self.real(kind, *args, progress=gated, **kwargs)
 
-    def step(self):
-        assert self._entered.acquire(timeout=WAIT), "no model finished"
-        self._release.release()
-
 
 @pytest.fixture
-def gated(monkeypatch):
+def gated(monkeypatch, fresh_results):
     import transvis.dynamics
-    from pages._jobs import finished_results
     from transvis.dynamics._engine import clear_cache
 
-    finished_results.clear()
     clear_cache()  # a trajectory an earlier test computed would come back at once
     gate = GatedRun(transvis.dynamics.run)
     monkeypatch.setattr(transvis.dynamics, "run", gate)
-    yield gate
-    finished_results.clear()
+    return gate
 
 
 def _jobs(at):
-    return {k: at.session_state[k] for k in at.session_state
-            if str(k).startswith("trajectory_job:") and hasattr(at.session_state[k], "status")}
+    return session_jobs(at, "trajectory_job:")
 
 
 def _bars(at):
-    return [b for b in at.get("progress") if b.text.startswith("Computing the trajectory")]
+    return progress_bars(at, "Computing the trajectory")
 
 
 def _shown(at):
@@ -92,10 +80,7 @@ def test_a_slow_trajectory_moves_to_the_background_and_replaces_the_figure_when_
     assert bar.text.startswith("Computing the trajectory: 0/5 models")
     gated.step()
     gated.step()
-    deadline = time.time() + WAIT
-    while job.status().done < 2:
-        assert time.time() < deadline
-        time.sleep(0.01)
+    wait_until(lambda: job.status().done >= 2, "two models done")
     at.run()
     [bar] = _bars(at)
     assert bar.value == 40 and "2/5 models" in bar.text
@@ -113,10 +98,7 @@ def test_a_slow_trajectory_moves_to_the_background_and_replaces_the_figure_when_
 def test_cancel_keeps_the_previous_figure_and_offers_to_compute_again(app, gated):
     at, before, key, job = _open_then_move(app)
     gated.step()
-    deadline = time.time() + WAIT
-    while job.status().done < 1:
-        assert time.time() < deadline
-        time.sleep(0.01)
+    wait_until(lambda: job.status().done >= 1, "one model done")
     at.button(key=f"{key}_cancel").click().run()
     assert job.status().state == "cancelling"
     gated.step()  # the running model finishes; nothing after it starts

@@ -1,0 +1,47 @@
+"""What the background-job AppTests share: a gate that holds a job's units until the test lets each through,
+and readers of the session's jobs and progress bars (the ``fresh_results`` fixture is in ``conftest.py``)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+WAIT = 120.0  # seconds a test waits for a unit, a job or a condition before it fails
+
+
+class Gate:
+    """Holds each unit of a background job until the test calls :meth:`step`. A subclass wraps the real
+    function and calls :meth:`hold` where a unit should wait (before it runs, or once it finished)."""
+
+    def __init__(self, wait: float = WAIT):
+        self.wait = wait
+        self._entered, self._release = threading.Semaphore(0), threading.Semaphore(0)
+
+    def hold(self, what: str = "this unit") -> None:
+        """In the job's thread: say a unit is here, then wait for the test's :meth:`step`."""
+        self._entered.release()
+        assert self._release.acquire(timeout=self.wait), f"the test never released {what}"
+
+    def step(self) -> None:
+        """In the test: wait for a unit to be held, then let it through."""
+        assert self._entered.acquire(timeout=self.wait), "no unit reached the gate"
+        self._release.release()
+
+
+def wait_until(condition, what: str, timeout: float = WAIT) -> None:
+    """Poll ``condition()`` every 10 ms until it holds; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.time() + timeout
+    while not condition():
+        assert time.time() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+def session_jobs(at, prefix: str) -> dict:
+    """The session's jobs whose key starts with ``prefix`` (e.g. ``"noise_job:"``), by key."""
+    return {k: at.session_state[k] for k in at.session_state
+            if str(k).startswith(prefix) and hasattr(at.session_state[k], "status")}
+
+
+def progress_bars(at, prefix: str) -> list:
+    """The progress bars whose text starts with ``prefix``."""
+    return [b for b in at.get("progress") if b.text.startswith(prefix)]
