@@ -68,16 +68,28 @@ def method_scored(pool: Pool, metric: str, params: dict, what: str):
 
 
 def before_after_ranking(before: pd.Series, after: pd.Series, label: str, colors: dict, names: tuple[str, str],
-                         title: str, rank_title: str, keys: tuple[str, str]) -> pd.DataFrame:
+                         title: str, rank_title: str, keys: tuple[str, str], noise=None) -> pd.DataFrame:
     """Two columns: the score of every model before and after the method (bars), and how the ranking moved
-    (bump chart). Returns the ranks ``[models × names]`` (1 = best)."""
+    (bump chart). With ``noise`` (the ``after`` scores' :class:`~transvis.uncertainty.ScoreNoise`) the bars
+    carry its intervals and the bump chart shades the models it cannot order. Returns the ranks
+    ``[models × names]`` (1 = best)."""
     left, right = st.columns(2)
-    left.plotly_chart(before_after_bars(before, after, label, colors, names, title=title), width="stretch",
-                      key=keys[0])
+    after_error = None
+    if noise is not None:
+        after_error = pd.Series({m: noise.interval(m, float(after[m]))[1] - float(after[m])
+                                 for m in after.index if m in noise.estimate})
+    left.plotly_chart(before_after_bars(before, after, label, colors, names, title=title, after_error=after_error,
+                                        level=noise.resampling.level if noise is not None else 0.95),
+                      width="stretch", key=keys[0])
     # float-tolerant ranks: models whose scores differ only by rounding share a rank (transvis.ordering)
     ranks = pd.DataFrame({names[0]: pd.Series(tolerant_ranks(before.astype(float).to_dict(), nan_rank="nan")),
                           names[1]: pd.Series(tolerant_ranks(after.astype(float).to_dict(), nan_rank="nan"))})
-    right.plotly_chart(rank_bump_chart(ranks, colors=colors, title=rank_title), width="stretch", key=keys[1])
+    tiers = {names[1]: noise.noise_groups()} if noise is not None else None
+    right.plotly_chart(rank_bump_chart(ranks, colors=colors, title=rank_title, tiers=tiers), width="stretch",
+                       key=keys[1])
+    if noise is not None:
+        right.caption(f"Grey band: models whose {names[1]} scores lie within noise of each other (the bars' "
+                      "whiskers), so their order there is not supported by the data; rings: equal scores.")
     return ranks
 
 

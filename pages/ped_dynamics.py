@@ -79,7 +79,8 @@ before = pd.Series({m: trace[m]["score_before"] for m in models})
 after = pd.Series({m: table.results["ped"][m].score for m in models})
 before_after_ranking(before, after, metric_label(metric), colors, ("before PED", "after PED"),
                      title=f"{metric_label(metric)} before and after the energy decline",
-                     rank_title="Rank before → after PED", keys=("ped_scores", "ped_ranks"))
+                     rank_title="Rank before → after PED", keys=("ped_scores", "ped_ranks"),
+                     noise=table.noise.get("ped"))
 left, right = st.columns(2)
 ratios = {m: [r if r is not None else float("nan") for r in trace[m]["change_ratios"]] for m in models}
 width = max(len(r) for r in ratios.values())

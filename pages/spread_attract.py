@@ -68,7 +68,8 @@ before = pd.Series({m: trace[m]["score_unperturbed"] for m in models})
 after = pd.Series({m: table.results["fsp"][m].score for m in models})
 ranks = before_after_ranking(before, after, metric_label(metric), colors, ("unperturbed", "perturbed"),
                              title=f"{metric_label(metric)} before and after the perturbation",
-                             rank_title="Rank before → after", keys=("sa_scores", "sa_ranks"))
+                             rank_title="Rank before → after", keys=("sa_scores", "sa_ranks"),
+                             noise=table.noise.get("fsp"))
 left, right = st.columns(2)
 trace_before_after(trace, "intra_class_spread", "intra-class spread (RMS to centre)", colors, "sa_spread", left)
 trace_before_after(trace, "mean_centre_distance", "mean distance between class centres", colors, "sa_distance",

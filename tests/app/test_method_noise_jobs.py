@@ -4,47 +4,30 @@ demo, 5 models)."""
 
 from __future__ import annotations
 
-import threading
-import time
-
+import numpy as np
 import pytest
 
-from tests.app.conftest import charts, errors
+from tests.app._gates import WAIT, Gate, progress_bars, session_jobs, wait_until
+from tests.app.conftest import charts, errors, values
 
-WAIT = 120.0
 PENDING = "Intervals pending: ranks shown without noise; differences are not judged yet."
 SPREAD = 0.65  # not the page's default: this FSP table is neither precomputed nor scored before
 
 
-class GatedNoise:
+class GatedNoise(Gate):
     """The real per-model noise estimate, each unit of the FSP table at :data:`SPREAD` held until the test lets
     it through (other estimates, e.g. the page's default table superseded by the slider, run as they are)."""
 
     def __init__(self, real):
+        super().__init__()
         self.real, self.started = real, []
-        self._entered, self._release = threading.Semaphore(0), threading.Semaphore(0)
 
     def __call__(self, unit, metric, params=None, **kwargs):
         if (params or {}).get("fsp", {}).get("spread") != SPREAD:
             return self.real(unit, metric, params, **kwargs)
         self.started.append((metric, list(unit)))
-        self._entered.release()
-        assert self._release.acquire(timeout=WAIT), "the test never released this unit"
+        self.hold()
         return self.real(unit, metric, params, **kwargs)
-
-    def step(self):
-        assert self._entered.acquire(timeout=WAIT), "no unit started"
-        self._release.release()
-
-
-@pytest.fixture
-def fresh_noise():
-    """No noise estimated earlier in this process (it would be reused instead of starting a job)."""
-    from pages._jobs import finished_results
-
-    finished_results.clear()
-    yield
-    finished_results.clear()
 
 
 @pytest.fixture
@@ -57,12 +40,11 @@ def gated(monkeypatch):
 
 
 def _jobs(at):
-    return {k: at.session_state[k] for k in at.session_state
-            if str(k).startswith("noise_job:") and hasattr(at.session_state[k], "status")}
+    return session_jobs(at, "noise_job:")
 
 
 def _bars(at):
-    return [b for b in at.get("progress") if b.text.startswith("Estimating the score noise of FSP")]
+    return progress_bars(at, "Estimating the score noise of FSP")
 
 
 def _captions(at, fragment):
@@ -87,7 +69,7 @@ def _expected_fsp_noise(at):
     return rank_models(pool.features, ["fsp"], params={"fsp": params}, resamples=DEFAULT_RESAMPLING)
 
 
-def test_point_estimates_at_once_then_the_intervals_without_another_click(app, gated, fresh_noise):
+def test_point_estimates_at_once_then_the_intervals_without_another_click(app, gated, fresh_results):
     at = _open_with_spread(app)
     # the figures are drawn from the point estimates, while the noise is pending
     assert {"sa_scores", "sa_ranks", "sa_spread"} <= set(charts(at))
@@ -100,10 +82,7 @@ def test_point_estimates_at_once_then_the_intervals_without_another_click(app, g
 
     gated.step()
     gated.step()
-    deadline = time.time() + WAIT
-    while job.status().done < 2:
-        assert time.time() < deadline
-        time.sleep(0.01)
+    wait_until(lambda: job.status().done >= 2, "two units done")
     at.run()
     [bar] = _bars(at)
     assert bar.value == 40 and "2/5 models · about " in bar.text and "model-2" in bar.text
@@ -124,20 +103,28 @@ def test_point_estimates_at_once_then_the_intervals_without_another_click(app, g
     [caption] = _captions(at, "Score noise of FSP")
     assert caption.startswith("Score noise of FSP (Spread/Attract): 95% intervals from 10 stratified subsets;")
     assert caption.endswith(f"Best first: {tiers}.")
+    # the bars carry the intervals, and the bump chart names the models the noise cannot order
+    perturbed = charts(at)["sa_scores"]["data"][1]
+    crit = expected.noise["fsp"].resampling.critical_value()
+    half = [crit * expected.noise["fsp"].se(m) for m in expected.scores.index]
+    assert perturbed["name"].endswith("(whiskers: 95% interval)")
+    np.testing.assert_allclose(values(perturbed["error_y"]["array"]).astype(float), half, rtol=1e-9)
+    bump_hovers = " ".join(str(t.get("hovertext", ""))
+                           for t in charts(at)["sa_ranks"]["data"])
+    if any(len(tier) >= 2 for tier in expected.noise_groups("fsp")):
+        assert "within noise" in bump_hovers
+        assert _captions(at, "within noise of each other")
     # later reruns take the table with its noise from the cache: no new job
     at.run()
     assert not _jobs(at) and _captions(at, "Score noise of FSP")
 
 
-def test_cancel_keeps_the_point_estimates_and_offers_to_start_again(app, gated, fresh_noise):
+def test_cancel_keeps_the_point_estimates_and_offers_to_start_again(app, gated, fresh_results):
     at = _open_with_spread(app)
     [(key, job)] = [(k, j) for k, j in _jobs(at).items() if j.tag[1] == "fsp"]
     scores_before = charts(at)["sa_scores"]
     gated.step()
-    deadline = time.time() + WAIT
-    while len(gated.started) < 2:  # model-0 done, model-1 held in the gate
-        assert time.time() < deadline
-        time.sleep(0.01)
+    wait_until(lambda: len(gated.started) >= 2, "model-1 held in the gate")  # model-0 done
     at.button(key=f"{key}_cancel").click().run()
     assert job.status().state == "cancelling"
     assert _captions(at, "Cancelling: stopping after")
@@ -164,7 +151,7 @@ def test_cancel_keeps_the_point_estimates_and_offers_to_start_again(app, gated, 
     assert _captions(at, "Score noise of FSP (Spread/Attract): 95% intervals")
 
 
-def test_a_control_that_changes_the_parameters_again_cancels_the_superseded_estimate(app, gated, fresh_noise):
+def test_a_control_that_changes_the_parameters_again_cancels_the_superseded_estimate(app, gated, fresh_results):
     at = _open_with_spread(app)
     [(key, job)] = [(k, j) for k, j in _jobs(at).items() if j.tag[1] == "fsp"]
     at.slider(key="w:sa_spread").set_value(0.9).run()  # not gated: runs as it is

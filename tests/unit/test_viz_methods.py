@@ -45,6 +45,14 @@ def test_before_after_bars_pairs_values_per_model():
     assert list(fig.data[1].marker.color) == [model_colors(MODELS)[m] for m in MODELS]
 
 
+def test_before_after_bars_draw_the_after_scores_intervals_as_whiskers():
+    fig = before_after_bars(pd.Series([1.0, 2.0], index=MODELS), pd.Series([0.5, 2.5], index=MODELS), "score",
+                            after_error=pd.Series([0.2, 0.1], index=MODELS[::-1]), level=0.9)
+    assert fig.data[1].name == "after (whiskers: 90% interval)"
+    assert list(fig.data[1].error_y.array) == [0.1, 0.2] and fig.data[1].error_y.visible
+    assert fig.data[0].error_y.array is None  # the "before" scores' noise is not this table's
+
+
 def test_small_multiples_one_panel_per_quantity():
     table = pd.DataFrame({"nc1": [2.0, 1.0], "nc4": [0.5, 0.9], "face": [0.1, 0.3]}, index=MODELS)
     fig = small_multiples_bars(table, titles={"nc1": "NC1"}, cols=2)

@@ -32,18 +32,29 @@ def before_after_bars(
     colors: dict[str, str] | None = None,
     labels: tuple[str, str] = ("before", "after"),
     title: str | None = None,
+    after_error: pd.Series | None = None,
+    level: float = 0.95,
 ) -> go.Figure:
-    """Paired bars per model: ``before`` (light, hatched) and ``after`` (solid) a perturbation."""
+    """Paired bars per model: ``before`` (light, hatched) and ``after`` (solid) a perturbation. ``after_error``
+    (half-widths of the ``after`` scores' ``level`` intervals, by model) draws them as whiskers on the solid
+    bars, named in the legend."""
     models = list(before.index)
     colors = _colors(models, colors)
     names = [short_model_name(m) for m in models]
+    whiskers = None
+    after_name = labels[1]
+    if after_error is not None:
+        half = after_error.reindex(models).astype(float).to_numpy()
+        whiskers = dict(type="data", array=half, visible=True, color="#444", thickness=1.5, width=4)
+        after_name = f"{labels[1]} (whiskers: {level:.0%} interval)"
     fig = go.Figure([
         go.Bar(x=names, y=before.astype(float).to_numpy(), name=labels[0], opacity=0.45,
                marker=dict(color=[colors[m] for m in models], pattern=dict(shape="/")),
                hovertemplate="%{x}<br>" + labels[0] + ": %{y:.4g}<extra></extra>"),
-        go.Bar(x=names, y=after.reindex(models).astype(float).to_numpy(), name=labels[1],
+        go.Bar(x=names, y=after.reindex(models).astype(float).to_numpy(), name=after_name, error_y=whiskers,
                marker=dict(color=[colors[m] for m in models]),
-               hovertemplate="%{x}<br>" + labels[1] + ": %{y:.4g}<extra></extra>"),
+               hovertemplate="%{x}<br>" + labels[1] + ": %{y:.4g}"
+                             + (" ± %{error_y.array:.2g}" if whiskers else "") + "<extra></extra>"),
     ])
     fig.update_layout(barmode="group")
     fig.update_yaxes(title=quantity)
