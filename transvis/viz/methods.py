@@ -56,9 +56,12 @@ def before_after_bars(
                hovertemplate="%{x}<br>" + labels[1] + ": %{y:.4g}"
                              + (" ± %{error_y.array:.2g}" if whiskers else "") + "<extra></extra>"),
     ])
-    fig.update_layout(barmode="group")
     fig.update_yaxes(title=quantity)
-    return base_layout(fig, title or f"{quantity}: {labels[0]} vs {labels[1]}", height=380)
+    fig = base_layout(fig, title or f"{quantity}: {labels[0]} vs {labels[1]}", height=400)
+    # the legend above the plot, in one row: at the side it took half the width of a half-page column
+    fig.update_layout(barmode="group", margin=dict(t=105),
+                      legend=dict(orientation="h", x=0.0, xanchor="left", y=1.02, yanchor="bottom"))
+    return fig
 
 
 def small_multiples_bars(
