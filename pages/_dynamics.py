@@ -185,7 +185,7 @@ def collapse_grace(pool: Pool) -> float:
 
 def _background_trajectory(pool: Pool, kind: str, metric: str, params: dict, grace: float = GRACE_S):
     """``(trajectory or None, pending job key or None)``: see :func:`live_trajectory`."""
-    from pages._jobs import running, take_finished
+    from pages._jobs import running, take_finished, wait_in_run
 
     store_key = (pool.key, kind, metric, params_key(params))
     store = _trajectory_store()
@@ -195,7 +195,7 @@ def _background_trajectory(pool: Pool, kind: str, metric: str, params: dict, gra
     finished = take_finished(job_key)
     if finished is None and running(job_key) is None and f"{job_key}_outcome" not in st.session_state:
         _start_trajectory_job(pool, kind, metric, params, job_key)
-        if grace > 0 and st.session_state[job_key].wait(grace).finished:
+        if grace > 0 and wait_in_run(st.session_state[job_key], grace):
             finished = take_finished(job_key)
     if finished is not None and finished[0].state == "done":
         store[store_key] = finished[1].result

@@ -16,6 +16,7 @@ import streamlit as st
 from transvis.jobs import Job, JobStatus
 
 TICK_S = 1.0  # seconds between two redraws of a running job's panel (each is a short fragment run)
+RUN_WAIT_BUDGET_S = 1.0  # all of one page run's waits for new results together (point estimates, a trajectory)
 
 
 @st.cache_resource(show_spinner=False)
@@ -29,6 +30,28 @@ def start(key: str, job: Job) -> None:
     """Start ``job`` as the session's job under ``key`` (an ``on_click`` callback may call it)."""
     st.session_state.pop(f"{key}_outcome", None)
     st.session_state[key] = job.start()
+
+
+def new_page_run() -> None:
+    """Mark the start of a page run (the router calls it): the waits of :func:`wait_in_run` share one budget per
+    run."""
+    st.session_state["_page_run"] = st.session_state.get("_page_run", 0) + 1
+
+
+def wait_in_run(job: Job, limit: float) -> bool:
+    """Wait up to ``limit`` seconds for ``job`` to finish, but only as long as this page run's waits together stay
+    within :data:`RUN_WAIT_BUDGET_S`, so that a control whose trajectory and point estimates both go to the
+    background answers after one grace, not two. Returns whether the job finished."""
+    import time
+
+    run = st.session_state.get("_page_run")
+    waited_run, waited = st.session_state.get("_page_run_waited", (None, 0.0))
+    used = waited if waited_run == run else 0.0
+    grace = max(0.0, min(limit, RUN_WAIT_BUDGET_S - used))
+    start = time.perf_counter()
+    finished = job.wait(grace).finished if grace > 0 else job.status().finished
+    st.session_state["_page_run_waited"] = (run, used + time.perf_counter() - start)
+    return finished
 
 
 def running(key: str) -> JobStatus | None:

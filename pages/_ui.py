@@ -112,7 +112,11 @@ def _demo_images(pool: Pool, target: str | None = None):
 
 
 def init_state() -> None:
-    """Session defaults: the pools known to this session and the active one."""
+    """Session defaults: the pools known to this session and the active one; marks a new page run (the waits
+    for new results share one budget per run, ``pages._jobs.wait_in_run``)."""
+    from pages._jobs import new_page_run
+
+    new_page_run()
     if "pools" not in st.session_state:
         pool = load_default_pool(os.environ.get(DEMO_ENV, "auto"), _groundtruth_stamp())
         st.session_state["pools"] = {pool.key: pool}
@@ -249,7 +253,7 @@ def _background_point(pool: Pool, metric: str, params_json: str, params: dict):
     """The point estimates of ``metric`` at ``params`` when ready within :data:`POINT_GRACE_S` (scored by a
     background job, one model per unit: ``transvis.noise_jobs.scoring_job``), else None while the job runs
     (:func:`noise_panels` shows it)."""
-    from pages._jobs import running, start, take_finished
+    from pages._jobs import running, start, take_finished, wait_in_run
     from transvis.noise_jobs import merge_model_tables, scoring_job
     from transvis.viz import short_model_name
 
@@ -272,7 +276,7 @@ def _background_point(pool: Pool, metric: str, params_json: str, params: dict):
         start(job_key, scoring_job(pool.features, metric, params or None, stats_cache=_pool_stats(pool.key),
                                    name=f"Scoring with {metric_label(metric)}", tag=(pool.key, metric, params_json),
                                    label=short_model_name))
-        if st.session_state[job_key].wait(POINT_GRACE_S).finished:
+        if wait_in_run(st.session_state[job_key], POINT_GRACE_S):
             finished = take_finished(job_key)
     if finished is not None and finished[0].state == "done":
         table = merge_model_tables([finished[1].result[m] for m in pool.models if m in finished[1].result])

@@ -116,3 +116,26 @@ def test_cancel_keeps_the_previous_figure_and_offers_to_compute_again(app, gated
     assert restarted.wait(WAIT).state == "done"
     at.run()
     assert not at.exception and _shown(at).params["spread"] == SPREAD
+
+
+def test_one_page_run_waits_one_budget_not_a_grace_per_result(app, gated, monkeypatch):
+    """With the app's shared budget (1 s per page run): the held trajectory uses it up, so the point estimates at
+    the new setting go to the background at once (the previous bars stay, said to be so) instead of waiting
+    a second grace; both arrive without another click."""
+    import pages._jobs
+
+    monkeypatch.setattr(pages._jobs, "RUN_WAIT_BUDGET_S", 1.0)
+    at, before, key, job = _open_then_move(app)
+    run, waited = at.session_state["_page_run_waited"]
+    assert run == at.session_state["_page_run"] and 0.99 <= waited < 1.5
+    points = session_jobs(at, "point_job:")
+    assert len(points) == 1 and [c for c in at.caption if "still show the previous settings" in c.value]
+    for _ in range(5):
+        gated.step()
+    assert job.wait(WAIT).state == "done"
+    [point_job] = points.values()
+    assert point_job.wait(WAIT).state == "done"
+    at.run()
+    assert not at.exception and not errors(at) and not _jobs(at) and not session_jobs(at, "point_job:")
+    assert _shown(at).params["spread"] == SPREAD
+    assert not [c for c in at.caption if "previous settings" in c.value]
