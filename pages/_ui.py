@@ -287,6 +287,12 @@ def _background_point(pool: Pool, metric: str, params_json: str, params: dict):
     return None  # running, or cancelled/failed (the panel says so and offers to score again)
 
 
+def _shown_key(pool: Pool, metric: str) -> str:
+    """Session key of the table last drawn for ``metric`` on ``pool`` by a method page: ``(params json, table)``,
+    kept drawn (and named as the previous settings') while new settings are scored in the background."""
+    return f"point_shown:{pool.key}:{metric}"
+
+
 def _background_ranking(pool: Pool, metric: str, params_json: str, params: dict):
     """One metric's table at once: with its noise when known (this session's finished job, any session's
     estimate), else the point estimates while a background job estimates the noise (started once per session
@@ -311,7 +317,7 @@ def _background_ranking(pool: Pool, metric: str, params_json: str, params: dict)
         request["state"] = "done"
         return _ranking(pool.key, metric, params_json, pool, params, store[(pool.key, metric, params_json)])
     point = _background_point(pool, metric, params_json, params)
-    shown_key = f"point_shown:{pool.key}:{metric}"
+    shown_key = _shown_key(pool, metric)
     if point is None and st.session_state.get(shown_key) is not None:
         # the new point estimates take longer than POINT_GRACE_S: the previous ones stay drawn (and say so)
         request["state"] = "point-pending"
@@ -348,6 +354,10 @@ def ranking(pool: Pool, metrics: list[str], params: dict | None = None, groundtr
     params = params or {}
     tables = {m: pool.precomputed.get(metric_params_key(m, params.get(m))) for m in metrics}
     to_score = [m for m, table in tables.items() if table is None]
+    if background_noise:  # a persisted table is drawn: at new settings it stays drawn while they are scored
+        for m, table in tables.items():
+            if table is not None:
+                st.session_state[_shown_key(pool, m)] = (params_key({m: params[m]} if params.get(m) else {}), table)
     bar = st.progress(0.0, text="Scoring the pool…") if len(to_score) > 1 else None
     if not background_noise:
         _joint_noise(pool, to_score, params, bar)

@@ -5,10 +5,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from tests.app._gates import WAIT, Gate, progress_bars, session_jobs, wait_until
-from tests.app.conftest import charts, errors
+from tests.app.conftest import charts, errors, values
 
 SPREAD = 0.55  # not the page's default: this FSP table is neither precomputed nor scored before
 STILL = "the figures and tables below still show the previous settings"
@@ -92,3 +93,31 @@ def test_cancel_keeps_the_previous_figures_and_offers_to_score_again(app, gated)
     assert restarted.wait(WAIT).state == "done"
     at.run()
     assert not at.exception and charts(at)["sa_scores"] != before
+
+
+def test_a_persisted_default_table_stays_drawn_while_new_settings_are_scored(app, gated):
+    """On the prepared demo a method page's default table comes from disk (``pool.precomputed``). Moving a
+    control must still hand the new settings to the background and keep that table drawn, not score the whole
+    pool in the page run (PED took 8 s there)."""
+    from transvis.app_defaults import METHOD_DEFAULTS
+    from transvis.session import add_precomputed
+
+    at = app()
+    pool = at.session_state["pools"][at.session_state["active_pool"]]
+    params = dict(METHOD_DEFAULTS["fsp"])
+    persisted = gated.real(pool.features, ["fsp"], params={"fsp": params})
+    add_precomputed(pool, persisted, {"fsp": params})
+    at.switch_page("pages/spread_attract.py").run()
+    assert not at.exception and not errors(at)
+    drawn = charts(at)["sa_scores"]
+    np.testing.assert_allclose(values(drawn["data"][1]["y"]).astype(float),
+                               [persisted.scores.at[m, "fsp"] for m in pool.models], rtol=1e-12)
+    at.slider(key="w:sa_spread").set_value(SPREAD).run()
+    assert not at.exception and not errors(at)
+    [job] = _point_jobs(at).values()  # scored in the background, model by model
+    assert charts(at)["sa_scores"] == drawn and [c for c in at.caption if STILL in c.value]
+    for _ in range(5):
+        gated.step()
+    assert job.wait(WAIT).state == "done"
+    at.run()
+    assert not at.exception and charts(at)["sa_scores"] != drawn and not _point_jobs(at)
