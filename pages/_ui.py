@@ -394,8 +394,8 @@ def _joint_noise(pool: Pool, metrics: list[str], params: dict, bar) -> None:
     """Estimate the noise of every metric in ``metrics`` not known yet in one ``rank_models`` call and file it
     in :func:`_noise_store` (the per-metric tables then attach it to their point estimates): one call scores
     each subset of a model once for all metrics, so the subset's statistics (its Gram, eigendecompositions) are
-    shared instead of recomputed per metric (3 Fashion-MNIST demo models, the 14 default metrics: 74 → 44 s
-    CPU). Opt-in metrics carry no noise; a single metric takes the per-metric path."""
+    shared instead of recomputed per metric. Opt-in metrics carry no noise; a single metric takes the
+    per-metric path."""
     from transvis.metrics import get_spec
     from transvis.ranking import rank_models
     from transvis.uncertainty import DEFAULT_RESAMPLING

@@ -53,8 +53,8 @@ would give another score. **How much is estimated:** each model is re-scored on 
 of every class (no image repeated, unlike a bootstrap, which would flatter the in-sample metrics), and the
 subsets' spread is scaled up to the full sample (a *delete-d jackknife*: standard error = 2 × the subsets'
 standard deviation). LogME scores its subsets without a refit: each image's exact effect on the evidence when
-left out (at the fitted head's α and β), summed over the images a subset leaves out; on the demo pools this
-follows the refits within 7 %, and LogME refits where its heads have too many effective parameters for it.
+left out (at the fitted head's α and β), summed over the images a subset leaves out. This follows refitted
+subsets closely, and LogME refits where its heads have too many effective parameters for it.
 Two models scored on the same images share the subsets, so "is A ahead of B?" looks at the
 noise of their *difference*; the decision uses Student's t with 9 degrees of freedom at 95 %.
 
