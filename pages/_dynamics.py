@@ -16,7 +16,7 @@ from pages._ui import NOISE_PENDING, active_pool, default, error_box, metric_lab
 from transvis.captions import ped_badges, trajectory_caption, view_movement
 from transvis.glossary import define
 from transvis.metrics import available, get_spec, short_name
-from pages._selection import selected_indices
+from pages._selection import carried_selection, selected_indices
 from transvis.session import Pool, params_key, precomputed_trajectory, short_digest
 from transvis.viz import model_colors, short_model_name
 
@@ -420,7 +420,10 @@ def animation_section(pool: Pool, kind: str, metric: str, params: dict, model: s
     if getattr(traj, "errors", None):
         st.warning("The metric failed on some frames (score NaN there): " + "; ".join(
             f"{short_model_name(m)} frame {i}: {e}" for m, i, e in traj.errors[:3]))
-    selection_table(pool, selected_indices(event), key=f"{key}_selected")
+    picked, carried = carried_selection(st.session_state.setdefault(SELECTIONS, {}), key,
+                                        (pool.key, model, metric, color_by, bool(show_start)), fig,
+                                        selected_indices(event))
+    selection_table(pool, picked, key=f"{key}_selected", carried=carried)
     return traj
 
 
@@ -487,10 +490,15 @@ def quantity_curves(traj, name: str, y_title: str, title: str, key: str, colors:
     st.plotly_chart(curves(x, series, traj.parameter, y_title, colors, title=title), width="stretch", key=key)
 
 
+SELECTIONS = "carried_selections"  # session state: pages._selection.carried_selection's memory
+
+
 def selection_table(pool: Pool, indices: list[int], key: str, columns: dict | None = None,
-                    heading: str = "selected sample(s)") -> None:
+                    heading: str = "selected sample(s)", carried: bool = False) -> None:
     """Samples (in the given order) with thumbnails when the pool knows its images, extra per-sample
-    ``columns`` ({name: array [N]}), and how the classes are represented among them."""
+    ``columns`` ({name: array [N]}), and how the classes are represented among them. ``carried``: the
+    samples were selected before a background result redrew the chart (:func:`carried_selection`), which
+    no longer marks them; a button clears them."""
     from transvis.viz.thumbnails import sample_table
 
     if not indices:
@@ -498,6 +506,13 @@ def selection_table(pool: Pool, indices: list[int], key: str, columns: dict | No
         return
     table = sample_table(pool.labels, pool.class_names, indices, image_fn=pool.image_fn, columns=columns)
     st.markdown(f"**{len(table)} {heading}**")
+    if carried:
+        note, clear = st.columns([4, 1], vertical_alignment="center")
+        note.caption("Selected before the chart was redrawn with a finished result; the chart no longer marks "
+                     "them. Select again on the chart to replace them.")
+        chart_key = key.removesuffix("_selected")
+        clear.button("Clear selection", key=f"{key}_clear",
+                     on_click=lambda: st.session_state.get(SELECTIONS, {}).pop(chart_key, None))
     left, right = st.columns([3, 2])
     left.dataframe(table, hide_index=True, width="stretch", key=key,
                    column_config={"thumbnail": st.column_config.ImageColumn("image", width="small")})

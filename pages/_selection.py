@@ -4,7 +4,8 @@ charts' point layouts (``customdata[0]`` = sample index, ``text`` = model)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import weakref
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,30 @@ def selected_indices(event: Any) -> list[int]:
         except (TypeError, ValueError):
             continue
     return sorted(set(out))
+
+
+def carried_selection(memory: MutableMapping, key: str, view: tuple, figure: Any,
+                      picked: list[int]) -> tuple[list[int], bool]:
+    """The samples selected on a chart that a background result can redraw, and whether they were carried.
+
+    Streamlit identifies a chart by its figure as well as its key, so when a background result changes the
+    figure (the noise's whiskers arrive, a finished trajectory replaces the shown one) the chart comes back
+    with an empty selection although the user did nothing. ``memory[key]`` keeps the last non-empty
+    selection with the ``view`` it was made in (model, colouring, … : what the user chose) and a weak
+    reference to its ``figure``. An empty ``picked`` on a different figure in the same view is such a redraw:
+    the remembered samples are returned with ``True``. An empty selection on the same figure is the user's
+    clear, and a new view starts empty, as Streamlit does.
+
+    ``memory``: a per-session dict (``st.session_state``); ``picked``: :func:`selected_indices` of the event.
+    """
+    if picked:
+        memory[key] = (view, weakref.ref(figure), list(picked))
+        return list(picked), False
+    last = memory.get(key)
+    if last is not None and last[0] == view and last[1]() is not figure:
+        return list(last[2]), True
+    memory.pop(key, None)
+    return [], False
 
 
 def selected_labels(event: Any) -> list[str]:

@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from pages._dynamics import (
+    SELECTIONS,
     animation_section,
     cached_figure,
     collapse_grace,
@@ -20,7 +21,7 @@ from pages._dynamics import (
 from pages._method_page import detail_model, scored_models
 from pages._presentation import presentation_mode
 from pages._scatter import class_chart, sample_scatter
-from pages._selection import selected_indices
+from pages._selection import carried_selection, selected_indices
 from pages._ui import default, error_box, metric_label, page_header
 from transvis.app_defaults import DYNAMICS_DEFAULTS
 from transvis.captions import trajectory_caption
@@ -136,7 +137,10 @@ if one_control:
         event = sample_scatter(fig, pool, key="nc_still", predicted=predicted)
         st.markdown(f"**What happened:** {trajectory_caption(traj, short_name(metric), model)}")
         ranking_captions(traj, view.frame_names, metric)
-        selection_table(pool, selected_indices(event), key="nc_still_selected")
+        picked, carried = carried_selection(st.session_state.setdefault(SELECTIONS, {}), "nc_still",
+                                            (pool.key, model, metric, bool(show_start), index), fig,
+                                            selected_indices(event))
+        selection_table(pool, picked, key="nc_still_selected", carried=carried)
 else:
     traj = animation_section(pool, "collapse", metric, {"to_etf": bool(to_etf)}, model, key="nc",
                              title=f"Collapsing {short_model_name(model)}", grace=collapse_grace(pool),
