@@ -80,49 +80,87 @@ def serve(demo: str, log_path: Path) -> tuple[subprocess.Popen, str]:
 
 
 # --- waiting for the app ---------------------------------------------------------------------------------
-def _busy(page) -> bool:
-    return bool(page.get_by_role("button", name="Stop").count()
-                + page.locator('[data-testid="stSpinner"]').count()
-                + page.locator('[data-testid="stStatusWidget"] :text("Running")').count())
+# Every change of the page's DOM stamps the time (a run's elements, plotly drawing a figure): a short run is
+# never seen "Running" by the status widget (it shows after a delay), so quiet alone would end the timing before
+# the page was drawn.
+CHANGE_STAMP = """
+window.__tvLastChange = Date.now();
+new MutationObserver(() => { window.__tvLastChange = Date.now(); })
+  .observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+"""
+# One poll of the page's state in one evaluate with plain selectors: Playwright's text-matching locators walk
+# the whole DOM (thousands of SVG nodes) on the page's main thread, and at a 50 ms poll they took ~1 s of a
+# 5 s page load in a CPU profile, slowing what they measure.
+STATE_JS = """() => {
+  const stop = [...document.querySelectorAll('button')].some(
+      b => b.textContent.trim() === 'Stop' || b.getAttribute('aria-label') === 'Stop');
+  const status = document.querySelector('[data-testid="stStatusWidget"]');
+  const bars = [...document.querySelectorAll('[data-testid="stProgress"]')];
+  return {
+    busy: stop || !!document.querySelector('[data-testid="stSpinner"]')
+          || !!(status && status.textContent.includes('Running')),
+    bars: bars.map(b => b.innerText),
+    titled: !!document.querySelector('[data-testid="stMainBlockContainer"] h1'),
+    change: window.__tvLastChange || 0,
+  };
+}"""
 
 
-def _job_running(page) -> bool:
-    """A background job's progress bar is on the page (the app's own bars of a blocking run are removed when
-    the run ends, so after it one means a job: a trajectory, a noise estimate, an opt-in scoring)."""
-    return bool(page.locator('[data-testid="stProgress"]').count())
+def page_state(page) -> dict:
+    """``busy`` (a run in progress), ``bars`` (progress-bar texts), ``titled`` (the page's h1 drawn) and
+    ``change`` (the last DOM change, ms since the epoch: :data:`CHANGE_STAMP`). While a navigation replaces
+    the document there is nothing to evaluate: busy."""
+    from playwright.sync_api import Error
+
+    try:
+        return page.evaluate(STATE_JS)
+    except Error:
+        return {"busy": True, "bars": [], "titled": False, "change": 0}
+
+
+def _labels(bars: list[str]) -> set[str]:
+    return {re.sub(r"\d+(?:[.,]\d+)?", "#", text) for text in bars}
 
 
 def job_labels(page) -> set[str]:
     """The background jobs' progress-bar texts with their numbers blanked (``"Estimating …: #/# models · about
-    # s left"``): which jobs are on the page, whatever their progress."""
-    return {re.sub(r"\d+(?:[.,]\d+)?", "#", text) for text in
-            page.locator('[data-testid="stProgress"]').all_inner_texts()}
+    # s left"``): which jobs are on the page, whatever their progress. (The app's own bars of a blocking run
+    are removed when the run ends, so a bar seen after it means a job: a trajectory, a noise estimate, an
+    opt-in scoring.)"""
+    return _labels(page_state(page)["bars"])
 
 
 def settle_times(page, start: float, timeout_s: float = 600.0,
                  jobs_before: set[str] | None = None) -> tuple[float, float]:
     """``(usable, final)`` seconds from ``start``: **usable** when the run in progress has ended — the page then
-    answers — either quiet for ``QUIET_S`` or showing a background job's progress bar (whose panel redraws
-    itself every second, so it is never quiet); **final** when no job is left either and the page has been
-    quiet for ``QUIET_S`` (the updated figure drawn). Equal when nothing went to the background.
+    answers — either drawn and quiet for ``QUIET_S`` or showing a background job's progress bar (whose panel
+    redraws itself every second, so it is never quiet); **final** when no job is left either and the page has
+    been quiet for ``QUIET_S``: no run, no job and no change of its DOM (the updated figure drawn); the time is
+    that of the last run or change. Equal when nothing went to the background.
 
     ``jobs_before`` (:func:`job_labels` before the input event): a job not among them shows that the rerun the
     event started has already ended, even when it was too short for a poll to see it running."""
+    start_epoch = time.time() - (time.perf_counter() - start)
     last_busy = start
     deadline = start + timeout_s
     quiet_since = usable = None
     seen_busy = False  # a job bar left from before the input event does not make the page usable yet
     while time.perf_counter() < deadline:
         now = time.perf_counter()
-        busy, job = _busy(page), _job_running(page)
-        seen_busy = seen_busy or busy or (job and jobs_before is not None and not job_labels(page) <= jobs_before)
+        state = page_state(page)
+        busy, job = state["busy"], bool(state["bars"])
+        changed = max(start, start + (state["change"] / 1000.0 - start_epoch))  # on the perf_counter clock
+        if changed > last_busy and not job:  # the page is still being drawn
+            last_busy, quiet_since = changed, None
+        new_job = job and jobs_before is not None and not _labels(state["bars"]) <= jobs_before
+        seen_busy = seen_busy or busy or new_job
         if usable is None and seen_busy and job and not busy:
             usable = now - start
         if busy or job:
             last_busy, quiet_since = now, None
         elif quiet_since is None:
             quiet_since = now
-        elif now - quiet_since >= QUIET_S and page.locator('[data-testid="stMainBlockContainer"] h1').count():
+        elif now - quiet_since >= QUIET_S and state["titled"]:
             final = last_busy - start if last_busy > start else quiet_since - start
             return (final if usable is None else min(usable, final)), final
         page.wait_for_timeout(POLL_S * 1000)
@@ -223,6 +261,7 @@ def main(argv=None) -> int:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             context = browser.new_context(viewport={"width": width, "height": height})
+            context.add_init_script(CHANGE_STAMP)
             page = context.new_page()
             page.set_default_timeout(30_000)  # a missing widget fails fast; runs are waited for by settle_time
             for path in pages:  # warm the server: caches, imports, the demo's persisted results
