@@ -148,18 +148,22 @@ model = a3.selectbox("Model", pool.models, format_func=short_model_name, key="w:
 anim_fmt = a4.radio("Format", ["html", "gif"], key=default("w:ex_anim_format", "html"), horizontal=True)
 try:
     view = trajectory_view(trajectory(pool, kind, anim_metric, dict(anim_params)), model)
-    anim = dynamics_figure(view.positions, pool.labels, pool.class_names, view.scores, view.ranks,
-                           centres=view.centres, frame_names=view.frame_names, colors=colors,
-                           metric_label=metric_label(anim_metric),
-                           title=f"{kinds[kind]} — {metric_label(anim_metric)} — {short_model_name(model)}",
-                           race=view.race)
 except Exception as err:  # noqa: BLE001
     error_box(err, "Building the animation")
 else:
     st.caption(f"The file animates **{kinds[kind]}** at its page's default settings, re-scoring every model with "
                f"**{metric_label(anim_metric)}** at each of its {len(view.frame_names)} frames; the scatter shows "
                f"{short_model_name(model)}.")
-    data = (lambda: figure_html(anim).encode()) if anim_fmt == "html" else (lambda: animation_gif(anim))
+
+    def anim():
+        """The animated figure, built when the file is asked for (not shown here: ~0.5 s a page run)."""
+        return dynamics_figure(view.positions, pool.labels, pool.class_names, view.scores, view.ranks,
+                               centres=view.centres, frame_names=view.frame_names, colors=colors,
+                               metric_label=metric_label(anim_metric),
+                               title=f"{kinds[kind]} — {metric_label(anim_metric)} — {short_model_name(model)}",
+                               race=view.race)
+
+    data = (lambda: figure_html(anim()).encode()) if anim_fmt == "html" else (lambda: animation_gif(anim()))
     st.download_button(f"Download animation ({anim_fmt.upper()})", data,
                        f"{slug}_{kind}_{anim_metric}.{anim_fmt}",
                        "text/html" if anim_fmt == "html" else "image/gif", key="ex_anim_dl", on_click="ignore",

@@ -30,8 +30,8 @@ def test_a_fresh_session_names_the_ground_truth_it_correlated_with(fresh_export)
     assert f"correlations against the ground truth: {GT_NAME}." in caption and "None" not in caption
 
 
-def test_report_and_json_name_the_ground_truth(fresh_export, monkeypatch):
-    """The report's heading and the JSON's pool entry, as the download buttons would produce them."""
+def _capture_downloads(monkeypatch) -> dict:
+    """{key: data} of every download button of the next runs (data: bytes, str or the callable building them)."""
     import streamlit as st
     from streamlit.delta_generator import DeltaGenerator
 
@@ -44,6 +44,12 @@ def test_report_and_json_name_the_ground_truth(fresh_export, monkeypatch):
 
     monkeypatch.setattr(DeltaGenerator, "download_button", capture)  # in columns
     monkeypatch.setattr(st, "download_button", lambda *a, **k: capture(st._main, *a, **k))
+    return captured
+
+
+def test_report_and_json_name_the_ground_truth(fresh_export, monkeypatch):
+    """The report's heading and the JSON's pool entry, as the download buttons would produce them."""
+    captured = _capture_downloads(monkeypatch)
     fresh_export.run()
     payload = json.loads(captured["ex_json"])
     assert payload["pool"]["groundtruth"] == GT_NAME and payload["pool"]["groundtruth_id"] == "ncm_heldout"
@@ -70,6 +76,7 @@ def test_the_exported_animation_is_the_chosen_kind_and_metric(app, monkeypatch):
 
     monkeypatch.setattr(pages._dynamics, "trajectory", record_trajectory)
     monkeypatch.setattr(transvis.viz.animation, "dynamics_figure", record_figure)
+    captured = _capture_downloads(monkeypatch)
     at = app(EXPORT)
     # the default: Neural collapse with its page's default metric (the persisted trajectory on the demo)
     assert requests[-1] == ("collapse", *DYNAMICS_DEFAULTS["collapse"])
@@ -78,7 +85,11 @@ def test_the_exported_animation_is_the_chosen_kind_and_metric(app, monkeypatch):
     at.selectbox(key="w:ex_anim_metric_spread_attract").set_value("hscore").run()
     assert not at.exception, at.exception
     assert requests[-1] == ("spread_attract", "hscore", DYNAMICS_DEFAULTS["spread_attract"][1])
+    # the animated figure is not shown on the page: it is built when the file is asked for, not in page runs
+    assert labels == []
+    html = captured["ex_anim_dl"]().decode()
     assert labels[-1][0] == "H-score" and labels[-1][1].startswith("Spread & Attract — H-score — ")
+    assert "H-score" in html and "Plotly.newPlot" in html
     assert any("re-scoring every model with **H-score**" in c.value for c in at.caption)
     # the metric choice is per kind: PED keeps its own default
     at.selectbox(key="w:ex_anim").set_value("ped").run()
