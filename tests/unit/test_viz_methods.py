@@ -164,16 +164,37 @@ def test_png_and_gif_exports_with_chromium():
     assert gif.n_frames == 3 and gif.size == (400, 300)
 
 
-def test_distribution_boxes_one_box_per_model_with_its_samples():
-    from transvis.viz.methods import distribution_boxes
+def test_distribution_boxes_one_box_per_model_with_its_statistics_and_outliers():
+    from transvis.viz.methods import MAX_BOX_OUTLIERS, box_statistics, distribution_boxes
 
-    # weights piled near 1 with a tail: one box per model, its median in the hover, the x axis named
+    # weights piled near 1 with a tail: one box per model, its statistics in the hover, the x axis named
     values = {"offline/a": np.r_[np.full(95, 0.999), np.linspace(0.2, 0.9, 5)], "offline/b": np.full(10, 0.5)}
     fig = distribution_boxes(values, "ConfMix mixing weight p", model_colors(list(values)), title="t")
-    assert [t.type for t in fig.data] == ["box", "box"] and [t.name for t in fig.data] == ["a", "b"]
-    np.testing.assert_allclose(fig.data[0].x, values["offline/a"])
-    assert "median 0.999" in fig.data[0].hovertemplate and fig.data[0].orientation == "h"
+    assert [t.type for t in fig.data] == ["box", "scatter", "box"]  # b has no outliers
+    box, points = fig.data[0], fig.data[1]
+    assert box.name == "a" and list(box.y) == ["a"] and box.orientation == "h"
+    assert box.median == (0.999,) and box.q1 == (0.999,) and box.upperfence == (0.999,)
+    np.testing.assert_allclose(points.x, np.linspace(0.2, 0.9, 5))  # the five outliers, all drawn
+    assert "5 of 100 samples beyond the whiskers" in box.hovertext and "median 0.999" in box.hovertext
     assert fig.layout.xaxis.title.text == "ConfMix mixing weight p"
+    # Tukey's box as plotly computes it from raw samples: linear quartiles, whiskers to the furthest samples
+    # within 1.5 IQR
+    rng = np.random.default_rng(0)
+    a = np.r_[rng.normal(size=500), [8.0, -9.0, np.nan]]
+    stats = box_statistics(a)
+    q1, q3 = np.percentile(a[np.isfinite(a)], [25, 75])
+    finite = a[np.isfinite(a)]
+    inside = finite[(finite >= q1 - 1.5 * (q3 - q1)) & (finite <= q3 + 1.5 * (q3 - q1))]
+    assert (stats["q1"], stats["q3"], stats["n"]) == (q1, q3, 502)
+    assert stats["lowerfence"] == inside.min() and stats["upperfence"] == inside.max()
+    assert set(stats["outliers"]) == set(finite[(finite < inside.min()) | (finite > inside.max())])
+    assert {8.0, -9.0} <= set(stats["outliers"])
+    # many outliers: at most MAX_BOX_OUTLIERS drawn, spread over them, the extremes kept, the hover says so
+    tail = np.r_[np.zeros(1700), np.linspace(10, 20, 300)]
+    crowded = distribution_boxes({"offline/c": tail}, "q")
+    drawn = crowded.data[1].x
+    assert len(drawn) == MAX_BOX_OUTLIERS and min(drawn) == 10 and max(drawn) == 20
+    assert "of the 300 outliers drawn" in crowded.data[1].hovertemplate
 
 
 def test_curves_mark_where_each_model_stopped():
