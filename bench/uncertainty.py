@@ -4,12 +4,19 @@
     .venv/bin/python bench/uncertainty.py --pool large          # 10 synthetic models, N=20,000 D=2,048 C=100
     .venv/bin/python bench/uncertainty.py --pool medium --models 4
     .venv/bin/python bench/uncertainty.py --resamples 5 10 20
+    .venv/bin/python bench/uncertainty.py --deletion-vs-refit   # LogME: deletion replicates against refits
 
 Each row scores the same pool with the same metrics through ``rank_models(..., n_jobs=J)``: once without
 noise (``resamples=0``) and once per ``--resamples`` value (R subsets of 80 % of each class, see
 ``transvis.uncertainty``). Columns: wall seconds, process CPU seconds, and the ratio to the no-noise run.
 The large pool uses the bench suite of ``bench/metrics.py`` (the official-comparable metrics); the demo pool
 uses the Leaderboard's default metrics. The load average is printed: timings on a busy 2-core machine vary.
+
+``--deletion-vs-refit`` checks how faithful LogME's noise without refits is (``Resampling(refit=False)``, the
+default: ``logme.logme_deletion_replicates``) on every member of every prepared demo target: for each model,
+the standard error from the deletion replicates ÷ the one from refitting LogME on the same subsets, the
+correlation of the two replicate vectors, γ/N (the heads' effective parameters per sample, refit above 0.3)
+and the time of each.
 """
 
 from __future__ import annotations
@@ -54,13 +61,58 @@ def _timed(fn):
     return out, time.perf_counter() - wall, time.process_time() - cpu
 
 
+def deletion_vs_refit(resamples: int) -> None:
+    """One row per demo member: deletion-replicate SE ÷ refit SE, replicate correlation, γ/N, times."""
+    import numpy as np
+
+    from transvis.demo import load_demo
+    from transvis.demo.pool import DEMO_TARGETS
+    from transvis.metrics import ClassStats, compute
+
+    plan = {refit: Resampling(n_replicates=resamples, refit=refit) for refit in (False, True)}
+    print(f"LogME, {resamples} subsets of 80 % per class; load average {os.getloadavg()[0]:.2f}")
+    print("| target | model | N × D | γ/N | method | SE deletion ÷ refit | corr | deletion s | refit s |")
+    print("|---|---|---|---:|---|---:|---:|---:|---:|")
+    ratios = []
+    for target in DEMO_TARGETS:
+        try:
+            demo = load_demo(target=target)
+        except Exception as err:  # noqa: BLE001 - a target not prepared here
+            print(f"| {target} | not prepared ({type(err).__name__}) | | | | | | | |")
+            continue
+        for model, (x, y) in demo.features.items():
+            x, y = np.asarray(x, dtype=np.float64), np.asarray(y)
+            fit = compute("logme", x, y, stats=ClassStats(x, y))
+            alpha, beta = np.asarray(fit.trace["alpha"])[:, None], np.asarray(fit.trace["beta"])[:, None]
+            sigma = np.asarray(fit.trace["singular_values"]) ** 2
+            gamma = float((beta * sigma / (alpha + beta * sigma)).sum(axis=1).mean()) / len(y)
+            noise, times = {}, {}
+            for refit, resampling in plan.items():
+                table, times[refit], _ = _timed(lambda r=resampling: rank_models({model: (x, y)}, ["logme"],
+                                                                                 resamples=r))
+                noise[refit] = table.noise["logme"]
+            ratio = noise[False].se(model) / noise[True].se(model)
+            ratios.append(ratio)
+            corr = float(np.corrcoef(noise[False].replicates[model], noise[True].replicates[model])[0, 1])
+            print(f"| {target} | {model.split('/')[-1]} | {x.shape[0]:,} × {x.shape[1]:,} | {gamma:.3f} | "
+                  f"{noise[False].method} | {ratio:.3f} | {corr:.3f} | {times[False]:.2f} | {times[True]:.2f} |")
+    if ratios:
+        print(f"\nSE ratio over {len(ratios)} models: {min(ratios):.3f}–{max(ratios):.3f} "
+              f"(median {float(np.median(ratios)):.3f})")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pool", default="demo", choices=["demo", "medium", "large", "quick-small", "quick-large"])
     parser.add_argument("--models", type=int, default=10, help="synthetic pools: how many models")
     parser.add_argument("--resamples", type=int, nargs="+", default=[10])
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--deletion-vs-refit", action="store_true",
+                        help="LogME's deletion replicates against refits on every prepared demo member")
     args = parser.parse_args(argv)
+    if args.deletion_vs_refit:
+        deletion_vs_refit(args.resamples[0])
+        return 0
 
     if args.pool == "demo":
         pool, metrics, params, model_params = _demo_pool()
