@@ -12,7 +12,7 @@ from transvis.app_defaults import DYNAMICS_DEFAULTS, METHOD_DEFAULTS
 from transvis.captions import fisher_directions_caption, fisher_lambda_caption, view_movement
 from transvis.glossary import define
 from transvis.viz import NEUTRAL_COLORS, model_colors, short_model_name
-from transvis.viz.animation import static_scatter, trajectory_view
+from transvis.viz.animation import static_scatter, stratified_sample, trajectory_view
 from transvis.viz.methods import before_after_bars, distribution_boxes, matrix_heatmap, per_class_bars, spectrum_plot
 
 # what the animation can sweep: the choices the fisher dynamics declares, in the page's words
@@ -64,7 +64,9 @@ if traj is not None:
     moved = view_movement(view.positions)
     if moved["last_extent"] < 0.5:
         z1, z2 = st.columns([2, 1])
-        z1.plotly_chart(static_scatter(view.positions[-1], pool.labels, pool.class_names,
+        drawn = stratified_sample(pool.labels)  # the animation's own samples (MAX_ANIMATED_POINTS)
+        z1.plotly_chart(static_scatter(view.positions[-1][drawn], pool.labels[drawn], pool.class_names,
+                                       sample_ids=drawn,
                                        title=f"{short_model_name(model)} at {view.frame_names[-1]}, at its own "
                                              f"scale (zoomed ×{1 / max(moved['last_extent'], 1e-12):.3g})",
                                        axis_titles=("Fisher direction 1", "Fisher direction 2")),

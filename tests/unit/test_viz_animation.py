@@ -475,3 +475,23 @@ def test_a_long_scatter_title_breaks_at_its_dash_and_the_legend_sits_above_it():
     assert "efficientnet_lite0 · tap 1<br>PCA of the unperturbed features<br>t = 0.00" in [
         a.text for a in nc.layout.annotations]
     assert fig.layout.margin.t > short.layout.margin.t  # the figure's title gets its own room above the legend
+
+
+def test_static_scatter_fixes_its_margins_to_fit_the_legend_or_colour_bar():
+    """Margins fixed (plotly widening them itself draws the figure twice): wide enough for the longest class
+    name in the legend, or for the colour bar."""
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 10)
+    short = static_scatter(rng.normal(size=(20, 2)), labels, ["a", "b"])
+    long = static_scatter(rng.normal(size=(20, 2)), labels, ["a", "a much longer class name"])
+    scale = static_scatter(rng.normal(size=(20, 2)), labels, ["a", "b"], color=rng.normal(size=20))
+    assert short.layout.margin.autoexpand is False and long.layout.margin.autoexpand is False
+    assert long.layout.margin.r >= 8 * len("a much longer class name") > short.layout.margin.r
+    assert scale.layout.margin.r >= 100 and scale.data[0].marker.showscale
+
+
+def test_static_scatter_of_a_subset_names_the_samples_by_their_own_index():
+    positions, labels = np.arange(8.0).reshape(4, 2), np.array([0, 1, 0, 1])
+    fig = static_scatter(positions, labels, ["a", "b"], sample_ids=[10, 11, 20, 21])
+    first = fig.data[0]  # class a: rows 0 and 2
+    assert [row[0] for row in first.customdata] == [10, 20] and list(first.text) == ["#10 · a", "#20 · a"]
