@@ -28,6 +28,22 @@ class Gate:
         self._release.release()
 
 
+class GatedNoise(Gate):
+    """Stands in for ``transvis.noise_jobs.score_noise``: the real estimate, each unit for which
+    ``holds(metric, params)`` is true held until the test lets it through (``started``: their metric and
+    units, in order); the other units run as they are."""
+
+    def __init__(self, real, holds):
+        super().__init__()
+        self.real, self.holds, self.started = real, holds, []
+
+    def __call__(self, unit, metric, params=None, **kwargs):
+        if self.holds(metric, params or {}):
+            self.started.append((metric, list(unit)))
+            self.hold()
+        return self.real(unit, metric, params, **kwargs)
+
+
 def wait_until(condition, what: str, timeout: float = WAIT) -> None:
     """Poll ``condition()`` every 10 ms until it holds; fail naming ``what`` after ``timeout`` seconds."""
     deadline = time.time() + timeout

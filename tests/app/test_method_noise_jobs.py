@@ -7,34 +7,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.app._gates import WAIT, Gate, progress_bars, session_jobs, wait_until
+from tests.app._gates import WAIT, GatedNoise, progress_bars, session_jobs, wait_until
 from tests.app.conftest import charts, errors, values
 
 PENDING = "Intervals pending: ranks shown without noise; differences are not judged yet."
 SPREAD = 0.65  # not the page's default: this FSP table is neither precomputed nor scored before
 
 
-class GatedNoise(Gate):
-    """The real per-model noise estimate, each unit of the FSP table at :data:`SPREAD` held until the test lets
-    it through (other estimates, e.g. the page's default table superseded by the slider, run as they are)."""
-
-    def __init__(self, real):
-        super().__init__()
-        self.real, self.started = real, []
-
-    def __call__(self, unit, metric, params=None, **kwargs):
-        if (params or {}).get("fsp", {}).get("spread") != SPREAD:
-            return self.real(unit, metric, params, **kwargs)
-        self.started.append((metric, list(unit)))
-        self.hold()
-        return self.real(unit, metric, params, **kwargs)
-
-
 @pytest.fixture
 def gated(monkeypatch):
+    """Every unit of the FSP table at :data:`SPREAD` held until the test lets it through (other estimates,
+    e.g. the page's default table superseded by the slider, run as they are)."""
     import transvis.noise_jobs
 
-    gate = GatedNoise(transvis.noise_jobs.score_noise)
+    gate = GatedNoise(transvis.noise_jobs.score_noise,
+                      lambda metric, params: params.get("fsp", {}).get("spread") == SPREAD)
     monkeypatch.setattr(transvis.noise_jobs, "score_noise", gate)
     return gate
 

@@ -7,32 +7,21 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app._gates import WAIT, Gate, session_jobs
+from tests.app._gates import WAIT, GatedNoise, session_jobs
 from tests.app.conftest import errors
 from tests.app.test_hover_scatter import _selected_table, _selection
 
 CARRIED = "Selected before the chart was redrawn with a finished result"
 
 
-class GatedSfdaNoise(Gate):
-    """The real noise estimate; every unit of SFDA without ConfMix (not the demo's precomputed variant) is held
-    until the test lets it through."""
-
-    def __init__(self, real):
-        super().__init__()
-        self.real = real
-
-    def __call__(self, unit, metric, params=None, **kwargs):
-        if (params or {}).get("sfda", {}).get("confmix") is False:
-            self.hold()
-        return self.real(unit, metric, params, **kwargs)
-
-
 @pytest.fixture
 def gated(monkeypatch):
+    """Every unit of SFDA without ConfMix (not the demo's precomputed variant) held until the test lets it
+    through."""
     import transvis.noise_jobs
 
-    gate = GatedSfdaNoise(transvis.noise_jobs.score_noise)
+    gate = GatedNoise(transvis.noise_jobs.score_noise,
+                      lambda metric, params: params.get("sfda", {}).get("confmix") is False)
     monkeypatch.setattr(transvis.noise_jobs, "score_noise", gate)
     return gate
 
