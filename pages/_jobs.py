@@ -42,14 +42,43 @@ def new_page_run() -> None:
 
 
 WAIT_SLICE_S = 0.1  # how often a wait looks at the job's ETA
+# A wait is skipped when the last job of the same kind on the same pool took more than this many times the time
+# left per its units (no ETA before the first unit ends: Fisher's trajectory at a new λ spent its whole grace
+# on a first model that takes seconds). False in the AppTests: what earlier tests' jobs took stays out of them.
+LEARN_UNIT_TIMES = True
+SKIP_FACTOR = 3.0
+
+
+@st.cache_resource(show_spinner=False)
+def _unit_seconds() -> dict:
+    """``{(job name, pool key): seconds per unit}`` of the last job of that kind done on that pool, for every
+    session of this server process."""
+    return {}
+
+
+def _job_kind(job: Job) -> tuple[str, str]:
+    tag = job.tag[0] if isinstance(job.tag, tuple) and job.tag else job.tag
+    return job.name, str(tag)
+
+
+def _learn(job: Job, status: JobStatus) -> None:
+    if LEARN_UNIT_TIMES and status.state == "done" and status.total:
+        _unit_seconds()[_job_kind(job)] = status.elapsed / status.total
+
+
+def expected_seconds(job: Job, status: JobStatus) -> float | None:
+    """The time ``job`` still needs by the last job of its kind (:func:`_unit_seconds`), or None if unknown."""
+    per_unit = _unit_seconds().get(_job_kind(job)) if LEARN_UNIT_TIMES else None
+    return None if per_unit is None else per_unit * (status.total - status.done)
 
 
 def wait_in_run(job: Job, limit: float) -> bool:
     """Wait up to ``limit`` seconds for ``job`` to finish, but only as long as this page run's waits together stay
     within :data:`RUN_WAIT_BUDGET_S`, so that a control whose trajectory and point estimates both go to the
     background answers after one grace, not two; and no longer once the job's ETA (known after its first unit)
-    says it cannot be done in the time left (measured in the browser: waits that end in the background anyway
-    cost a control ~2 s). Returns whether the job finished."""
+    says it cannot be done in the time left, nor at all when the last job of its kind took far longer
+    (:data:`SKIP_FACTOR`; measured in the browser: waits that end in the background anyway cost a control
+    ~2 s). Returns whether the job finished."""
     import time
 
     run = st.session_state.get("_page_run")
@@ -58,11 +87,16 @@ def wait_in_run(job: Job, limit: float) -> bool:
     start = time.perf_counter()
     deadline = start + max(0.0, min(limit, RUN_WAIT_BUDGET_S - used))
     status = job.status()
+    expected = expected_seconds(job, status)
+    if expected is not None and expected > SKIP_FACTOR * (deadline - start):
+        deadline = start  # the last job of this kind says it cannot be ready in time
     while not status.finished and (left := deadline - time.perf_counter()) > 0:
         if status.eta is not None and status.eta > left:
             break  # it will not be ready in time: answer now, the job's panel takes over
         status = job.wait(min(left, WAIT_SLICE_S))
     st.session_state["_page_run_waited"] = (run, used + time.perf_counter() - start)
+    if status.finished:
+        _learn(job, status)
     return status.finished
 
 
@@ -81,6 +115,7 @@ def take_finished(key: str) -> tuple[JobStatus, Job] | None:
     if job is None or not (status := job.status()).finished:
         return None
     del st.session_state[key]
+    _learn(job, status)
     if status.state != "done":
         st.session_state[f"{key}_outcome"] = status
     return status, job

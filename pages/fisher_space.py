@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pages._dynamics import animation_section, kind_choices, model_select
+from pages._dynamics import animation_section, cached_figure, kind_choices, model_select
 from pages._method_page import detail_model, method_scored
 from pages._scatter import class_chart
 from pages._ui import default, page_header
@@ -65,12 +65,12 @@ if traj is not None:
     if moved["last_extent"] < 0.5:
         z1, z2 = st.columns([2, 1])
         drawn = stratified_sample(pool.labels)  # the animation's own samples (MAX_ANIMATED_POINTS)
-        z1.plotly_chart(static_scatter(view.positions[-1][drawn], pool.labels[drawn], pool.class_names,
-                                       sample_ids=drawn,
-                                       title=f"{short_model_name(model)} at {view.frame_names[-1]}, at its own "
-                                             f"scale (zoomed ×{1 / max(moved['last_extent'], 1e-12):.3g})",
-                                       axis_titles=("Fisher direction 1", "Fisher direction 2")),
-                        width="stretch", key="fs_last_zoom")
+        zoom_title = (f"{short_model_name(model)} at {view.frame_names[-1]}, at its own scale "
+                      f"(zoomed ×{1 / max(moved['last_extent'], 1e-12):.3g})")
+        zoom = cached_figure(traj, ("fs_last_zoom", pool.key, model, zoom_title), lambda: static_scatter(
+            view.positions[-1][drawn], pool.labels[drawn], pool.class_names, sample_ids=drawn, title=zoom_title,
+            axis_titles=("Fisher direction 1", "Fisher direction 2")))
+        z1.plotly_chart(zoom, width="stretch", key="fs_last_zoom")
         z2.caption(f"At {view.frame_names[-1]} the points of {short_model_name(model)} span only "
                    f"{moved['last_extent']:.0%} of the animation's view, whose axes stay fixed so that every frame "
                    "fits. This copy of the last frame has its own axes: the same points, "

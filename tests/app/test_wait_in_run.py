@@ -15,12 +15,15 @@ def budget(monkeypatch):
     import pages._jobs
 
     monkeypatch.setattr(pages._jobs, "RUN_WAIT_BUDGET_S", 2.0)
+    monkeypatch.setattr(pages._jobs, "LEARN_UNIT_TIMES", True)
+    pages._jobs._unit_seconds().clear()
     pages._jobs.new_page_run()
-    return pages._jobs
+    yield pages._jobs
+    pages._jobs._unit_seconds().clear()
 
 
-def _sleeping_job(units: int, seconds: float):
-    return unit_job({i: seconds for i in range(units)}, time.sleep, name="sleeper").start()
+def _sleeping_job(units: int, seconds: float, name: str = "sleeper"):
+    return unit_job({i: seconds for i in range(units)}, time.sleep, name=name, tag=("pool", name)).start()
 
 
 def _timed(fn):
@@ -53,3 +56,17 @@ def test_without_an_eta_the_wait_lasts_the_grace_and_the_budget_is_shared(budget
     budget.new_page_run()
     finished, took = _timed(lambda: budget.wait_in_run(other, 0.3))  # a new page run: a new budget
     assert not finished and 0.25 < took < 0.7
+
+
+def test_a_kind_of_job_that_took_far_longer_than_the_grace_is_not_waited_for_again(budget):
+    slow = _sleeping_job(2, 0.8)  # one 1.6 s job: its first unit ends after 0.8 s, its ETA then fits
+    assert budget.wait_in_run(slow, 2.0)
+    assert budget._unit_seconds()[("sleeper", "pool")] == pytest.approx(0.8, abs=0.3)
+    budget.new_page_run()
+    again = _sleeping_job(2, 0.8)  # the same kind: 1.6 s expected, more than 3 × a 0.5 s grace
+    finished, took = _timed(lambda: budget.wait_in_run(again, 0.5))
+    assert not finished and took < 0.1
+    other = _sleeping_job(1, 0.2, name="another kind")  # unknown: waited for
+    finished, took = _timed(lambda: budget.wait_in_run(other, 0.5))
+    assert finished and 0.15 < took < 0.5
+    assert budget.wait_in_run(again, 2.0)  # a long enough grace still waits for it
