@@ -41,11 +41,13 @@ def new_page_run() -> None:
     st.session_state["_page_run"] = st.session_state.get("_page_run", 0) + 1
 
 
-WAIT_SLICE_S = 0.1  # how often a wait looks at the job's ETA
-# A wait is skipped when the last job of the same kind on the same pool took more than this many times the time
-# left per its units (no ETA before the first unit ends: Fisher's trajectory at a new λ spent its whole grace
-# on a first model that takes seconds). False in the AppTests: what earlier tests' jobs took stays out of them.
-LEARN_UNIT_TIMES = True
+WAIT_SLICE_S = 0.1  # how often a wait looks at the job's progress
+# wait_in_run stops waiting once the job cannot be ready in time: by its ETA, by a lower bound before its first
+# unit ends (Fisher's and PED's trajectories at a new parameter spent their whole grace on a first model that
+# takes seconds), or by the last job of its kind on the pool (SKIP_FACTOR × the time left). False in the
+# AppTests, whose synthetic jobs must not move to the background on a loaded machine, nor depend on what
+# earlier tests' jobs took (tests/app/test_wait_in_run.py checks it).
+PREDICT_WAITS = True
 SKIP_FACTOR = 3.0
 
 
@@ -62,13 +64,13 @@ def _job_kind(job: Job) -> tuple[str, str]:
 
 
 def _learn(job: Job, status: JobStatus) -> None:
-    if LEARN_UNIT_TIMES and status.state == "done" and status.total:
+    if PREDICT_WAITS and status.state == "done" and status.total:
         _unit_seconds()[_job_kind(job)] = status.elapsed / status.total
 
 
 def expected_seconds(job: Job, status: JobStatus) -> float | None:
     """The time ``job`` still needs by the last job of its kind (:func:`_unit_seconds`), or None if unknown."""
-    per_unit = _unit_seconds().get(_job_kind(job)) if LEARN_UNIT_TIMES else None
+    per_unit = _unit_seconds().get(_job_kind(job)) if PREDICT_WAITS else None
     return None if per_unit is None else per_unit * (status.total - status.done)
 
 
@@ -91,13 +93,21 @@ def wait_in_run(job: Job, limit: float) -> bool:
     if expected is not None and expected > SKIP_FACTOR * (deadline - start):
         deadline = start  # the last job of this kind says it cannot be ready in time
     while not status.finished and (left := deadline - time.perf_counter()) > 0:
-        if status.eta is not None and status.eta > left:
+        if PREDICT_WAITS and _needs_more_than(status, left):
             break  # it will not be ready in time: answer now, the job's panel takes over
         status = job.wait(min(left, WAIT_SLICE_S))
     st.session_state["_page_run_waited"] = (run, used + time.perf_counter() - start)
     if status.finished:
         _learn(job, status)
     return status.finished
+
+
+def _needs_more_than(status: JobStatus, seconds: float) -> bool:
+    """Whether the running job certainly needs more than ``seconds``: its ETA once a unit is done; before that,
+    its first unit has run ``elapsed`` s, so the units left need at least ``elapsed`` each if they cost alike."""
+    if status.eta is not None:
+        return status.eta > seconds
+    return status.done == 0 and status.elapsed * (status.total - 1) > seconds
 
 
 def running(key: str) -> JobStatus | None:

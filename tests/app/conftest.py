@@ -28,7 +28,7 @@ def _offline_app_env(monkeypatch, _app_cache):
     import pages._jobs
 
     monkeypatch.setattr(pages._jobs, "RUN_WAIT_BUDGET_S", 2.0)
-    monkeypatch.setattr(pages._jobs, "LEARN_UNIT_TIMES", False)  # tests/app/test_wait_in_run.py checks it
+    monkeypatch.setattr(pages._jobs, "PREDICT_WAITS", False)  # tests/app/test_wait_in_run.py checks it
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSVIS_CACHE", str(_app_cache))
 

@@ -15,7 +15,7 @@ def budget(monkeypatch):
     import pages._jobs
 
     monkeypatch.setattr(pages._jobs, "RUN_WAIT_BUDGET_S", 2.0)
-    monkeypatch.setattr(pages._jobs, "LEARN_UNIT_TIMES", True)
+    monkeypatch.setattr(pages._jobs, "PREDICT_WAITS", True)
     pages._jobs._unit_seconds().clear()
     pages._jobs.new_page_run()
     yield pages._jobs
@@ -39,10 +39,18 @@ def test_a_quick_job_is_waited_for(budget):
 
 
 def test_a_job_whose_eta_exceeds_the_time_left_is_left_to_the_background(budget):
-    job = _sleeping_job(8, 0.4)  # ETA 2.8 s after its first unit, with 1.6 s of the grace left
+    job = unit_job({0: 0.1, 1: 1.0, 2: 1.0, 3: 1.0}, time.sleep, name="sleeper", tag=("pool",)).start()
+    # after its second unit (1.1 s) its ETA is 2 × 0.55 s, with 0.9 s of the 2 s grace left
     finished, took = _timed(lambda: budget.wait_in_run(job, 2.0))
-    assert not finished and job.status().done >= 1
-    assert 0.35 < took < 1.2  # one unit, not the whole 2 s grace
+    assert not finished and job.status().done >= 2
+    assert 1.0 < took < 1.6  # not the whole grace
+    job.cancel()
+
+
+def test_before_its_first_unit_ends_a_job_too_long_for_the_grace_is_seen_by_a_lower_bound(budget):
+    job = _sleeping_job(8, 0.5)  # 0.3 s into its first unit, the seven others need ≥ 2.1 s: more than is left
+    finished, took = _timed(lambda: budget.wait_in_run(job, 2.0))
+    assert not finished and job.status().done == 0 and took < 0.45
     job.cancel()
 
 
