@@ -59,3 +59,21 @@ def test_every_figure_builder_colours_models_and_classes_from_their_own_palette(
             colour = trace.marker.color if trace.type == "bar" else trace.line.color
             colours |= set([colour] if isinstance(colour, str) else colour)
     assert colours <= set(MODEL_PALETTE)
+
+
+def test_base_layout_gives_the_same_figure_whether_or_not_its_template_is_plotlys_default(monkeypatch):
+    """The app makes the template plotly's default (validated once) and base_layout then skips setting it."""
+    import json
+
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    from transvis.viz._style import TEMPLATE, base_layout
+
+    def figure():
+        return json.loads(base_layout(go.Figure(go.Scatter(x=[1, 2], y=[3, 4])), "t", height=300).to_json())
+
+    monkeypatch.setattr(pio.templates, "default", "plotly")
+    as_library = figure()
+    monkeypatch.setattr(pio.templates, "default", TEMPLATE)
+    assert figure() == as_library and as_library["layout"]["template"]["layout"]["plot_bgcolor"] == "white"
