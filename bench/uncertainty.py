@@ -80,8 +80,8 @@ def deletion_vs_refit(resamples: int) -> None:
         except Exception as err:  # noqa: BLE001 - a target not prepared here
             print(f"| {target} | not prepared ({type(err).__name__}) | | | | | | | |")
             continue
-        for model, (x, y) in demo.features.items():
-            x, y = np.asarray(x, dtype=np.float64), np.asarray(y)
+        for model, feature_set in demo.features.items():
+            x, y = np.asarray(feature_set.features, dtype=np.float64), np.asarray(feature_set.labels)
             fit = compute("logme", x, y, stats=ClassStats(x, y))
             alpha, beta = np.asarray(fit.trace["alpha"])[:, None], np.asarray(fit.trace["beta"])[:, None]
             sigma = np.asarray(fit.trace["singular_values"]) ** 2
