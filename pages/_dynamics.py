@@ -421,9 +421,9 @@ def animation_section(pool: Pool, kind: str, metric: str, params: dict, model: s
         st.warning("The metric failed on some frames (score NaN there): " + "; ".join(
             f"{short_model_name(m)} frame {i}: {e}" for m, i, e in traj.errors[:3]))
     picked, carried = carried_selection(st.session_state.setdefault(SELECTIONS, {}), key,
-                                        (pool.key, model, metric, color_by, bool(show_start)), fig,
+                                        (pool.key, model, metric, color_by, bool(show_start)), traj,
                                         selected_indices(event))
-    selection_table(pool, picked, key=f"{key}_selected", carried=carried)
+    selection_table(pool, picked, key=f"{key}_selected", carried_from=key if carried else None)
     return traj
 
 
@@ -494,11 +494,11 @@ SELECTIONS = "carried_selections"  # session state: pages._selection.carried_sel
 
 
 def selection_table(pool: Pool, indices: list[int], key: str, columns: dict | None = None,
-                    heading: str = "selected sample(s)", carried: bool = False) -> None:
+                    heading: str = "selected sample(s)", carried_from: str | None = None) -> None:
     """Samples (in the given order) with thumbnails when the pool knows its images, extra per-sample
-    ``columns`` ({name: array [N]}), and how the classes are represented among them. ``carried``: the
-    samples were selected before a background result redrew the chart (:func:`carried_selection`), which
-    no longer marks them; a button clears them."""
+    ``columns`` ({name: array [N]}), and how the classes are represented among them. ``carried_from``: the
+    chart key under which :func:`carried_selection` carried the samples over a redraw by a background
+    result (the chart no longer marks them); a button forgets them."""
     from transvis.viz.thumbnails import sample_table
 
     if not indices:
@@ -506,13 +506,12 @@ def selection_table(pool: Pool, indices: list[int], key: str, columns: dict | No
         return
     table = sample_table(pool.labels, pool.class_names, indices, image_fn=pool.image_fn, columns=columns)
     st.markdown(f"**{len(table)} {heading}**")
-    if carried:
+    if carried_from is not None:
         note, clear = st.columns([4, 1], vertical_alignment="center")
         note.caption("Selected before the chart was redrawn with a finished result; the chart no longer marks "
                      "them. Select again on the chart to replace them.")
-        chart_key = key.removesuffix("_selected")
         clear.button("Clear selection", key=f"{key}_clear",
-                     on_click=lambda: st.session_state.get(SELECTIONS, {}).pop(chart_key, None))
+                     on_click=lambda: st.session_state.get(SELECTIONS, {}).pop(carried_from, None))
     left, right = st.columns([3, 2])
     left.dataframe(table, hide_index=True, width="stretch", key=key,
                    column_config={"thumbnail": st.column_config.ImageColumn("image", width="small")})

@@ -68,7 +68,7 @@ def _learn(job: Job, status: JobStatus) -> None:
         _unit_seconds()[_job_kind(job)] = status.elapsed / status.total
 
 
-def expected_seconds(job: Job, status: JobStatus) -> float | None:
+def _expected_seconds(job: Job, status: JobStatus) -> float | None:
     """The time ``job`` still needs by the last job of its kind (:func:`_unit_seconds`), or None if unknown."""
     per_unit = _unit_seconds().get(_job_kind(job)) if PREDICT_WAITS else None
     return None if per_unit is None else per_unit * (status.total - status.done)
@@ -89,7 +89,7 @@ def wait_in_run(job: Job, limit: float) -> bool:
     start = time.perf_counter()
     deadline = start + max(0.0, min(limit, RUN_WAIT_BUDGET_S - used))
     status = job.status()
-    expected = expected_seconds(job, status)
+    expected = _expected_seconds(job, status)
     if expected is not None and expected > SKIP_FACTOR * (deadline - start):
         deadline = start  # the last job of this kind says it cannot be ready in time
     while not status.finished and (left := deadline - time.perf_counter()) > 0:
@@ -103,8 +103,10 @@ def wait_in_run(job: Job, limit: float) -> bool:
 
 
 def _needs_more_than(status: JobStatus, seconds: float) -> bool:
-    """Whether the running job certainly needs more than ``seconds``: its ETA once a unit is done; before that,
-    its first unit has run ``elapsed`` s, so the units left need at least ``elapsed`` each if they cost alike."""
+    """Whether the running job will need more than ``seconds``, assuming its units cost alike: its ETA once a
+    unit is done; before that, its first unit has run ``elapsed`` s, so each unit left would need at least as
+    much. Units that differ (a pool's models of different widths) can make it wrong either way; the price of
+    a wrong "yes" is a result shown by the job's own rerun instead of this one."""
     if status.eta is not None:
         return status.eta > seconds
     return status.done == 0 and status.elapsed * (status.total - 1) > seconds

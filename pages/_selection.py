@@ -38,25 +38,26 @@ def selected_indices(event: Any) -> list[int]:
     return sorted(set(out))
 
 
-def carried_selection(memory: MutableMapping, key: str, view: tuple, figure: Any,
+def carried_selection(memory: MutableMapping, key: str, view: tuple, source: Any,
                       picked: list[int]) -> tuple[list[int], bool]:
     """The samples selected on a chart that a background result can redraw, and whether they were carried.
 
-    Streamlit identifies a chart by its figure as well as its key, so when a background result changes the
-    figure (the noise's whiskers arrive, a finished trajectory replaces the shown one) the chart comes back
-    with an empty selection although the user did nothing. ``memory[key]`` keeps the last non-empty
+    Streamlit identifies a chart by its figure as well as its key, so when a background result changes what
+    the chart is drawn from (the noise arrives, a finished trajectory replaces the shown one) the chart comes
+    back with an empty selection although the user did nothing. ``memory[key]`` keeps the last non-empty
     selection with the ``view`` it was made in (model, colouring, … : what the user chose) and a weak
-    reference to its ``figure``. An empty ``picked`` on a different figure in the same view is such a redraw:
-    the remembered samples are returned with ``True``. An empty selection on the same figure is the user's
-    clear, and a new view starts empty, as Streamlit does.
+    reference to its ``source`` (the trajectory the figure was drawn from: a figure rebuilt from the same
+    one is the same chart to Streamlit). An empty ``picked`` from a different source in the same view is such
+    a redraw: the remembered samples are returned with ``True``. An empty selection from the same source is
+    the user's clear, and a new view starts empty, as Streamlit does.
 
     ``memory``: a per-session dict (``st.session_state``); ``picked``: :func:`selected_indices` of the event.
     """
     if picked:
-        memory[key] = (view, weakref.ref(figure), list(picked))
+        memory[key] = (view, weakref.ref(source), list(picked))
         return list(picked), False
     last = memory.get(key)
-    if last is not None and last[0] == view and last[1]() is not figure:
+    if last is not None and last[0] == view and last[1]() is not source:
         return list(last[2]), True
     memory.pop(key, None)
     return [], False

@@ -138,9 +138,9 @@ if one_control:
         st.markdown(f"**What happened:** {trajectory_caption(traj, short_name(metric), model)}")
         ranking_captions(traj, view.frame_names, metric)
         picked, carried = carried_selection(st.session_state.setdefault(SELECTIONS, {}), "nc_still",
-                                            (pool.key, model, metric, bool(show_start), index), fig,
+                                            (pool.key, model, metric, bool(show_start), index), traj,
                                             selected_indices(event))
-        selection_table(pool, picked, key="nc_still_selected", carried=carried)
+        selection_table(pool, picked, key="nc_still_selected", carried_from="nc_still" if carried else None)
 else:
     traj = animation_section(pool, "collapse", metric, {"to_etf": bool(to_etf)}, model, key="nc",
                              title=f"Collapsing {short_model_name(model)}", grace=collapse_grace(pool),

@@ -23,7 +23,7 @@ def test_a_selection_survives_a_redraw_by_a_background_result_but_not_the_users_
     from pages._selection import carried_selection
 
     memory, view = {}, ("pool", "model-a", "sfda", "true label", True)
-    first, second = object.__new__(type("Fig", (), {})), object.__new__(type("Fig", (), {}))
+    first, second = object.__new__(type("Trajectory", (), {})), object.__new__(type("Trajectory", (), {}))
     assert carried_selection(memory, "fs", view, first, [4, 11]) == ([4, 11], False)
     assert carried_selection(memory, "fs", view, first, [4, 11]) == ([4, 11], False)  # the chart still has it
     assert carried_selection(memory, "fs", view, second, []) == ([4, 11], True)  # noise arrived: figure redrawn
