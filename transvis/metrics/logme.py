@@ -283,7 +283,8 @@ def logme_deletion_replicates(result: MetricResult, stats, subsets) -> np.ndarra
     samples with each other. The 1/(1 − β h) factor is what a first-order (infinitesimal-jackknife) replicate
     misses: it is the in-sample head's optimism, and without it the noise of LogME comes out up to half too low
     (Gaussian classes with N ≈ D). With it, on the 24 members of the two prepared demo pools (N = 3,000, D = 24
-    to 2,048, γ/N ≤ 0.25) the replicates' spread is 0.95–1.07× the refits' (correlation ≥ 0.99); on isotropic
+    to 2,048, γ/N ≤ 0.25) the replicates' spread is 0.95–1.07× the refits' (correlation ≥ 0.988;
+    ``bench/uncertainty.py --deletion-vs-refit``); on isotropic
     Gaussian classes with γ/N ≈ 0.2 it scatters ±20 % around them without a bias (the refitted jackknife's own
     standard error is uncertain by ±22 % at R = 10), and more as γ/N grows, hence the cut-off
     (``tests/unit/test_deletion_replicates.py``).
