@@ -17,7 +17,7 @@ import streamlit as st  # noqa: E402
 from pages._ui import init_state, persist_widgets, sidebar_pool_summary  # noqa: E402
 from transvis.viz._style import TEMPLATE  # noqa: E402
 
-# every figure's template as plotly's default: validated once, not per figure (~10 ms each; base_layout)
+# every figure's template as plotly's default: validated once, not per figure (base_layout)
 pio.templates.default = TEMPLATE
 
 st.set_page_config(page_title="transvis — which model should I fine-tune?", page_icon=":material/insights:",

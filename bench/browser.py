@@ -92,8 +92,8 @@ new MutationObserver(() => { window.__tvLastChange = Date.now(); })
   .observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
 """
 # One poll of the page's state in one evaluate with plain selectors: Playwright's text-matching locators walk
-# the whole DOM (thousands of SVG nodes) on the page's main thread, and at a 50 ms poll they took ~1 s of a
-# 5 s page load in a CPU profile, slowing what they measure.
+# the whole DOM (thousands of SVG nodes) on the page's main thread at every 50 ms poll, slowing what they
+# measure.
 STATE_JS = """() => {
   const stop = [...document.querySelectorAll('button')].some(
       b => b.textContent.trim() === 'Stop' || b.getAttribute('aria-label') === 'Stop');

@@ -79,8 +79,8 @@ def wait_in_run(job: Job, limit: float) -> bool:
     within :data:`RUN_WAIT_BUDGET_S`, so that a control whose trajectory and point estimates both go to the
     background answers after one grace, not two; and no longer once the job's ETA (known after its first unit)
     says it cannot be done in the time left, nor at all when the last job of its kind took far longer
-    (:data:`SKIP_FACTOR`; measured in the browser: waits that end in the background anyway cost a control
-    ~2 s). Returns whether the job finished."""
+    (:data:`SKIP_FACTOR`): a wait that ends in the background anyway only delays the page's answer. Returns
+    whether the job finished."""
     import time
 
     run = st.session_state.get("_page_run")

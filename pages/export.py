@@ -156,7 +156,7 @@ else:
                f"{short_model_name(model)}.")
 
     def anim():
-        """The animated figure, built when the file is asked for (not shown here: ~0.5 s a page run)."""
+        """The animated figure, built when the file is asked for: it is not shown on this page."""
         return dynamics_figure(view.positions, pool.labels, pool.class_names, view.scores, view.ranks,
                                centres=view.centres, frame_names=view.frame_names, colors=colors,
                                metric_label=metric_label(anim_metric),

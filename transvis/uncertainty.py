@@ -75,7 +75,7 @@ DEFAULT_REPLICATES = 10
 @functools.lru_cache(maxsize=64)
 def _t_quantile(level: float, dof: int) -> float:
     """Student's t quantile, memoised: rank ranges and noise tiers ask for it once per pair of models and
-    metric, thousands of times in one page run (0.2 s of the Export page's run in a profile)."""
+    metric, thousands of times in one page run."""
     import scipy.stats
 
     return float(scipy.stats.t.ppf(0.5 + level / 2.0, max(int(dof), 1)))

@@ -147,8 +147,8 @@ TEMPLATE = "plotly_white"
 def base_layout(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
     """Shared look: white template, readable font, title top-left, compact margins.
 
-    The template is set only where it is not plotly's default already: validating it costs ~10 ms a figure,
-    while the default is validated once (the app makes it the default, :data:`TEMPLATE`)."""
+    The template is set only where it is not plotly's default already: plotly validates a template set on a
+    figure every time, the default once (the app makes it the default, :data:`TEMPLATE`)."""
     import plotly.io as pio
 
     if pio.templates.default != TEMPLATE:

@@ -224,7 +224,7 @@ def histograms(
     return base_layout(fig, title or f"Distribution of {quantity}", height=360)
 
 
-MAX_BOX_OUTLIERS = 150  # outlying samples drawn per box: thousands of SVG points cost the browser ~0.2 s a figure
+MAX_BOX_OUTLIERS = 150  # outlying samples drawn per box: each is an SVG point the browser styles and draws
 
 
 def box_statistics(values) -> dict:
@@ -258,8 +258,8 @@ def distribution_boxes(
 
     The boxes carry their statistics (:func:`box_statistics`), not the samples, and each box draws at most
     :data:`MAX_BOX_OUTLIERS` of its outliers, evenly spread over their sorted values (the extremes included;
-    the hover says how many there are): 12 models × 3,000 samples as raw points were 0.5 MB and ~0.2 s of the
-    browser's time on the Fisher page."""
+    the hover says how many there are), instead of every sample as raw data (12 models × 3,000 samples on the
+    Fisher page)."""
     colors = _colors(list(values), colors)
     fig = go.Figure()
     for m in values:
