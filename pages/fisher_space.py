@@ -111,7 +111,7 @@ left, right = st.columns(2)
 if confmix and all("mixing_weights" in trace[m] for m in models):
     left.plotly_chart(distribution_boxes({m: trace[m]["mixing_weights"] for m in models},
                                          "ConfMix mixing weight p (1 = sample kept as it is)", colors,
-                                         title="How hard ConfMix pushes each sample (one box per model)"),
+                                         title="How hard ConfMix pushes each sample"),
                       width="stretch", key="fs_mixing")
 if all("eigenvalues" in trace[m] for m in models):
     right.plotly_chart(spectrum_plot({m: trace[m]["eigenvalues"] for m in models}, colors,
