@@ -9,6 +9,7 @@ import pytest
 from transvis.viz import class_colors, model_colors
 from transvis.viz.animation import (
     MAX_ANIMATED_POINTS,
+    MAX_START_POINTS,
     RaceNotes,
     animated_scatter,
     bar_slots,
@@ -440,6 +441,24 @@ def test_the_start_stays_drawn_behind_the_moving_points():
     # the animated traces keep their indices: every frame still updates the same traces
     assert [f.traces for f in fig.frames] == [f.traces for f in plain.frames]
 
+
+
+def test_a_large_start_cloud_is_thinned_and_the_margins_do_not_grow_in_the_browser():
+    """Above MAX_START_POINTS the grey start keeps every k-th first-frame point (fewer SVG nodes to draw), and the
+    figure fixes its margins: plotly widening them for the legend or slider would draw the whole figure twice."""
+    labels = np.repeat(np.arange(4), 1500)
+    rng = np.random.default_rng(0)
+    positions = rng.normal(size=(3, labels.size, 2))
+    fig = dynamics_figure(positions, labels, list("abcd"), _scores(), show_start=True)
+    first = fig.frames[0].data[0]
+    start = next(t for t in fig.data if t.name == "start (first frame)")
+    stride = -(-MAX_ANIMATED_POINTS // MAX_START_POINTS)
+    assert len(start.x) == len(first.x[::stride]) <= MAX_START_POINTS < len(first.x)
+    np.testing.assert_allclose(start.y, first.y[::stride])
+    assert fig.layout.margin.autoexpand is False
+    small = dynamics_figure(positions[:, :40], labels[:40], list("abcd"), _scores(), show_start=True)
+    start = next(t for t in small.data if t.name == "start (first frame)")
+    np.testing.assert_allclose(start.x, small.frames[0].data[0].x)  # few points: all of them
 
 def test_the_right_margin_also_holds_each_models_badge():
     """PED writes "■ stopped at step k" after a model's label: the margin counts the model's name plus its

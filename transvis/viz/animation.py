@@ -53,7 +53,9 @@ from ._style import (
     short_model_name,
 )
 
-MAX_ANIMATED_POINTS = 2000
+# Each SVG point costs the browser a styled DOM node on every draw; 1,200 (120 per class on a 10-class demo) keep
+# every class's shape while a method page draws in about half the time 2,000 took (bench/browser.py).
+MAX_ANIMATED_POINTS = 1200
 FIGURE_HEIGHT = 700  # the scatter + race figure
 FIGURE_BOTTOM = 190  # px under the plots: tick labels, the race's three-line axis title, play button and slider
 
@@ -883,7 +885,8 @@ def dynamics_figure(
                                     below_px=RACE_BELOW_PX)
     fig = base_layout(fig, title, height=FIGURE_HEIGHT)
     fig.update_layout(updatemenus=menus, sliders=sliders,
-                      margin=dict(b=FIGURE_BOTTOM, t=top, r=race_margin(scores.columns, race=race)),
+                      margin=dict(b=FIGURE_BOTTOM, t=top, r=race_margin(scores.columns, race=race),
+                                  autoexpand=False),
                       legend=dict(orientation="h", x=0, y=1 + LEGEND_GAP / plot_height, yanchor="bottom",
                                   xanchor="left"))
     if title:
@@ -892,15 +895,18 @@ def dynamics_figure(
 
 
 START_COLOR = "rgba(110, 110, 110, 0.28)"
+MAX_START_POINTS = 600  # the grey start cloud only shows where the points were: a thinned copy is enough
 
 
 def start_traces(per_frame, centres, class_names) -> list[go.Scatter]:
-    """Static traces of where the animation started: the first frame's (sampled) points in grey, and each class
-    centre's path over all frames (a dotted line in the class colour, from the first to the last frame).
+    """Static traces of where the animation started: the first frame's (sampled) points in grey, every k-th
+    one so that at most :data:`MAX_START_POINTS` are drawn, and each class centre's path over all frames (a
+    dotted line in the class colour, from the first to the last frame).
     ``per_frame``: the scatter's per-frame traces (first: samples); centres [F, C, 2] or None."""
     first = per_frame[0][0]
-    traces = [go.Scatter(x=list(first.x), y=list(first.y), mode="markers", name="start (first frame)",
-                         marker=dict(size=5, color=START_COLOR, line=dict(width=0)), hoverinfo="skip",
+    stride = max(1, -(-len(first.x) // MAX_START_POINTS))
+    traces = [go.Scatter(x=list(first.x)[::stride], y=list(first.y)[::stride], mode="markers",
+                         name="start (first frame)", marker=dict(size=5, color=START_COLOR, line=dict(width=0)), hoverinfo="skip",
                          showlegend=True)]
     if centres is not None:
         cen = _as_frames(centres)
@@ -952,7 +958,8 @@ def paired_dynamics_figure(
     menus, sliders = _play_controls(names, duration_ms, "", plot_height=plot_height, below_px=RACE_BELOW_PX)
     fig = base_layout(fig, title, height=620)
     fig.update_layout(updatemenus=menus, sliders=sliders,
-                      margin=dict(b=FIGURE_BOTTOM, t=top, r=race_margin(a.scores.columns, race=a.race)),
+                      margin=dict(b=FIGURE_BOTTOM, t=top, r=race_margin(a.scores.columns, race=a.race),
+                                  autoexpand=False),
                       legend=dict(orientation="h", x=0, y=1 + LEGEND_GAP / plot_height, yanchor="bottom",
                                   xanchor="left"))
     if title:
