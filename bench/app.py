@@ -19,7 +19,7 @@ Two tables:
 
 The machine's load average is printed with each table: on a shared machine, compare runs at similar load.
 
-Targets from the issue: any page < 2 s warm, a scrub step < 300 ms.
+Targets: any page < 2 s warm, a scrub step < 100 ms (issue #12; an earlier issue asked for < 300 ms).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 PAGES = ["leaderboard", "setup", "spread_attract", "fisher_space", "ped_dynamics", "neural_collapse",
          "deep_dive", "export"]
+SCRUB_TARGET_MS = 100  # issue #12: scrubbing one step
 DYNAMICS = {"spread_attract": "Spread & Attract on", "fisher_space": "Fisher space of",
             "ped_dynamics": "PED on", "neural_collapse": "Collapsing"}
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -165,6 +166,9 @@ def browser(chromium: str, pages: list[str], sweeps: int, check_frames: bool = F
                 tab.goto(f"{url}/{'' if page == 'leaderboard' else page}")
                 renders.append((page, _wait_idle(tab) - start))
                 if page in DYNAMICS:
+                    if page == "neural_collapse":  # its default "One time control" draws a still per t instead
+                        tab.locator('[data-testid="stCheckbox"]').filter(has_text="One time control").first.click()
+                        _wait_idle(tab)
                     chart = tab.locator('[data-testid="stPlotlyChart"]').filter(has_text=DYNAMICS[page]).first
                     chart.scroll_into_view_if_needed()
                     graph = chart.locator(".js-plotly-plot")
@@ -220,9 +224,9 @@ def main() -> None:
         print(f"{page:<18}{seconds:>10.2f}   {'ok' if seconds < 2 else 'SLOW'}")
     print("\nBrowser: one animation frame update (the slider's Plotly.animate, to the next paint), milliseconds;"
           f" median over {args.scrub_repeats} sweep(s)")
-    print(f"{'page':<18}{'frames':>8}{'median':>10}{'worst':>10}   target < 300 ms")
+    print(f"{'page':<18}{'frames':>8}{'median':>10}{'worst':>10}   target < {SCRUB_TARGET_MS} ms")
     for page, n_frames, median, worst in scrubs:
-        print(f"{page:<18}{n_frames:>8}{median:>10.1f}{worst:>10.1f}   {'ok' if worst < 300 else 'SLOW'}")
+        print(f"{page:<18}{n_frames:>8}{median:>10.1f}{worst:>10.1f}   {'ok' if worst < SCRUB_TARGET_MS else 'SLOW'}")
     if checks:
         print("\nBrowser: slider step vs full redraw, share of differing pixels (worst frame)")
         for page, share in checks:
