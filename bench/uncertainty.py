@@ -5,6 +5,7 @@
     .venv/bin/python bench/uncertainty.py --pool medium --models 4
     .venv/bin/python bench/uncertainty.py --resamples 5 10 20
     .venv/bin/python bench/uncertainty.py --deletion-vs-refit   # LogME: deletion replicates against refits
+    .venv/bin/python bench/uncertainty.py --nleep-frozen-vs-refit --models 4   # why NLEEP's noise refits
 
 Each row scores the same pool with the same metrics through ``rank_models(..., n_jobs=J)``: once without
 noise (``resamples=0``) and once per ``--resamples`` value (R subsets of 80 % of each class, see
@@ -17,6 +18,10 @@ default: ``logme.logme_deletion_replicates``) on every member of every prepared 
 the standard error from the deletion replicates ÷ the one from refitting LogME on the same subsets, the
 correlation of the two replicate vectors, γ/N (the heads' effective parameters per sample, refit above 0.3)
 and the time of each.
+
+``--nleep-frozen-vs-refit`` asks whether NLEEP could skip its Gaussian-mixture refits the same way: on the first
+``--models`` members of each prepared target it compares the spread of NLEEP refitted on each subset with that of
+the full fit's posteriors kept fixed (only P(y | k) and the mean re-estimated on the subset, O(N·K) per subset).
 """
 
 from __future__ import annotations
@@ -101,6 +106,62 @@ def deletion_vs_refit(resamples: int) -> None:
               f"(median {float(np.median(ratios)):.3f})")
 
 
+def nleep_frozen_vs_refit(resamples: int, per_target: int) -> None:
+    """One row per demo member: SD of fixed-mixture replicates ÷ SD of refits, their correlation."""
+    import warnings
+
+    import numpy as np
+
+    from transvis.demo import load_demo
+    from transvis.demo.pool import DEMO_TARGETS
+    from transvis.metrics import ClassStats, compute
+    from transvis.metrics.nleep import _fit_mixture, _reduce
+
+    resampling = Resampling(n_replicates=resamples)
+    print(f"NLEEP, {resamples} subsets of 80 % per class; load average {os.getloadavg()[0]:.2f}")
+    print("| target | model | N × D | K | SD fixed mixture ÷ refit | corr | refit s | fixed s |")
+    print("|---|---|---|---:|---:|---:|---:|---:|")
+    ratios = []
+    for target in DEMO_TARGETS:
+        try:
+            demo = load_demo(target=target)
+        except Exception as err:  # noqa: BLE001 - a target not prepared here
+            print(f"| {target} | not prepared ({type(err).__name__}) | | | | | | |")
+            continue
+        for model, feature_set in list(demo.features.items())[:per_target]:
+            x, y = np.asarray(feature_set.features, dtype=np.float64), np.asarray(feature_set.labels)
+            stats = ClassStats(x, y)
+            subsets = resampling.subsets(y)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                full = compute("nleep", x, y, stats=stats)
+                refit, refit_s, _ = _timed(lambda: np.array([
+                    compute("nleep", sub.features, sub.labels, stats=sub).score
+                    for sub in (stats.subset(rows) for rows in subsets)]))
+            k = full.trace["n_components"]
+            posteriors = _fit_mixture(_reduce(stats), k, 0)[0]  # the full fit's θ [N, K], as nleep computes it
+
+            def fixed_mixture():
+                out = []
+                for rows in subsets:
+                    theta, labels = posteriors[rows], y[rows]
+                    joint = np.zeros((stats.n_classes, k))
+                    np.add.at(joint, labels, theta)  # Σ_i θ_ik [y_i = c]
+                    cond = joint / np.maximum(joint.sum(axis=0, keepdims=True), np.finfo(float).tiny)  # P(y | k)
+                    expected = np.einsum("ik,ik->i", theta, cond[labels])
+                    out.append(np.log(np.maximum(expected, np.finfo(float).tiny)).mean())
+                return np.array(out)
+
+            fixed, fixed_s, _ = _timed(fixed_mixture)
+            ratio = float(fixed.std(ddof=1) / refit.std(ddof=1))
+            ratios.append(ratio)
+            print(f"| {target} | {model.split('/')[-1]} | {x.shape[0]:,} × {x.shape[1]:,} | {k} | {ratio:.2f} | "
+                  f"{float(np.corrcoef(fixed, refit)[0, 1]):.2f} | {refit_s:.1f} | {fixed_s:.3f} |")
+    if ratios:
+        print(f"\nSD ratio over {len(ratios)} models: {min(ratios):.2f}–{max(ratios):.2f} "
+              f"(median {float(np.median(ratios)):.2f})")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pool", default="demo", choices=["demo", "medium", "large", "quick-small", "quick-large"])
@@ -109,7 +170,13 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--deletion-vs-refit", action="store_true",
                         help="LogME's deletion replicates against refits on every prepared demo member")
+    parser.add_argument("--nleep-frozen-vs-refit", action="store_true",
+                        help="NLEEP: replicates from the full fit's mixture against refits (first --models members "
+                             "of each prepared target)")
     args = parser.parse_args(argv)
+    if args.nleep_frozen_vs_refit:
+        nleep_frozen_vs_refit(args.resamples[0], args.models)
+        return 0
     if args.deletion_vs_refit:
         deletion_vs_refit(args.resamples[0])
         return 0
