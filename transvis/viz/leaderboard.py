@@ -102,9 +102,10 @@ def _add_tier_bands(fig: go.Figure, ranks: pd.DataFrame, columns: list[str], tie
             band_y.append((low + high) / 2)
             band_text.append(f"{column}: {names} cannot be ordered beyond noise (ranks {int(low)}–{int(high)})")
             spans.append((index, low, high))
-    for index, low, high in spans:
-        fig.add_shape(type="rect", xref="x", yref="y", x0=index - 0.2, x1=index + 0.2, y0=low - 0.3, y1=high + 0.3,
-                      fillcolor=TIER_FILL, line=dict(width=0), layer="below")
+    # one layout update: add_shape re-validates every shape added before it (quadratic in the bands)
+    fig.update_layout(shapes=[*fig.layout.shapes, *(
+        dict(type="rect", xref="x", yref="y", x0=index - 0.2, x1=index + 0.2, y0=low - 0.3, y1=high + 0.3,
+             fillcolor=TIER_FILL, line=dict(width=0), layer="below") for index, low, high in spans)])
     if band_x:
         fig.add_trace(go.Scatter(
             x=band_x, y=band_y, mode="markers", name=WITHIN_NOISE_LABEL, hovertext=band_text, hoverinfo="text",
