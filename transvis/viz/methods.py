@@ -18,7 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ._style import base_layout, model_colors, short_model_name
+from ._style import FONT, base_layout, model_colors, short_model_name
 
 
 def _colors(models, colors):
@@ -197,7 +197,29 @@ def curves(
                       annotation_position="top left")
     fig.update_xaxes(title=x_title)
     fig.update_yaxes(title=y_title, type="log" if log_y else None)
-    return base_layout(fig, title, height=380)
+    fig = base_layout(fig, title, height=380)
+    if len(series) > SIDE_LEGEND_MAX:
+        _legend_below(fig, [short_model_name(m) for m in series] + (["stopped here"] if not first else []),
+                      height=380)
+    return fig
+
+
+# More lines than this and a legend at the side takes most of a half-page column (the plot shrank to ~70 px at
+# 1280 × 720): it goes under the plot instead, and the figure grows by its rows.
+SIDE_LEGEND_MAX = 6
+LEGEND_ROW_PX = 22
+
+
+def _legend_below(fig: go.Figure, names: Sequence[str], height: int, column_px: int = 420,
+                  font_px: float = FONT["size"]) -> None:
+    """A horizontal legend at the bottom of the figure, under the x-axis title. Its rows are estimated for a
+    half-page column (``column_px``) with every item as wide as the longest name, so the estimate errs towards
+    a spare row rather than a legend over the axis title."""
+    item_px = 0.62 * font_px * max((len(n) for n in names), default=1) + 40  # text + the line's symbol + gap
+    rows = -(-len(names) // max(1, int(column_px // item_px)))
+    legend_px = rows * LEGEND_ROW_PX
+    fig.update_layout(height=height + legend_px, margin=dict(b=60 + legend_px),
+                      legend=dict(orientation="h", x=0, xanchor="left", y=0, yref="container", yanchor="bottom"))
 
 
 def histograms(
