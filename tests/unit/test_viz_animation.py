@@ -381,6 +381,12 @@ def test_trajectory_view_reads_engine_frames_and_paired_figure_syncs_two_models(
     np.testing.assert_allclose(frame.data[0].x, positions[2][:, 0])
     np.testing.assert_allclose(frame.data[2].x, positions[2][:, 0] + 1)
     assert fig.data[frame.traces[2]].xaxis == "x2" and fig.data[frame.traces[4]].xaxis == "x3"
+    # three panels share the width: long names wrap instead of running into the next panel's title (1280 px)
+    long = paired_dynamics_figure([("m/a rather long model name", trajectory_view(traj, "m/a")),
+                                   ("m/b", view)], labels, ["u", "v", "w"], metric_label="shrinkage H-score")
+    titles = [a.text for a in long.layout.annotations[:3]]
+    assert titles[1] == "b" and all(len(line) <= 18 for t in titles for line in t.split("<br>"))
+    assert titles[2] == "ranking by<br>shrinkage<br>H-score"
     with pytest.raises(ValueError, match="exactly two"):
         paired_dynamics_figure([("m/a", view)], labels, ["u", "v", "w"])
 

@@ -422,6 +422,9 @@ def race_caption(f: int, notes: RaceNotes) -> tuple[str, int]:
 # and a one-line scatter title ran into the race's at 1280 px.
 LEGEND_GAP, FIGURE_TOP, FIGURE_TOP_TITLED = 62, 148, 183
 SCATTER_TITLE_WIDTH = 36  # characters per line of the scatter's subplot title (its ~300 px at 1280 px)
+# the deep dive's pair: three panels share the width, ~170 px a scatter and ~120 px the ranking at 1280 px
+PAIRED_TITLE_WIDTH = 18
+PAIRED_RACE_TITLE_WIDTH = 12
 
 CAPTION_WIDTH = 40  # characters per caption line under the race (12-px text in the race's ~40 % of the figure)
 
@@ -938,8 +941,9 @@ def paired_dynamics_figure(
     if a.frame_names != b.frame_names:
         raise ValueError("both views must come from the same trajectory (same frames).")
     fig = make_subplots(rows=1, cols=3, column_widths=[0.37, 0.37, 0.26], horizontal_spacing=0.06,
-                        subplot_titles=(short_model_name(name_a), short_model_name(name_b),
-                                        f"ranking by {metric_label}"))
+                        subplot_titles=(_title_lines(short_model_name(name_a), PAIRED_TITLE_WIDTH),
+                                        _title_lines(short_model_name(name_b), PAIRED_TITLE_WIDTH),
+                                        _title_lines(f"ranking by {metric_label}", PAIRED_RACE_TITLE_WIDTH)))
     frame_a, idx_a, names = _add_scatter(fig, a.positions, labels, class_names, a.centres, a.frame_names, None, "",
                                          None, max_points, seed, row=1, col=1)
     # the second panel's legend entries would duplicate the first's
