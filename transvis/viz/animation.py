@@ -53,8 +53,8 @@ from ._style import (
     short_model_name,
 )
 
-# Each SVG point costs the browser a styled DOM node on every draw; 1,200 (120 per class on a 10-class demo) keep
-# every class's shape while a method page draws in about half the time 2,000 took (bench/browser.py).
+# Each SVG point costs the browser a styled DOM node on every draw and every frame step; 1,200 (120 per class on
+# a 10-class demo) keep every class's shape and bring a frame step under 100 ms here (bench/app.py's scrub rows).
 MAX_ANIMATED_POINTS = 1200
 FIGURE_HEIGHT = 700  # the scatter + race figure
 FIGURE_BOTTOM = 190  # px under the plots: tick labels, the race's three-line axis title, play button and slider
