@@ -476,9 +476,11 @@ def frame_select(traj, key: str, label: str, default_last: bool = True) -> int:
     return labels.index(chosen)
 
 
-def quantity_curves(traj, name: str, y_title: str, title: str, key: str, colors: dict) -> None:
-    """One method quantity of every model across the frames, as curves over the control parameter."""
-    from transvis.viz.methods import curves
+def quantity_curves(traj, name: str, y_title: str, title: str, key: str, colors: dict,
+                    full_width: bool = False) -> None:
+    """One method quantity of every model across the frames, as curves over the control parameter (``full_width``:
+    the chart spans the page, not half of it, which sizes its legend's rows)."""
+    from transvis.viz.methods import FULL_WIDTH_COLUMN_PX, curves
 
     try:
         series = {m: [float(v) for v in traj.quantity(name, m)] for m in traj.models}
@@ -487,7 +489,9 @@ def quantity_curves(traj, name: str, y_title: str, title: str, key: str, colors:
     x = [float(f.value) for f in traj.frames]  # the control parameter itself, for a readable numeric axis
     if len(set(x)) != len(x):
         x = [f.label for f in traj.frames]
-    st.plotly_chart(curves(x, series, traj.parameter, y_title, colors, title=title), width="stretch", key=key)
+    figure = curves(x, series, traj.parameter, y_title, colors, title=title,
+                    **({"legend_column_px": FULL_WIDTH_COLUMN_PX} if full_width else {}))
+    st.plotly_chart(figure, width="stretch", key=key)
 
 
 SELECTIONS = "carried_selections"  # session state: pages._selection.carried_selection's memory

@@ -210,7 +210,7 @@ if traj is not None:
                         pool, key="nc_t_gram", container=right)
     with curve_tab:
         quantity_curves(traj, "nc1", "NC1", "NC1 of every model across t (falls as (1 − t)²)", "nc_nc1_curve",
-                        colors)
+                        colors, full_width=True)
 
 st.subheader("Neural-collapse statistics of every model (unperturbed)")
 table, models = scored_models(pool, ["nc", "face"], None, "Neural-collapse statistics")

@@ -212,17 +212,20 @@ def test_curves_of_many_models_put_the_legend_under_the_plot_and_grow_by_its_row
     """Twelve models' names at the side took most of a half-page column (the plot was ~70 px wide at 1280 × 720):
     above SIDE_LEGEND_MAX lines the legend goes under the plot, and the figure grows by the rows it needs in a
     half column, each item counted as wide as the longest name."""
-    from transvis.viz.methods import LEGEND_ROW_PX, SIDE_LEGEND_MAX
+    from transvis.viz.methods import FULL_WIDTH_COLUMN_PX, LEGEND_BELOW_PLOT_PX, LEGEND_ROW_PX, SIDE_LEGEND_MAX
 
     few = {f"offline/m{i}": [1.0, 0.5] for i in range(SIDE_LEGEND_MAX)}
     side = curves([1, 2], few, "step", "ratio")
     assert side.layout.legend.orientation is None and side.layout.height == 380
     ten = {f"offline/model_{i:04d}": [1.0, 0.5] for i in range(12)}  # 10 characters: 3 items per 420 px row
     below = curves([1, 2], ten, "step", "ratio")
-    assert below.layout.legend.orientation == "h" and below.layout.legend.yref == "container"
+    assert below.layout.legend.orientation == "h" and below.layout.legend.yanchor == "top"
+    assert below.layout.legend.y == -LEGEND_BELOW_PLOT_PX / (380 - 30 - 50)  # under the axis title, untitled figure
     assert below.layout.height == 380 + 4 * LEGEND_ROW_PX and below.layout.margin.b == 60 + 4 * LEGEND_ROW_PX
     long = {f"offline/efficientnet_lite{i} · random init": [1.0, 0.5] for i in range(12)}  # one per row
     assert curves([1, 2], long, "step", "ratio").layout.height == 380 + 12 * LEGEND_ROW_PX
+    wide = curves([1, 2], long, "step", "ratio", legend_column_px=FULL_WIDTH_COLUMN_PX)  # 2 per row: 6 rows
+    assert wide.layout.height == 380 + 6 * LEGEND_ROW_PX
     # "stopped here" is one more item (and the longest name): 13 items, 3 per row
     stopped = curves([1, 2], ten, "step", "ratio", stops={"offline/model_0000": (1, "stopped")})
     assert stopped.layout.height == 380 + 5 * LEGEND_ROW_PX

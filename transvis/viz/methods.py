@@ -167,8 +167,12 @@ def curves(
     title: str | None = None,
     log_y: bool = False,
     stops: Mapping[str, tuple[int, str]] | None = None,
+    legend_column_px: int = 420,
 ) -> go.Figure:
     """Lines over a step/parameter axis, one per model (series may have different lengths).
+
+    More than :data:`SIDE_LEGEND_MAX` lines put the legend under the plot, its rows estimated for a column
+    ``legend_column_px`` wide (default: half the page at 1280 px; pass ~880 for a full-width chart).
 
     stops : {model: (index into the model's series, hover text)} — a marked point (✕ in the model's colour) where
     the model stopped, e.g. PED's first step below the exit ratio; one legend entry "stopped here"."""
@@ -200,7 +204,7 @@ def curves(
     fig = base_layout(fig, title, height=380)
     if len(series) > SIDE_LEGEND_MAX:
         _legend_below(fig, [short_model_name(m) for m in series] + (["stopped here"] if not first else []),
-                      height=380)
+                      height=380, column_px=legend_column_px)
     return fig
 
 
@@ -208,18 +212,23 @@ def curves(
 # 1280 × 720): it goes under the plot instead, and the figure grows by its rows.
 SIDE_LEGEND_MAX = 6
 LEGEND_ROW_PX = 22
+LEGEND_BELOW_PLOT_PX = 62  # the legend's top under the plot area: below the tick labels and the x-axis title
+FULL_WIDTH_COLUMN_PX = 880  # a full-width chart's plot at 1280 px
 
 
 def _legend_below(fig: go.Figure, names: Sequence[str], height: int, column_px: int = 420,
                   font_px: float = FONT["size"]) -> None:
-    """A horizontal legend at the bottom of the figure, under the x-axis title. Its rows are estimated for a
-    half-page column (``column_px``) with every item as wide as the longest name, so the estimate errs towards
-    a spare row rather than a legend over the axis title."""
+    """A horizontal legend right under the x-axis title; the figure grows by its rows, estimated for a column
+    ``column_px`` wide with every item as wide as the longest name. The estimate errs towards a spare row, which
+    ends up as space at the bottom of the figure, never as a legend over the axis title."""
     item_px = 0.62 * font_px * max((len(n) for n in names), default=1) + 40  # text + the line's symbol + gap
     rows = -(-len(names) // max(1, int(column_px // item_px)))
     legend_px = rows * LEGEND_ROW_PX
-    fig.update_layout(height=height + legend_px, margin=dict(b=60 + legend_px),
-                      legend=dict(orientation="h", x=0, xanchor="left", y=0, yref="container", yanchor="bottom"))
+    bottom = 60 + legend_px
+    plot_px = height - int(fig.layout.margin.t or 0) - 50  # the plot area's height keeps base_layout's bottom
+    fig.update_layout(height=height + legend_px, margin=dict(b=bottom),
+                      legend=dict(orientation="h", x=0, xanchor="left", yref="paper", yanchor="top",
+                                  y=-LEGEND_BELOW_PLOT_PX / plot_px))
 
 
 def histograms(
