@@ -115,7 +115,7 @@ def quiet_sample_hover(fig):
 def hover_thumbnails(image_fn: Callable[[int], Any], indices: Sequence[int],
                      size: int = HOVER_THUMBNAIL_SIZE) -> list[str | None]:
     """Small PNG data URLs of the samples ``indices`` (aligned; None where an image cannot be read), never
-    upscaled and stored grey when the image is grey, so a figure's ≤ 2,000 samples travel in well under a
+    upscaled and stored grey when the image is grey, so an animated figure's ≤ 1,200 samples travel in well under a
     megabyte for 28 px images."""
     out = []
     for i in indices:
