@@ -909,8 +909,8 @@ def start_traces(per_frame, centres, class_names) -> list[go.Scatter]:
     first = per_frame[0][0]
     stride = max(1, -(-len(first.x) // MAX_START_POINTS))
     traces = [go.Scatter(x=list(first.x)[::stride], y=list(first.y)[::stride], mode="markers",
-                         name="start (first frame)", marker=dict(size=5, color=START_COLOR, line=dict(width=0)), hoverinfo="skip",
-                         showlegend=True)]
+                         name="start (first frame)", marker=dict(size=5, color=START_COLOR, line=dict(width=0)),
+                         hoverinfo="skip", showlegend=True)]
     if centres is not None:
         cen = _as_frames(centres)
         palette = class_colors(len(class_names))
