@@ -480,7 +480,7 @@ def quantity_curves(traj, name: str, y_title: str, title: str, key: str, colors:
                     full_width: bool = False) -> None:
     """One method quantity of every model across the frames, as curves over the control parameter (``full_width``:
     the chart spans the page, not half of it, which sizes its legend's rows)."""
-    from transvis.viz.methods import FULL_WIDTH_COLUMN_PX, curves
+    from transvis.viz.methods import FULL_WIDTH_COLUMN_PX, HALF_WIDTH_COLUMN_PX, curves
 
     try:
         series = {m: [float(v) for v in traj.quantity(name, m)] for m in traj.models}
@@ -490,7 +490,7 @@ def quantity_curves(traj, name: str, y_title: str, title: str, key: str, colors:
     if len(set(x)) != len(x):
         x = [f.label for f in traj.frames]
     figure = curves(x, series, traj.parameter, y_title, colors, title=title,
-                    **({"legend_column_px": FULL_WIDTH_COLUMN_PX} if full_width else {}))
+                    legend_column_px=FULL_WIDTH_COLUMN_PX if full_width else HALF_WIDTH_COLUMN_PX)
     st.plotly_chart(figure, width="stretch", key=key)
 
 

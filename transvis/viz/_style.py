@@ -144,6 +144,13 @@ def short_model_name(model_id: str) -> str:
 TEMPLATE = "plotly_white"
 
 
+def text_px(n_chars: int, font_px: float) -> float:
+    """Estimated width [px] of ``n_chars`` characters of the app's sans-serif font at ``font_px`` (0.62 em a
+    character): what margins and legend rows are sized with, where plotly would otherwise widen them itself
+    and draw the figure twice."""
+    return 0.62 * font_px * n_chars
+
+
 def base_layout(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
     """Shared look: white template, readable font, title top-left, compact margins.
 

@@ -51,6 +51,7 @@ from ._style import (
     class_colors,
     model_colors,
     short_model_name,
+    text_px,
 )
 
 # Each SVG point costs the browser a styled DOM node on every draw and every frame step; 1,200 (120 per class on
@@ -710,7 +711,7 @@ def race_margin(models: Sequence[str], font_px: int = 12, race: RaceNotes | None
             if m in badge and text:
                 badge[m] = max(badge[m], len(str(text)) + 1)
     longest = max((len(short_model_name(m)) + badge[m] for m in models), default=8) + 3
-    return int(0.62 * font_px * longest + 40)
+    return int(text_px(longest, font_px) + 40)
 
 
 def _add_race(fig, scores, ranks, frame_names, colors, metric_label, duration_ms, race, row, col, plot_height=300.0):

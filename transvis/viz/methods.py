@@ -18,7 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ._style import FONT, base_layout, model_colors, short_model_name
+from ._style import FONT, base_layout, model_colors, short_model_name, text_px
 
 
 def _colors(models, colors):
@@ -156,6 +156,15 @@ def gram_vs_etf(mean_gram, etf_gram, class_names: Sequence[str], distance: float
     return base_layout(fig, (title or "Class-mean geometry") + suffix, height=430)
 
 
+# More lines than this and a legend at the side takes most of a half-page column (the plot shrank to ~70 px at
+# 1280 × 720): it goes under the plot instead, and the figure grows by its rows.
+SIDE_LEGEND_MAX = 6
+LEGEND_ROW_PX = 22
+LEGEND_BELOW_PLOT_PX = 62  # the legend's top under the plot area: below the tick labels and the x-axis title
+HALF_WIDTH_COLUMN_PX = 420  # a chart in one of two page columns, its plot at 1280 px
+FULL_WIDTH_COLUMN_PX = 880  # a full-width chart's plot at 1280 px
+
+
 def curves(
     x,
     series: Mapping[str, Sequence[float]],
@@ -167,12 +176,13 @@ def curves(
     title: str | None = None,
     log_y: bool = False,
     stops: Mapping[str, tuple[int, str]] | None = None,
-    legend_column_px: int = 420,
+    legend_column_px: int = HALF_WIDTH_COLUMN_PX,
 ) -> go.Figure:
     """Lines over a step/parameter axis, one per model (series may have different lengths).
 
     More than :data:`SIDE_LEGEND_MAX` lines put the legend under the plot, its rows estimated for a column
-    ``legend_column_px`` wide (default: half the page at 1280 px; pass ~880 for a full-width chart).
+    ``legend_column_px`` wide (:data:`HALF_WIDTH_COLUMN_PX`, or :data:`FULL_WIDTH_COLUMN_PX` for a chart that spans
+    the page).
 
     stops : {model: (index into the model's series, hover text)} — a marked point (✕ in the model's colour) where
     the model stopped, e.g. PED's first step below the exit ratio; one legend entry "stopped here"."""
@@ -203,25 +213,18 @@ def curves(
     fig.update_yaxes(title=y_title, type="log" if log_y else None)
     fig = base_layout(fig, title, height=380)
     if len(series) > SIDE_LEGEND_MAX:
-        _legend_below(fig, [short_model_name(m) for m in series] + (["stopped here"] if not first else []),
+        marked = not first  # a "stopped here" entry was added to the legend
+        _legend_below(fig, [short_model_name(m) for m in series] + (["stopped here"] if marked else []),
                       height=380, column_px=legend_column_px)
     return fig
 
 
-# More lines than this and a legend at the side takes most of a half-page column (the plot shrank to ~70 px at
-# 1280 × 720): it goes under the plot instead, and the figure grows by its rows.
-SIDE_LEGEND_MAX = 6
-LEGEND_ROW_PX = 22
-LEGEND_BELOW_PLOT_PX = 62  # the legend's top under the plot area: below the tick labels and the x-axis title
-FULL_WIDTH_COLUMN_PX = 880  # a full-width chart's plot at 1280 px
-
-
-def _legend_below(fig: go.Figure, names: Sequence[str], height: int, column_px: int = 420,
+def _legend_below(fig: go.Figure, names: Sequence[str], height: int, column_px: int = HALF_WIDTH_COLUMN_PX,
                   font_px: float = FONT["size"]) -> None:
     """A horizontal legend right under the x-axis title; the figure grows by its rows, estimated for a column
     ``column_px`` wide with every item as wide as the longest name. The estimate errs towards a spare row, which
     ends up as space at the bottom of the figure, never as a legend over the axis title."""
-    item_px = 0.62 * font_px * max((len(n) for n in names), default=1) + 40  # text + the line's symbol + gap
+    item_px = text_px(max((len(n) for n in names), default=1), font_px) + 40  # text + the line's symbol + gap
     rows = -(-len(names) // max(1, int(column_px // item_px)))
     legend_px = rows * LEGEND_ROW_PX
     bottom = 60 + legend_px
