@@ -220,7 +220,8 @@ def test_curves_of_many_models_put_the_legend_under_the_plot_and_grow_by_its_row
     ten = {f"offline/model_{i:04d}": [1.0, 0.5] for i in range(12)}  # 10 characters: 3 items per 420 px row
     below = curves([1, 2], ten, "step", "ratio")
     assert below.layout.legend.orientation == "h" and below.layout.legend.yanchor == "top"
-    assert below.layout.legend.y == -LEGEND_BELOW_PLOT_PX / (380 - 30 - 50)  # under the axis title, untitled figure
+    # its top LEGEND_BELOW_PLOT_PX under the plot area, which keeps its height (380 − 30 − 60 px, untitled)
+    assert below.layout.legend.y == -LEGEND_BELOW_PLOT_PX / (380 - 30 - 60)
     assert below.layout.height == 380 + 4 * LEGEND_ROW_PX and below.layout.margin.b == 60 + 4 * LEGEND_ROW_PX
     long = {f"offline/efficientnet_lite{i} · random init": [1.0, 0.5] for i in range(12)}  # one per row
     assert curves([1, 2], long, "step", "ratio").layout.height == 380 + 12 * LEGEND_ROW_PX

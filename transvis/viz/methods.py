@@ -161,6 +161,7 @@ def gram_vs_etf(mean_gram, etf_gram, class_names: Sequence[str], distance: float
 SIDE_LEGEND_MAX = 6
 LEGEND_ROW_PX = 22
 LEGEND_BELOW_PLOT_PX = 62  # the legend's top under the plot area: below the tick labels and the x-axis title
+AXIS_BELOW_PX = 60  # the bottom margin above the legend: tick labels and the x-axis title
 HALF_WIDTH_COLUMN_PX = 420  # a chart in one of two page columns, its plot at 1280 px
 FULL_WIDTH_COLUMN_PX = 880  # a full-width chart's plot at 1280 px
 
@@ -227,9 +228,8 @@ def _legend_below(fig: go.Figure, names: Sequence[str], height: int, column_px: 
     item_px = text_px(max((len(n) for n in names), default=1), font_px) + 40  # text + the line's symbol + gap
     rows = -(-len(names) // max(1, int(column_px // item_px)))
     legend_px = rows * LEGEND_ROW_PX
-    bottom = 60 + legend_px
-    plot_px = height - int(fig.layout.margin.t or 0) - 50  # the plot area's height keeps base_layout's bottom
-    fig.update_layout(height=height + legend_px, margin=dict(b=bottom),
+    plot_px = height - int(fig.layout.margin.t or 0) - AXIS_BELOW_PX  # the figure grows by the legend only
+    fig.update_layout(height=height + legend_px, margin=dict(b=AXIS_BELOW_PX + legend_px),
                       legend=dict(orientation="h", x=0, xanchor="left", yref="paper", yanchor="top",
                                   y=-LEGEND_BELOW_PLOT_PX / plot_px))
 
