@@ -82,7 +82,7 @@ def main(argv=None) -> int:
             ([("WebGL", dict(webgl=True))] if args.compare_webgl else [])
     print(f"figures drawn alone in chromium (plotly.js of python plotly {plotly.__version__}), fastest of 3; "
           f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs\n")
-    header = f"| page | chart | as drawn ms | JSON kB | SVG points | frames |" + "".join(f" {n} ms |" for n, _ in extra)
+    header = "| page | chart | as drawn ms | JSON kB | SVG points | frames |" + "".join(f" {n} ms |" for n, _ in extra)
     print(header)
     print("|---|---|---:|---:|---:|---:|" + "---:|" * len(extra))
     totals: dict[str, list[float]] = {}

@@ -66,12 +66,36 @@ def _timed(fn):
     return out, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def deletion_vs_refit(resamples: int) -> None:
-    """One row per demo member: deletion-replicate SE ÷ refit SE, replicate correlation, γ/N, times."""
+def _demo_members(cells: int, per_target: int | None = None):
+    """(target, model, X [N, D] float64, y [N]) of every prepared demo target's members (the first ``per_target``
+    of each); a target not prepared here prints a table row of ``cells`` cells saying so."""
     import numpy as np
 
     from transvis.demo import load_demo
     from transvis.demo.pool import DEMO_TARGETS
+
+    for target in DEMO_TARGETS:
+        try:
+            demo = load_demo(target=target)
+        except Exception as err:  # noqa: BLE001 - a target not prepared here
+            print(f"| {target} | not prepared ({type(err).__name__}) |" + " |" * (cells - 2))
+            continue
+        for model, feature_set in list(demo.features.items())[:per_target]:
+            yield target, model, np.asarray(feature_set.features, dtype=np.float64), np.asarray(feature_set.labels)
+
+
+def _ratio_summary(what: str, ratios: list[float], digits: int) -> None:
+    import numpy as np
+
+    if ratios:
+        print(f"\n{what} ratio over {len(ratios)} models: {min(ratios):.{digits}f}–{max(ratios):.{digits}f} "
+              f"(median {float(np.median(ratios)):.{digits}f})")
+
+
+def deletion_vs_refit(resamples: int) -> None:
+    """One row per demo member: deletion-replicate SE ÷ refit SE, replicate correlation, γ/N, times."""
+    import numpy as np
+
     from transvis.metrics import ClassStats, compute
 
     plan = {refit: Resampling(n_replicates=resamples, refit=refit) for refit in (False, True)}
@@ -79,31 +103,22 @@ def deletion_vs_refit(resamples: int) -> None:
     print("| target | model | N × D | γ/N | method | SE deletion ÷ refit | corr | deletion s | refit s |")
     print("|---|---|---|---:|---|---:|---:|---:|---:|")
     ratios = []
-    for target in DEMO_TARGETS:
-        try:
-            demo = load_demo(target=target)
-        except Exception as err:  # noqa: BLE001 - a target not prepared here
-            print(f"| {target} | not prepared ({type(err).__name__}) | | | | | | | |")
-            continue
-        for model, feature_set in demo.features.items():
-            x, y = np.asarray(feature_set.features, dtype=np.float64), np.asarray(feature_set.labels)
-            fit = compute("logme", x, y, stats=ClassStats(x, y))
-            alpha, beta = np.asarray(fit.trace["alpha"])[:, None], np.asarray(fit.trace["beta"])[:, None]
-            sigma = np.asarray(fit.trace["singular_values"]) ** 2
-            gamma = float((beta * sigma / (alpha + beta * sigma)).sum(axis=1).mean()) / len(y)
-            noise, times = {}, {}
-            for refit, resampling in plan.items():
-                table, times[refit], _ = _timed(lambda r=resampling: rank_models({model: (x, y)}, ["logme"],
-                                                                                 resamples=r))
-                noise[refit] = table.noise["logme"]
-            ratio = noise[False].se(model) / noise[True].se(model)
-            ratios.append(ratio)
-            corr = float(np.corrcoef(noise[False].replicates[model], noise[True].replicates[model])[0, 1])
-            print(f"| {target} | {model.split('/')[-1]} | {x.shape[0]:,} × {x.shape[1]:,} | {gamma:.3f} | "
-                  f"{noise[False].method} | {ratio:.3f} | {corr:.3f} | {times[False]:.2f} | {times[True]:.2f} |")
-    if ratios:
-        print(f"\nSE ratio over {len(ratios)} models: {min(ratios):.3f}–{max(ratios):.3f} "
-              f"(median {float(np.median(ratios)):.3f})")
+    for target, model, x, y in _demo_members(cells=9):
+        fit = compute("logme", x, y, stats=ClassStats(x, y))
+        alpha, beta = np.asarray(fit.trace["alpha"])[:, None], np.asarray(fit.trace["beta"])[:, None]
+        sigma = np.asarray(fit.trace["singular_values"]) ** 2
+        gamma = float((beta * sigma / (alpha + beta * sigma)).sum(axis=1).mean()) / len(y)
+        noise, times = {}, {}
+        for refit, resampling in plan.items():
+            table, times[refit], _ = _timed(lambda r=resampling: rank_models({model: (x, y)}, ["logme"],
+                                                                             resamples=r))
+            noise[refit] = table.noise["logme"]
+        ratio = noise[False].se(model) / noise[True].se(model)
+        ratios.append(ratio)
+        corr = float(np.corrcoef(noise[False].replicates[model], noise[True].replicates[model])[0, 1])
+        print(f"| {target} | {model.split('/')[-1]} | {x.shape[0]:,} × {x.shape[1]:,} | {gamma:.3f} | "
+              f"{noise[False].method} | {ratio:.3f} | {corr:.3f} | {times[False]:.2f} | {times[True]:.2f} |")
+    _ratio_summary("SE", ratios, 3)
 
 
 def nleep_frozen_vs_refit(resamples: int, per_target: int) -> None:
@@ -112,9 +127,8 @@ def nleep_frozen_vs_refit(resamples: int, per_target: int) -> None:
 
     import numpy as np
 
-    from transvis.demo import load_demo
-    from transvis.demo.pool import DEMO_TARGETS
     from transvis.metrics import ClassStats, compute
+    from transvis.metrics.leep import conditional_given_source
     from transvis.metrics.nleep import _fit_mixture, _reduce
 
     resampling = Resampling(n_replicates=resamples)
@@ -122,44 +136,35 @@ def nleep_frozen_vs_refit(resamples: int, per_target: int) -> None:
     print("| target | model | N × D | K | SD fixed mixture ÷ refit | corr | refit s | fixed s |")
     print("|---|---|---|---:|---:|---:|---:|---:|")
     ratios = []
-    for target in DEMO_TARGETS:
-        try:
-            demo = load_demo(target=target)
-        except Exception as err:  # noqa: BLE001 - a target not prepared here
-            print(f"| {target} | not prepared ({type(err).__name__}) | | | | | | |")
-            continue
-        for model, feature_set in list(demo.features.items())[:per_target]:
-            x, y = np.asarray(feature_set.features, dtype=np.float64), np.asarray(feature_set.labels)
-            stats = ClassStats(x, y)
-            subsets = resampling.subsets(y)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                full = compute("nleep", x, y, stats=stats)
-                refit, refit_s, _ = _timed(lambda: np.array([
-                    compute("nleep", sub.features, sub.labels, stats=sub).score
-                    for sub in (stats.subset(rows) for rows in subsets)]))
-            k = full.trace["n_components"]
-            posteriors = _fit_mixture(_reduce(stats), k, 0)[0]  # the full fit's θ [N, K], as nleep computes it
+    for target, model, x, y in _demo_members(cells=8, per_target=per_target):
+        stats = ClassStats(x, y)
+        subsets = resampling.subsets(y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            full = compute("nleep", x, y, stats=stats)
+            refit, refit_s, _ = _timed(lambda: np.array([
+                compute("nleep", sub.features, sub.labels, stats=sub).score
+                for sub in (stats.subset(rows) for rows in subsets)]))
+        k = full.trace["n_components"]
+        posteriors = _fit_mixture(_reduce(stats), k, 0)[0]  # the full fit's θ [N, K], as nleep computes it
 
-            def fixed_mixture():
-                out = []
-                for rows in subsets:
-                    theta, labels = posteriors[rows], y[rows]
-                    joint = np.zeros((stats.n_classes, k))
-                    np.add.at(joint, labels, theta)  # Σ_i θ_ik [y_i = c]
-                    cond = joint / np.maximum(joint.sum(axis=0, keepdims=True), np.finfo(float).tiny)  # P(y | k)
-                    expected = np.einsum("ik,ik->i", theta, cond[labels])
-                    out.append(np.log(np.maximum(expected, np.finfo(float).tiny)).mean())
-                return np.array(out)
+        def fixed_mixture():
+            out = []
+            for rows in subsets:
+                theta, labels = posteriors[rows], y[rows]
+                joint = np.zeros((stats.n_classes, k))
+                np.add.at(joint, labels, theta)  # Σ_i θ_ik [y_i = c]
+                cond = conditional_given_source(joint)  # P(y | k), as nleep computes it
+                expected = np.einsum("ik,ik->i", theta, cond[labels])
+                out.append(np.log(np.maximum(expected, np.finfo(float).tiny)).mean())
+            return np.array(out)
 
-            fixed, fixed_s, _ = _timed(fixed_mixture)
-            ratio = float(fixed.std(ddof=1) / refit.std(ddof=1))
-            ratios.append(ratio)
-            print(f"| {target} | {model.split('/')[-1]} | {x.shape[0]:,} × {x.shape[1]:,} | {k} | {ratio:.2f} | "
-                  f"{float(np.corrcoef(fixed, refit)[0, 1]):.2f} | {refit_s:.1f} | {fixed_s:.3f} |")
-    if ratios:
-        print(f"\nSD ratio over {len(ratios)} models: {min(ratios):.2f}–{max(ratios):.2f} "
-              f"(median {float(np.median(ratios)):.2f})")
+        fixed, fixed_s, _ = _timed(fixed_mixture)
+        ratio = float(fixed.std(ddof=1) / refit.std(ddof=1))
+        ratios.append(ratio)
+        print(f"| {target} | {model.split('/')[-1]} | {x.shape[0]:,} × {x.shape[1]:,} | {k} | {ratio:.2f} | "
+              f"{float(np.corrcoef(fixed, refit)[0, 1]):.2f} | {refit_s:.1f} | {fixed_s:.3f} |")
+    _ratio_summary("SD", ratios, 2)
 
 
 def main(argv=None) -> int:
