@@ -231,3 +231,8 @@ def test_curves_of_many_models_put_the_legend_under_the_plot_and_grow_by_its_row
     stopped = curves([1, 2], ten, "step", "ratio", stops={"offline/model_0000": (1, "stopped")})
     assert stopped.layout.height == 380 + 5 * LEGEND_ROW_PX
     assert spectrum_plot({m: [3.0, 1.0] for m in long}).layout.legend.orientation == "h"
+
+
+def test_a_log_scale_curve_writes_powers_of_ten_not_si_prefixes():
+    assert spectrum_plot({"offline/a": [3.0, 1e-6]}).layout.yaxis.exponentformat == "power"
+    assert curves([1, 2], {"offline/a": [1.0, 0.5]}, "step", "ratio").layout.yaxis.exponentformat is None

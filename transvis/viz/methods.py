@@ -211,7 +211,8 @@ def curves(
         fig.add_hline(y=threshold, line=dict(color="#555", dash="dash"), annotation_text=threshold_label,
                       annotation_position="top left")
     fig.update_xaxes(title=x_title)
-    fig.update_yaxes(title=y_title, type="log" if log_y else None)
+    # a log axis reads 10⁻⁴, not plotly's SI "100µ" (eigenvalues are not lengths)
+    fig.update_yaxes(title=y_title, type="log" if log_y else None, exponentformat="power" if log_y else None)
     fig = base_layout(fig, title, height=380)
     if len(series) > SIDE_LEGEND_MAX:
         marked = not first  # a "stopped here" entry was added to the legend
