@@ -99,3 +99,28 @@ def test_pruned_e_step_rules_out_only_pairs_whose_responsibility_is_zero():
 def test_posteriors_equal_scikit_learns_with_pruning_on_separated_clusters(seed):
     points, _ = _separated(seed=seed)
     _fit_like_scikit_learn(points, 12, seed)
+
+
+@pytest.mark.parametrize("max_iter", [1, 2, 100])
+def test_fixed_point_exit_matches_scikit_learn_and_skips_the_repeated_steps(monkeypatch, max_iter):
+    """Well separated clusters with more dimensions than a component's samples: every responsibility is 0 or 1 and
+    the first E-step returns k-means' assignment, so EM is at a fixed point. One M-step (k-means') and one E-step
+    are enough; scikit-learn runs two more of each to the same posteriors and reports the same n_iter."""
+    from transvis.metrics import _mixture
+
+    points, _ = _separated(n=300, d=60, c=6, seed=1)
+    calls = {"m": 0, "e": 0}
+    for name, key in (("_m_step", "m"), ("_e_step", "e")):
+        original = getattr(_mixture, name)
+
+        def counted(*args, _original=original, _key=key, **kwargs):
+            calls[_key] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(_mixture, name, counted)
+    fit = fit_full_mixture(points, 12, seed=0, max_iter=max_iter)
+    reference = GaussianMixture(12, random_state=0, max_iter=max_iter).fit(points)
+    assert set(np.unique(reference.predict_proba(points))) == {0.0, 1.0}
+    np.testing.assert_array_equal(fit.posteriors, reference.predict_proba(points))
+    assert (fit.n_iter, fit.converged) == (reference.n_iter_, reference.converged_)
+    assert calls == {"m": 1, "e": 1}

@@ -16,6 +16,11 @@ result:
   (:func:`_pruned_log_weights`; on the bench's features 2 % of the pairs survive, and the E-step costs ~1/4).
 * **No repeated E-step.** scikit-learn's ``fit`` ends with an E-step and ``predict_proba`` runs another with
   the same parameters; the posteriors are computed once.
+* **Fixed-point exit.** When an E-step returns, bit for bit, the responsibilities the current model was built
+  from, the M-step would rebuild that model and every later step repeats itself; the fit stops there with
+  scikit-learn's posteriors, ``n_iter_`` and ``converged_``. With more PCA dimensions than samples per component
+  (NLEEP's usual case) every responsibility is 0 or 1 and the first E-step returns k-means' assignment: one
+  M-step and one E-step instead of three of each.
 * **PCA** from the eigendecomposition of S_T that the other metrics share (:func:`pca_scores`), not an SVD of
   the N × D features.
 
@@ -93,16 +98,26 @@ def fit_full_mixture(points: np.ndarray, n_components: int, *, seed: int = 0, re
     resp = np.zeros((n_samples, n_components))
     resp[np.arange(n_samples), labels] = 1.0
     model = _m_step(points, resp, reg_covar)
-    model = _Components(model.weights / n_samples, model.means, model.cov_chol)  # _initialize: weights /= N
+    weights = model.weights / n_samples  # _initialize: weights /= N; the loop's M-step divides by their sum
+    # responsibilities the current model is the M-step of, as the loop builds it (for the fixed-point exit below)
+    previous_resp = resp if np.array_equal(weights, model.weights / model.weights.sum()) else None
+    model = _Components(weights, model.means, model.cov_chol)
     lower_bound, converged, n_iter = -np.inf, False, 0
     guess = labels  # each sample's likely component, for the E-step's pruning
     for n_iter in range(1, max_iter + 1):
         previous = lower_bound
         log_norm, resp = _e_step(points, model, guess)
+        lower_bound = float(np.mean(log_norm))
+        if previous_resp is not None and np.array_equal(resp, previous_resp):
+            # A fixed point: the M-step would rebuild the model this E-step used, bit for bit, so every later
+            # E-step returns these responsibilities and the same bound. scikit-learn stops here or one step later.
+            converged = abs(lower_bound - previous) < tol or n_iter < max_iter
+            n_iter += int(not abs(lower_bound - previous) < tol and n_iter < max_iter)
+            return MixtureFit(resp, converged, n_iter)
+        previous_resp = resp
         guess = resp.argmax(axis=1)
         model = _m_step(points, resp, reg_covar)
         model = _Components(model.weights / model.weights.sum(), model.means, model.cov_chol)
-        lower_bound = float(np.mean(log_norm))
         if abs(lower_bound - previous) < tol:
             converged = True
             break
