@@ -42,6 +42,17 @@ def default(key: str, value: Any) -> str:
     return key
 
 
+def lazy_tabs(labels: list[str], key: str):
+    """``st.tabs`` whose closed tabs run nothing: switching tabs reruns the page, and each tab's ``.open`` says
+    whether to draw its block (``with tab: if tab.open: ...``). ``key`` (a ``w:`` key) keeps the open tab across
+    pages.
+
+    Why: Streamlit sends and mounts the charts of closed tabs too, and draws every plotly chart twice on mount
+    (once hidden, before its width is measured), so each chart in a closed tab cost a page's first load as much
+    as a visible one (bench/README, "Session 11")."""
+    return st.tabs(list(labels), key=key, on_change="rerun")
+
+
 @st.cache_resource(show_spinner="Loading the demo…", max_entries=4)
 def load_default_pool(choice: str = "auto", groundtruth_stamp: str = "") -> Pool:
     """The pool the app opens on: the real demo zoo on Fashion-MNIST when prepared, else the synthetic one.

@@ -7,7 +7,7 @@ import streamlit as st
 from pages._dynamics import animation_section, cached_figure, kind_choices, model_select
 from pages._method_page import detail_model, method_scored
 from pages._scatter import class_chart
-from pages._ui import default, page_header
+from pages._ui import default, lazy_tabs, page_header
 from transvis.app_defaults import DYNAMICS_DEFAULTS, METHOD_DEFAULTS
 from transvis.captions import fisher_directions_caption, fisher_lambda_caption, view_movement
 from transvis.glossary import define
@@ -82,38 +82,46 @@ colors = model_colors(pool.models)
 first = pd.Series({m: float(np.dot(np.bincount(pool.labels) / pool.n_samples, trace[m]["class_posterior_first"]))
                    for m in models})
 score = pd.Series({m: table.results["sfda"][m].score for m in models})
-left, right = st.columns(2)
-left.plotly_chart(before_after_bars(first, score, "mean true-class posterior", colors,
-                                    ("first pass", "after ConfMix" if confmix else "scored pass"),
-                                    title="SFDA score: first pass vs self-challenged"),
-                  width="stretch", key="fs_scores")
-lam = pd.DataFrame({"λ (shrinkage)": {short_model_name(m): trace[m]["shrinkage"] for m in models},
-                    "SFDA": {short_model_name(m): score[m] for m in models},
-                    "rank": {short_model_name(m): table.ranks.loc[m, "sfda"] for m in models}})
-right.dataframe(lam, width="stretch", key="fs_lambda_table",
-                column_config={"λ (shrinkage)": st.column_config.NumberColumn(format="%.3e")})
-right.caption(fisher_lambda_caption({m: trace[m]["shrinkage"] for m in models}, adaptive=bool(adaptive)),
-              help=define("λ", "adaptive λ"))
-
-detail = detail_model(pool, "w:fs_detail_model", "Per-class detail for", trace)
-if detail is not None:
-    chosen, left, right = detail
-    class_chart(per_class_bars({"first pass": trace[chosen]["class_posterior_first"],
-                                "scored pass": trace[chosen]["class_posterior"]}, pool.class_names,
-                               "mean true-class posterior",
-                               colors={"first pass": NEUTRAL_COLORS[1], "scored pass": colors[chosen]},
-                               title=f"{short_model_name(chosen)}: which classes are confidently separated"),
-                pool, key="fs_per_class", container=left)
-    class_chart(matrix_heatmap(trace[chosen]["confusion"], pool.class_names, title="Soft confusion "
-                               "(row = true class, mean posterior)", zmin=0, zmax=1,
-                               value_label="posterior"), pool, key="fs_confusion", container=right)
-left, right = st.columns(2)
-if confmix and all("mixing_weights" in trace[m] for m in models):
-    left.plotly_chart(distribution_boxes({m: trace[m]["mixing_weights"] for m in models},
-                                         "ConfMix mixing weight p (1 = sample kept as it is)", colors,
-                                         title="How hard ConfMix pushes each sample"),
-                      width="stretch", key="fs_mixing")
-if all("eigenvalues" in trace[m] for m in models):
-    right.plotly_chart(spectrum_plot({m: trace[m]["eigenvalues"] for m in models}, colors,
-                                     title="Generalised eigenvalues (Fisher spectrum)"),
-                       width="stretch", key="fs_spectrum")
+# one view at a time: a closed tab draws nothing (lazy_tabs), so the page's first load draws only the open one
+scores_tab, class_tab, spectrum_tab = lazy_tabs(
+    ["Scores and λ", "Per class", "ConfMix weights and the Fisher spectrum"], "w:fs_quantities_tab")
+with scores_tab:
+    if scores_tab.open:
+        left, right = st.columns(2)
+        left.plotly_chart(before_after_bars(first, score, "mean true-class posterior", colors,
+                                            ("first pass", "after ConfMix" if confmix else "scored pass"),
+                                            title="SFDA score: first pass vs self-challenged"),
+                          width="stretch", key="fs_scores")
+        lam = pd.DataFrame({"λ (shrinkage)": {short_model_name(m): trace[m]["shrinkage"] for m in models},
+                            "SFDA": {short_model_name(m): score[m] for m in models},
+                            "rank": {short_model_name(m): table.ranks.loc[m, "sfda"] for m in models}})
+        right.dataframe(lam, width="stretch", key="fs_lambda_table",
+                        column_config={"λ (shrinkage)": st.column_config.NumberColumn(format="%.3e")})
+        right.caption(fisher_lambda_caption({m: trace[m]["shrinkage"] for m in models}, adaptive=bool(adaptive)),
+                      help=define("λ", "adaptive λ"))
+with class_tab:
+    if class_tab.open:
+        detail = detail_model(pool, "w:fs_detail_model", "Per-class detail for", trace)
+        if detail is not None:
+            chosen, left, right = detail
+            class_chart(per_class_bars({"first pass": trace[chosen]["class_posterior_first"],
+                                        "scored pass": trace[chosen]["class_posterior"]}, pool.class_names,
+                                       "mean true-class posterior",
+                                       colors={"first pass": NEUTRAL_COLORS[1], "scored pass": colors[chosen]},
+                                       title=f"{short_model_name(chosen)}: which classes are confidently separated"),
+                        pool, key="fs_per_class", container=left)
+            class_chart(matrix_heatmap(trace[chosen]["confusion"], pool.class_names, title="Soft confusion "
+                                       "(row = true class, mean posterior)", zmin=0, zmax=1,
+                                       value_label="posterior"), pool, key="fs_confusion", container=right)
+with spectrum_tab:
+    if spectrum_tab.open:
+        left, right = st.columns(2)
+        if confmix and all("mixing_weights" in trace[m] for m in models):
+            left.plotly_chart(distribution_boxes({m: trace[m]["mixing_weights"] for m in models},
+                                                 "ConfMix mixing weight p (1 = sample kept as it is)", colors,
+                                                 title="How hard ConfMix pushes each sample"),
+                              width="stretch", key="fs_mixing")
+        if all("eigenvalues" in trace[m] for m in models):
+            right.plotly_chart(spectrum_plot({m: trace[m]["eigenvalues"] for m in models}, colors,
+                                             title="Generalised eigenvalues (Fisher spectrum)"),
+                               width="stretch", key="fs_spectrum")

@@ -22,7 +22,7 @@ from pages._method_page import detail_model, scored_models
 from pages._presentation import presentation_mode
 from pages._scatter import class_chart, sample_scatter
 from pages._selection import carried_selection, selected_indices
-from pages._ui import default, error_box, metric_label, page_header
+from pages._ui import default, error_box, lazy_tabs, metric_label, page_header
 from transvis.app_defaults import DYNAMICS_DEFAULTS
 from transvis.captions import trajectory_caption
 from transvis.metrics import short_name
@@ -175,42 +175,46 @@ if traj is not None:
                "round-off (below 10⁻¹²: collapsed). Rank \"(≈)\": models the score noise cannot order.")
 
     # secondary views in tabs: the page stays short enough to read without rehearsed scrolling
-    etf_tab, curve_tab = st.tabs(["The simplex ETF, made visible", "NC1 of every model across t"])
+    etf_tab, curve_tab = lazy_tabs(["The simplex ETF, made visible", "NC1 of every model across t"],
+                                   "w:nc_view_tab")
     with etf_tab:
-        from transvis.viz.etf import etf_extent, etf_figure, etf_view, rms_norm
+        if etf_tab.open:
+            from transvis.viz.etf import etf_extent, etf_figure, etf_view, rms_norm
 
-        q = [f.quantities.get(model, {}) for f in traj.frames]
-        if all("mean_gram" in x and "class_mean_norms" in x for x in q):
-            picked = st.multiselect("All classes on the Coxeter plane, or pick 3 or 4 classes: their own ETF is a "
-                                    "triangle (2-D) or a tetrahedron (3-D)", list(range(len(pool.class_names))),
-                                    key=default("w:nc_etf_classes", []), format_func=lambda c: pool.class_names[c],
-                                    max_selections=4)
-            classes = tuple(sorted(picked)) if len(picked) in (3, 4) else None
-            if picked and classes is None:
-                st.caption("Pick 3 or 4 classes; all classes are shown until then.")
-            scale = rms_norm(q[0]["class_mean_norms"])
-            views = [etf_view(x["mean_gram"], x["class_mean_norms"], classes, scale=scale) for x in q]
-            shown = views[index]
-            left, right = st.columns([1, 1])
-            left.plotly_chart(etf_figure(shown, pool.class_names, extent=etf_extent(views), height=460,
-                                         title=f"{short_model_name(model)} at {frame.label}: class means vs the "
-                                               "ideal ETF"),
-                              width="stretch", key="nc_etf")
-            left.caption(
-                "Grey: the ideal simplex ETF's vertices; diamonds: the class means in the coordinates of their "
-                "nearest ETF (divided by their RMS norm at t = 0). The projection is the same for every frame, so "
-                "the means move on straight lines as t grows. "
-                + ("On the simplex's Coxeter plane the ideal ETF is a regular polygon (a decagon for 10 classes). "
-                   if classes is None else "The picked classes' ideal ETF is a regular simplex of their own. ")
-                + f"The view keeps {shown.shown_fraction:.0%} of the means' squared length. With *move the class "
-                  "means to the nearest simplex ETF* on they reach the vertices at t = 1; without it they stay put.")
-            gram = frame.quantities.get(model, {})
-            class_chart(gram_vs_etf(gram["mean_gram"], gram["etf_gram"], pool.class_names,
-                                    gram.get("etf_distance"), title=f"{short_model_name(model)} at {frame.label}"),
-                        pool, key="nc_t_gram", container=right)
+            q = [f.quantities.get(model, {}) for f in traj.frames]
+            if all("mean_gram" in x and "class_mean_norms" in x for x in q):
+                picked = st.multiselect("All classes on the Coxeter plane, or pick 3 or 4 classes: their own ETF is a "
+                                        "triangle (2-D) or a tetrahedron (3-D)", list(range(len(pool.class_names))),
+                                        key=default("w:nc_etf_classes", []), format_func=lambda c: pool.class_names[c],
+                                        max_selections=4)
+                classes = tuple(sorted(picked)) if len(picked) in (3, 4) else None
+                if picked and classes is None:
+                    st.caption("Pick 3 or 4 classes; all classes are shown until then.")
+                scale = rms_norm(q[0]["class_mean_norms"])
+                views = [etf_view(x["mean_gram"], x["class_mean_norms"], classes, scale=scale) for x in q]
+                shown = views[index]
+                left, right = st.columns([1, 1])
+                left.plotly_chart(etf_figure(shown, pool.class_names, extent=etf_extent(views), height=460,
+                                             title=f"{short_model_name(model)} at {frame.label}: class means vs the "
+                                                   "ideal ETF"),
+                                  width="stretch", key="nc_etf")
+                left.caption(
+                    "Grey: the ideal simplex ETF's vertices; diamonds: the class means in the coordinates of their "
+                    "nearest ETF (divided by their RMS norm at t = 0). The projection is the same for every frame, so "
+                    "the means move on straight lines as t grows. "
+                    + ("On the simplex's Coxeter plane the ideal ETF is a regular polygon (a decagon for 10 classes). "
+                       if classes is None else "The picked classes' ideal ETF is a regular simplex of their own. ")
+                    + f"The view keeps {shown.shown_fraction:.0%} of the means' squared length. With *move the "
+                      "class means to the nearest simplex ETF* on they reach the vertices at t = 1; without it they "
+                      "stay put.")
+                gram = frame.quantities.get(model, {})
+                class_chart(gram_vs_etf(gram["mean_gram"], gram["etf_gram"], pool.class_names,
+                                        gram.get("etf_distance"), title=f"{short_model_name(model)} at {frame.label}"),
+                            pool, key="nc_t_gram", container=right)
     with curve_tab:
-        quantity_curves(traj, "nc1", "NC1", "NC1 of every model across t (falls as (1 − t)²)", "nc_nc1_curve",
-                        colors, full_width=True)
+        if curve_tab.open:
+            quantity_curves(traj, "nc1", "NC1", "NC1 of every model across t (falls as (1 − t)²)", "nc_nc1_curve",
+                            colors, full_width=True)
 
 st.subheader("Neural-collapse statistics of every model (unperturbed)")
 table, models = scored_models(pool, ["nc", "face"], None, "Neural-collapse statistics")
@@ -220,35 +224,39 @@ face = {m: table.results["face"][m] for m in models if m in table.results["face"
 stats = pd.DataFrame({q: {m: nc[m].get(q) for m in models} for q in QUANTITIES}).astype(float)
 for q in FACE:
     stats[q] = pd.Series({m: (face[m].score if q == "face" else face[m].trace.get(q)) for m in face}, dtype=float)
-every_tab, detail_tab = st.tabs(["Every model", "One model's class-mean geometry and FaCe per class"])
+every_tab, detail_tab = lazy_tabs(["Every model", "One model's class-mean geometry and FaCe per class"],
+                                  "w:nc_stats_tab")
 with every_tab:
-    st.plotly_chart(small_multiples_bars(stats, colors, titles={**QUANTITIES, **FACE}, cols=5), width="stretch",
-                    key="nc_bars")
+    if every_tab.open:
+        st.plotly_chart(small_multiples_bars(stats, colors, titles={**QUANTITIES, **FACE}, cols=5), width="stretch",
+                        key="nc_bars")
 with detail_tab:
-    detail = detail_model(pool, "w:nc_detail_model", "Class-mean geometry of", nc, widths=(3, 2))
-    if detail is not None:
-        from transvis.viz.etf import etf_angle, nearest_class_angle
+    if detail_tab.open:
+        detail = detail_model(pool, "w:nc_detail_model", "Class-mean geometry of", nc, widths=(3, 2))
+        if detail is not None:
+            from transvis.viz.etf import etf_angle, nearest_class_angle
 
-        chosen, left, right = detail
-        class_chart(gram_vs_etf(nc[chosen]["mean_gram"], nc[chosen]["etf_gram"], pool.class_names,
-                                nc[chosen].get("etf_distance"), title=short_model_name(chosen)),
-                    pool, key="nc_gram", container=left)
-        per_class = {"NC1 share": nc[chosen]["nc1_per_class"]}
-        class_chart(per_class_bars(per_class, pool.class_names, "share of NC1",
-                                   colors={"NC1 share": colors[chosen]},
-                                   title="Which classes are least collapsed"),
-                    pool, key="nc_per_class", container=right)
-        if chosen in face:
-            ideal = etf_angle(len(pool.class_names))
-            class_chart(per_class_bars({"collapse κ_c": face[chosen].trace["class_collapse"],
-                                        "nearest-mean angle ÷ ETF angle": nearest_class_angle(nc[chosen]["mean_gram"])
-                                        / ideal},
-                                       pool.class_names, "per class (1 = ideal)",
-                                       colors={"collapse κ_c": NEUTRAL_COLORS[0],
-                                               "nearest-mean angle ÷ ETF angle": NEUTRAL_COLORS[1]},
-                                       title=f"FaCe per class — {short_model_name(chosen)}"),
-                        pool, key="nc_face_classes")
-            st.caption(f"κ_c: FaCe's per-class collapse ratio b_c/(b_c + w_c). The angle bar is each class "
-                       f"mean's smallest angle to another class mean divided by the ETF's {ideal:.1f}°: below 1, a "
-                       "class crowds a neighbour. FaCe's separation term b_c is not drawn: it equals C − 1 for every "
-                       "class by construction (whitened by Σ_B⁺ itself), so it carries no per-class information.")
+            chosen, left, right = detail
+            class_chart(gram_vs_etf(nc[chosen]["mean_gram"], nc[chosen]["etf_gram"], pool.class_names,
+                                    nc[chosen].get("etf_distance"), title=short_model_name(chosen)),
+                        pool, key="nc_gram", container=left)
+            per_class = {"NC1 share": nc[chosen]["nc1_per_class"]}
+            class_chart(per_class_bars(per_class, pool.class_names, "share of NC1",
+                                       colors={"NC1 share": colors[chosen]},
+                                       title="Which classes are least collapsed"),
+                        pool, key="nc_per_class", container=right)
+            if chosen in face:
+                ideal = etf_angle(len(pool.class_names))
+                angles = nearest_class_angle(nc[chosen]["mean_gram"]) / ideal
+                class_chart(per_class_bars({"collapse κ_c": face[chosen].trace["class_collapse"],
+                                            "nearest-mean angle ÷ ETF angle": angles},
+                                           pool.class_names, "per class (1 = ideal)",
+                                           colors={"collapse κ_c": NEUTRAL_COLORS[0],
+                                                   "nearest-mean angle ÷ ETF angle": NEUTRAL_COLORS[1]},
+                                           title=f"FaCe per class — {short_model_name(chosen)}"),
+                            pool, key="nc_face_classes")
+                st.caption(f"κ_c: FaCe's per-class collapse ratio b_c/(b_c + w_c). The angle bar is each class "
+                           f"mean's smallest angle to another class mean divided by the ETF's {ideal:.1f}°: below "
+                           "1, a class crowds a neighbour. FaCe's separation term b_c is not drawn: it equals C − 1 "
+                           "for every class by construction (whitened by Σ_B⁺ itself), so it carries no per-class "
+                           "information.")

@@ -13,7 +13,7 @@ from pages._dynamics import (
 )
 from pages._method_page import before_after_ranking, detail_model, method_scored
 from pages._scatter import class_chart
-from pages._ui import default, metric_label, page_header
+from pages._ui import default, lazy_tabs, metric_label, page_header
 from transvis.app_defaults import METHOD_DEFAULTS
 from transvis.glossary import define
 from transvis.viz import model_colors, short_model_name
@@ -77,11 +77,6 @@ table, models, trace = method_scored(pool, "ped", params, "PED")
 colors = model_colors(pool.models)
 before = pd.Series({m: trace[m]["score_before"] for m in models})
 after = pd.Series({m: table.results["ped"][m].score for m in models})
-before_after_ranking(before, after, metric_label(metric), colors, ("before PED", "after PED"),
-                     title=f"{metric_label(metric)} before and after the energy decline",
-                     rank_title="Rank before → after PED", keys=("ped_scores", "ped_ranks"),
-                     noise=table.noise.get("ped"))
-left, right = st.columns(2)
 ratios = {m: [r if r is not None else float("nan") for r in trace[m]["change_ratios"]] for m in models}
 width = max(len(r) for r in ratios.values())
 steps = {m: int(trace[m]["num_steps"]) for m in models}
@@ -89,32 +84,46 @@ steps = {m: int(trace[m]["num_steps"]) for m in models}
 stops = {m: (k, f"step {k + 1} moved {ratios[m][k]:.3f} × the first step, not above the exit ratio "
                 f"{float(exit_ratio):g}: stopped after {k} step(s)")
          for m, k in steps.items() if k < int(max_steps) and k < len(ratios[m])}
-left.plotly_chart(curves(range(1, width + 1), ratios, "step", "position change / first change", colors,
-                         threshold=float(exit_ratio), threshold_label="exit ratio",
-                         title="When does each model stop moving? (✕ = stopped)", stops=stops),
-                  width="stretch", key="ped_ratios")
-changes = {m: trace[m]["position_changes"] for m in models}
-right.plotly_chart(curves(range(1, width + 1), changes, "step", "position change", colors,
-                          title="Position change per step"), width="stretch", key="ped_changes")
-detail = detail_model(pool, "w:ped_detail_model", "Forces and radii for", trace)
-if detail is not None:
-    chosen, left, right = detail
-    class_chart(matrix_heatmap(trace[chosen]["overlap"], pool.class_names,
-                               title=f"{short_model_name(chosen)}: pairwise overlap (first-step force)",
-                               colorscale="Reds", value_label="F_ij", text_format=".2f"),
-                pool, key="ped_overlap", container=left)
-    class_chart(per_class_bars({chosen: trace[chosen]["radii"]}, pool.class_names, "class radius", colors,
-                               title=f"{short_model_name(chosen)}: class radii"),
-                pool, key="ped_radii", container=right)
-st.dataframe(pd.DataFrame({"steps applied": {short_model_name(m): steps[m] for m in models},
-                           "stopped": {short_model_name(m): (f"at step {steps[m]} (reached the exit ratio)"
-                                                             if m in stops else f"no: ran all {int(max_steps)}")
-                                       for m in models},
-                           "before": {short_model_name(m): before[m] for m in models},
-                           "after": {short_model_name(m): after[m] for m in models}}),
-             width="stretch", key="ped_summary")
 if not stops:
     lowest = min((r for m in models for r in ratios[m] if r == r), default=float("nan"))
     st.caption(f"No model reached the exit ratio {float(exit_ratio):g}: the lowest change ratio is {lowest:.2f}. "
                "Raise the exit ratio above it (or the time step) to see when each model stops — PED's own "
                "signal: a model that stops early needed little pushing.")
+# one view at a time: a closed tab draws nothing (lazy_tabs), so the page's first load draws only the open one
+ranking_tab, stop_tab, force_tab = lazy_tabs(["Scores and ranks", "When each model stops", "Forces and radii"],
+                                             "w:ped_quantities_tab")
+with ranking_tab:
+    if ranking_tab.open:
+        before_after_ranking(before, after, metric_label(metric), colors, ("before PED", "after PED"),
+                             title=f"{metric_label(metric)} before and after the energy decline",
+                             rank_title="Rank before → after PED", keys=("ped_scores", "ped_ranks"),
+                             noise=table.noise.get("ped"))
+with stop_tab:
+    if stop_tab.open:
+        left, right = st.columns(2)
+        left.plotly_chart(curves(range(1, width + 1), ratios, "step", "position change / first change", colors,
+                                 threshold=float(exit_ratio), threshold_label="exit ratio",
+                                 title="When does each model stop moving? (✕ = stopped)", stops=stops),
+                          width="stretch", key="ped_ratios")
+        changes = {m: trace[m]["position_changes"] for m in models}
+        right.plotly_chart(curves(range(1, width + 1), changes, "step", "position change", colors,
+                                  title="Position change per step"), width="stretch", key="ped_changes")
+        st.dataframe(pd.DataFrame({"steps applied": {short_model_name(m): steps[m] for m in models},
+                                   "stopped": {short_model_name(m): (
+                                       f"at step {steps[m]} (reached the exit ratio)" if m in stops
+                                       else f"no: ran all {int(max_steps)}") for m in models},
+                                   "before": {short_model_name(m): before[m] for m in models},
+                                   "after": {short_model_name(m): after[m] for m in models}}),
+                     width="stretch", key="ped_summary")
+with force_tab:
+    if force_tab.open:
+        detail = detail_model(pool, "w:ped_detail_model", "Forces and radii for", trace)
+        if detail is not None:
+            chosen, left, right = detail
+            class_chart(matrix_heatmap(trace[chosen]["overlap"], pool.class_names,
+                                       title=f"{short_model_name(chosen)}: pairwise overlap (first-step force)",
+                                       colorscale="Reds", value_label="F_ij", text_format=".2f"),
+                        pool, key="ped_overlap", container=left)
+            class_chart(per_class_bars({chosen: trace[chosen]["radii"]}, pool.class_names, "class radius", colors,
+                                       title=f"{short_model_name(chosen)}: class radii"),
+                        pool, key="ped_radii", container=right)

@@ -5,7 +5,7 @@ import streamlit as st
 
 from pages._dynamics import animation_section, kind_choices, metric_select, model_select, quantity_curves
 from pages._method_page import before_after_ranking, method_scored, trace_before_after
-from pages._ui import default, metric_label, page_header
+from pages._ui import default, lazy_tabs, metric_label, page_header
 from transvis.app_defaults import DYNAMICS_DEFAULTS, METHOD_DEFAULTS
 from transvis.captions import official_geometry_note
 from transvis.glossary import define
@@ -52,38 +52,47 @@ if variant == "paper":
     engine_params.update(spread=float(spread), attract=float(attract))
 traj = animation_section(pool, "spread_attract", metric, engine_params, model, key="sa",
                          title=f"Spread & Attract on {short_model_name(model)}", slider_prefix="")
-if traj is not None:
-    left, right = st.columns(2)
-    with left:
-        quantity_curves(traj, "intra_class_spread", "RMS distance to own centre", "Intra-class spread per frame",
-                        "sa_spread_curve", model_colors(pool.models))
-    with right:
-        quantity_curves(traj, "mean_centre_distance", "mean distance", "Distance between class centres per frame",
-                        "sa_distance_curve", model_colors(pool.models))
 
 st.subheader("What the perturbation did to each model")
 table, models, trace = method_scored(pool, "fsp", params, "Spread & Attract")
 colors = model_colors(pool.models)
 before = pd.Series({m: trace[m]["score_unperturbed"] for m in models})
 after = pd.Series({m: table.results["fsp"][m].score for m in models})
-ranks = before_after_ranking(before, after, metric_label(metric), colors, ("unperturbed", "perturbed"),
-                             title=f"{metric_label(metric)} before and after the perturbation",
-                             rank_title="Rank before → after", keys=("sa_scores", "sa_ranks"),
-                             noise=table.noise.get("fsp"))
-left, right = st.columns(2)
-trace_before_after(trace, "intra_class_spread", "intra-class spread (RMS to centre)", colors, "sa_spread", left)
-trace_before_after(trace, "mean_centre_distance", "mean distance between class centres", colors, "sa_distance",
-                   right)
 if variant == "official":
     fired = {short_model_name(m): trace[m].get("gate_fired") for m in models}
     st.caption("Official variant — the scale gate fired for: "
                + (", ".join(m for m, f in fired.items() if f) or "no model") + ". Where it did not fire, the "
-               "score is unchanged. The bars above are measured in the 64-dimensional PCA space the step acts in.",
-               help=define("scale gate", "α"))
-    note = official_geometry_note(traj) if traj is not None and traj.params.get("variant") == "official" else None
-    if note:
-        st.info(note, icon=":material/help:")
-summary = pd.DataFrame({"unperturbed": before, "perturbed": after, "change": after - before,
-                        "rank before": ranks["unperturbed"], "rank after": ranks["perturbed"]})
-summary.index = [short_model_name(m) for m in summary.index]
-st.dataframe(summary, width="stretch", key="sa_summary")
+               "score is unchanged.", help=define("scale gate", "α"))
+# one view at a time: a closed tab draws nothing (lazy_tabs), so the page's first load draws only the open one
+ranking_tab, geometry_tab = lazy_tabs(["Scores and ranks", "Spread and centre distance"], "w:sa_quantities_tab")
+with ranking_tab:
+    if ranking_tab.open:
+        ranks = before_after_ranking(before, after, metric_label(metric), colors, ("unperturbed", "perturbed"),
+                                     title=f"{metric_label(metric)} before and after the perturbation",
+                                     rank_title="Rank before → after", keys=("sa_scores", "sa_ranks"),
+                                     noise=table.noise.get("fsp"))
+        summary = pd.DataFrame({"unperturbed": before, "perturbed": after, "change": after - before,
+                                "rank before": ranks["unperturbed"], "rank after": ranks["perturbed"]})
+        summary.index = [short_model_name(m) for m in summary.index]
+        st.dataframe(summary, width="stretch", key="sa_summary")
+with geometry_tab:
+    if geometry_tab.open:
+        if traj is not None:  # along the animation: every frame, every model
+            left, right = st.columns(2)
+            with left:
+                quantity_curves(traj, "intra_class_spread", "RMS distance to own centre",
+                                "Intra-class spread per frame", "sa_spread_curve", colors)
+            with right:
+                quantity_curves(traj, "mean_centre_distance", "mean distance",
+                                "Distance between class centres per frame", "sa_distance_curve", colors)
+        left, right = st.columns(2)  # before and after, as scored
+        trace_before_after(trace, "intra_class_spread", "intra-class spread (RMS to centre)", colors, "sa_spread",
+                           left)
+        trace_before_after(trace, "mean_centre_distance", "mean distance between class centres", colors,
+                           "sa_distance", right)
+        if variant == "official":
+            st.caption("Official variant: the bars are measured in the 64-dimensional PCA space the step acts in.")
+            note = (official_geometry_note(traj)
+                    if traj is not None and traj.params.get("variant") == "official" else None)
+            if note:
+                st.info(note, icon=":material/help:")

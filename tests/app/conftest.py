@@ -56,6 +56,13 @@ def activate_pool(at, pool) -> None:
     at.session_state["active_pool"] = pool.key
 
 
+def open_tab(at, key: str, label: str):
+    """Open the lazy tab ``label`` of the tabs keyed ``key`` (pages._ui.lazy_tabs) and rerun: a closed tab draws
+    nothing, so its charts exist only once it is open."""
+    at.session_state[key] = label
+    return at.run()
+
+
 def charts(at) -> dict[str, dict]:
     """{chart key or index: figure JSON} of every plotly chart on the page."""
     out = {}

@@ -130,6 +130,7 @@ def test_class_charts_show_a_montage_of_the_hovered_class(app):
 
     at = app("pages/fisher_space.py")
     _with_images(at)
+    at.session_state["w:fs_quantities_tab"] = "Per class"  # the per-class charts' tab (pages._ui.lazy_tabs)
     at.run()
     assert not at.exception and not errors(at)
     cards = {c["chart"]: c for c in _cards(at) if c.get("kind") == "class"}

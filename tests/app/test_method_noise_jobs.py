@@ -59,7 +59,7 @@ def _expected_fsp_noise(at):
 def test_point_estimates_at_once_then_the_intervals_without_another_click(app, gated, fresh_results):
     at = _open_with_spread(app)
     # the figures are drawn from the point estimates, while the noise is pending
-    assert {"sa_scores", "sa_ranks", "sa_spread"} <= set(charts(at))
+    assert {"sa_scores", "sa_ranks"} <= set(charts(at))
     assert _captions(at, PENDING)
     [bar] = _bars(at)
     assert bar.value == 0 and bar.text.startswith("Estimating the score noise of FSP (Spread/Attract): 0/5 models")

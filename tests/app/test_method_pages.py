@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tests.app.conftest import activate_pool, chart, charts, errors, values
+from tests.app.conftest import activate_pool, chart, charts, errors, open_tab, values
 from transvis.app_defaults import METHOD_DEFAULTS
 
 
@@ -28,6 +28,9 @@ def test_spread_attract_strength_controls_change_the_figures(app):
     assert at.selectbox(key="w:sa_variant").value == "paper"
     assert at.radio(key="w:sa_mode").value == "both"
     _animation(at, "sa_anim")
+    assert {"sa_scores", "sa_ranks"} <= set(charts(at)) and "sa_spread" not in charts(at)  # a closed tab: nothing
+    open_tab(at, "w:sa_quantities_tab", "Spread and centre distance")
+    assert not {"sa_scores", "sa_ranks"} & set(charts(at))
     before = values(charts(at)["sa_spread"]["data"][1]["y"])
     anim_before = charts(at)["sa_anim"]
     at.slider(key="w:sa_spread").set_value(0.8).run()
@@ -52,6 +55,7 @@ def test_spread_attract_animation_frames_and_ranking(app):
     assert kinds == ["scatter", "scatter", "bar"] + ["scatter"] * 5  # samples, centres, the race
     assert sorted(values(fig["frames"][5]["data"][2]["y"]).tolist()) == [1, 2, 3, 4, 5]
     # per-frame curves of the method's own quantities, one line per model
+    open_tab(at, "w:sa_quantities_tab", "Spread and centre distance")
     assert len(charts(at)["sa_spread_curve"]["data"]) == 5
 
 
@@ -86,6 +90,8 @@ def test_fisher_space_lambda_control_changes_score_and_table(app):
     assert not np.allclose(adaptive, fixed)
     lam_table = at.dataframe[0].value
     assert np.allclose(lam_table["λ (shrinkage)"].to_numpy(dtype=float), 1.0)
+    assert "fs_spectrum" not in charts(at)  # a closed tab draws nothing
+    open_tab(at, "w:fs_quantities_tab", "ConfMix weights and the Fisher spectrum")
     spectrum = chart(at, "Fisher spectrum")
     assert spectrum["layout"]["yaxis"]["type"] == "log"
     assert len(spectrum["data"]) == 5
@@ -106,6 +112,7 @@ def test_fisher_space_colour_by_contribution_uses_a_colour_scale(app):
 
 def test_fisher_space_detail_model_changes_per_class_figure(app):
     at = app("pages/fisher_space.py")
+    open_tab(at, "w:fs_quantities_tab", "Per class")
     first = values(charts(at)["fs_per_class"]["data"][1]["y"])
     at.selectbox(key="w:fs_detail_model").set_value("synthetic/model-4").run()
     second = values(charts(at)["fs_per_class"]["data"][1]["y"])
@@ -117,6 +124,8 @@ def test_ped_exit_ratio_moves_the_threshold(app):
     assert not errors(at)
     assert at.selectbox(key="w:ped_metric").value == "sfda"
     _animation(at, "ped_anim")
+    assert "ped_ratios" not in charts(at)  # a closed tab draws nothing
+    open_tab(at, "w:ped_quantities_tab", "When each model stops")
     assert charts(at)["ped_ratios"]["layout"]["shapes"][0]["y0"] == METHOD_DEFAULTS["ped"]["exit_ratio"]
     at.slider(key="w:ped_exit_ratio").set_value(0.8).run()
     ratios = charts(at)["ped_ratios"]
@@ -139,6 +148,7 @@ def test_ped_step_slider_changes_the_force_map(app):
 def test_ped_max_steps_limits_the_curves(app):
     at = app("pages/ped_dynamics.py")
     at.slider(key="w:ped_max_steps").set_value(2).run()
+    open_tab(at, "w:ped_quantities_tab", "When each model stops")
     changes = charts(at)["ped_changes"]
     assert all(len(values(t["y"])) <= 3 for t in changes["data"])  # accepted steps + the rejected one
 
@@ -159,6 +169,11 @@ def test_neural_collapse_page_shows_statistics_and_geometry(app):
     assert titles[0].startswith("NC1") and "FaCe score ↑" in titles
     nc1 = values(bars["data"][0]["y"])
     assert np.all(np.diff(nc1) < 0)  # better-separated synthetic models are more collapsed
+    # the closed tabs draw nothing (lazy_tabs): the detail tab's charts appear when it is opened
+    assert not {"nc_gram", "nc_per_class", "nc_face_classes", "nc_nc1_curve"} & set(charts(at))
+    at.session_state["w:nc_stats_tab"] = "One model's class-mean geometry and FaCe per class"
+    at.run()
+    assert not at.exception and "nc_bars" not in charts(at) and "nc_per_class" in charts(at)
     gram = charts(at)["nc_gram"]
     etf = values(gram["data"][1]["z"]).astype(float)
     c = etf.shape[0]
@@ -372,6 +387,10 @@ def test_spread_attract_official_variant_explains_its_identical_geometry_bars(ap
     infos = "\n".join(i.value for i in at.info)
     # the synthetic demo's gate fires for model-0 and model-1 (their top-2 eigenvalues exceed 4.145)
     assert "scale gate fired for: model-0, model-1." in _captions(at)
+    assert "Spread is computed and discarded" not in infos  # the note sits with the geometry bars, in their tab
+    open_tab(at, "w:sa_quantities_tab", "Spread and centre distance")
+    infos = "\n".join(i.value for i in at.info)
+    assert "64-dimensional PCA space the step acts in" in _captions(at)
     assert "Spread is computed and discarded" in infos and "64 PCA dimensions first" in infos
     assert "α = 0.005, the step size" in infos
 
@@ -388,6 +407,7 @@ def test_fisher_space_findings(app):
     # how many discriminant directions the plane draws, and their share of the separation (synthetic: 6 classes)
     assert "draws 2 of the C − 1 = " in captions and "between-class separation" in captions
     # ConfMix weights: one box per model, not overlaid histograms
+    open_tab(at, "w:fs_quantities_tab", "ConfMix weights and the Fisher spectrum")
     mixing = charts(at)["fs_mixing"]
     boxes = [t for t in mixing["data"] if t["type"] == "box"]
     assert len(boxes) == 5 and {t["type"] for t in mixing["data"]} <= {"box", "scatter"}
@@ -407,6 +427,7 @@ def _plain_lines(html):
 def test_ped_shows_when_each_model_stops(app):
     at = app("pages/ped_dynamics.py")
     at.slider(key="w:ped_exit_ratio").set_value(0.8).run()
+    open_tab(at, "w:ped_quantities_tab", "When each model stops")
     table = at.dataframe[-1].value
     stopped = table["stopped"]
     assert stopped.str.startswith("at step").any()  # some models reach the exit ratio at 0.8

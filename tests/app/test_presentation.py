@@ -122,6 +122,8 @@ def test_normal_page_one_control_and_the_etf_view(app):
 
 def test_face_per_class_shows_what_varies_not_the_constant_separation(app):
     at = app("pages/neural_collapse.py")
+    at.session_state["w:nc_stats_tab"] = "One model's class-mean geometry and FaCe per class"
+    at.run()
     fig = charts(at)["nc_face_classes"]
     names = [t["name"] for t in fig["data"]]
     assert "separation" not in names and "nearest-mean angle ÷ ETF angle" in names

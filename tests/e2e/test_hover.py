@@ -156,6 +156,10 @@ def test_hovering_a_class_bar_shows_the_class_montage_beside_plotlys_value(tab, 
     pool = synthetic_demo()
     tab.goto(f"{image_server}/fisher_space")
     wait_idle(tab)
+    # a lazy tab (pages._ui.lazy_tabs): its charts are drawn once it is opened, by the rerun the click starts
+    assert tab.locator('[data-testid="stPlotlyChart"]').filter(has_text="confidently separated").count() == 0
+    tab.get_by_role("tab", name="Per class").click()
+    wait_idle(tab)
     chart = plotly_chart(tab, "which classes are confidently separated")
     bar = chart.locator(".trace.bars .point path").first
     bar.wait_for()
