@@ -11,6 +11,9 @@ It serves ``app.py`` headless on a free local port, then prints one table:
   drawn), with its title there — the 1 s of quiet that confirms it is not counted;
 - **from the sidebar**: the same, reaching the page by its sidebar link from Setup (the session kept, as a
   user moves between pages);
+- **plotly charts · draws** of each page's first load: the charts it mounts and their draws in all (each chart's
+  ``plotly_afterplot`` events; Streamlit draws a chart twice on mount, the first time hidden before its width is
+  measured);
 - **each control** of issue #12's list: from the input event (a slider step by the keyboard, a toggle click, an
   option chosen) to the end of the rerun it starts, measured the same way; where the rerun hands work to a
   background job (a trajectory, a noise estimate), two times: **usable** (the rerun ended, the job's progress
@@ -91,6 +94,27 @@ window.__tvLastChange = Date.now();
 new MutationObserver(() => { window.__tvLastChange = Date.now(); })
   .observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
 """
+# Every plotly chart's draws (its ``plotly_afterplot`` events) since the page was opened: how many charts a page
+# mounts and how often each is drawn (Streamlit draws each twice on mount: once hidden, before its width is known).
+DRAW_COUNT = """
+window.__tvCharts = [];
+const __tvHooked = new WeakSet();
+new MutationObserver(() => document.querySelectorAll('.js-plotly-plot').forEach(gd => {
+  if (__tvHooked.has(gd) || typeof gd.on !== 'function') return;
+  __tvHooked.add(gd);
+  const chart = {draws: 0};
+  window.__tvCharts.push(chart);
+  gd.on('plotly_afterplot', () => { chart.draws += 1; });
+})).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['class']});
+"""
+
+
+def chart_draws(page) -> tuple[int, int]:
+    """(plotly charts mounted, their draws in all) since the page was opened (:data:`DRAW_COUNT`)."""
+    counts = page.evaluate("() => (window.__tvCharts || []).map(c => c.draws)")
+    return len(counts), sum(counts)
+
+
 # One poll of the page's state in one evaluate with plain selectors: Playwright's text-matching locators walk
 # the whole DOM (thousands of SVG nodes) on the page's main thread at every 50 ms poll, slowing what they
 # measure.
@@ -203,6 +227,13 @@ def choose(label: str, options: tuple[str, str]) -> Callable:
     return act
 
 
+def open_tab(labels: tuple[str, str]) -> Callable:
+    """Open the tab ``labels[0]`` (``labels[1]`` on the way back): a lazy tab reruns the page and draws its charts."""
+    def act(page, run: int):
+        page.get_by_role("tab", name=labels[run % 2], exact=True).click()
+    return act
+
+
 def radio(label: str, options: tuple[str, str]) -> Callable:
     def act(page, run: int):
         _widget(page, "stRadio", label).get_by_text(options[run % 2], exact=True).click()
@@ -234,6 +265,7 @@ CONTROLS = [
     Control("spread_attract", "Spread & Attract: change a strength", slider_step("Spread strength")),
     Control("fisher_space", "Fisher space: change λ (adaptive λ off)", slider_step("Shrinkage λ"),
             setup=toggle("Adaptive λ")),
+    Control("fisher_space", "Fisher space: open the Per class tab", open_tab(("Per class", "Scores and λ"))),
     Control("neural_collapse", "Neural collapse: move the means to the ETF", toggle("nearest simplex ETF")),
     Control("neural_collapse", "Neural collapse: re-score frames with SFDA", choose(
         "Metric re-scored at every frame", ("SFDA", "LogME"))),
@@ -265,11 +297,13 @@ def main(argv=None) -> int:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             context = browser.new_context(viewport={"width": width, "height": height})
             context.add_init_script(CHANGE_STAMP)
+            context.add_init_script(DRAW_COUNT)
             page = context.new_page()
             page.set_default_timeout(30_000)  # a missing widget fails fast; runs are waited for by settle_time
             for path in pages:  # warm the server: caches, imports, the demo's persisted results
                 page.goto(f"{url}/{path}")
                 settle_time(page, time.perf_counter())
+            draws = []
             for path in pages:
                 times = []
                 for _ in range(args.repeat):
@@ -277,6 +311,8 @@ def main(argv=None) -> int:
                     page.goto(f"{url}/{path}")
                     times.append(settle_time(page, start))
                 rows.append((f"first usable: /{path}", _fmt(times)))
+                draws.append((f"plotly charts · draws, first load: /{path}", "{} · {}".format(*chart_draws(page))))
+            rows.extend(draws)
             for path in pages:  # the same pages reached from the sidebar: the session and its caches kept
                 times = []
                 for _ in range(args.repeat):
