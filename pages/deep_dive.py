@@ -9,8 +9,8 @@ from pages._dynamics import cached_figure, metric_select, model_select, selectio
 from pages._scatter import class_chart, sample_scatter
 from pages._selection import selected_indices, selected_values
 from pages._ui import (
-    default, demo_target_of, error_box, groundtruth_options, groundtruth_sizes, leaderboard_metrics, metric_label,
-    page_header, ranking, variant_params)
+    default, demo_target_of, error_box, groundtruth_options, groundtruth_sizes, lazy_tabs, leaderboard_metrics,
+    metric_label, page_header, ranking, variant_params)
 from transvis.demo.showcase import groundtruth_contrast
 from transvis.explain import class_priors, explain_pair, nearest_mean_margin
 from transvis.headline import degenerate_scores
@@ -279,77 +279,83 @@ if model_b is not None and pool.shared_samples:
     except Exception as err:  # noqa: BLE001
         error_box(err, "The side-by-side animation")
 
-# --- per-class contributions ---------------------------------------------------------------------------
-st.subheader("Which classes carry the score")
-tables = {}
-for model in shown:
-    results = {metric: detail.results[metric].get(model) for metric in DETAIL_METRICS}
-    tables[model] = per_class_table({k: v for k, v in results.items() if v is not None}, pool.class_names)
-filled = {short_model_name(m): t for m, t in tables.items() if not t.empty}
-figures = dict(zip(filled, per_class_heatmaps(filled))) if filled else {}
-columns = st.columns(len(shown))
-for col, model in zip(columns, shown):
-    if short_model_name(model) not in figures:
-        col.warning(f"No per-class quantities for {short_model_name(model)}.")
-        continue
-    class_chart(figures[short_model_name(model)], pool, key=f"dd_heat_{'a' if model == model_a else 'b'}",
-                container=col)
-st.caption("One colour scale for both models: in each column, the colour says where the value sits between the "
-           "worst and the best value of that column over the models shown (↑ higher is better, ↓ lower is "
-           "better); the text is the value.")
+# --- per-class contributions, confusions, the overview map ---------------------------------------------
+# one view at a time: a closed tab draws nothing (lazy_tabs), so the page's first load draws only the open one
+class_tab, confusion_tab, map_tab = lazy_tabs(
+    ["Which classes carry the score", "Where the features confuse classes", "Every sample on one map"],
+    "w:dd_detail_tab")
+picked_classes = []  # classes clicked in the first tab's bars: they filter the hardest samples below
+with class_tab:
+    if class_tab.open:
+        tables = {}
+        for model in shown:
+            results = {metric: detail.results[metric].get(model) for metric in DETAIL_METRICS}
+            tables[model] = per_class_table({k: v for k, v in results.items() if v is not None}, pool.class_names)
+        filled = {short_model_name(m): t for m, t in tables.items() if not t.empty}
+        figures = dict(zip(filled, per_class_heatmaps(filled))) if filled else {}
+        columns = st.columns(len(shown))
+        for col, model in zip(columns, shown):
+            if short_model_name(model) not in figures:
+                col.warning(f"No per-class quantities for {short_model_name(model)}.")
+                continue
+            class_chart(figures[short_model_name(model)], pool,
+                        key=f"dd_heat_{'a' if model == model_a else 'b'}", container=col)
+        st.caption("One colour scale for both models: in each column, the colour says where the value sits between "
+                   "the worst and the best value of that column over the models shown (↑ higher is better, ↓ lower "
+                   "is better); the text is the value.")
 
-posterior = {m: detail.results["sfda"][m].trace["class_posterior"] for m in shown if m in detail.results["sfda"]}
-if posterior:
-    event = class_chart(
-        per_class_bars(posterior, pool.class_names, "mean true-class posterior (SFDA)", colors,
-                       title="Per-class SFDA posterior — click or box-select classes to list their hardest samples"),
-        pool, key="dd_class_bars", on_select="rerun", selection_mode=("points", "box"))
-    picked_classes = [c for c in selected_values(event, "x") if c in pool.class_names]
-else:
-    picked_classes = []
-
-# --- confusions ------------------------------------------------------------------------------------------
-st.subheader("Where the features confuse classes")
-st.caption("Soft confusion of the nearest-class-mean softmax (the SFDA family's \"LDA\" score, under its honest "
-           "name): row = true class, columns = mean posterior.")
-columns = st.columns(len(shown))
-for col, model in zip(columns, shown):
-    result = detail.results["ncm_softmax"].get(model)
-    if result is None:
-        col.warning(f"NCM softmax failed for {short_model_name(model)}.")
-        continue
-    class_chart(matrix_heatmap(result.trace["confusion"], pool.class_names, title=short_model_name(model),
-                               zmin=0, zmax=1, value_label="posterior", colorscale="Blues"),
-                pool, key=f"dd_confusion_{'a' if model == model_a else 'b'}", container=col)
-
-# --- overview map ----------------------------------------------------------------------------------------
-st.subheader(f"Every sample of {short_model_name(model_a)} on one map")
-o1, o2 = st.columns(2)
-projection = o1.radio("Map", list(PROJECTIONS), key=default("w:dd_projection", "pca"), horizontal=True,
-                      format_func=PROJECTIONS.get,
-                      help="UMAP: instant on the prepared demo (`transvis demo prepare` computes every model's "
-                           "map); on another pool fitted in the background, about 10 s per 3,000 samples (the "
-                           "first fit of the server also imports umap-learn and compiles it: about 40 s more).")
-colour = o2.radio("Colour", ["true label", "hardness"], key=default("w:dd_overview_colour", "true label"),
-                  horizontal=True, help="Hardness = 1 − SFDA's ConfMix weight (high = confusing sample).")
-if (finished := _jobs.take_finished(UMAP_JOB)) is not None and finished[0].state == "done":
-    _jobs.finished_results(UMAPS)[finished[1].tag] = finished[1].result
-drawn = projection
-try:
-    xy = umap_map(pool, model_a) if projection == "umap" else overview_positions(pool, model_a, projection)
-    if xy is None:  # UMAP is being fitted in the background: the PCA map meanwhile
-        drawn, xy = "pca", overview_positions(pool, model_a, "pca")
-except Exception as err:  # noqa: BLE001
-    error_box(err, f"The {PROJECTIONS[drawn]} map")
-else:
-    sfda_a = detail.results["sfda"].get(model_a)
-    hardness = (1.0 - sfda_a.trace["mixing_weights"]) if sfda_a is not None and colour == "hardness" else None
-    event = sample_scatter(
-        static_scatter(xy, pool.labels, pool.class_names, color=hardness, color_label="hardness",
-                       title=f"{short_model_name(model_a)} — {PROJECTIONS[drawn]} of all {pool.n_samples:,} "
-                             "samples (lasso to list them)"),
-        pool, key="dd_overview")
-    selection_table(pool, selected_indices(event), key="dd_overview_selected")
+        posterior = {m: detail.results["sfda"][m].trace["class_posterior"] for m in shown
+                     if m in detail.results["sfda"]}
+        if posterior:
+            event = class_chart(
+                per_class_bars(posterior, pool.class_names, "mean true-class posterior (SFDA)", colors,
+                               title="Per-class SFDA posterior — click or box-select classes to list their "
+                                     "hardest samples"),
+                pool, key="dd_class_bars", on_select="rerun", selection_mode=("points", "box"))
+            picked_classes = [c for c in selected_values(event, "x") if c in pool.class_names]
+with confusion_tab:
+    if confusion_tab.open:
+        st.caption("Soft confusion of the nearest-class-mean softmax (the SFDA family's \"LDA\" score, under its "
+                   "honest name): row = true class, columns = mean posterior.")
+        columns = st.columns(len(shown))
+        for col, model in zip(columns, shown):
+            result = detail.results["ncm_softmax"].get(model)
+            if result is None:
+                col.warning(f"NCM softmax failed for {short_model_name(model)}.")
+                continue
+            class_chart(matrix_heatmap(result.trace["confusion"], pool.class_names, title=short_model_name(model),
+                                       zmin=0, zmax=1, value_label="posterior", colorscale="Blues"),
+                        pool, key=f"dd_confusion_{'a' if model == model_a else 'b'}", container=col)
+with map_tab:
+    if map_tab.open:
+        st.markdown(f"**Every sample of {short_model_name(model_a)} on one map**")
+        o1, o2 = st.columns(2)
+        projection = o1.radio("Map", list(PROJECTIONS), key=default("w:dd_projection", "pca"), horizontal=True,
+                              format_func=PROJECTIONS.get,
+                              help="UMAP: instant on the prepared demo (`transvis demo prepare` computes every model's "
+                                   "map); on another pool fitted in the background, about 10 s per 3,000 samples (the "
+                                   "first fit of the server also imports umap-learn and compiles it: about 40 s more).")
+        colour = o2.radio("Colour", ["true label", "hardness"], key=default("w:dd_overview_colour", "true label"),
+                          horizontal=True, help="Hardness = 1 − SFDA's ConfMix weight (high = confusing sample).")
+        if (finished := _jobs.take_finished(UMAP_JOB)) is not None and finished[0].state == "done":
+            _jobs.finished_results(UMAPS)[finished[1].tag] = finished[1].result
+        drawn = projection
+        try:
+            xy = umap_map(pool, model_a) if projection == "umap" else overview_positions(pool, model_a, projection)
+            if xy is None:  # UMAP is being fitted in the background: the PCA map meanwhile
+                drawn, xy = "pca", overview_positions(pool, model_a, "pca")
+        except Exception as err:  # noqa: BLE001
+            error_box(err, f"The {PROJECTIONS[drawn]} map")
+        else:
+            sfda_a = detail.results["sfda"].get(model_a)
+            hardness = ((1.0 - sfda_a.trace["mixing_weights"]) if sfda_a is not None and colour == "hardness"
+                        else None)
+            event = sample_scatter(
+                static_scatter(xy, pool.labels, pool.class_names, color=hardness, color_label="hardness",
+                               title=f"{short_model_name(model_a)} — {PROJECTIONS[drawn]} of all "
+                                     f"{pool.n_samples:,} samples (lasso to list them)"),
+                pool, key="dd_overview")
+            selection_table(pool, selected_indices(event), key="dd_overview_selected")
 
 # --- hardest samples -----------------------------------------------------------------------------------
 st.subheader("Hardest samples")
@@ -358,7 +364,8 @@ st.caption("Hardest = smallest **nearest-mean margin**: squared distance to the 
            "squared distance to the sample's own class mean, in the model's features (negative = nearer another "
            "class than its own); equal margins in sample order. SFDA's ConfMix weight is shown beside it, but it "
            "saturates (most samples share its maximum), so it cannot order them."
-           + (f" Showing classes: {', '.join(picked_classes)}." if picked_classes else ""))
+           + (f" Showing classes: {', '.join(picked_classes)}." if picked_classes else
+              " To list one class's hardest, click its bar in *Which classes carry the score*."))
 columns = st.columns(len(shown))
 for col, model in zip(columns, shown):
     margin, nearest = _margin(pool.key, model, pool)

@@ -10,7 +10,7 @@ import threading
 import numpy as np
 import pytest
 
-from tests.app.conftest import APP, TIMEOUT, charts, errors, values
+from tests.app.conftest import APP, TIMEOUT, charts, errors, open_tab, values
 
 WAIT = 120.0
 umap_module = importlib.import_module("transvis.projection.umap_overview")  # the module, not its function
@@ -64,6 +64,8 @@ def test_umap_of_a_new_pool_runs_in_the_background_then_replaces_the_pca_map(app
     at = app("pages/deep_dive.py")
     pool = at.session_state["pools"][at.session_state["active_pool"]]
     model = at.session_state["w:dd_model_a"]
+    assert "dd_overview" not in charts(at)  # its lazy tab is closed: no map drawn, no UMAP started
+    open_tab(at, "w:dd_detail_tab", "Every sample on one map")
     at.radio(key="w:dd_projection").set_value("umap").run()
     assert not at.exception and not errors(at), (at.exception, errors(at))
     job = at.session_state["dd_umap_job"]
@@ -98,6 +100,7 @@ def test_umap_of_a_new_pool_runs_in_the_background_then_replaces_the_pca_map(app
 
 def test_a_cancelled_umap_keeps_the_pca_map_and_can_be_started_again(app, gated, fresh_maps):
     at = app("pages/deep_dive.py")
+    open_tab(at, "w:dd_detail_tab", "Every sample on one map")
     at.radio(key="w:dd_projection").set_value("umap").run()
     job = at.session_state["dd_umap_job"]
     at.button(key="dd_umap_job_cancel").click().run()
@@ -147,6 +150,7 @@ def test_the_prepared_demo_shows_its_persisted_maps_at_once(monkeypatch, tmp_pat
         at = AppTest.from_file(APP, default_timeout=TIMEOUT)
         at.run()
         at.session_state["w:dd_projection"] = "umap"
+        at.session_state["w:dd_detail_tab"] = "Every sample on one map"
         for model in demo.features:
             at.session_state["w:dd_model_a"] = model
             at.switch_page("pages/deep_dive.py").run()

@@ -274,6 +274,7 @@ def test_deep_dive_compares_two_models_on_one_slider(app):
 
 def test_deep_dive_overview_map_lasso_and_colour(app):
     at = app("pages/deep_dive.py")
+    open_tab(at, "w:dd_detail_tab", "Every sample on one map")
     fig = charts(at)["dd_overview"]
     assert [t["name"] for t in fig["data"]] == [f"class {c}" for c in range(6)]
     assert sum(len(values(t["x"])) for t in fig["data"]) == 360  # every sample, no subsampling
