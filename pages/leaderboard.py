@@ -14,6 +14,7 @@ from pages._ui import (
     error_box,
     groundtruth_options,
     groundtruth_sizes,
+    lazy_tabs,
     metric_label,
     page_header,
     ranking,
@@ -326,192 +327,201 @@ with st.expander("How the noise is estimated", icon=":material/troubleshoot:"):
                    "(the linear probe measured here records its test size).")
 
 tab_names = ["Table", "Metrics vs ground truth", "Rank bump chart", "Metric agreement"]
-tabs = st.tabs(tab_names + (["Across targets"] if len(target_pools) > 1 else []))
+# a closed tab runs and draws nothing (lazy_tabs): the page opens on the table without mounting the charts behind it
+tabs = lazy_tabs(tab_names + (["Across targets"] if len(target_pools) > 1 else []), "w:lb_tab")
 tab_table, tab_gt, tab_bump, tab_agree = tabs[:4]
 
 with tab_table:
-    cells = noise_cells(table, show, gt_series, groundtruth_n, metrics=scored_metrics)
-    shown = cells.values
-    if empty:
-        st.caption("Not shown (no model could be scored): " + ", ".join(metric_label(m) for m in empty)
-                   + " — see *Skipped or failed* below.")
-    labels = {GROUNDTRUTH_LABEL: "ground truth", "ground-truth rank": "ground-truth rank", "mean rank": "mean rank"}
-    # No number format here: it would override the cells' text ("0.312 ± 0.008 ≈1"); sorting stays numeric.
-    st.dataframe(
-        styled_leaderboard(cells), width="stretch", key="lb_table",
-        column_config={c: st.column_config.Column(labels.get(c, metric_label(c)), help=cells.noted.get(c))
-                       for c in shown.columns if c != "mean rank"},
-    )
-    st.caption("Rows ordered by mean rank over the chosen metrics; higher score = more transferable for every "
-               "metric. "
-               + ("**±**: standard error (see *How the noise is estimated*). " if show == "scores" else
-                  "**(a–b)**: the ranks the noise allows (see *How the noise is estimated*). ")
-               + "**≈k**, shaded alike: models "
-               "that column cannot order beyond its noise (its k-th tier). *None*: the metric was skipped or failed "
-               "for that model (see below)."
-               + (" Noise not estimated for " + ", ".join(metric_label(m) for m in no_noise) + "." if no_noise else ""))
-    if flagged:
-        listed = "; ".join(f"**{metric_label(metric)}** — " + ", ".join(
-            f"{short_model_name(model)}: {reason}" for model, reason in per_model.items())
-            for metric, per_model in flagged.items())
-        st.warning(f"**Degenerate scores (⚠ in the table).** {listed}", icon=":material/warning:")
-    for metric, note in table.tie_notes().items():
-        st.warning(f"**{metric_label(metric)}: tied scores.** {note}", icon=":material/drag_handle:")
-    if (note := in_sample_note(pool, table.metrics)) is not None:
-        st.info(f"**Samples per dimension.** {note}", icon=":material/straighten:")
-    for name in metrics:
-        if (spec := get_spec(name)).pool_combine is not None:  # NCTI: its score is relative to the pool
-            how = spec.pool_note or "its score is combined over the models ranked together"
-            st.caption(f":material/balance: **{metric_label(name)} depends on the pool**: {how}, so adding or "
-                       f"removing a model changes every {metric_label(name)} score.")
-    intervals = score_intervals_table(table, metric_label, groundtruth_n)
-    with st.expander("Every score with its interval"):
-        level = next(iter(table.noise.values())).resampling.level if table.noise else 0.95
-        st.caption(f"{level:.0%} intervals: score ± t × standard error (accuracies: ± 1.96 × binomial standard "
-                   "error). *ranks*: the ranks the noise allows; *tier*: the model's noise tier in that metric "
-                   "(1 = best; *tier size* > 1: cannot be ordered within it).")
-        st.dataframe(intervals, hide_index=True, width="stretch", key="lb_intervals",
-                     column_config={c: st.column_config.NumberColumn(format="%.4g")
-                                    for c in ("score", "se", "low", "high")})
-    if table.skipped or table.failed:
-        with st.expander(f"Skipped or failed: {len(table.skipped) + len(table.failed)} model × metric pair(s)"):
-            rows = [(short_model_name(m), k, "skipped", r) for m, k, r in table.skipped]
-            rows += [(short_model_name(m), k, "failed", r) for m, k, r in table.failed]
-            st.dataframe(pd.DataFrame(rows, columns=["model", "metric", "status", "reason"]), hide_index=True,
-                         width="stretch", key="lb_skipped")
-    with st.container(horizontal=True):
-        dataframe_download(shown, f"leaderboard_{show}.csv", key="lb_download_table", label="Table (CSV)")
-        dataframe_download(intervals.set_index(["metric", "model"]), "leaderboard_intervals.csv",
-                           key="lb_download_intervals", label="Scores with intervals (CSV)")
+    if tab_table.open:
+        cells = noise_cells(table, show, gt_series, groundtruth_n, metrics=scored_metrics)
+        shown = cells.values
+        if empty:
+            st.caption("Not shown (no model could be scored): " + ", ".join(metric_label(m) for m in empty)
+                       + " — see *Skipped or failed* below.")
+        labels = {GROUNDTRUTH_LABEL: "ground truth", "ground-truth rank": "ground-truth rank", "mean rank": "mean rank"}
+        # No number format here: it would override the cells' text ("0.312 ± 0.008 ≈1"); sorting stays numeric.
+        st.dataframe(
+            styled_leaderboard(cells), width="stretch", key="lb_table",
+            column_config={c: st.column_config.Column(labels.get(c, metric_label(c)), help=cells.noted.get(c))
+                           for c in shown.columns if c != "mean rank"},
+        )
+        st.caption("Rows ordered by mean rank over the chosen metrics; higher score = more transferable for every "
+                   "metric. "
+                   + ("**±**: standard error (see *How the noise is estimated*). " if show == "scores" else
+                      "**(a–b)**: the ranks the noise allows (see *How the noise is estimated*). ")
+                   + "**≈k**, shaded alike: models "
+                   "that column cannot order beyond its noise (its k-th tier). *None*: the metric was skipped or "
+                   "failed for that model (see below)."
+                   + (" Noise not estimated for " + ", ".join(metric_label(m) for m in no_noise) + "."
+                      if no_noise else ""))
+        if flagged:
+            listed = "; ".join(f"**{metric_label(metric)}** — " + ", ".join(
+                f"{short_model_name(model)}: {reason}" for model, reason in per_model.items())
+                for metric, per_model in flagged.items())
+            st.warning(f"**Degenerate scores (⚠ in the table).** {listed}", icon=":material/warning:")
+        for metric, note in table.tie_notes().items():
+            st.warning(f"**{metric_label(metric)}: tied scores.** {note}", icon=":material/drag_handle:")
+        if (note := in_sample_note(pool, table.metrics)) is not None:
+            st.info(f"**Samples per dimension.** {note}", icon=":material/straighten:")
+        for name in metrics:
+            if (spec := get_spec(name)).pool_combine is not None:  # NCTI: its score is relative to the pool
+                how = spec.pool_note or "its score is combined over the models ranked together"
+                st.caption(f":material/balance: **{metric_label(name)} depends on the pool**: {how}, so adding or "
+                           f"removing a model changes every {metric_label(name)} score.")
+        intervals = score_intervals_table(table, metric_label, groundtruth_n)
+        with st.expander("Every score with its interval"):
+            level = next(iter(table.noise.values())).resampling.level if table.noise else 0.95
+            st.caption(f"{level:.0%} intervals: score ± t × standard error (accuracies: ± 1.96 × binomial standard "
+                       "error). *ranks*: the ranks the noise allows; *tier*: the model's noise tier in that metric "
+                       "(1 = best; *tier size* > 1: cannot be ordered within it).")
+            st.dataframe(intervals, hide_index=True, width="stretch", key="lb_intervals",
+                         column_config={c: st.column_config.NumberColumn(format="%.4g")
+                                        for c in ("score", "se", "low", "high")})
+        if table.skipped or table.failed:
+            with st.expander(f"Skipped or failed: {len(table.skipped) + len(table.failed)} model × metric pair(s)"):
+                rows = [(short_model_name(m), k, "skipped", r) for m, k, r in table.skipped]
+                rows += [(short_model_name(m), k, "failed", r) for m, k, r in table.failed]
+                st.dataframe(pd.DataFrame(rows, columns=["model", "metric", "status", "reason"]), hide_index=True,
+                             width="stretch", key="lb_skipped")
+        with st.container(horizontal=True):
+            dataframe_download(shown, f"leaderboard_{show}.csv", key="lb_download_table", label="Table (CSV)")
+            dataframe_download(intervals.set_index(["metric", "model"]), "leaderboard_intervals.csv",
+                               key="lb_download_intervals", label="Scores with intervals (CSV)")
 
 with tab_gt:
-    if gt_series is None:
-        st.info("No ground truth for this pool. Upload a CSV `model,dataset,regime,accuracy` under "
-                "**Metric settings and your own ground truth** to see which metric predicts it best.")
-    else:
-        corr = pd.DataFrame({m: table.correlations[m] for m in table.correlations}).T
-        if not corr.empty:
-            corr.insert(0, TAU_INTERVAL, [table.tau_text(m) for m in corr.index])
-        if "top1_model" in corr.columns:  # a list when the metric ties several models at the top
-            corr["top1_model"] = corr["top1_model"].map(
-                lambda v: ", ".join(map(short_model_name, v)) if isinstance(v, list)
-                else short_model_name(v) if isinstance(v, str) else v)
-        if corr.empty:
-            st.warning("Too few models with both a score and an accuracy to correlate (at least 3 are needed).")
+    if tab_gt.open:
+        if gt_series is None:
+            st.info("No ground truth for this pool. Upload a CSV `model,dataset,regime,accuracy` under "
+                    "**Metric settings and your own ground truth** to see which metric predicts it best.")
         else:
-            corr = corr[[c for c in CORRELATION_COLUMNS if c in corr.columns]]
-            pick, _ = st.columns([1, 2])
-            stat = pick.selectbox("Correlation shown", [c for c in CORRELATION_COLUMNS[1:5] if c in corr.columns],
-                                  key=default("w:lb_stat", "weighted_tau"))
-            numeric = corr.drop(columns=["top1_model", TAU_INTERVAL], errors="ignore").apply(
-                pd.to_numeric, errors="coerce")
-            tau_bounds = {metric_label(m): (t.low, t.high) for m, t in table.tau_intervals.items()
-                          if t.sources} if stat == "weighted_tau" else None
-            st.plotly_chart(correlation_bars(numeric.rename(index=metric_label), stat, intervals=tau_bounds),
-                            width="stretch", key="lb_corr_bars")
-            st.dataframe(corr.rename(index=metric_label), width="stretch", key="lb_corr_table",
-                         height=36 * (len(corr) + 1) + 4,
-                         column_config={c: st.column_config.NumberColumn(format="%.3f")
-                                        for c in numeric.columns})
-            sources = sorted({s for t in table.tau_intervals.values() for s in t.sources})
-            st.caption("**weighted τ [interval]**: " + (
-                f"{next(iter(table.tau_intervals.values())).level:.0%} interval from the noise of the "
-                + " and of the ".join(sources) + "." if sources else "no interval: the noise was not estimated.")
-                + ("" if "ground truth" in sources else
-                   " The accuracies' own noise is not included (test-set sizes unknown)."))
-            partly = {k: v for k, v in table.correlation_skipped.items() if k not in empty}
-            if partly:
-                st.caption("Not correlated: " + "; ".join(f"{metric_label(k)}: {v}" for k, v in partly.items()))
-        scored = [m for m in metrics if table.scores[m].notna().any()]
-        if scored:
-            if st.session_state.get("w:lb_scatter_metric") not in scored:
-                st.session_state["w:lb_scatter_metric"] = scored[0]
-            chosen = st.selectbox("Score against ground truth for", scored, key="w:lb_scatter_metric",
-                                  format_func=metric_label)
-            crit = table.noise[chosen].resampling.critical_value() if chosen in table.noise else None
-            score_half = table.score_se[chosen] * crit if crit is not None else None
-            fractions = accuracy_fraction(groundtruth)
-            scale = 100.0 if gt_series.max() > 1.0 else 1.0
-            acc_half = pd.Series({m: 1.96 * scale * binomial_se(fractions[m], (groundtruth_n or {}).get(m))
-                                  for m in fractions}, dtype=float)
-            fig = score_vs_groundtruth(table.scores[chosen], gt_series, colors, metric_label(chosen),
-                                       score_halfwidth=score_half, accuracy_halfwidth=acc_half,
-                                       tau_text=table.tau_text(chosen))
-            event = st.plotly_chart(fig, width="stretch", key="lb_scatter", on_select="rerun",
-                                    selection_mode=("points", "box", "lasso"))
-            picked = selected_labels(event)
-            detail = display_table(scores_shown, ranks_shown, gt_series, show="scores")
-            st.caption("Whiskers: the score's and the accuracy's 95 % interval, where their noise is known.")
-            if picked:
-                detail = detail.loc[[m for m in detail.index if m in picked]]
-                st.caption(f"{len(detail)} selected model(s) — clear the selection to see all.")
+            corr = pd.DataFrame({m: table.correlations[m] for m in table.correlations}).T
+            if not corr.empty:
+                corr.insert(0, TAU_INTERVAL, [table.tau_text(m) for m in corr.index])
+            if "top1_model" in corr.columns:  # a list when the metric ties several models at the top
+                corr["top1_model"] = corr["top1_model"].map(
+                    lambda v: ", ".join(map(short_model_name, v)) if isinstance(v, list)
+                    else short_model_name(v) if isinstance(v, str) else v)
+            if corr.empty:
+                st.warning("Too few models with both a score and an accuracy to correlate (at least 3 are needed).")
             else:
-                st.caption("Box- or lasso-select models on the chart to compare them here.")
-            st.dataframe(detail, width="stretch", key="lb_selected_table", column_config=metric_columns)
+                corr = corr[[c for c in CORRELATION_COLUMNS if c in corr.columns]]
+                pick, _ = st.columns([1, 2])
+                stat = pick.selectbox("Correlation shown", [c for c in CORRELATION_COLUMNS[1:5] if c in corr.columns],
+                                      key=default("w:lb_stat", "weighted_tau"))
+                numeric = corr.drop(columns=["top1_model", TAU_INTERVAL], errors="ignore").apply(
+                    pd.to_numeric, errors="coerce")
+                tau_bounds = {metric_label(m): (t.low, t.high) for m, t in table.tau_intervals.items()
+                              if t.sources} if stat == "weighted_tau" else None
+                st.plotly_chart(correlation_bars(numeric.rename(index=metric_label), stat, intervals=tau_bounds),
+                                width="stretch", key="lb_corr_bars")
+                st.dataframe(corr.rename(index=metric_label), width="stretch", key="lb_corr_table",
+                             height=36 * (len(corr) + 1) + 4,
+                             column_config={c: st.column_config.NumberColumn(format="%.3f")
+                                            for c in numeric.columns})
+                sources = sorted({s for t in table.tau_intervals.values() for s in t.sources})
+                st.caption("**weighted τ [interval]**: " + (
+                    f"{next(iter(table.tau_intervals.values())).level:.0%} interval from the noise of the "
+                    + " and of the ".join(sources) + "." if sources else "no interval: the noise was not estimated.")
+                    + ("" if "ground truth" in sources else
+                       " The accuracies' own noise is not included (test-set sizes unknown)."))
+                partly = {k: v for k, v in table.correlation_skipped.items() if k not in empty}
+                if partly:
+                    st.caption("Not correlated: " + "; ".join(f"{metric_label(k)}: {v}" for k, v in partly.items()))
+            scored = [m for m in metrics if table.scores[m].notna().any()]
+            if scored:
+                if st.session_state.get("w:lb_scatter_metric") not in scored:
+                    st.session_state["w:lb_scatter_metric"] = scored[0]
+                chosen = st.selectbox("Score against ground truth for", scored, key="w:lb_scatter_metric",
+                                      format_func=metric_label)
+                crit = table.noise[chosen].resampling.critical_value() if chosen in table.noise else None
+                score_half = table.score_se[chosen] * crit if crit is not None else None
+                fractions = accuracy_fraction(groundtruth)
+                scale = 100.0 if gt_series.max() > 1.0 else 1.0
+                acc_half = pd.Series({m: 1.96 * scale * binomial_se(fractions[m], (groundtruth_n or {}).get(m))
+                                      for m in fractions}, dtype=float)
+                fig = score_vs_groundtruth(table.scores[chosen], gt_series, colors, metric_label(chosen),
+                                           score_halfwidth=score_half, accuracy_halfwidth=acc_half,
+                                           tau_text=table.tau_text(chosen))
+                event = st.plotly_chart(fig, width="stretch", key="lb_scatter", on_select="rerun",
+                                        selection_mode=("points", "box", "lasso"))
+                picked = selected_labels(event)
+                detail = display_table(scores_shown, ranks_shown, gt_series, show="scores")
+                st.caption("Whiskers: the score's and the accuracy's 95 % interval, where their noise is known.")
+                if picked:
+                    detail = detail.loc[[m for m in detail.index if m in picked]]
+                    st.caption(f"{len(detail)} selected model(s) — clear the selection to see all.")
+                else:
+                    st.caption("Box- or lasso-select models on the chart to compare them here.")
+                st.dataframe(detail, width="stretch", key="lb_selected_table", column_config=metric_columns)
 
 with tab_bump:
-    tiers = {metric_label(m): table.noise_groups(m) for m in scored_metrics}
-    if gt_series is not None and groundtruth_n:
-        tiers[GROUNDTRUTH_LABEL] = groundtruth_tiers(groundtruth, groundtruth_n)
-    st.plotly_chart(rank_bump_chart(ranks_shown.rename(columns=metric_label), gt_series, colors, tiers=tiers,
-                                    degenerate={metric_label(m): v for m, v in flagged.items()}),
-                    width="stretch", key="lb_bump")
-    st.caption("Each line is a model; a flat line means every metric ranks it alike, crossings are disagreements. "
-               "Grey bands: models the column cannot order beyond its noise; rings: equal scores (shared rank); "
-               "✕: degenerate score.")
-    unordered = {column: ["  ≈  ".join(short_model_name(m) for m in group) for group in groups if len(group) >= 2]
-                 for column, groups in tiers.items() if any(len(group) >= 2 for group in groups)}
-    if unordered:
-        top_tied = sorted((column for column, groups in tiers.items() if groups and len(groups[0]) >= 2),
-                          key=lambda column: column != GROUNDTRUTH_LABEL)  # the ground truth's first
-        st.markdown(f":material/drag_handle: **The noise cannot order every model**: in {len(unordered)} of "
-                    f"{len(tiers)} columns some models lie within noise of each other"
-                    + (f"; in {len(top_tied)} the top place itself is shared ("
-                       + ", ".join(top_tied[:4]) + (", …" if len(top_tied) > 4 else "") + ")." if top_tied else "."))
-        with st.expander("Which models each column cannot order"):
-            st.dataframe(pd.DataFrame({"column": list(unordered),
-                                       "cannot be ordered beyond noise (best tier first)":
-                                           ["   |   ".join(groups) for groups in unordered.values()]}),
-                         hide_index=True, width="stretch", key="lb_unordered")
-    else:
-        st.caption("Every column orders every model beyond its noise"
-                   + (" (noise not estimated for " + ", ".join(metric_label(m) for m in no_noise) + ")"
-                      if no_noise else "") + ".")
+    if tab_bump.open:
+        tiers = {metric_label(m): table.noise_groups(m) for m in scored_metrics}
+        if gt_series is not None and groundtruth_n:
+            tiers[GROUNDTRUTH_LABEL] = groundtruth_tiers(groundtruth, groundtruth_n)
+        st.plotly_chart(rank_bump_chart(ranks_shown.rename(columns=metric_label), gt_series, colors, tiers=tiers,
+                                        degenerate={metric_label(m): v for m, v in flagged.items()}),
+                        width="stretch", key="lb_bump")
+        st.caption("Each line is a model; a flat line means every metric ranks it alike, crossings are disagreements. "
+                   "Grey bands: models the column cannot order beyond its noise; rings: equal scores (shared rank); "
+                   "✕: degenerate score.")
+        unordered = {column: ["  ≈  ".join(short_model_name(m) for m in group) for group in groups if len(group) >= 2]
+                     for column, groups in tiers.items() if any(len(group) >= 2 for group in groups)}
+        if unordered:
+            top_tied = sorted((column for column, groups in tiers.items() if groups and len(groups[0]) >= 2),
+                              key=lambda column: column != GROUNDTRUTH_LABEL)  # the ground truth's first
+            st.markdown(f":material/drag_handle: **The noise cannot order every model**: in {len(unordered)} of "
+                        f"{len(tiers)} columns some models lie within noise of each other"
+                        + (f"; in {len(top_tied)} the top place itself is shared ("
+                           + ", ".join(top_tied[:4]) + (", …" if len(top_tied) > 4 else "") + ")."
+                           if top_tied else "."))
+            with st.expander("Which models each column cannot order"):
+                st.dataframe(pd.DataFrame({"column": list(unordered),
+                                           "cannot be ordered beyond noise (best tier first)":
+                                               ["   |   ".join(groups) for groups in unordered.values()]}),
+                             hide_index=True, width="stretch", key="lb_unordered")
+        else:
+            st.caption("Every column orders every model beyond its noise"
+                       + (" (noise not estimated for " + ", ".join(metric_label(m) for m in no_noise) + ")"
+                          if no_noise else "") + ".")
 
 with tab_agree:
-    agreement = metric_agreement(scores_shown).rename(index=metric_label, columns=metric_label)
-    st.plotly_chart(metric_agreement_heatmap(agreement), width="stretch", key="lb_agreement")
-    st.caption("Weighted Kendall's τ between two metrics' rankings of the pool (1 = same order, −1 = reversed); "
-               "the top of each ranking weighs more, as in the transferability papers. Point estimates: the "
-               "scores' noise is not propagated here (see the bump chart's bands for what each metric can order).")
+    if tab_agree.open:
+        agreement = metric_agreement(scores_shown).rename(index=metric_label, columns=metric_label)
+        st.plotly_chart(metric_agreement_heatmap(agreement), width="stretch", key="lb_agreement")
+        st.caption("Weighted Kendall's τ between two metrics' rankings of the pool (1 = same order, −1 = reversed); "
+                   "the top of each ranking weighs more, as in the transferability papers. Point estimates: the "
+                   "scores' noise is not propagated here (see the bump chart's bands for what each metric can order).")
 
 if len(target_pools) > 1:
     with tabs[4]:
-        regime = gt_label if gt_label in REGIME_LABELS else None
-        with_regime = {t: p for t, p in target_pools.items() if regime and regime in p.groundtruth}
-        # only what every target's persisted ranking holds: scoring another pool here would take minutes
-        shared = [m for m in scored_metrics
-                  if all(metric_params_key(m, params.get(m)) in p.precomputed for p in with_regime.values())]
-        if len(with_regime) < 2 or not shared:
-            st.info("Weighted τ across targets needs a ground-truth regime that every target has (the linear "
-                    "probe) and metrics at the Leaderboard's default settings.")
-        else:
-            tables = {}
-            for t, p in with_regime.items():
-                gt_t = groundtruth_options(p)[regime]
-                tables[DEMO_TARGETS[t].label] = ranking(p, shared, params, gt_t, groundtruth_sizes(p, regime))
-            across = tau_across_targets(tables, shared)
-            texts = pd.DataFrame({label: [t.tau_text(m) for m in shared] for label, t in tables.items()},
-                                 index=shared)
-            shown_across = texts.assign(mean=across["mean"].map("{:+.2f}".format),
-                                        spread=across["spread"].map("{:.2f}".format))
-            st.dataframe(shown_across.rename(index=metric_label).sort_values("mean", ascending=False, key=lambda c:
-                                                                             c.astype(float)),
-                         width="stretch", key="lb_across_targets")
-            st.caption(f"Weighted Kendall τ of each metric's ranking against the {REGIME_LABELS[regime]} ground "
-                       "truth on each target [95 % interval], the **mean** over the targets and the **spread** "
-                       "(largest − smallest τ), as the transferability papers report. A metric worth trusting "
-                       "keeps a high τ on every target; a large spread means its ranking holds on one dataset only."
-                       + (" Not shown (not in every target's persisted ranking): "
-                          + ", ".join(metric_label(m) for m in scored_metrics if m not in shared) + "."
-                          if len(shared) < len(scored_metrics) else ""))
+        if tabs[4].open:
+            regime = gt_label if gt_label in REGIME_LABELS else None
+            with_regime = {t: p for t, p in target_pools.items() if regime and regime in p.groundtruth}
+            # only what every target's persisted ranking holds: scoring another pool here would take minutes
+            shared = [m for m in scored_metrics
+                      if all(metric_params_key(m, params.get(m)) in p.precomputed for p in with_regime.values())]
+            if len(with_regime) < 2 or not shared:
+                st.info("Weighted τ across targets needs a ground-truth regime that every target has (the linear "
+                        "probe) and metrics at the Leaderboard's default settings.")
+            else:
+                tables = {}
+                for t, p in with_regime.items():
+                    gt_t = groundtruth_options(p)[regime]
+                    tables[DEMO_TARGETS[t].label] = ranking(p, shared, params, gt_t, groundtruth_sizes(p, regime))
+                across = tau_across_targets(tables, shared)
+                texts = pd.DataFrame({label: [t.tau_text(m) for m in shared] for label, t in tables.items()},
+                                     index=shared)
+                shown_across = texts.assign(mean=across["mean"].map("{:+.2f}".format),
+                                            spread=across["spread"].map("{:.2f}".format))
+                st.dataframe(shown_across.rename(index=metric_label).sort_values("mean", ascending=False, key=lambda c:
+                                                                                 c.astype(float)),
+                             width="stretch", key="lb_across_targets")
+                st.caption(f"Weighted Kendall τ of each metric's ranking against the {REGIME_LABELS[regime]} ground "
+                           "truth on each target [95 % interval], the **mean** over the targets and the **spread** "
+                           "(largest − smallest τ), as the transferability papers report. A metric worth trusting "
+                           "keeps a high τ on every target; a large spread means its ranking holds on one dataset "
+                           "only."
+                           + (" Not shown (not in every target's persisted ranking): "
+                              + ", ".join(metric_label(m) for m in scored_metrics if m not in shared) + "."
+                              if len(shared) < len(scored_metrics) else ""))

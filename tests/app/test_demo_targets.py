@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.app.test_demo_pages import _offline_app_env, _on_demo, _skip_or_fail, no_scoring  # noqa: F401
+from tests.app.conftest import open_tab
 from transvis.viz import short_model_name
 
 
@@ -47,6 +48,7 @@ def test_the_leaderboard_switches_targets_with_their_own_ground_truth(app, targe
     for model, accuracy in mnist.groundtruth["linear_probe"].items():
         assert table.loc[short_model_name(model), "ground truth"] == pytest.approx(accuracy)
     # across targets: each target's τ, their mean and spread, for every persisted metric
+    open_tab(at, "w:lb_tab", "Across targets")
     across = next(f.value for f in at.dataframe if "spread" in f.value.columns)
     assert list(across.columns) == ["Fashion-MNIST", "MNIST-5k", "mean", "spread"]
     rankings = {t: targets[t][1] for t in targets}

@@ -3,7 +3,16 @@
 import numpy as np
 import pytest
 
-from tests.app.conftest import charts, errors, values
+from tests.app.conftest import charts, errors, open_tab, values
+
+GT_TAB, BUMP_TAB, AGREE_TAB = "Metrics vs ground truth", "Rank bump chart", "Metric agreement"
+
+
+def _in_tab(at, label: str) -> dict:
+    """The charts of the leaderboard's lazy tab ``label``, opened (pages._ui.lazy_tabs)."""
+    open_tab(at, "w:lb_tab", label)
+    assert not at.exception, at.exception
+    return charts(at)
 
 
 def _table(at, first_column):
@@ -29,17 +38,20 @@ def test_opens_on_the_demo_leaderboard(app):
     assert not {"nleep", "parc"} & set(selected)
     assert at.selectbox(key="w:lb_gt").value == "ncm_heldout"
     assert at.radio(key="w:lb_show").value == "scores"
-    assert {"lb_bump", "lb_agreement", "lb_scatter", "lb_corr_bars"} <= set(charts(at))
+    assert not charts(at)  # the page opens on the table: the charts' tabs are closed and draw nothing
+    assert {"lb_scatter", "lb_corr_bars"} <= set(_in_tab(at, GT_TAB))
+    assert "lb_bump" in _in_tab(at, BUMP_TAB) and "lb_scatter" not in charts(at)
+    assert "lb_agreement" in _in_tab(at, AGREE_TAB)
 
 
 def test_choosing_metrics_changes_the_bump_chart_and_agreement(app):
     at = app()
     at.multiselect(key="w:lb_metrics").set_value(["logme", "sfda", "hscore"]).run()
     assert not at.exception
-    bump = charts(at)["lb_bump"]
+    bump = _in_tab(at, BUMP_TAB)["lb_bump"]
     assert bump["data"][0]["x"] == ["ground truth", "LogME", "SFDA", "H-score"]
     assert len(bump["data"]) == 5
-    agreement = charts(at)["lb_agreement"]["data"][0]
+    agreement = _in_tab(at, AGREE_TAB)["lb_agreement"]["data"][0]
     assert agreement["x"] == ["LogME", "SFDA", "H-score"]
     z = values(agreement["z"]).astype(float)
     assert z.shape == (3, 3) and np.allclose(np.diag(z), 1.0)
@@ -57,6 +69,7 @@ def test_ranks_view_shows_integer_ranks(app):
 def test_scatter_metric_control_changes_the_figure(app):
     at = app()
     at.multiselect(key="w:lb_metrics").set_value(["logme", "hscore"]).run()
+    _in_tab(at, GT_TAB)
     at.selectbox(key="w:lb_scatter_metric").set_value("logme").run()
     first = charts(at)["lb_scatter"]
     at.selectbox(key="w:lb_scatter_metric").set_value("hscore").run()
@@ -69,6 +82,7 @@ def test_scatter_metric_control_changes_the_figure(app):
 def test_selection_on_the_scatter_filters_the_table(app):
     at = app()
     at.multiselect(key="w:lb_metrics").set_value(["logme", "hscore"]).run()
+    _in_tab(at, GT_TAB)
     assert len(at.dataframe[-1].value) == 5
     at.session_state["lb_scatter"] = {"selection": {
         "points": [{"curve_number": 0, "point_index": 1, "text": "model-1", "x": 0.0, "y": 0.8},
@@ -86,8 +100,9 @@ def test_without_groundtruth_the_page_still_ranks(app):
     at.multiselect(key="w:lb_metrics").set_value(["logme", "hscore"]).run()
     at.selectbox(key="w:lb_gt").set_value("none").run()
     assert not at.exception
+    _in_tab(at, GT_TAB)
     assert any("No ground truth" in i.value for i in at.info)
-    assert "ground truth" not in charts(at)["lb_bump"]["data"][0]["x"]
+    assert "ground truth" not in _in_tab(at, BUMP_TAB)["lb_bump"]["data"][0]["x"]
 
 
 def test_uploaded_groundtruth_becomes_an_option(app):
@@ -100,7 +115,7 @@ def test_uploaded_groundtruth_becomes_an_option(app):
     options = at.selectbox(key="w:lb_gt").options
     assert "uploaded: finetune" in options
     at.selectbox(key="w:lb_gt").set_value("uploaded: finetune").run()
-    corr = charts(at)["lb_corr_bars"]["data"][0]
+    corr = _in_tab(at, GT_TAB)["lb_corr_bars"]["data"][0]
     assert values(corr["x"]).max() < 0  # every metric ranks opposite to this (reversed) ground truth
 
 
@@ -144,7 +159,7 @@ def test_linear_probe_ground_truth_measured_from_the_page(app):
     measured = at.session_state["groundtruth_uploads"]["linear probe (measured here)"]
     assert set(measured) == {f"synthetic/model-{k}" for k in range(5)}
     assert measured["synthetic/model-4"] > measured["synthetic/model-0"]  # separation shows in the probe
-    assert "lb_corr_bars" in charts(at)
+    assert "lb_corr_bars" in _in_tab(at, GT_TAB)
 
 
 def _tie_warnings(at) -> list[str]:
@@ -224,19 +239,19 @@ def test_tied_groundtruth_pick_says_it_cannot_be_told_apart(app):
     # τ with its interval: headline, correlation table, scatter title
     trusted = next(m for m in at.metric if m.label.startswith("Most trustworthy"))
     assert "[" in trusted.proto.delta and "]" in trusted.proto.delta
-    corr = _table(at, "weighted τ [interval]")
-    assert all("[" in text for text in corr["weighted τ [interval]"])
-    figures = charts(at)
-    assert "[" in figures["lb_scatter"]["layout"]["title"]["text"]
     # every score shown with its noise; the ground truth's two best share tier 1
     shown = _styled_text(at)
     assert shown.loc["model-4", "ground truth"].endswith("≈1") and shown.loc["model-3", "ground truth"].endswith("≈1")
     assert shown.loc["model-2", "ground truth"].count("±") == 1 and "≈" not in shown.loc["model-2", "ground truth"]
     assert all("±" in text for text in shown["logme"])
+    figures = _in_tab(at, GT_TAB)
+    corr = _table(at, "weighted τ [interval]")
+    assert all("[" in text for text in corr["weighted τ [interval]"])
+    assert "[" in figures["lb_scatter"]["layout"]["title"]["text"]
     # correlation bars carry τ's interval as error bars; the bump chart bands the ground truth's tier
     bars = figures["lb_corr_bars"]["data"][0]
     assert bars["error_x"]["type"] == "data" and len(values(bars["error_x"]["arrayminus"])) == 4
-    bump = figures["lb_bump"]["data"]
+    bump = _in_tab(at, BUMP_TAB)["lb_bump"]["data"]
     band = next(t for t in bump if t["name"].startswith("within noise"))
     assert "ground truth" in band["x"]
     assert any("The noise cannot order every model" in md.value for md in at.markdown)
@@ -259,6 +274,7 @@ def test_without_test_sizes_the_groundtruth_noise_is_called_unknown(app):
     at = app()
     at.multiselect(key="w:lb_metrics").set_value(["logme", "hscore"]).run()
     assert any("Noise unknown." in c and "test-set sizes are unknown" in c for c in _captions(at))
+    _in_tab(at, GT_TAB)
     assert any("accuracies' own noise is not included" in c for c in _captions(at))
 
 
@@ -328,6 +344,7 @@ def test_the_demo_leaderboard_switches_targets_and_reports_tau_across_them(monke
         accuracy = demos["mnist-5k"].groundtruth["linear_probe"]
         assert {name: table.loc[name, "ground truth"] for name in table.index} == {
             m.split("/", 1)[1]: accuracy[m] for m in accuracy}
+        _in_tab(at, "Across targets")
         across = next(f.value for f in at.dataframe if "spread" in f.value.columns)
         assert list(across.columns) == ["Fashion-MNIST", "MNIST-5k", "mean", "spread"]
         tables = {spec: with_groundtruth(compute_demo_ranking(demos[t]), demos[t].groundtruth["linear_probe"])

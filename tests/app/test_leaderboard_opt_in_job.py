@@ -50,7 +50,9 @@ def test_nleep_is_scored_in_the_background_then_joins_the_table(app, big_pool):
     [(key, table)] = list(opt_in_tables().items())
     assert key[1] == "nleep"
     whole = rank_models(synthetic_demo().features, ["nleep"])
-    assert table.scores["nleep"].to_dict() == whole.scores["nleep"].to_dict()
+    # to round-off: the page's statistics may hold the full eigendecomposition another metric paid for, where
+    # NLEEP alone takes the eigenvalues first (_mixture.pca_scores); the last bit of the PCA scores may differ
+    assert table.scores["nleep"].to_dict() == pytest.approx(whole.scores["nleep"].to_dict(), rel=1e-12, abs=0)
     assert table.ranks["nleep"].to_dict() == whole.ranks["nleep"].to_dict()
 
 
