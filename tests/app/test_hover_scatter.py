@@ -101,6 +101,7 @@ def test_with_images_the_card_gets_one_thumbnail_per_plotted_sample(app):
 def test_deep_dive_overview_and_side_by_side_get_the_card_for_every_sample(app):
     at = app("pages/deep_dive.py")
     _with_images(at)
+    at.session_state["w:dd_detail_tab"] = "Every sample on one map"  # the overview's tab (pages._ui.lazy_tabs)
     at.run()
     assert not at.exception
     cards = {card["chart"]: card for card in _cards(at)}
