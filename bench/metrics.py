@@ -164,6 +164,39 @@ def parse_size(text: str) -> tuple[int, int, int]:
     return n, d, c
 
 
+def nleep_stages(sizes, repeat: int = 1) -> None:
+    """Where NLEEP's time goes (``transvis.metrics._mixture``), stage by stage, process CPU s: the PCA scores
+    (the eigendecomposition of S_T already paid, as in the suite, where LogME needs it first), scikit-learn's
+    k-means that fixes the initial clusters, one M-step, one E-step, and the whole mixture fit."""
+    from sklearn.cluster import KMeans
+
+    from transvis.metrics import _mixture
+
+    print(f"\nNLEEP's stages (process CPU s, best of {repeat})")
+    print(f"| {'N × D × C':>20} | {'d':>4} | {'K':>4} | {'PCA scores':>10} | {'k-means':>8} | {'M-step':>7} | "
+          f"{'E-step':>7} | {'mixture fit':>11} |")
+    for n, d, c in sizes:
+        x, y, _ = synthetic_features(n, d, c)
+        stats = ClassStats(x, y)
+        stats.total_eigh  # noqa: B018 - paid by LogME before NLEEP in the suite
+        k = 5 * c
+
+        def best(fn):
+            times = [_timed_cpu(fn) for _ in range(repeat)]
+            return times[0][0], min(t[2] for t in times)
+
+        points, pca_s = best(lambda: _mixture.pca_scores(stats, 0.8))
+        labels, kmeans_s = best(lambda: KMeans(n_clusters=k, n_init=1, random_state=np.random.RandomState(0))
+                                .fit(points).labels_)
+        resp = np.zeros((n, k))
+        resp[np.arange(n), labels] = 1.0
+        model, m_s = best(lambda: _mixture._m_step(points, resp, 1e-6))
+        _, e_s = best(lambda: _mixture._e_step(points, model, labels))
+        _, fit_s = best(lambda: _mixture.fit_full_mixture(points, k, seed=0))
+        print(f"| {f'{n:,} × {d:,} × {c}':>20} | {points.shape[1]:>4} | {k:>4} | {pca_s:>10.3f} | {kmeans_s:>8.3f} | "
+              f"{m_s:>7.3f} | {e_s:>7.3f} | {fit_s:>11.3f} |", flush=True)
+
+
 def synthetic_features(n: int, d: int, c: int, seed: int = 0):
     """CNN-like features [N, D] float32 (ReLU of Gaussian clusters), labels [N], reference set G [M, D]."""
     rng = np.random.default_rng(seed)
@@ -400,6 +433,9 @@ def main(argv=None):
                         help="replicates for the resample row (B; 0 skips it): one 80 %% subset re-scoring vs one "
                              "scoring")
     parser.add_argument("--repeat", type=int, default=1, help="time each call this many times and keep the fastest")
+    parser.add_argument("--nleep-stages", action="store_true",
+                        help="only NLEEP's stages per size (PCA scores, k-means, one M-step, one E-step, the whole "
+                             "mixture fit), process CPU s, best of --repeat")
     parser.add_argument("--blas-threads", type=int, default=None,
                         help="limit BLAS/OpenMP threads for the whole run (threadpoolctl); default: leave as set")
     args = parser.parse_args(argv)
@@ -450,6 +486,9 @@ def _run(args, parser):
 
         print(f"torch {torch.__version__}, CUDA available: {torch.cuda.is_available()}"
               + (f" ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else ""))
+    if args.nleep_stages:
+        nleep_stages(sizes, repeat=max(1, args.repeat))
+        return 0
     # Warm-up on a tiny set: imports, BLAS thread pools and first-call costs stay out of the timings.
     run_size(400, 96, 4, entries=entries, backend=args.backend, run_official=not args.no_official,
              run_cold=False)
