@@ -26,7 +26,7 @@ from pages._ui import default, error_box, lazy_tabs, metric_label, page_header
 from transvis.app_defaults import DYNAMICS_DEFAULTS
 from transvis.captions import trajectory_caption
 from transvis.metrics import short_name
-from transvis.presentation import frame_rank_text
+from transvis.presentation import collapse_intervals, frame_rank_text
 from transvis.viz import NEUTRAL_COLORS, model_colors, short_model_name
 from transvis.viz.methods import gram_vs_etf, per_class_bars, small_multiples_bars
 
@@ -228,8 +228,16 @@ every_tab, detail_tab = lazy_tabs(["Every model", "One model's class-mean geomet
                                   "w:nc_stats_tab")
 with every_tab:
     if every_tab.open:
-        st.plotly_chart(small_multiples_bars(stats, colors, titles={**QUANTITIES, **FACE}, cols=5), width="stretch",
-                        key="nc_bars")
+        intervals = collapse_intervals(table.noise.get("nc"), table.noise.get("face"), models)
+        level = next((n.resampling.level for n in table.noise.values() if n is not None), 0.95)
+        st.plotly_chart(small_multiples_bars(stats, colors, titles={**QUANTITIES, **FACE}, cols=5,
+                                             intervals=intervals, level=level),
+                        width="stretch", key="nc_bars")
+        st.caption("Each panel has its own scale; the arrow says which way is better. "
+                   + ("Whiskers: the noise of the quantities that are scores (NC1 through 1/(1 + NC1), FaCe), from "
+                      "resampling the samples. The other statistics describe these samples and are not ranked. "
+                      if intervals else "No whiskers yet: the scores' noise is still being estimated (above). ")
+                   + "NC1 is summed over classes: the per-class shares are in the next tab.")
 with detail_tab:
     if detail_tab.open:
         detail = detail_model(pool, "w:nc_detail_model", "Class-mean geometry of", nc, widths=(3, 2))

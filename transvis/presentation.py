@@ -298,6 +298,25 @@ def frame_rank_text(frame: Any, model: str) -> str:
     return "–"
 
 
+def collapse_intervals(nc_noise: Any, face_noise: Any, models: list[str]) -> dict[str, dict[str, tuple[float, float]]]:
+    """The intervals the neural-collapse statistics have, {quantity: {model: (low, high)}}: NC1's from the noise
+    of the ``nc`` score s = 1/(1 + NC1) (monotone, so NC1 = 1/s − 1 maps its interval's ends, swapped; an end at
+    s ≤ 0 is +inf) and FaCe's own (``face``). A quantity whose noise was not estimated is left out."""
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+
+    def nc1(s: float) -> float:
+        return 1.0 / s - 1.0 if s > 0 else math.inf
+
+    if nc_noise is not None:
+        bounds = {m: nc_noise.interval(m) for m in models if m in nc_noise.estimate}
+        out["nc1"] = {m: (nc1(high), nc1(low)) for m, (low, high) in bounds.items()
+                      if math.isfinite(low) and math.isfinite(high)}
+    if face_noise is not None:
+        bounds = {m: face_noise.interval(m) for m in models if m in face_noise.estimate}
+        out["face"] = {m: b for m, b in bounds.items() if all(math.isfinite(x) for x in b)}
+    return {q: v for q, v in out.items() if v}
+
+
 def frame_statistics(frame: Any, models: list[str], statistics: tuple[str, ...], score_label: str = "score",
                      model_label=lambda m: m, score_and_rank: bool = True) -> "pd.DataFrame":
     """One frame's numbers as text, rows = ``statistics`` (labelled by :data:`STATISTIC_LABELS`) then, with

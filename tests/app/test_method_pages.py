@@ -166,9 +166,17 @@ def test_neural_collapse_page_shows_statistics_and_geometry(app):
     _animation(at, "nc_anim")
     bars = charts(at)["nc_bars"]
     titles = [a["text"] for a in bars["layout"]["annotations"]]
-    assert titles[0].startswith("NC1") and "FaCe score ↑" in titles
-    nc1 = values(bars["data"][0]["y"])
+    assert titles[0].startswith("NC1") and any(t.startswith("FaCe score ↑<br>") for t in titles)
+    nc1 = values(bars["data"][0]["x"])
     assert np.all(np.diff(nc1) < 0)  # better-separated synthetic models are more collapsed
+    assert {t["orientation"] for t in bars["data"]} == {"h"}
+    # whiskers on NC1 and FaCe exactly when the caption says the noise is known
+    whiskers = [bool((t.get("error_x") or {}).get("visible")) for t in bars["data"]]
+    captions = " ".join(c.value for c in at.caption)
+    assert whiskers[0] == whiskers[next(i for i, t in enumerate(titles) if t.startswith("FaCe score"))]
+    assert whiskers[0] == ("Whiskers: the noise of the quantities that are scores" in captions)
+    assert whiskers[0] or "No whiskers yet" in captions
+    assert sum(whiskers) in (0, 2)
     # the closed tabs draw nothing (lazy_tabs): the detail tab's charts appear when it is opened
     assert not {"nc_gram", "nc_per_class", "nc_face_classes", "nc_nc1_curve"} & set(charts(at))
     at.session_state["w:nc_stats_tab"] = "One model's class-mean geometry and FaCe per class"

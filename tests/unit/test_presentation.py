@@ -124,3 +124,27 @@ def test_frame_statistics_reads_one_frame_with_ranks_and_ties():
     assert table.loc["NC1 ↓", "a"] == "0 (collapsed)" and table.loc["NC1 ↓", "b"] == "0.5"
     assert table.loc["rank", "b"] == "2–3 of 3 (≈)"
     assert list(frame_statistics(frame, ["a"], ("nc1",), score_and_rank=False).index) == ["NC1 ↓"]
+
+
+def test_collapse_intervals_map_the_nc_scores_interval_to_nc1_and_keep_faces():
+    import numpy as np
+
+    from transvis.presentation import collapse_intervals
+    from transvis.uncertainty import ScoreNoise
+
+    nc = ScoreNoise(estimate={"a": 0.5, "b": 0.25}, replicates={"a": np.array([0.45, 0.55, 0.5]),
+                                                              "b": np.array([0.25, 0.25, np.nan])},
+                    factor={"a": 0.25, "b": 0.25}, signature={"a": "s", "b": "s"})
+    face = ScoreNoise(estimate={"a": 3.0}, replicates={"a": np.array([2.0, 4.0])}, factor={"a": 1.0},
+                      signature={"a": "s"})
+    low, high = nc.interval("a")
+    assert low < 0.5 < high
+    out = collapse_intervals(nc, face, ["a", "b", "c"])
+    assert out["nc1"]["a"] == pytest.approx((1 / high - 1, 1 / low - 1))
+    assert out["nc1"]["a"][0] < 1.0 < out["nc1"]["a"][1]  # NC1 = 1/0.5 − 1 = 1 inside
+    assert out["nc1"]["b"] == pytest.approx((3.0, 3.0))  # no spread among the finite replicates
+    assert out["face"] == {"a": face.interval("a")} and set(out) == {"nc1", "face"}
+    assert collapse_intervals(None, None, ["a"]) == {}
+    wide = ScoreNoise(estimate={"a": 0.1}, replicates={"a": np.array([-1.0, 1.0])}, factor={"a": 1.0},
+                      signature={"a": "s"})
+    assert collapse_intervals(wide, None, ["a"])["nc1"]["a"][1] == float("inf")  # the score's interval reaches 0

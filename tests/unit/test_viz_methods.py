@@ -53,13 +53,40 @@ def test_before_after_bars_draw_the_after_scores_intervals_as_whiskers():
     assert fig.data[0].error_y.array is None  # the "before" scores' noise is not this table's
 
 
-def test_small_multiples_one_panel_per_quantity():
+def test_small_multiples_one_horizontal_panel_per_quantity_models_named_once():
     table = pd.DataFrame({"nc1": [2.0, 1.0], "nc4": [0.5, 0.9], "face": [0.1, 0.3]}, index=MODELS)
     fig = small_multiples_bars(table, titles={"nc1": "NC1"}, cols=2)
     assert len(fig.data) == 3
     assert [a.text for a in fig.layout.annotations] == ["NC1", "nc4", "face"]
-    assert list(fig.data[1].y) == [0.5, 0.9]
-    assert fig.data[2].xaxis == "x3"
+    assert list(fig.data[1].x) == [0.5, 0.9] and list(fig.data[1].y) == ["a", "b"]
+    assert {t.orientation for t in fig.data} == {"h"}
+    assert fig.data[2].xaxis == "x3" and fig.data[2].yaxis == "y3"
+    # one y axis per row: the second panel of a row reads the first one's model names
+    assert fig.layout.yaxis2.matches == "y" and fig.layout.yaxis.autorange == "reversed"
+    assert all(t.error_x.array is None for t in fig.data)
+
+
+def test_small_multiples_draw_the_intervals_a_quantity_has_and_say_which_have_none():
+    table = pd.DataFrame({"nc1": [2.0, 1.0], "nc4": [0.5, 0.9]}, index=MODELS)
+    fig = small_multiples_bars(table, titles={"nc1": "NC1 within/between variability"}, cols=2,
+                               intervals={"nc1": {"m/a": (1.5, 2.75), "m/b": (0.8, 1.1)}}, level=0.9)
+    whiskers = fig.data[0].error_x
+    assert whiskers.symmetric is False
+    np.testing.assert_allclose(whiskers.array, [0.75, 0.1])
+    np.testing.assert_allclose(whiskers.arrayminus, [0.5, 0.2])
+    assert fig.data[1].error_x.array is None
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles[0] == "NC1 within/between<br>variability<br><sup>whiskers: 90% interval</sup>"
+    assert titles[1] == "nc4<br><sup>no interval</sup>"
+
+
+def test_small_multiples_rows_leave_room_for_the_next_rows_titles():
+    table = pd.DataFrame(np.ones((12, 9)), index=[f"m/{i}" for i in range(12)], columns=list("abcdefghi"))
+    fig = small_multiples_bars(table, cols=5)
+    top_of_row_2 = fig.layout.yaxis6.domain[1]
+    bottom_of_row_1 = fig.layout.yaxis.domain[0]
+    plot_height = fig.layout.height - fig.layout.margin.t - fig.layout.margin.b
+    assert (bottom_of_row_1 - top_of_row_2) * plot_height == pytest.approx(100)
 
 
 def test_per_class_bars_and_heatmaps():
@@ -236,3 +263,10 @@ def test_curves_of_many_models_put_the_legend_under_the_plot_and_grow_by_its_row
 def test_a_log_scale_curve_writes_powers_of_ten_not_si_prefixes():
     assert spectrum_plot({"offline/a": [3.0, 1e-6]}).layout.yaxis.exponentformat == "power"
     assert curves([1, 2], {"offline/a": [1.0, 0.5]}, "step", "ratio").layout.yaxis.exponentformat is None
+
+
+def test_small_multiples_draw_an_unbounded_interval_past_the_panels_other_bars():
+    table = pd.DataFrame({"nc1": [2.0, 1.0]}, index=MODELS)
+    fig = small_multiples_bars(table, intervals={"nc1": {"m/a": (1.0, float("inf")), "m/b": (0.5, 1.5)}})
+    np.testing.assert_allclose(fig.data[0].error_x.array, [1.5 * 2.0 - 2.0, 0.5])
+    assert np.isfinite(fig.data[0].error_x.array).all()

@@ -70,24 +70,70 @@ def small_multiples_bars(
     titles: Mapping[str, str] | None = None,
     title: str | None = None,
     cols: int = 3,
+    intervals: Mapping[str, Mapping[str, tuple[float, float]]] | None = None,
+    level: float = 0.95,
 ) -> go.Figure:
-    """One bar panel per column of ``table`` [models × quantities] (each with its own y scale)."""
+    """One horizontal bar panel per column of ``table`` [models × quantities], each with its own x scale.
+
+    The models are named once, on the left of each row of panels, first model on top; a panel's title is its
+    quantity (``titles``, wrapped at " " where it is long). ``intervals`` {quantity: {model: (low, high)}} draws
+    the ``level`` intervals a quantity has as whiskers; panels without one say "no interval" in their title."""
     quantities = list(table.columns)
     models = list(table.index)
     colors = _colors(models, colors)
     titles = titles or {}
+    intervals = intervals or {}
     rows = int(np.ceil(len(quantities) / cols))
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[titles.get(q, q) for q in quantities],
-                        vertical_spacing=0.18 if rows > 1 else 0.1, horizontal_spacing=0.08)
     names = [short_model_name(m) for m in models]
+
+    def heading(q: str) -> str:
+        text = _wrap(titles.get(q, q), 20)
+        if intervals:
+            text += f"<br><sup>whiskers: {level:.0%} interval</sup>" if q in intervals else "<br><sup>no interval</sup>"
+        return text
+
+    # in pixels: a panel, the gap between rows of panels (their tick labels, then the next row's titles), margins
+    panel, gap, top, bottom = 22 * len(models) + 40, 100, (100 if title else 75), 40
+    plot_height = rows * panel + (rows - 1) * gap
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[heading(q) for q in quantities], shared_yaxes=True,
+                        vertical_spacing=gap / plot_height if rows > 1 else 0.0, horizontal_spacing=0.03)
     for i, q in enumerate(quantities):
+        values = table[q].astype(float).to_numpy()
+        whiskers = None
+        if q in intervals:
+            bounds = np.array([intervals[q].get(m, (np.nan, np.nan)) for m in models], dtype=float).reshape(-1, 2)
+            # an unbounded end (e.g. NC1 when the score's interval reaches 0) runs well past the panel's other bars
+            finite = np.concatenate([values[np.isfinite(values)], bounds[np.isfinite(bounds)]])
+            reach = 1.5 * np.abs(finite).max() if finite.size else 1.0
+            bounds = np.where(np.isposinf(bounds), reach, np.where(np.isneginf(bounds), -reach, bounds))
+            whiskers = dict(type="data", symmetric=False, array=np.maximum(bounds[:, 1] - values, 0.0),
+                            arrayminus=np.maximum(values - bounds[:, 0], 0.0), visible=True, color="#444",
+                            thickness=1.5, width=3)
         fig.add_trace(go.Bar(
-            x=names, y=table[q].astype(float).to_numpy(), marker_color=[colors[m] for m in models],
+            y=names, x=values, orientation="h", marker_color=[colors[m] for m in models], error_x=whiskers,
             name=titles.get(q, q), showlegend=False,
-            hovertemplate="%{x}<br>" + titles.get(q, q) + " = %{y:.4g}<extra></extra>",
+            hovertemplate="%{y}<br>" + titles.get(q, q) + " = %{x:.4g}<extra></extra>",
         ), row=i // cols + 1, col=i % cols + 1)
-    fig.update_xaxes(tickangle=-35)
-    return base_layout(fig, title, height=300 * rows + 80)
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    fig.update_xaxes(nticks=4, tickformat=".3~g", automargin=True)
+    for annotation in fig.layout.annotations:  # subplot titles: the body font, not a headline
+        annotation.font = dict(size=12)
+    fig = base_layout(fig, title, height=plot_height + top + bottom)
+    fig.update_layout(margin=dict(t=top, b=bottom, l=10))
+    return fig
+
+
+def _wrap(text: str, width: int) -> str:
+    """``text`` broken at spaces into lines of about ``width`` characters, joined with ``<br>`` (plotly); a
+    trailing arrow stays with its word."""
+    lines, line = [], ""
+    for word in text.replace(" ↓", "\u00a0↓").replace(" ↑", "\u00a0↑").split(" "):
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return "<br>".join(lines + [line]).replace("\u00a0", " ")
 
 
 def per_class_bars(
