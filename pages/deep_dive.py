@@ -284,7 +284,7 @@ if model_b is not None and pool.shared_samples:
 class_tab, confusion_tab, map_tab = lazy_tabs(
     ["Which classes carry the score", "Where the features confuse classes", "Every sample on one map"],
     "w:dd_detail_tab")
-picked_classes = []  # classes clicked in the first tab's bars: they filter the hardest samples below
+CLASS_FILTER = "w:dd_classes"  # the hardest samples' classes: a multiselect, also set by clicking the class bars
 with class_tab:
     if class_tab.open:
         tables = {}
@@ -312,7 +312,11 @@ with class_tab:
                                title="Per-class SFDA posterior — click or box-select classes to list their "
                                      "hardest samples"),
                 pool, key="dd_class_bars", on_select="rerun", selection_mode=("points", "box"))
-            picked_classes = [c for c in selected_values(event, "x") if c in pool.class_names]
+            clicked = [c for c in selected_values(event, "x") if c in pool.class_names]
+            # a new click sets the filter; the filter then stays (other tabs, other models) until it is edited
+            if clicked and clicked != st.session_state.get("dd_last_click"):
+                st.session_state[CLASS_FILTER] = clicked
+            st.session_state["dd_last_click"] = clicked
 with confusion_tab:
     if confusion_tab.open:
         st.caption("Soft confusion of the nearest-class-mean softmax (the SFDA family's \"LDA\" score, under its "
@@ -359,13 +363,20 @@ with map_tab:
 
 # --- hardest samples -----------------------------------------------------------------------------------
 st.subheader("Hardest samples")
-k = st.slider("How many", 4, 60, step=4, key=default("w:dd_k", 16))
+if CLASS_FILTER in st.session_state:  # a filter kept from another pool keeps only this pool's classes
+    st.session_state[CLASS_FILTER] = [c for c in st.session_state[CLASS_FILTER] if c in pool.class_names]
+k_column, class_column = st.columns([1, 2])
+k = k_column.slider("How many", 4, 60, step=4, key=default("w:dd_k", 16))
+picked_classes = class_column.multiselect(
+    "Of the classes", pool.class_names, key=default(CLASS_FILTER, []), placeholder="every class",
+    help="Clicking or box-selecting bars of the per-class SFDA posterior (tab *Which classes carry the score*) "
+         "sets this too.")
 st.caption("Hardest = smallest **nearest-mean margin**: squared distance to the nearest other class's mean minus "
            "squared distance to the sample's own class mean, in the model's features (negative = nearer another "
            "class than its own); equal margins in sample order. SFDA's ConfMix weight is shown beside it, but it "
            "saturates (most samples share its maximum), so it cannot order them."
-           + (f" Showing classes: {', '.join(picked_classes)}." if picked_classes else
-              " To list one class's hardest, click its bar in *Which classes carry the score*."))
+           + ("" if picked_classes else
+              " To list one class's hardest, pick it above or click its bar in *Which classes carry the score*."))
 columns = st.columns(len(shown))
 for col, model in zip(columns, shown):
     margin, nearest = _margin(pool.key, model, pool)

@@ -243,6 +243,18 @@ def test_deep_dive_selection_filters_the_hardest_samples(app):
     assert not at.exception
     hardest = [df.value for df in at.dataframe if "ConfMix weight" in df.value.columns]
     assert set(hardest[0]["class"]) == {"class 2"} and set(hardest[1]["class"]) == {"class 2"}
+    assert at.multiselect(key="w:dd_classes").value == ["class 2"]  # the click set the filter
+    # the filter outlives its tab: the class bars are no longer drawn, the filter stays
+    open_tab(at, "w:dd_detail_tab", "Every sample on one map")
+    assert "dd_class_bars" not in charts(at)
+    hardest = [df.value for df in at.dataframe if "ConfMix weight" in df.value.columns]
+    assert set(hardest[0]["class"]) == {"class 2"}
+    at.multiselect(key="w:dd_classes").set_value(["class 0", "class 3"]).run()
+    hardest = [df.value for df in at.dataframe if "ConfMix weight" in df.value.columns]
+    assert set(hardest[0]["class"]) == {"class 0", "class 3"} and len(hardest[0]) == 32  # k = 16 per class
+    at.multiselect(key="w:dd_classes").set_value([]).run()
+    hardest = [df.value for df in at.dataframe if "ConfMix weight" in df.value.columns]
+    assert len(hardest[0]) == 16 and hardest[0]["class"].nunique() > 1
 
 
 def test_deep_dive_model_choice_changes_the_heatmap(app):
