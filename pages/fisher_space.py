@@ -88,9 +88,13 @@ scores_tab, class_tab, spectrum_tab = lazy_tabs(
 with scores_tab:
     if scores_tab.open:
         left, right = st.columns(2)
+        noise = table.noise.get("sfda")
+        half = None if noise is None else pd.Series(
+            {m: noise.interval(m)[1] - noise.estimate[m] for m in models if m in noise.estimate})
         left.plotly_chart(before_after_bars(first, score, "mean true-class posterior", colors,
                                             ("first pass", "after ConfMix" if confmix else "scored pass"),
-                                            title="SFDA score: first pass vs self-challenged"),
+                                            title="SFDA score: first pass vs self-challenged", after_error=half,
+                                            level=noise.resampling.level if noise is not None else 0.95),
                           width="stretch", key="fs_scores")
         lam = pd.DataFrame({"λ (shrinkage)": {short_model_name(m): trace[m]["shrinkage"] for m in models},
                             "SFDA": {short_model_name(m): score[m] for m in models},

@@ -95,7 +95,7 @@ def test_point_estimates_at_once_then_the_intervals_without_another_click(app, g
     crit = expected.noise["fsp"].resampling.critical_value()
     half = [crit * expected.noise["fsp"].se(m) for m in expected.scores.index]
     assert perturbed["name"].endswith("(whiskers: 95% interval)")
-    np.testing.assert_allclose(values(perturbed["error_y"]["array"]).astype(float), half, rtol=1e-9)
+    np.testing.assert_allclose(values(perturbed["error_x"]["array"]).astype(float), half, rtol=1e-9)
     bump_hovers = " ".join(str(t.get("hovertext", ""))
                            for t in charts(at)["sa_ranks"]["data"])
     if any(len(tier) >= 2 for tier in expected.noise_groups("fsp")):

@@ -31,11 +31,11 @@ def test_spread_attract_strength_controls_change_the_figures(app):
     assert {"sa_scores", "sa_ranks"} <= set(charts(at)) and "sa_spread" not in charts(at)  # a closed tab: nothing
     open_tab(at, "w:sa_quantities_tab", "Spread and centre distance")
     assert not {"sa_scores", "sa_ranks"} & set(charts(at))
-    before = values(charts(at)["sa_spread"]["data"][1]["y"])
+    before = values(charts(at)["sa_spread"]["data"][1]["x"])
     anim_before = charts(at)["sa_anim"]
     at.slider(key="w:sa_spread").set_value(0.8).run()
-    after = values(charts(at)["sa_spread"]["data"][1]["y"])
-    unperturbed = values(charts(at)["sa_spread"]["data"][0]["y"])
+    after = values(charts(at)["sa_spread"]["data"][1]["x"])
+    unperturbed = values(charts(at)["sa_spread"]["data"][0]["x"])
     # Spread multiplies every class's RMS radius by (1 + spread): 1.3x before, 1.8x after
     np.testing.assert_allclose(before / unperturbed, 1.3, rtol=1e-6)
     np.testing.assert_allclose(after / unperturbed, 1.8, rtol=1e-6)
@@ -83,10 +83,10 @@ def test_fisher_space_lambda_control_changes_score_and_table(app):
     at = app("pages/fisher_space.py")
     assert not errors(at)
     _animation(at, "fs_anim")
-    adaptive = values(charts(at)["fs_scores"]["data"][1]["y"])
+    adaptive = values(charts(at)["fs_scores"]["data"][1]["x"])
     at.toggle(key="w:fs_adaptive").set_value(False).run()
     at.slider(key="w:fs_log_lambda").set_value(0.0).run()  # λ = 1: nearest class mean
-    fixed = values(charts(at)["fs_scores"]["data"][1]["y"])
+    fixed = values(charts(at)["fs_scores"]["data"][1]["x"])
     assert not np.allclose(adaptive, fixed)
     lam_table = at.dataframe[0].value
     assert np.allclose(lam_table["λ (shrinkage)"].to_numpy(dtype=float), 1.0)
@@ -95,6 +95,27 @@ def test_fisher_space_lambda_control_changes_score_and_table(app):
     spectrum = chart(at, "Fisher spectrum")
     assert spectrum["layout"]["yaxis"]["type"] == "log"
     assert len(spectrum["data"]) == 5
+
+
+def test_fisher_space_score_bars_carry_the_sfda_noise_once_it_is_known(app):
+    from tests.app._gates import WAIT, session_jobs
+    from transvis.ranking import rank_models
+    from transvis.uncertainty import DEFAULT_RESAMPLING
+
+    at = app("pages/fisher_space.py")
+    for job in session_jobs(at, "noise_job:").values():  # the page's noise estimate, in the background
+        assert job.wait(WAIT).state == "done"
+    at.run()
+    assert not at.exception and not errors(at)
+    scored = charts(at)["fs_scores"]["data"][1]
+    assert scored["name"].endswith("(whiskers: 95% interval)")
+    pool = at.session_state["pools"][at.session_state["active_pool"]]
+    expected = rank_models(pool.features, ["sfda"], params={"sfda": {"shrinkage": None, "confmix": METHOD_DEFAULTS["sfda"]["confmix"],
+                                                             "spectrum": True}},
+                           resamples=DEFAULT_RESAMPLING).noise["sfda"]
+    half = [expected.resampling.critical_value() * expected.se(m) for m in pool.models]
+    np.testing.assert_allclose(values(scored["error_x"]["array"]).astype(float), half, rtol=1e-9)
+    assert min(half) > 0
 
 
 def test_fisher_space_colour_by_contribution_uses_a_colour_scale(app):

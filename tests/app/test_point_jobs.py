@@ -110,7 +110,7 @@ def test_a_persisted_default_table_stays_drawn_while_new_settings_are_scored(app
     at.switch_page("pages/spread_attract.py").run()
     assert not at.exception and not errors(at)
     drawn = charts(at)["sa_scores"]
-    np.testing.assert_allclose(values(drawn["data"][1]["y"]).astype(float),
+    np.testing.assert_allclose(values(drawn["data"][1]["x"]).astype(float),
                                [persisted.scores.at[m, "fsp"] for m in pool.models], rtol=1e-12)
     at.slider(key="w:sa_spread").set_value(SPREAD).run()
     assert not at.exception and not errors(at)

@@ -40,8 +40,8 @@ MODELS = ["m/a", "m/b"]
 def test_before_after_bars_pairs_values_per_model():
     fig = before_after_bars(pd.Series([1.0, 2.0], index=MODELS), pd.Series([0.5, 2.5], index=MODELS), "score")
     assert [t.name for t in fig.data] == ["before", "after"]
-    assert list(fig.data[0].x) == ["a", "b"]
-    assert list(fig.data[1].y) == [0.5, 2.5]
+    assert list(fig.data[0].y) == ["a", "b"] and {t.orientation for t in fig.data} == {"h"}
+    assert list(fig.data[1].x) == [0.5, 2.5] and fig.layout.yaxis.autorange == "reversed"  # first model on top
     assert list(fig.data[1].marker.color) == [model_colors(MODELS)[m] for m in MODELS]
 
 
@@ -49,8 +49,8 @@ def test_before_after_bars_draw_the_after_scores_intervals_as_whiskers():
     fig = before_after_bars(pd.Series([1.0, 2.0], index=MODELS), pd.Series([0.5, 2.5], index=MODELS), "score",
                             after_error=pd.Series([0.2, 0.1], index=MODELS[::-1]), level=0.9)
     assert fig.data[1].name == "after (whiskers: 90% interval)"
-    assert list(fig.data[1].error_y.array) == [0.1, 0.2] and fig.data[1].error_y.visible
-    assert fig.data[0].error_y.array is None  # the "before" scores' noise is not this table's
+    assert list(fig.data[1].error_x.array) == [0.1, 0.2] and fig.data[1].error_x.visible
+    assert fig.data[0].error_x.array is None  # the "before" scores' noise is not this table's
 
 
 def test_small_multiples_one_horizontal_panel_per_quantity_models_named_once():

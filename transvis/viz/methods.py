@@ -35,9 +35,10 @@ def before_after_bars(
     after_error: pd.Series | None = None,
     level: float = 0.95,
 ) -> go.Figure:
-    """Paired bars per model: ``before`` (light, hatched) and ``after`` (solid) a perturbation. ``after_error``
-    (half-widths of the ``after`` scores' ``level`` intervals, by model) draws them as whiskers on the solid
-    bars, named in the legend."""
+    """Paired horizontal bars per model, first model on top: ``before`` (light, hatched) and ``after`` (solid) a
+    perturbation. ``after_error`` (half-widths of the ``after`` scores' ``level`` intervals, by model) draws them
+    as whiskers on the solid bars, named in the legend. Horizontal, so that model names read level at any width
+    (slanted under vertical bars they took half a narrow chart's height)."""
     models = list(before.index)
     colors = _colors(models, colors)
     names = [short_model_name(m) for m in models]
@@ -45,22 +46,24 @@ def before_after_bars(
     after_name = labels[1]
     if after_error is not None:
         half = after_error.reindex(models).astype(float).to_numpy()
-        whiskers = dict(type="data", array=half, visible=True, color="#444", thickness=1.5, width=4)
+        whiskers = dict(type="data", array=half, visible=True, color="#444", thickness=1.5, width=3)
         after_name = f"{labels[1]} (whiskers: {level:.0%} interval)"
     fig = go.Figure([
-        go.Bar(x=names, y=before.astype(float).to_numpy(), name=labels[0], opacity=0.45,
+        go.Bar(y=names, x=before.astype(float).to_numpy(), name=labels[0], opacity=0.45, orientation="h",
                marker=dict(color=[colors[m] for m in models], pattern=dict(shape="/")),
-               hovertemplate="%{x}<br>" + labels[0] + ": %{y:.4g}<extra></extra>"),
-        go.Bar(x=names, y=after.reindex(models).astype(float).to_numpy(), name=after_name, error_y=whiskers,
-               marker=dict(color=[colors[m] for m in models]),
-               hovertemplate="%{x}<br>" + labels[1] + ": %{y:.4g}"
-                             + (" ± %{error_y.array:.2g}" if whiskers else "") + "<extra></extra>"),
+               hovertemplate="%{y}<br>" + labels[0] + ": %{x:.4g}<extra></extra>"),
+        go.Bar(y=names, x=after.reindex(models).astype(float).to_numpy(), name=after_name, error_x=whiskers,
+               orientation="h", marker=dict(color=[colors[m] for m in models]),
+               hovertemplate="%{y}<br>" + labels[1] + ": %{x:.4g}"
+                             + (" ± %{error_x.array:.2g}" if whiskers else "") + "<extra></extra>"),
     ])
-    fig.update_yaxes(title=quantity)
-    fig = base_layout(fig, title or f"{quantity}: {labels[0]} vs {labels[1]}", height=400)
+    fig.update_xaxes(title=quantity)
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    fig = base_layout(fig, title or f"{quantity}: {labels[0]} vs {labels[1]}", height=max(360, 34 * len(models) + 170))
     # the legend above the plot, in one row: at the side it took half the width of a half-page column
-    fig.update_layout(barmode="group", margin=dict(t=105),
-                      legend=dict(orientation="h", x=0.0, xanchor="left", y=1.02, yanchor="bottom"))
+    fig.update_layout(barmode="group", margin=dict(t=105, l=10), bargap=0.25,
+                      legend=dict(orientation="h", x=0.0, xanchor="left", y=1.02, yanchor="bottom",
+                                  traceorder="normal"))
     return fig
 
 
