@@ -8,6 +8,10 @@ parameters it needs on top of the kind's defaults (``transvis.app_defaults.DYNAM
 neural collapse moves the means to the ETF). The page (``pages/_presentation.py``) reads the script and the
 URL (``?present=1&step=k``, :func:`parse_query`) and draws; everything it shows for a frame is read from that
 one frame.
+
+Display helpers the method pages share with it: :func:`format_statistic` (no column of round-off digits),
+:func:`frame_rank_text` (a rank with its noise tier) and :func:`collapse_intervals` (which neural-collapse
+statistics have an interval, and what it is).
 """
 
 from __future__ import annotations
