@@ -30,14 +30,10 @@ from transvis.presentation import collapse_intervals, frame_rank_text
 from transvis.viz import NEUTRAL_COLORS, model_colors, short_model_name
 from transvis.viz.methods import gram_vs_etf, per_class_bars, small_multiples_bars
 
-QUANTITIES = {
-    "nc1": "NC1 within/between variability ↓",
-    "nc2_equinorm": "NC2 equinorm (CV of mean norms) ↓",
-    "nc2_equiangular": "NC2 equiangularity ↓",
-    "etf_distance": "distance to simplex ETF ↓",
-    "nc3": "NC3 self-duality ↓",
-    "nc4_ncc_accuracy": "NC4 nearest-centre accuracy ↑",
-}
+# the "Every model" panels' titles (~100 px wide at 1280 px: a dozen characters a line); arrow = better
+QUANTITIES = {"nc1": "NC1 within ÷ between ↓", "nc2_equinorm": "NC2 spread of norms ↓",
+              "nc2_equiangular": "NC2 spread of angles ↓", "etf_distance": "distance to ETF ↓",
+              "nc3": "NC3 self-duality ↓", "nc4_ncc_accuracy": "NC4 nearest-centre accuracy ↑"}
 FACE = {"face": "FaCe score ↑", "variance_collapse": "FaCe variance collapse ↑", "fairness": "FaCe fairness ↑"}
 # {idea: (plain words, LaTeX)}
 TEACHING = {
@@ -230,8 +226,8 @@ with every_tab:
     if every_tab.open:
         intervals = collapse_intervals(table.noise.get("nc"), table.noise.get("face"), models)
         level = next((n.resampling.level for n in table.noise.values() if n is not None), 0.95)
-        st.plotly_chart(small_multiples_bars(stats, colors, titles={**QUANTITIES, **FACE}, cols=5,
-                                             intervals=intervals, level=level),
+        st.plotly_chart(small_multiples_bars(stats, colors, titles={**QUANTITIES, **FACE}, cols=5, intervals=intervals,
+                                             level=level, title_width=13),
                         width="stretch", key="nc_bars")
         st.caption("Each panel has its own scale; the arrow says which way is better. "
                    + ("Whiskers: the noise of the quantities that are scores (NC1 through 1/(1 + NC1), FaCe), from "

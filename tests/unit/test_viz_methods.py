@@ -86,7 +86,7 @@ def test_small_multiples_rows_leave_room_for_the_next_rows_titles():
     top_of_row_2 = fig.layout.yaxis6.domain[1]
     bottom_of_row_1 = fig.layout.yaxis.domain[0]
     plot_height = fig.layout.height - fig.layout.margin.t - fig.layout.margin.b
-    assert (bottom_of_row_1 - top_of_row_2) * plot_height == pytest.approx(100)
+    assert (bottom_of_row_1 - top_of_row_2) * plot_height == pytest.approx(95)
 
 
 def test_per_class_bars_and_heatmaps():

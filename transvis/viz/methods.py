@@ -75,11 +75,12 @@ def small_multiples_bars(
     cols: int = 3,
     intervals: Mapping[str, Mapping[str, tuple[float, float]]] | None = None,
     level: float = 0.95,
+    title_width: int = 20,
 ) -> go.Figure:
     """One horizontal bar panel per column of ``table`` [models × quantities], each with its own x scale.
 
     The models are named once, on the left of each row of panels, first model on top; a panel's title is its
-    quantity (``titles``, wrapped at " " where it is long). ``intervals`` {quantity: {model: (low, high)}} draws
+    quantity (``titles``, wrapped at spaces into lines of about ``title_width`` characters). ``intervals`` {quantity: {model: (low, high)}} draws
     the ``level`` intervals a quantity has as whiskers; panels without one say "no interval" in their title."""
     quantities = list(table.columns)
     models = list(table.index)
@@ -90,13 +91,13 @@ def small_multiples_bars(
     names = [short_model_name(m) for m in models]
 
     def heading(q: str) -> str:
-        text = _wrap(titles.get(q, q), 20)
+        text = _wrap(titles.get(q, q), title_width)
         if intervals:
             text += f"<br><sup>whiskers: {level:.0%} interval</sup>" if q in intervals else "<br><sup>no interval</sup>"
         return text
 
     # in pixels: a panel, the gap between rows of panels (their tick labels, then the next row's titles), margins
-    panel, gap, top, bottom = 22 * len(models) + 40, 100, (100 if title else 75), 40
+    panel, gap, top, bottom = 18 * len(models) + 30, 95, (100 if title else 75), 40
     plot_height = rows * panel + (rows - 1) * gap
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=[heading(q) for q in quantities], shared_yaxes=True,
                         vertical_spacing=gap / plot_height if rows > 1 else 0.0, horizontal_spacing=0.03)
