@@ -80,8 +80,9 @@ def small_multiples_bars(
     """One horizontal bar panel per column of ``table`` [models × quantities], each with its own x scale.
 
     The models are named once, on the left of each row of panels, first model on top; a panel's title is its
-    quantity (``titles``, wrapped at spaces into lines of about ``title_width`` characters). ``intervals`` {quantity: {model: (low, high)}} draws
-    the ``level`` intervals a quantity has as whiskers; panels without one say "no interval" in their title."""
+    quantity (``titles``, wrapped at spaces into lines of about ``title_width`` characters). ``intervals``
+    {quantity: {model: (low, high)}} draws the ``level`` intervals a quantity has as whiskers; panels without one
+    say "no interval" in their title."""
     quantities = list(table.columns)
     models = list(table.index)
     colors = _colors(models, colors)
