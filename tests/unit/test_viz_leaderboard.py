@@ -235,3 +235,17 @@ def test_score_intervals_table_lists_every_score_with_its_interval():
     assert "at its lower bound" in nleep.loc["c", "note"]
     truth = rows[rows.metric == GROUNDTRUTH_LABEL].set_index("model")
     assert truth.loc["a", "se"] == pytest.approx((0.85 * 0.15 / 900) ** 0.5)
+
+
+def test_a_two_column_bump_chart_names_each_line_where_it_ends_with_its_tier():
+    ranks = pd.DataFrame({"before": {"m/a": 1, "m/b": 2, "m/c": 2, "m/d": 4},
+                          "after": {"m/a": 4, "m/b": 1, "m/c": 1, "m/d": 3}})
+    fig = rank_bump_chart(ranks, title="before → after", tiers={"after": [["m/b", "m/c"], ["m/d", "m/a"]]})
+    assert list(fig.layout.yaxis2.tickvals) == [1.0, 3.0, 4.0]
+    # b and c tie at 1 (equal scores); d and a are within noise of each other: ranks 3–4, not ordered
+    assert list(fig.layout.yaxis2.ticktext) == ["#1 b = c", "#3–4 ≈ d", "#3–4 ≈ a"]
+    assert fig.layout.yaxis2.overlaying == "y" and fig.layout.yaxis2.matches == "y"
+    assert [t.name for t in model_traces(fig)] == ["a", "b", "c", "d"]
+    assert not any(t.showlegend for t in model_traces(fig))  # named on the axis, not in a legend
+    many = rank_bump_chart(pd.DataFrame({"x": ranks["before"], "y": ranks["after"], "z": ranks["after"]}))
+    assert "yaxis2" not in many.to_dict()["layout"] and all(t.showlegend is None for t in model_traces(many))

@@ -30,6 +30,7 @@ GROUNDTRUTH_LABEL = "ground truth"
 WITHIN_NOISE_LABEL = "within noise (cannot be ordered)"
 TIED_LABEL = "tied (equal scores)"
 DEGENERATE_LABEL = "degenerate score"
+AXIS_ANCHOR = "right axis anchor"  # an invisible point that makes plotly draw the slope chart's right axis
 TIER_FILL = "rgba(110, 110, 110, 0.2)"
 TIER_SHADES = ("#e1ebfa", "#fbedd3", "#dcf1e2", "#eee3f6")  # table cells of successive multi-model noise tiers
 DEGENERATE_SHADE = "#fbdada"
@@ -57,6 +58,10 @@ def rank_bump_chart(
     ``GROUNDTRUTH_LABEL``) shades, per column, the span of every tier of two or more models: the metric cannot
     order them beyond its noise ("within noise"). ``degenerate`` ({column: {model: reason}}) marks saturated
     scores with a cross.
+
+    With exactly two columns (a before → after slope chart) each line is named where it ends, on a right axis
+    ("#rank name", "#2–5 ≈ name" within a tier, tied models joined by "="), instead of in a legend of a dozen
+    similar colours.
     """
     ranks = ranks.loc[:, ranks.notna().any()].copy()  # a metric that scored no model has no line to draw
     columns = list(ranks.columns)
@@ -79,11 +84,42 @@ def rank_bump_chart(
     _add_degenerate_marks(fig, ranks, degenerate)
     n_models = len(ranks.index)
     fig.update_yaxes(autorange="reversed", dtick=1, title="rank (1 = best)", range=[n_models + 0.5, 0.5])
+    if len(columns) == 2:
+        _label_ends(fig, ranks, columns, tiers)
     # The bands and rings come first in the data: pin the columns' order to the metrics' (ground truth first).
     fig.update_xaxes(title=None, tickangle=-30, categoryorder="array", categoryarray=columns)
     if groundtruth is not None and len(groundtruth):
         fig.add_vline(x=0, line=dict(color=GROUNDTRUTH_COLOR, width=1, dash="dot"))
     return base_layout(fig, title, height=max(380, 40 * n_models + 180))
+
+
+def _label_ends(fig: go.Figure, ranks: pd.DataFrame, columns: list[str], tiers: dict) -> None:
+    """Name each rank's model(s) of the last column on a right axis, so that every line ends at its name: "#3
+    name", "#2–5 ≈ name" inside a tier the noise cannot order (``tiers``), tied models joined by "="; the model
+    lines leave the legend. (Names on both sides left a 400 px chart no room for the lines.)"""
+    column = columns[-1]
+    placed = ranks[column].dropna()
+    span = {}  # model → (lowest, highest) rank of its tier of two or more
+    for group in tiers.get(column, []):
+        members = placed.reindex([m for m in group if m in placed.index]).dropna()
+        if len(members) >= 2:
+            span.update({m: (int(members.min()), int(members.max())) for m in members.index})
+    values = sorted({float(r) for r in placed})
+    text = []
+    for rank in values:
+        models = list(placed.index[placed == rank])
+        names = " = ".join(short_model_name(m) for m in models)
+        low, high = span.get(models[0], (int(rank), int(rank)))
+        text.append(f"#{low}–{high} ≈ {names}" if high > low else f"#{int(rank)} {names}")
+    for trace in model_traces(fig):
+        trace.showlegend = False
+    fig.update_layout(yaxis2=dict(overlaying="y", side="right", tickmode="array", tickvals=values, ticktext=text,
+                                  matches="y", showgrid=False, automargin=True, tickfont=dict(size=11)))
+    # an invisible point on the right axis, or plotly does not draw that axis
+    fig.add_trace(go.Scatter(x=[column], y=[1.0], yaxis="y2", mode="markers", showlegend=False,
+                             name=AXIS_ANCHOR, marker=dict(opacity=0), hoverinfo="skip"))
+    fig.update_layout(legend=dict(orientation="h", x=0.0, xanchor="left", y=1.0, yanchor="bottom"),
+                      margin=dict(r=10))
 
 
 def _add_tier_bands(fig: go.Figure, ranks: pd.DataFrame, columns: list[str], tiers: dict) -> None:
@@ -171,7 +207,7 @@ def _add_degenerate_marks(fig: go.Figure, ranks: pd.DataFrame, degenerate: dict)
 
 def model_traces(fig: go.Figure) -> list:
     """The bump chart's one-line-per-model traces (without the tier bands, tie rings and degenerate marks)."""
-    return [t for t in fig.data if t.name not in (WITHIN_NOISE_LABEL, TIED_LABEL, DEGENERATE_LABEL)]
+    return [t for t in fig.data if t.name not in (WITHIN_NOISE_LABEL, TIED_LABEL, DEGENERATE_LABEL, AXIS_ANCHOR)]
 
 
 def metric_agreement(scores: pd.DataFrame) -> pd.DataFrame:
