@@ -57,7 +57,7 @@ def before_after_bars(
                hovertemplate="%{y}<br>" + labels[1] + ": %{x:.4g}"
                              + (" ± %{error_x.array:.2g}" if whiskers else "") + "<extra></extra>"),
     ])
-    fig.update_xaxes(title=quantity)
+    fig.update_xaxes(title=_wrap(quantity, 28))  # the plot is ~200 px wide in a half-page column at 1280 px
     fig.update_yaxes(autorange="reversed", automargin=True)
     fig = base_layout(fig, title or f"{quantity}: {labels[0]} vs {labels[1]}", height=max(360, 34 * len(models) + 170))
     # the legend above the plot, in one row: at the side it took half the width of a half-page column
@@ -368,7 +368,7 @@ def distribution_boxes(
                                      marker=dict(size=3, opacity=0.5, color=colors[m]),
                                      hovertemplate=f"<b>{name}</b><br>{quantity} %{{x:.4g}}{note}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", title=None)
-    fig.update_xaxes(title=quantity)
+    fig.update_xaxes(title=_wrap(quantity, 28))  # beside model names the plot is ~200 px wide at 1280 px
     return base_layout(fig, title or f"Distribution of {quantity}", height=max(300, 42 * len(values) + 140))
 
 
