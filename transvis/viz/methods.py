@@ -192,19 +192,27 @@ def matrix_heatmap(
 
 def gram_vs_etf(mean_gram, etf_gram, class_names: Sequence[str], distance: float | None = None,
                 title: str | None = None) -> go.Figure:
-    """Side-by-side heat maps: the Gram matrix of normalised centred class means and the ideal simplex ETF."""
+    """Side-by-side heat maps: the Gram matrix of normalised centred class means and the ideal simplex ETF.
+
+    Both are symmetric, so the classes are named once, on the rows; the title wraps (the figure sits in a column
+    of 400–500 px at 1280 px, where one line and the columns' labels did not fit)."""
     g, e = np.asarray(mean_gram, dtype=float), np.asarray(etf_gram, dtype=float)
     names = list(class_names)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("class-mean Gram (cosines)", "ideal simplex ETF"),
-                        horizontal_spacing=0.12)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("class means (cosines)", "ideal simplex ETF"),
+                        horizontal_spacing=0.06)
     for col, z in ((1, g), (2, e)):
         fig.add_trace(go.Heatmap(z=z, x=names, y=names, zmin=-1, zmax=1, colorscale="RdBu", showscale=col == 2,
                                  colorbar=dict(title="cos", thickness=12),
                                  hovertemplate="%{y} · %{x}: %{z:.3f}<extra></extra>"), row=1, col=col)
     fig.update_yaxes(autorange="reversed")
     fig.update_yaxes(showticklabels=False, row=1, col=2)  # same classes as the left panel
-    suffix = f" — distance to ETF ‖G − ETF‖ = {distance:.3f}" if distance is not None else ""
-    return base_layout(fig, (title or "Class-mean geometry") + suffix, height=430)
+    fig.update_xaxes(showticklabels=False)  # symmetric: the rows name the columns too
+    for annotation in fig.layout.annotations:
+        annotation.font = dict(size=12)
+    suffix = f"<br>distance to ETF ‖G − ETF‖ = {distance:.3f}" if distance is not None else ""
+    fig = base_layout(fig, _wrap(title or "Class-mean geometry", 44) + suffix, height=400)
+    fig.update_layout(margin=dict(t=100 if suffix else 70, b=20))
+    return fig
 
 
 # More lines than this and a legend at the side takes most of a half-page column (the plot shrank to ~70 px at
