@@ -11,6 +11,9 @@ It serves ``app.py`` headless on a free local port, then prints one table:
   drawn), with its title there — the 1 s of quiet that confirms it is not counted;
 - **from the sidebar**: the same, reaching the page by its sidebar link from Setup (the session kept, as a
   user moves between pages);
+- **server done → page drawn** of each page's first load: when the last websocket message from the server
+  arrived and when the page was drawn, both from the navigation's start (the first is the server's share of
+  *first usable*, the rest is the browser's: Streamlit's React rendering and the charts' draws);
 - **plotly charts · draws** of each page's first load: the charts it mounts and their draws in all (each chart's
   ``plotly_afterplot`` events; Streamlit draws a chart twice on mount, the first time hidden before its width is
   measured);
@@ -107,6 +110,26 @@ new MutationObserver(() => document.querySelectorAll('.js-plotly-plot').forEach(
   gd.on('plotly_afterplot', () => { chart.draws += 1; });
 })).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['class']});
 """
+
+
+# When the last websocket message arrived (ms since the navigation started): the server's share of a load.
+LAST_MESSAGE = """
+window.__tvLastMessage = null;
+const __TvWebSocket = window.WebSocket;
+window.WebSocket = function (...args) {
+  const socket = new __TvWebSocket(...args);
+  socket.addEventListener('message', () => { window.__tvLastMessage = performance.now(); });
+  return socket;
+};
+window.WebSocket.prototype = __TvWebSocket.prototype;
+Object.assign(window.WebSocket, __TvWebSocket);
+"""
+
+
+def server_done(page) -> float:
+    """Seconds from the navigation's start to the last websocket message (:data:`LAST_MESSAGE`); NaN if none."""
+    value = page.evaluate("() => window.__tvLastMessage")
+    return float("nan") if value is None else value / 1000.0
 
 
 def chart_draws(page) -> tuple[int, int]:
@@ -299,20 +322,25 @@ def main(argv=None) -> int:
             context = browser.new_context(viewport={"width": width, "height": height})
             context.add_init_script(CHANGE_STAMP)
             context.add_init_script(DRAW_COUNT)
+            context.add_init_script(LAST_MESSAGE)
             page = context.new_page()
             page.set_default_timeout(30_000)  # a missing widget fails fast; runs are waited for by settle_time
             for path in pages:  # warm the server: caches, imports, the demo's persisted results
                 page.goto(f"{url}/{path}")
                 settle_time(page, time.perf_counter())
-            draws = []
+            draws, splits = [], []
             for path in pages:
-                times = []
+                times, served = [], []
                 for _ in range(args.repeat):
                     start = time.perf_counter()
                     page.goto(f"{url}/{path}")
                     times.append(settle_time(page, start))
+                    served.append(server_done(page))
                 rows.append((f"first usable: /{path}", _fmt(times)))
+                splits.append((f"server done → page drawn, first load: /{path}",
+                               f"{statistics.median(served):.2f} → {statistics.median(times):.2f}"))
                 draws.append((f"plotly charts · draws, first load: /{path}", "{} · {}".format(*chart_draws(page))))
+            rows.extend(splits)
             rows.extend(draws)
             for path in pages:  # the same pages reached from the sidebar: the session and its caches kept
                 times = []
