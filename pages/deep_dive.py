@@ -144,6 +144,15 @@ def umap_map(pool, model: str):
     return None
 
 
+@st.cache_data(max_entries=32, show_spinner=False)
+def _opening_pair(pool_key: str, gt_label: str, metrics_key: str, _groundtruth, _groundtruth_n, _overview):
+    """The first visit's pair and why (transvis.demo.showcase.groundtruth_contrast), once per pool, ground truth
+    and ranking: it weighs every metric's every pair against its noise (~0.3 s), and each new session asked."""
+    pick = groundtruth_contrast(_groundtruth, _groundtruth_n, _overview, model_label=short_model_name,
+                                metric_label=metric_label)
+    return None if pick is None else (tuple(pick.models), pick.reason)
+
+
 @st.cache_resource(max_entries=24, show_spinner=False)
 def _margin(pool_key: str, model: str, _pool):
     fs = _pool.features[model]
@@ -172,11 +181,13 @@ except Exception as err:  # noqa: BLE001
 
 if st.session_state.get("w:dd_model_a") not in pool.models and groundtruth:
     # first visit: the pair that makes the "why" worth asking, from the numbers (transvis.demo.showcase)
-    pick = groundtruth_contrast(groundtruth, groundtruth_n, overview, model_label=short_model_name,
-                                metric_label=metric_label)
-    if pick is not None and all(m in pool.models for m in pick.models):
-        st.session_state["w:dd_model_a"], st.session_state["w:dd_model_b"] = pick.models
-        st.session_state["dd_showcase"] = (tuple(pick.models), pick.reason)
+    # the key: what the pick depends on, including which metrics' noise is known yet (it decides "beyond noise")
+    known = sorted(m for m in overview.metrics if overview.noise.get(m) is not None)
+    pick = _opening_pair(pool.key, gt_label, repr((metrics, variant_params(metrics), known)), groundtruth,
+                         groundtruth_n, overview)
+    if pick is not None and all(m in pool.models for m in pick[0]):
+        st.session_state["w:dd_model_a"], st.session_state["w:dd_model_b"] = pick[0]
+        st.session_state["dd_showcase"] = pick
 c1, c2, c3 = st.columns([2, 1, 2])
 model_a = model_select(pool, "w:dd_model_a", "Model", container=c1)
 compare = c2.toggle("Compare with", key=default("w:dd_compare", len(pool.models) > 1))

@@ -89,7 +89,18 @@ def test_collapse_and_ped_open_on_their_own_pick(app, picked_by_kind, page, kind
     assert at.selectbox(key=key).value == pool.models[2] != pool.models[0]
 
 
-def test_the_deep_dive_opens_on_the_ground_truths_contrast(app, monkeypatch):
+@pytest.fixture
+def fresh_opening_pair():
+    """The deep dive caches its opening pair per pool (pages/deep_dive.py::_opening_pair): a stubbed pick must
+    neither read a real one cached before it nor leave itself cached for the tests after it."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    yield
+    st.cache_data.clear()
+
+
+def test_the_deep_dive_opens_on_the_ground_truths_contrast(app, monkeypatch, fresh_opening_pair):
     import transvis.demo.showcase as showcase
 
     asked = []
@@ -109,6 +120,10 @@ def test_the_deep_dive_opens_on_the_ground_truths_contrast(app, monkeypatch):
     assert any(c.value == "Opened on this pair: stub reason" for c in at.caption)
     at.selectbox(key="w:dd_model_b").set_value(models[0]).run()  # another pair: the reason is not repeated
     assert len(asked) == 1 and not any(c.value.startswith("Opened on this pair") for c in at.caption)
+    # a new session of the same pool reads the cached pick: the contrast is not weighed again
+    again = app("pages/deep_dive.py")
+    assert len(asked) == 1 and again.selectbox(key="w:dd_model_a").value == models[3]
+    assert any(c.value == "Opened on this pair: stub reason" for c in again.caption)
 
 
 def test_the_deep_dives_real_pick_is_ordered_by_the_ground_truth(app):
