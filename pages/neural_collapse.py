@@ -226,9 +226,12 @@ with every_tab:
     if every_tab.open:
         intervals = collapse_intervals(table.noise.get("nc"), table.noise.get("face"), models)
         level = next((n.resampling.level for n in table.noise.values() if n is not None), 0.95)
-        st.plotly_chart(small_multiples_bars(stats, colors, titles={**QUANTITIES, **FACE}, cols=5, intervals=intervals,
-                                             level=level, title_width=13),
-                        width="stretch", key="nc_bars")
+        # ~0.15 s of plotly per page run, paid again by every control of the page: built once per pool and noise
+        # (the statistics are the pool's own, without parameters; the table is a new object every run)
+        known = tuple((q, tuple(sorted(v.items()))) for q, v in sorted(intervals.items()))
+        bars = cached_figure(pool, ("nc_bars", pool.key, tuple(models), level, known), lambda: small_multiples_bars(
+            stats, colors, titles={**QUANTITIES, **FACE}, cols=5, intervals=intervals, level=level, title_width=13))
+        st.plotly_chart(bars, width="stretch", key="nc_bars")
         st.caption("Each panel has its own scale; the arrow says which way is better. "
                    + ("Whiskers: the noise of the quantities that are scores (NC1 through 1/(1 + NC1), FaCe), from "
                       "resampling the samples. The other statistics describe these samples and are not ranked. "

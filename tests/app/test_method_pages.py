@@ -480,3 +480,22 @@ def test_ped_shows_when_each_model_stops(app):
     assert any("■ stopped at step" in t for t in labels)
     assert "stopped after" in _markdown(at)
     assert "**exit ratio** —" in at.slider(key="w:ped_exit_ratio").help
+
+
+def test_neural_collapse_reruns_reuse_the_every_model_figure(app, monkeypatch):
+    import transvis.viz.methods as methods
+
+    built = []
+    original = methods.small_multiples_bars
+
+    def counting(*args, **kwargs):
+        built.append(kwargs.get("intervals"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(methods, "small_multiples_bars", counting)
+    at = app("pages/neural_collapse.py")
+    first = charts(at)["nc_bars"]
+    n = len(built)  # 0 when an earlier test's run of the same pool built it: the figure store is the server's
+    at.toggle(key="w:nc_teaching").set_value(False).run()  # a control that leaves the statistics as they were
+    assert not at.exception and charts(at)["nc_bars"] == first
+    assert len(built) == n  # the figure was not built again
