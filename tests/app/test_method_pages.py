@@ -110,9 +110,8 @@ def test_fisher_space_score_bars_carry_the_sfda_noise_once_it_is_known(app):
     scored = charts(at)["fs_scores"]["data"][1]
     assert scored["name"].endswith("(whiskers: 95% interval)")
     pool = at.session_state["pools"][at.session_state["active_pool"]]
-    expected = rank_models(pool.features, ["sfda"], params={"sfda": {"shrinkage": None, "confmix": METHOD_DEFAULTS["sfda"]["confmix"],
-                                                             "spectrum": True}},
-                           resamples=DEFAULT_RESAMPLING).noise["sfda"]
+    params = {"shrinkage": None, "confmix": METHOD_DEFAULTS["sfda"]["confmix"], "spectrum": True}  # the page's
+    expected = rank_models(pool.features, ["sfda"], params={"sfda": params}, resamples=DEFAULT_RESAMPLING).noise["sfda"]
     half = [expected.resampling.critical_value() * expected.se(m) for m in pool.models]
     np.testing.assert_allclose(values(scored["error_x"]["array"]).astype(float), half, rtol=1e-9)
     assert min(half) > 0

@@ -151,6 +151,19 @@ def text_px(n_chars: int, font_px: float) -> float:
     return 0.62 * font_px * n_chars
 
 
+def wrap_text(text: str, width: int) -> str:
+    """``text`` broken at whitespace into lines of about ``width`` characters, joined with ``<br>`` (plotly's line
+    break); an arrow after a word (" ↓", " ↑": which way is better) stays on that word's line."""
+    lines, line = [], ""
+    for word in text.replace(" ↓", "\0↓").replace(" ↑", "\0↑").split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return "<br>".join([*lines, line]).replace("\0", " ")
+
+
 def base_layout(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
     """Shared look: white template, readable font, title top-left, compact margins.
 

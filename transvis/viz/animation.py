@@ -52,6 +52,7 @@ from ._style import (
     model_colors,
     short_model_name,
     text_px,
+    wrap_text,
 )
 
 # Each SVG point costs the browser a styled DOM node on every draw and every frame step; 1,200 (120 per class on
@@ -366,17 +367,6 @@ def race_axis_title(metric_label: str, notes: RaceNotes | None) -> str:
 RACE_TITLE_LINES = 3
 
 
-def _wrap(text: str, width: int = 58) -> str:
-    words, lines, line = text.split(), [], ""
-    for word in words:
-        if line and len(line) + 1 + len(word) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    return "<br>".join([*lines, line])
-
-
 def _title_lines(text: str, width: int) -> str:
     """A subplot title that fits ``width`` characters a line: broken at its " — " (what is shown — how), the
     rest wrapped (NC's "<model> — PCA of the unperturbed features · t = 0.40" takes three lines)."""
@@ -384,13 +374,13 @@ def _title_lines(text: str, width: int) -> str:
         return text
     head, sep, tail = text.partition(" — ")
     if not sep:
-        return _wrap(text, width)
+        return wrap_text(text, width)
     lines = [head]
     for part in tail.split(" · "):  # keep "t = 0.40" whole: break between the " · " parts, words only inside one
         if len(lines) > 1 and len(lines[-1]) + 3 + len(part) <= width:
             lines[-1] += f" · {part}"
         else:
-            lines.extend(_wrap(part, width).split("<br>"))
+            lines.extend(wrap_text(part, width).split("<br>"))
     return "<br>".join(lines)
 
 
@@ -400,10 +390,10 @@ def race_caption(f: int, notes: RaceNotes) -> tuple[str, int]:
     lines = []
     if notes.notes[f]:
         lines += [f"<span style='color:{NOTE_COLOR}'><b>{part}</b></span>"
-                  for part in _wrap(str(notes.notes[f]), CAPTION_WIDTH).split("<br>")]
+                  for part in wrap_text(str(notes.notes[f]), CAPTION_WIDTH).split("<br>")]
     def add(text, color):  # wrapped to the race panel's width, so no line is cut at its edge
         lines.extend(f"<span style='color:{color}'>{part}</span>"
-                     for part in _wrap(text, CAPTION_WIDTH).split("<br>"))
+                     for part in wrap_text(text, CAPTION_WIDTH).split("<br>"))
 
     taken = notes.overtakes[f]
     for i, (a, b) in enumerate(taken[:2]):

@@ -18,7 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ._style import FONT, base_layout, model_colors, short_model_name, text_px
+from ._style import FONT, base_layout, model_colors, short_model_name, text_px, wrap_text
 
 
 def _colors(models, colors):
@@ -57,7 +57,7 @@ def before_after_bars(
                hovertemplate="%{y}<br>" + labels[1] + ": %{x:.4g}"
                              + (" ± %{error_x.array:.2g}" if whiskers else "") + "<extra></extra>"),
     ])
-    fig.update_xaxes(title=_wrap(quantity, 28))  # the plot is ~200 px wide in a half-page column at 1280 px
+    fig.update_xaxes(title=wrap_text(quantity, 28))  # the plot is ~200 px wide in a half-page column at 1280 px
     fig.update_yaxes(autorange="reversed", automargin=True)
     fig = base_layout(fig, title or f"{quantity}: {labels[0]} vs {labels[1]}", height=max(360, 34 * len(models) + 170))
     # the legend above the plot, in one row: at the side it took half the width of a half-page column
@@ -92,7 +92,7 @@ def small_multiples_bars(
     names = [short_model_name(m) for m in models]
 
     def heading(q: str) -> str:
-        text = _wrap(titles.get(q, q), title_width)
+        text = wrap_text(titles.get(q, q), title_width)
         if intervals:
             text += f"<br><sup>whiskers: {level:.0%} interval</sup>" if q in intervals else "<br><sup>no interval</sup>"
         return text
@@ -126,19 +126,6 @@ def small_multiples_bars(
     fig = base_layout(fig, title, height=plot_height + top + bottom)
     fig.update_layout(margin=dict(t=top, b=bottom, l=10))
     return fig
-
-
-def _wrap(text: str, width: int) -> str:
-    """``text`` broken at spaces into lines of about ``width`` characters, joined with ``<br>`` (plotly); a
-    trailing arrow stays with its word."""
-    lines, line = [], ""
-    for word in text.replace(" ↓", "\u00a0↓").replace(" ↑", "\u00a0↑").split(" "):
-        if line and len(line) + 1 + len(word) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    return "<br>".join(lines + [line]).replace("\u00a0", " ")
 
 
 def per_class_bars(
@@ -210,7 +197,7 @@ def gram_vs_etf(mean_gram, etf_gram, class_names: Sequence[str], distance: float
     for annotation in fig.layout.annotations:
         annotation.font = dict(size=12)
     suffix = f"<br>distance to ETF ‖G − ETF‖ = {distance:.3f}" if distance is not None else ""
-    fig = base_layout(fig, _wrap(title or "Class-mean geometry", 44) + suffix, height=400)
+    fig = base_layout(fig, wrap_text(title or "Class-mean geometry", 44) + suffix, height=400)
     fig.update_layout(margin=dict(t=100 if suffix else 70, b=20))
     return fig
 
@@ -376,7 +363,7 @@ def distribution_boxes(
                                      marker=dict(size=3, opacity=0.5, color=colors[m]),
                                      hovertemplate=f"<b>{name}</b><br>{quantity} %{{x:.4g}}{note}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", title=None)
-    fig.update_xaxes(title=_wrap(quantity, 28))  # beside model names the plot is ~200 px wide at 1280 px
+    fig.update_xaxes(title=wrap_text(quantity, 28))  # beside model names the plot is ~200 px wide at 1280 px
     return base_layout(fig, title or f"Distribution of {quantity}", height=max(300, 42 * len(values) + 140))
 
 
