@@ -67,6 +67,14 @@ def method_scored(pool: Pool, metric: str, params: dict, what: str):
     return table, models, {m: table.results[metric][m].trace for m in models}
 
 
+def interval_half_widths(noise, models) -> pd.Series | None:
+    """Half-widths of ``noise``'s intervals by model (t × standard error: the same around any score), for the
+    models it knows; None without noise."""
+    if noise is None:
+        return None
+    return pd.Series({m: noise.interval(m, 0.0)[1] for m in models if m in noise.estimate}, dtype=float)
+
+
 def before_after_ranking(before: pd.Series, after: pd.Series, label: str, colors: dict, names: tuple[str, str],
                          title: str, rank_title: str, keys: tuple[str, str], noise=None) -> pd.DataFrame:
     """Two columns: the score of every model before and after the method (bars), and how the ranking moved
@@ -74,10 +82,7 @@ def before_after_ranking(before: pd.Series, after: pd.Series, label: str, colors
     carry its intervals and the bump chart shades the models it cannot order. Returns the ranks
     ``[models × names]`` (1 = best)."""
     left, right = st.columns(2)
-    after_error = None
-    if noise is not None:
-        after_error = pd.Series({m: noise.interval(m, float(after[m]))[1] - float(after[m])
-                                 for m in after.index if m in noise.estimate})
+    after_error = interval_half_widths(noise, after.index)
     left.plotly_chart(before_after_bars(before, after, label, colors, names, title=title, after_error=after_error,
                                         level=noise.resampling.level if noise is not None else 0.95),
                       width="stretch", key=keys[0])

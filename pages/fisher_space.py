@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from pages._dynamics import animation_section, cached_figure, kind_choices, model_select
-from pages._method_page import detail_model, method_scored
+from pages._method_page import detail_model, interval_half_widths, method_scored
 from pages._scatter import class_chart
 from pages._ui import default, lazy_tabs, page_header
 from transvis.app_defaults import DYNAMICS_DEFAULTS, METHOD_DEFAULTS
@@ -89,8 +89,7 @@ with scores_tab:
     if scores_tab.open:
         left, right = st.columns(2)
         noise = table.noise.get("sfda")
-        half = None if noise is None else pd.Series(
-            {m: noise.interval(m)[1] - noise.estimate[m] for m in models if m in noise.estimate})
+        half = interval_half_widths(noise, models)
         left.plotly_chart(before_after_bars(first, score, "mean true-class posterior", colors,
                                             ("first pass", "after ConfMix" if confmix else "scored pass"),
                                             title="SFDA score: first pass vs self-challenged", after_error=half,

@@ -18,7 +18,7 @@ from pages._dynamics import (
     selection_table,
     trajectory_panel,
 )
-from pages._method_page import detail_model, scored_models
+from pages._method_page import detail_model, interval_half_widths, scored_models
 from pages._presentation import presentation_mode
 from pages._scatter import class_chart, sample_scatter
 from pages._selection import carried_selection, selected_indices
@@ -157,8 +157,7 @@ if traj is not None:
     at_t["score"] = pd.Series(frame.scores)
     noise = getattr(traj, "noise", None)
     if noise is not None:  # the race's whiskers: the unperturbed scores' interval, carried along the frames
-        at_t[f"± ({noise.resampling.level:.0%})"] = pd.Series(
-            {m: noise.interval(m, 0.0)[1] if m in noise.estimate else float("nan") for m in traj.models})
+        at_t[f"± ({noise.resampling.level:.0%})"] = interval_half_widths(noise, traj.models)
     at_t["rank"] = pd.Series({m: frame_rank_text(frame, m) for m in traj.models})
     at_t.index = [short_model_name(m) for m in at_t.index]
     st.dataframe(at_t, width="stretch", key="nc_t_table", column_config={
