@@ -147,7 +147,7 @@ def umap_map(pool, model: str):
 @st.cache_data(max_entries=32, show_spinner=False)
 def _opening_pair(pool_key: str, gt_label: str, metrics_key: str, _groundtruth, _groundtruth_n, _overview):
     """The first visit's pair and why (transvis.demo.showcase.groundtruth_contrast), once per pool, ground truth
-    and ranking: it weighs every metric's every pair against its noise (~0.3 s), and each new session asked."""
+    and ranking: it weighs every metric's every pair against its noise, and each new session asked."""
     pick = groundtruth_contrast(_groundtruth, _groundtruth_n, _overview, model_label=short_model_name,
                                 metric_label=metric_label)
     return None if pick is None else (tuple(pick.models), pick.reason)

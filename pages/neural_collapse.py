@@ -225,7 +225,7 @@ with every_tab:
     if every_tab.open:
         intervals = collapse_intervals(table.noise.get("nc"), table.noise.get("face"), models)
         level = next((n.resampling.level for n in table.noise.values() if n is not None), 0.95)
-        # ~0.15 s of plotly per page run, paid again by every control of the page: built once per pool and noise
+        # plotly's validation of nine panels, paid again by every control of the page: built once per pool and noise
         # (the statistics are the pool's own, without parameters; the table is a new object every run)
         known = tuple((q, tuple(sorted(v.items()))) for q, v in sorted(intervals.items()))
         bars = cached_figure(pool, ("nc_bars", pool.key, tuple(models), level, known), lambda: small_multiples_bars(

@@ -13,7 +13,7 @@ def test_the_config_names_only_options_streamlit_knows_and_turns_the_forced_gc_o
     options = {f"{section}.{name}": value for section, values in settings.items() for name, value in values.items()}
     config.get_config_options()  # loads the option registry
     assert set(options) <= set(config._config_options), "an option Streamlit would ignore (a typo?)"
-    # a full gc.collect() after every run costs ~0.25 s with the demo loaded (bench/README, session 12)
+    # a full gc.collect() after every run delays what the run sends (bench/README, session 12)
     assert options["runner.postScriptGC"] is False
 
 
