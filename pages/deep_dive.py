@@ -14,7 +14,7 @@ from pages._ui import (
 from transvis.demo.showcase import groundtruth_contrast
 from transvis.explain import class_priors, explain_pair, nearest_mean_margin
 from transvis.headline import degenerate_scores
-from transvis.viz import model_colors, short_model_name
+from transvis.viz import model_colors, pair_colors, short_model_name
 from transvis.viz.animation import paired_dynamics_figure, static_scatter, trajectory_view
 from transvis.viz.deepdive import (
     TAU_COLUMN, contribution_heatmap, hardest_samples, per_class_heatmaps, per_class_table, rank_table,
@@ -200,7 +200,7 @@ if compare:
 showcased, reason = st.session_state.get("dd_showcase", ((), ""))
 if model_b is not None and showcased == (model_a, model_b):  # said only while the pair is the one picked
     st.caption(f"Opened on this pair: {reason}")
-colors = model_colors(pool.models)
+colors = pair_colors(model_colors(pool.models), model_a, model_b)  # the two apart on the paired figures
 shown = [m for m in (model_a, model_b) if m]
 
 # --- ranks across metrics --------------------------------------------------------------------------------

@@ -77,3 +77,24 @@ def test_base_layout_gives_the_same_figure_whether_or_not_its_template_is_plotly
     as_library = figure()
     monkeypatch.setattr(pio.templates, "default", TEMPLATE)
     assert figure() == as_library and as_library["layout"]["template"]["layout"]["plot_bgcolor"] == "white"
+
+
+def test_pair_colors_keeps_two_compared_models_apart():
+    from transvis.viz import pair_colors
+    from transvis.viz._style import MIN_PAIR_DIFFERENCE
+
+    models = [f"m/{k}" for k in range(len(MODEL_PALETTE))]
+    pool = model_colors(models)
+    # brick red (1) and crimson (11) read as one colour when they are the only two series
+    assert color_difference(pool["m/1"], pool["m/11"]) < MIN_PAIR_DIFFERENCE
+    for a in models:
+        for b in models:
+            if a == b:
+                continue
+            pair = pair_colors(pool, a, b)
+            assert pair[a] == pool[a]  # A keeps its colour everywhere
+            assert color_difference(pair[a], pair[b]) >= MIN_PAIR_DIFFERENCE >= 30, (a, b)
+            if color_difference(pool[a], pool[b]) >= MIN_PAIR_DIFFERENCE:
+                assert pair == pool  # already distinct: nothing changes
+            assert {m: c for m, c in pair.items() if m != b} == {m: c for m, c in pool.items() if m != b}
+    assert pair_colors(pool, "m/1", None) == pool

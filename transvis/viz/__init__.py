@@ -15,8 +15,9 @@ from ._style import (
     class_colors,
     color_difference,
     model_colors,
+    pair_colors,
     short_model_name,
 )
 
 __all__ = ["CLASS_PALETTE", "MODEL_PALETTE", "NEUTRAL_COLORS", "class_colors", "color_difference", "model_colors",
-           "short_model_name"]
+           "pair_colors", "short_model_name"]

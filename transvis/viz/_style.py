@@ -53,6 +53,9 @@ CLASS_PALETTE = [
 ]
 NEUTRAL_COLORS = ("#4D4D4D", "#A6A6A6")  # series that are neither a model nor a class (dark, light grey)
 MIN_MODEL_CLASS_DIFFERENCE = 25.0  # CIEDE2000 between any model colour and any class colour (tested)
+# Two models compared side by side: the palette's closest members (ΔE₀₀ ≈ 15, brick red and crimson) read as
+# one colour when the two are the only series, so a pair is kept at least this far apart (:func:`pair_colors`).
+MIN_PAIR_DIFFERENCE = 30.0
 
 UP_COLOR = "#2ca02c"  # rank improved (overtook someone)
 DOWN_COLOR = "#d62728"  # rank worsened
@@ -65,6 +68,22 @@ FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
 def model_colors(models: Iterable[str]) -> dict[str, str]:
     """{model: colour}, assigned in the order given (pass the pool's model list for stability)."""
     return {m: MODEL_PALETTE[i % len(MODEL_PALETTE)] for i, m in enumerate(models)}
+
+
+def pair_colors(colors: dict[str, str], model_a: str, model_b: str | None) -> dict[str, str]:
+    """``colors`` (the pool's :func:`model_colors`) with B recoloured when A and B would look alike.
+
+    A keeps its pool colour. B keeps its own unless it is within :data:`MIN_PAIR_DIFFERENCE` (ΔE₀₀) of A's; it then
+    takes the model colour farthest from A's (every palette member has one ≥ 40 away, tested). Only the figures
+    that show the two models alone use this: in the pool's figures a model keeps its pool colour.
+    """
+    out = dict(colors)
+    if model_b is None or model_b not in out or model_a not in out:
+        return out
+    colour_a = out[model_a]
+    if color_difference(colour_a, out[model_b]) < MIN_PAIR_DIFFERENCE:
+        out[model_b] = max(MODEL_PALETTE, key=lambda c: color_difference(colour_a, c))
+    return out
 
 
 def class_colors(n_classes: int) -> list[str]:
