@@ -345,12 +345,19 @@ def metric_noise(pool: Pool, metric: str, params: dict | None = None):
     """The sampling noise of ``metric``'s scores over the pool (a ``ScoreNoise``), from its cached ranking
     (``pages._ui.ranking``: scored once per pool, metric and parameters; the demo's is precomputed); None when
     the noise was not estimated (opt-in metrics, a ranking without ``noise``) or scoring failed."""
+    return scores_and_noise(pool, metric, params)[1]
+
+
+def scores_and_noise(pool: Pool, metric: str, params: dict | None = None):
+    """``(scores, noise)`` of ``metric`` over the pool at ``params`` (default: its default variant, as the race
+    scores it): the cached ranking's scores [models] and its ``ScoreNoise``, each None when not known."""
+    request = _noise_request(metric, params)
     try:
-        table = ranking(pool, [metric], {metric: params} if params else None, background_noise=True)
+        table = ranking(pool, [metric], {metric: request} if request else None, background_noise=True)
     except Exception:  # noqa: BLE001 - without noise the race says so; the animation stays usable
-        return None
+        return None, None
     noise = getattr(table, "noise", None) or {}
-    return noise.get(metric) if hasattr(noise, "get") else None
+    return table.scores[metric], (noise.get(metric) if hasattr(noise, "get") else None)
 
 
 def animation_section(pool: Pool, kind: str, metric: str, params: dict, model: str, key: str,

@@ -7,10 +7,11 @@ its own keys.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pages._dynamics import model_select
+from pages._dynamics import model_select, scores_and_noise
 from pages._ui import error_box, metric_label, noise_panels, ranking
 from transvis.ordering import tolerant_ranks
 from transvis.session import Pool
@@ -75,26 +76,43 @@ def interval_half_widths(noise, models) -> pd.Series | None:
     return pd.Series({m: noise.interval(m, 0.0)[1] for m in models if m in noise.estimate}, dtype=float)
 
 
+def unperturbed_noise(pool: Pool, metric: str, before: pd.Series):
+    """The sampling noise of ``metric`` on the pool's own features (its cached ranking at the default variant,
+    the race's) when ``before`` holds those very scores (rtol 1e-7), else None: a method that scored its wrapped
+    metric otherwise (other parameters, a PCA space) gets no borrowed interval."""
+    scores, noise = scores_and_noise(pool, metric)
+    if noise is None or scores is None:
+        return None
+    same = np.isclose(scores.reindex(before.index).to_numpy(dtype=float), before.to_numpy(dtype=float),
+                      rtol=1e-7, atol=0.0)
+    return noise if bool(same.all()) else None
+
+
 def before_after_ranking(before: pd.Series, after: pd.Series, label: str, colors: dict, names: tuple[str, str],
-                         title: str, rank_title: str, keys: tuple[str, str], noise=None) -> pd.DataFrame:
+                         title: str, rank_title: str, keys: tuple[str, str], noise=None,
+                         before_noise=None) -> pd.DataFrame:
     """Two columns: the score of every model before and after the method (bars), and how the ranking moved
-    (bump chart). With ``noise`` (the ``after`` scores' :class:`~transvis.uncertainty.ScoreNoise`) the bars
-    carry its intervals and the bump chart shades the models it cannot order. Returns the ranks
-    ``[models × names]`` (1 = best)."""
+    (bump chart). With ``noise`` (the ``after`` scores' :class:`~transvis.uncertainty.ScoreNoise`) and
+    ``before_noise`` (the ``before`` scores', :func:`unperturbed_noise`) the bars carry their intervals and the
+    bump chart shades the models they cannot order. Returns the ranks ``[models × names]`` (1 = best)."""
     left, right = st.columns(2)
-    after_error = interval_half_widths(noise, after.index)
-    left.plotly_chart(before_after_bars(before, after, label, colors, names, title=title, after_error=after_error,
-                                        level=noise.resampling.level if noise is not None else 0.95),
+    level = next((n.resampling.level for n in (noise, before_noise) if n is not None), 0.95)
+    left.plotly_chart(before_after_bars(before, after, label, colors, names, title=title, level=level,
+                                        after_error=interval_half_widths(noise, after.index),
+                                        before_error=interval_half_widths(before_noise, before.index)),
                       width="stretch", key=keys[0])
     # float-tolerant ranks: models whose scores differ only by rounding share a rank (transvis.ordering)
     ranks = pd.DataFrame({names[0]: pd.Series(tolerant_ranks(before.astype(float).to_dict(), nan_rank="nan")),
                           names[1]: pd.Series(tolerant_ranks(after.astype(float).to_dict(), nan_rank="nan"))})
-    tiers = {names[1]: noise.noise_groups()} if noise is not None else None
-    right.plotly_chart(rank_bump_chart(ranks, colors=colors, title=rank_title, tiers=tiers), width="stretch",
-                       key=keys[1])
-    if noise is not None:
-        right.caption(f"Grey band: models whose {names[1]} scores lie within noise of each other (the bars' "
-                      "whiskers), so their order there is not supported by the data; rings: equal scores.")
+    tiers = {name: n.noise_groups() for name, n in zip(names, (before_noise, noise)) if n is not None}
+    right.plotly_chart(rank_bump_chart(ranks, colors=colors, title=rank_title, tiers=tiers or None),
+                       width="stretch", key=keys[1])
+    if tiers:
+        which = " and ".join(tiers)
+        right.caption(f"Grey band: models whose {which} scores lie within noise of each other (the bars' "
+                      "whiskers), so their order there is not supported by the data; rings: equal scores."
+                      + ("" if len(tiers) == 2 else f" The {(set(names) - set(tiers)).pop()} scores have no "
+                         "interval here (not estimated for these parameters)."))
     return ranks
 
 

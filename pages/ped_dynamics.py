@@ -11,7 +11,7 @@ from pages._dynamics import (
     model_select,
     quantity_curves,
 )
-from pages._method_page import before_after_ranking, detail_model, method_scored
+from pages._method_page import before_after_ranking, detail_model, method_scored, unperturbed_noise
 from pages._scatter import class_chart
 from pages._ui import default, lazy_tabs, metric_label, page_header
 from transvis.app_defaults import METHOD_DEFAULTS
@@ -97,7 +97,8 @@ with ranking_tab:
         before_after_ranking(before, after, metric_label(metric), colors, ("before PED", "after PED"),
                              title=f"{metric_label(metric)} before and after the energy decline",
                              rank_title="Rank before → after PED", keys=("ped_scores", "ped_ranks"),
-                             noise=table.noise.get("ped"))
+                             noise=table.noise.get("ped"),
+                             before_noise=unperturbed_noise(pool, metric, before))
 with stop_tab:
     if stop_tab.open:
         left, right = st.columns(2)

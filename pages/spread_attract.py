@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from pages._dynamics import animation_section, kind_choices, metric_select, model_select, quantity_curves
-from pages._method_page import before_after_ranking, method_scored, trace_before_after
+from pages._method_page import before_after_ranking, method_scored, trace_before_after, unperturbed_noise
 from pages._ui import default, lazy_tabs, metric_label, page_header
 from transvis.app_defaults import DYNAMICS_DEFAULTS, METHOD_DEFAULTS
 from transvis.captions import official_geometry_note
@@ -70,7 +70,8 @@ with ranking_tab:
         ranks = before_after_ranking(before, after, metric_label(metric), colors, ("unperturbed", "perturbed"),
                                      title=f"{metric_label(metric)} before and after the perturbation",
                                      rank_title="Rank before → after", keys=("sa_scores", "sa_ranks"),
-                                     noise=table.noise.get("fsp"))
+                                     noise=table.noise.get("fsp"),
+                                     before_noise=unperturbed_noise(pool, metric, before))
         summary = pd.DataFrame({"unperturbed": before, "perturbed": after, "change": after - before,
                                 "rank before": ranks["unperturbed"], "rank after": ranks["perturbed"]})
         summary.index = [short_model_name(m) for m in summary.index]

@@ -1,6 +1,7 @@
 """The four method pages, the model deep-dive and the export page, on the synthetic demo."""
 
 import numpy as np
+import pandas as pd
 
 from tests.app.conftest import activate_pool, chart, charts, errors, open_tab, values
 from transvis.app_defaults import METHOD_DEFAULTS
@@ -115,6 +116,79 @@ def test_fisher_space_score_bars_carry_the_sfda_noise_once_it_is_known(app):
     half = [expected.resampling.critical_value() * expected.se(m) for m in pool.models]
     np.testing.assert_allclose(values(scored["error_x"]["array"]).astype(float), half, rtol=1e-9)
     assert min(half) > 0
+
+
+def _wait_for_noise(at):
+    from tests.app._gates import WAIT, session_jobs
+
+    for job in session_jobs(at, "noise_job:").values():
+        assert job.wait(WAIT).state == "done"
+    at.run()
+    assert not at.exception and not errors(at)
+
+
+def _noise_half_widths(pool, metric, params):
+    from transvis.ranking import rank_models
+    from transvis.uncertainty import DEFAULT_RESAMPLING
+
+    noise = rank_models(pool.features, [metric], params={metric: params} if params else None,
+                        resamples=DEFAULT_RESAMPLING).noise[metric]
+    return noise, [noise.resampling.critical_value() * noise.se(m) for m in pool.models]
+
+
+def test_unperturbed_bars_carry_the_wrapped_metrics_noise_and_ranks_before_are_tiered(app):
+    from transvis.app_defaults import default_params
+
+    at = app("pages/spread_attract.py")
+    _wait_for_noise(at)
+    bars = charts(at)["sa_scores"]["data"]
+    pool = at.session_state["pools"][at.session_state["active_pool"]]
+    noise, half = _noise_half_widths(pool, "logme", default_params(["logme"]).get("logme"))
+    assert bars[0]["name"] == "unperturbed (whiskers: 95% interval)"
+    np.testing.assert_allclose(values(bars[0]["error_x"]["array"]).astype(float), half, rtol=1e-9)
+    assert min(half) > 0
+    # the official variant's unperturbed score is the same LogME: the same whiskers
+    at.selectbox(key="w:sa_variant").set_value("official").run()
+    _wait_for_noise(at)
+    official = charts(at)["sa_scores"]["data"][0]
+    np.testing.assert_allclose(values(official["error_x"]["array"]).astype(float), half, rtol=1e-9)
+
+    # the bump chart's left column names, for each model, the others the wrapped metric's noise cannot tell it
+    # from (TransRate: the synthetic demo's models 2 and 3 are within its noise)
+    at.selectbox(key="w:sa_variant").set_value("paper").run()
+    at.selectbox(key="w:sa_metric").set_value("transrate").run()
+    _wait_for_noise(at)
+    noise, _ = _noise_half_widths(pool, "transrate", default_params(["transrate"]).get("transrate"))
+    within = {m: sorted(o for g in noise.noise_groups() if m in g for o in g if o != m) for m in pool.models}
+    assert any(within.values())
+    names = {m.split("/", 1)[1] for m in pool.models}
+    lines = {t["name"]: values(t["hovertext"])[0] for t in charts(at)["sa_ranks"]["data"] if t.get("name") in names}
+    assert set(lines) == names
+    for model in pool.models:
+        name = model.split("/", 1)[1]
+        expected = ", ".join(o.split("/", 1)[1] for o in within[model])
+        assert lines[name].startswith(f"<b>{name}</b><br>unperturbed: rank ")
+        first_column = lines[name].split("<br>perturbed")[0]
+        assert (f"within noise of {expected}" in first_column) == bool(expected), lines[name]
+
+
+def test_ped_before_bars_carry_the_wrapped_metrics_noise(app):
+    from transvis.app_defaults import default_params
+
+    at = app("pages/ped_dynamics.py")
+    _wait_for_noise(at)
+    bars = charts(at)["ped_scores"]["data"]
+    pool = at.session_state["pools"][at.session_state["active_pool"]]
+    metric = at.selectbox(key="w:ped_metric").value
+    # PED's "before" is its wrapped metric on the unmoved features: that metric's own scores and noise
+    noise, half = _noise_half_widths(pool, metric, default_params([metric]).get(metric))
+    assert bars[0]["name"] == "before PED (whiskers: 95% interval)"
+    np.testing.assert_allclose(values(bars[0]["error_x"]["array"]).astype(float), half, rtol=1e-9)
+    # scored otherwise (not that metric's scores), the bars borrow no interval
+    from pages._method_page import unperturbed_noise
+
+    shifted = pd.Series(values(bars[0]["x"]).astype(float) + 1e-3, index=pool.models)
+    assert unperturbed_noise(pool, metric, shifted) is None
 
 
 def test_fisher_space_colour_by_contribution_uses_a_colour_scale(app):

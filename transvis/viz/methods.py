@@ -34,28 +34,31 @@ def before_after_bars(
     title: str | None = None,
     after_error: pd.Series | None = None,
     level: float = 0.95,
+    before_error: pd.Series | None = None,
 ) -> go.Figure:
     """Paired horizontal bars per model, first model on top: ``before`` (light, hatched) and ``after`` (solid) a
-    perturbation. ``after_error`` (half-widths of the ``after`` scores' ``level`` intervals, by model) draws them
-    as whiskers on the solid bars, named in the legend. Horizontal, so that model names read level at any width
-    (slanted under vertical bars they took half a narrow chart's height)."""
+    perturbation. ``after_error`` and ``before_error`` (half-widths of the scores' ``level`` intervals, by model)
+    draw them as whiskers on their bars, named in the legend; a model missing from them has none. Horizontal, so
+    that model names read level at any width (slanted under vertical bars they took half a narrow chart's
+    height)."""
     models = list(before.index)
     colors = _colors(models, colors)
     names = [short_model_name(m) for m in models]
-    whiskers = None
-    after_name = labels[1]
-    if after_error is not None:
-        half = after_error.reindex(models).astype(float).to_numpy()
-        whiskers = dict(type="data", array=half, visible=True, color="#444", thickness=1.5, width=3)
-        after_name = f"{labels[1]} (whiskers: {level:.0%} interval)"
+
+    def series(values, label, error, **style):
+        whiskers, name = None, label
+        if error is not None:
+            half = error.reindex(models).astype(float).to_numpy()
+            whiskers = dict(type="data", array=half, visible=True, color="#444", thickness=1.5, width=3)
+            name = f"{label} (whiskers: {level:.0%} interval)"
+        return go.Bar(y=names, x=values.reindex(models).astype(float).to_numpy(), name=name, error_x=whiskers,
+                      orientation="h", hovertemplate="%{y}<br>" + label + ": %{x:.4g}"
+                      + (" ± %{error_x.array:.2g}" if whiskers else "") + "<extra></extra>", **style)
+
     fig = go.Figure([
-        go.Bar(y=names, x=before.astype(float).to_numpy(), name=labels[0], opacity=0.45, orientation="h",
-               marker=dict(color=[colors[m] for m in models], pattern=dict(shape="/")),
-               hovertemplate="%{y}<br>" + labels[0] + ": %{x:.4g}<extra></extra>"),
-        go.Bar(y=names, x=after.reindex(models).astype(float).to_numpy(), name=after_name, error_x=whiskers,
-               orientation="h", marker=dict(color=[colors[m] for m in models]),
-               hovertemplate="%{y}<br>" + labels[1] + ": %{x:.4g}"
-                             + (" ± %{error_x.array:.2g}" if whiskers else "") + "<extra></extra>"),
+        series(before, labels[0], before_error, opacity=0.45,
+               marker=dict(color=[colors[m] for m in models], pattern=dict(shape="/"))),
+        series(after, labels[1], after_error, marker=dict(color=[colors[m] for m in models])),
     ])
     fig.update_xaxes(title=wrap_text(quantity, 28))  # the plot is ~200 px wide in a half-page column at 1280 px
     fig.update_yaxes(autorange="reversed", automargin=True)
