@@ -248,7 +248,9 @@ def _yield_to_pages() -> None:
         pass
 
 
-_FIGURES_KEPT = 16
+# a Neural-collapse t sweep alone leaves three figures per frame (still, ETF, Gram): room for it and the other
+# pages' animations (a few MB each)
+_FIGURES_KEPT = 48
 _figures_lock = threading.Lock()
 
 

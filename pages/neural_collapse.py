@@ -189,10 +189,11 @@ if traj is not None:
                 views = [etf_view(x["mean_gram"], x["class_mean_norms"], classes, scale=scale) for x in q]
                 shown = views[index]
                 left, right = st.columns([1, 1])
-                left.plotly_chart(etf_figure(shown, pool.class_names, extent=etf_extent(views), height=460,
-                                             title=f"{short_model_name(model)} at {frame.label}: class means vs the "
-                                                   "ideal ETF"),
-                                  width="stretch", key="nc_etf")
+                # both figures of this frame are rebuilt only when the frame, the model or the classes change
+                etf = cached_figure(traj, ("nc_etf", pool.key, model, index, classes), lambda: etf_figure(
+                    shown, pool.class_names, extent=etf_extent(views), height=460,
+                    title=f"{short_model_name(model)} at {frame.label}: class means vs the ideal ETF"))
+                left.plotly_chart(etf, width="stretch", key="nc_etf")
                 left.caption(
                     "Grey: the ideal simplex ETF's vertices; diamonds: the class means in the coordinates of their "
                     "nearest ETF (divided by their RMS norm at t = 0). The projection is the same for every frame, so "
@@ -203,9 +204,10 @@ if traj is not None:
                       "class means to the nearest simplex ETF* on they reach the vertices at t = 1; without it they "
                       "stay put.")
                 gram = frame.quantities.get(model, {})
-                class_chart(gram_vs_etf(gram["mean_gram"], gram["etf_gram"], pool.class_names,
-                                        gram.get("etf_distance"), title=f"{short_model_name(model)} at {frame.label}"),
-                            pool, key="nc_t_gram", container=right)
+                gram_fig = cached_figure(traj, ("nc_t_gram", pool.key, model, index), lambda: gram_vs_etf(
+                    gram["mean_gram"], gram["etf_gram"], pool.class_names, gram.get("etf_distance"),
+                    title=f"{short_model_name(model)} at {frame.label}"))
+                class_chart(gram_fig, pool, key="nc_t_gram", container=right)
     with curve_tab:
         if curve_tab.open:
             quantity_curves(traj, "nc1", "NC1", "NC1 of every model across t (falls as (1 − t)²)", "nc_nc1_curve",
