@@ -56,7 +56,19 @@ def lazy_tabs(labels: list[str], key: str):
 @st.cache_resource(show_spinner="Loading the demo…", max_entries=4)
 def load_default_pool(choice: str = "auto", groundtruth_stamp: str = "") -> Pool:
     """The pool the app opens on: the real demo zoo on Fashion-MNIST when prepared, else the synthetic one.
-    ``groundtruth_stamp`` names the shipped ground-truth CSV's version, so rows added to it are read."""
+    ``groundtruth_stamp`` names the shipped ground-truth CSV's version, so rows added to it are read.
+
+    Loaded once per server; then every object alive (the libraries' modules, the demo) leaves the garbage
+    collector's generations (``gc.freeze``): a full collection, which a page run triggers every few runs, no
+    longer walks those ~200,000 objects (0.1 s each time on this machine, bench/README "Session 13")."""
+    import gc
+
+    pool = _load_default_pool(choice)
+    gc.freeze()
+    return pool
+
+
+def _load_default_pool(choice: str) -> Pool:
     from transvis import demo as demo_module
 
     if choice != "synthetic":

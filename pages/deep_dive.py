@@ -153,6 +153,13 @@ def _opening_pair(pool_key: str, gt_label: str, metrics_key: str, _groundtruth, 
     return None if pick is None else (tuple(pick.models), pick.reason)
 
 
+@st.cache_data(max_entries=32, show_spinner=False)
+def _rank_table(pool_key: str, overview_key: str, shown: tuple[str, ...], gt_name: str | None, _overview):
+    """``rank_table`` once per pool, ranking and pair: its "within noise" rank ranges weigh every pair of models
+    of every metric, and every run of the page asked again."""
+    return rank_table(_overview, list(shown), metric_label, groundtruth_label=gt_name)
+
+
 @st.cache_resource(max_entries=24, show_spinner=False)
 def _margin(pool_key: str, model: str, _pool):
     fs = _pool.features[model]
@@ -179,12 +186,13 @@ except Exception as err:  # noqa: BLE001
     error_box(err, "Scoring the pool")
     st.stop()
 
+# what the overview's numbers depend on, including which metrics' noise is known yet (it decides "beyond noise"):
+# the key of what is computed from it once (the opening pair, the rank table, the figures)
+known = sorted(m for m in overview.metrics if overview.noise.get(m) is not None)
+overview_key = repr((metrics, variant_params(metrics), known, gt_label if groundtruth else None))
 if st.session_state.get("w:dd_model_a") not in pool.models and groundtruth:
     # first visit: the pair that makes the "why" worth asking, from the numbers (transvis.demo.showcase)
-    # the key: what the pick depends on, including which metrics' noise is known yet (it decides "beyond noise")
-    known = sorted(m for m in overview.metrics if overview.noise.get(m) is not None)
-    pick = _opening_pair(pool.key, gt_label, repr((metrics, variant_params(metrics), known)), groundtruth,
-                         groundtruth_n, overview)
+    pick = _opening_pair(pool.key, gt_label, overview_key, groundtruth, groundtruth_n, overview)
     if pick is not None and all(m in pool.models for m in pick[0]):
         st.session_state["w:dd_model_a"], st.session_state["w:dd_model_b"] = pick[0]
         st.session_state["dd_showcase"] = pick
@@ -205,7 +213,7 @@ shown = [m for m in (model_a, model_b) if m]
 
 # --- ranks across metrics --------------------------------------------------------------------------------
 st.subheader("Where it ranks, metric by metric")
-ranks_table = rank_table(overview, shown, metric_label, groundtruth_label=gt_name)
+ranks_table = _rank_table(pool.key, overview_key, tuple(shown), gt_name, overview)
 # two tables of one row order: a single one (ranks, scores and τ of two models) ran past the page's right edge
 rank_columns = [c for c in ranks_table.columns if c.startswith("rank of ") or c == TAU_COLUMN]
 rank_tab, score_tab = st.tabs(["Ranks and τ", "Scores ± noise"])
@@ -262,7 +270,9 @@ if model_b is not None:
         st.dataframe(families, width="stretch", key="dd_why_families", column_config=index_column(families))
     with f2:
         try:
-            class_chart(contribution_heatmap(why, metric_label, names), pool, key="dd_why_classes")
+            contributions = cached_figure(pool, ("dd_why_classes", pool.key, overview_key, model_a, model_b),
+                                          lambda: contribution_heatmap(why, metric_label, names))
+            class_chart(contributions, pool, key="dd_why_classes")
         except ValueError as err:
             st.caption(str(err))
     st.caption("Per class: each metric that is a sum over classes (or a simple function of one) is split into "
@@ -303,7 +313,9 @@ with class_tab:
             results = {metric: detail.results[metric].get(model) for metric in DETAIL_METRICS}
             tables[model] = per_class_table({k: v for k, v in results.items() if v is not None}, pool.class_names)
         filled = {short_model_name(m): t for m, t in tables.items() if not t.empty}
-        figures = dict(zip(filled, per_class_heatmaps(filled))) if filled else {}
+        # the detail metrics' point estimates of these models: built once per pool and pair
+        figures = dict(zip(filled, cached_figure(pool, ("dd_heat", pool.key, tuple(shown)),
+                                                 lambda: per_class_heatmaps(filled)))) if filled else {}
         columns = st.columns(len(shown))
         for col, model in zip(columns, shown):
             if short_model_name(model) not in figures:
@@ -318,11 +330,12 @@ with class_tab:
         posterior = {m: detail.results["sfda"][m].trace["class_posterior"] for m in shown
                      if m in detail.results["sfda"]}
         if posterior:
-            event = class_chart(
-                per_class_bars(posterior, pool.class_names, "mean true-class posterior (SFDA)", colors,
-                               title="Per-class SFDA posterior — click or box-select classes to list their "
-                                     "hardest samples"),
-                pool, key="dd_class_bars", on_select="rerun", selection_mode=("points", "box"))
+            bars = cached_figure(pool, ("dd_class_bars", pool.key, tuple(shown), tuple(colors[m] for m in shown)),
+                                 lambda: per_class_bars(posterior, pool.class_names, "mean true-class posterior (SFDA)",
+                                                        colors, title="Per-class SFDA posterior — click or "
+                                                                      "box-select classes to list their hardest "
+                                                                      "samples"))
+            event = class_chart(bars, pool, key="dd_class_bars", on_select="rerun", selection_mode=("points", "box"))
             clicked = [c for c in selected_values(event, "x") if c in pool.class_names]
             # a new click sets the filter; the filter then stays (other tabs, other models) until it is edited
             if clicked and clicked != st.session_state.get("dd_last_click"):

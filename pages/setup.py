@@ -153,7 +153,7 @@ if dataset_request is not None:
     options = {**options, "max_per_class": int(max_per_class), "seed": int(seed)}
     try:
         if kind == "path" and str(src).lower().endswith(".npz"):
-            options.pop("max_per_class"), options.pop("seed")
+            options = {k: v for k, v in options.items() if k not in ("max_per_class", "seed")}
         loaded = load_image_dataset(kind, cache_name, json.dumps(options, sort_keys=True), shown, src)
     except Exception as err:  # noqa: BLE001 - every dataset problem is shown, the page keeps working
         error_box(err, "Loading the dataset")

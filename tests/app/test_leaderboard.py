@@ -393,3 +393,21 @@ def test_noise_of_the_default_metrics_is_estimated_in_one_call_with_the_same_val
         for model in alone.models:
             np.testing.assert_allclose(stored[metric].replicates[model], alone.replicates[model], rtol=1e-12)
     assert stored["logme"].method == "deletion" and stored["sfda"].method == "refit"
+
+
+def test_loading_the_default_pool_takes_the_long_lived_objects_out_of_full_collections():
+    import gc
+
+    from pages._ui import load_default_pool
+
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    load_default_pool.clear()
+    try:
+        pool = load_default_pool("synthetic")
+    finally:
+        load_default_pool.clear()
+    assert pool.origin == "synthetic"
+    # the libraries' modules and the pool: a full collection (gc.collect(2)) no longer walks them
+    assert gc.get_freeze_count() > 10_000
+    assert len(gc.get_objects()) < gc.get_freeze_count()
