@@ -280,31 +280,37 @@ if model_b is not None:
                "metric's per-class difference (one scale for every metric: shares are unitless), the text the "
                "contribution in the metric's own units. Classes are ordered by their mean share.")
 
-# --- side by side, synchronised ------------------------------------------------------------------------
-if model_b is not None and pool.shared_samples:
-    st.subheader("Side by side, frame by frame")
-    k1, k2 = st.columns(2)
-    kind = k1.selectbox("Dynamics", list(KINDS), format_func=KINDS.get, key=default("w:dd_kind", "collapse"))
-    metric = metric_select("Metric re-scored at every frame", "w:dd_metric", container=k2)
-    try:
-        traj = trajectory(pool, kind, metric, {})
-        # built once per trajectory and pair (~1 s of plotly on the demo): every later open reuses it
-        paired = cached_figure(traj, ("dd_paired", pool.key, kind, metric, model_a, model_b), lambda: (
-            paired_dynamics_figure([(m, trajectory_view(traj, m)) for m in (model_a, model_b)], pool.labels,
-                                   pool.class_names, colors=colors,
-                                   metric_label=metric_label(metric),
-                                   title=f"{KINDS[kind]}: {short_model_name(model_a)} vs "
-                                         f"{short_model_name(model_b)}")))
-        event = sample_scatter(paired, pool, key="dd_paired")  # hover thumbnails, box/lasso selection
-        selection_table(pool, selected_indices(event), key="dd_paired_selected")
-    except Exception as err:  # noqa: BLE001
-        error_box(err, "The side-by-side animation")
-
-# --- per-class contributions, confusions, the overview map ---------------------------------------------
+# --- per-class contributions, the pair's dynamics, confusions, the overview map ---------------------------
 # one view at a time: a closed tab draws nothing (lazy_tabs), so the page's first load draws only the open one
-class_tab, confusion_tab, map_tab = lazy_tabs(
-    ["Which classes carry the score", "Where the features confuse classes", "Every sample on one map"],
-    "w:dd_detail_tab")
+# (the side-by-side animation alone made a first load ~0.7 s longer: bench/README, "Session 13")
+SIDE_BY_SIDE = "Side by side, frame by frame"
+paired_view = model_b is not None and pool.shared_samples
+detail_labels = ["Which classes carry the score", *([SIDE_BY_SIDE] if paired_view else []),
+                 "Where the features confuse classes", "Every sample on one map"]
+if st.session_state.get("w:dd_detail_tab") not in detail_labels:  # the side-by-side tab of a pair no longer shown
+    st.session_state["w:dd_detail_tab"] = detail_labels[0]
+tabs = dict(zip(detail_labels, lazy_tabs(detail_labels, "w:dd_detail_tab")))
+class_tab, confusion_tab, map_tab = (tabs[t] for t in detail_labels if t != SIDE_BY_SIDE)
+if paired_view:
+    with tabs[SIDE_BY_SIDE]:
+        if tabs[SIDE_BY_SIDE].open:
+            k1, k2 = st.columns(2)
+            kind = k1.selectbox("Dynamics", list(KINDS), format_func=KINDS.get,
+                                key=default("w:dd_kind", "collapse"))
+            metric = metric_select("Metric re-scored at every frame", "w:dd_metric", container=k2)
+            try:
+                traj = trajectory(pool, kind, metric, {})
+                # built once per trajectory and pair (~1 s of plotly on the demo): every later open reuses it
+                paired = cached_figure(traj, ("dd_paired", pool.key, kind, metric, model_a, model_b), lambda: (
+                    paired_dynamics_figure([(m, trajectory_view(traj, m)) for m in (model_a, model_b)],
+                                           pool.labels, pool.class_names, colors=colors,
+                                           metric_label=metric_label(metric),
+                                           title=f"{KINDS[kind]}: {short_model_name(model_a)} vs "
+                                                 f"{short_model_name(model_b)}")))
+                event = sample_scatter(paired, pool, key="dd_paired")  # hover thumbnails, box/lasso selection
+                selection_table(pool, selected_indices(event), key="dd_paired_selected")
+            except Exception as err:  # noqa: BLE001
+                error_box(err, "The side-by-side animation")
 CLASS_FILTER = "w:dd_classes"  # the hardest samples' classes: a multiselect, also set by clicking the class bars
 with class_tab:
     if class_tab.open:

@@ -106,12 +106,15 @@ def test_deep_dive_overview_and_side_by_side_get_the_card_for_every_sample(app):
     assert not at.exception
     cards = {card["chart"]: card for card in _cards(at)}
     pool = at.session_state["pools"][at.session_state["active_pool"]]
-    for chart in ("dd_overview", "dd_paired"):
-        assert cards[chart]["samples"] == list(range(pool.n_samples)) and cards[chart]["predicted"] is None
-        assert all(url.startswith("data:image/png") for url in cards[chart]["thumbs"])
     at.session_state["dd_overview"] = _selection([3, 4, 200])
     at.run()
     assert _selected_table(at)["sample"].tolist() == [3, 4, 200]
+    at.session_state["w:dd_detail_tab"] = "Side by side, frame by frame"  # one tab at a time
+    at.run()
+    cards.update({card["chart"]: card for card in _cards(at)})
+    for chart in ("dd_overview", "dd_paired"):
+        assert cards[chart]["samples"] == list(range(pool.n_samples)) and cards[chart]["predicted"] is None
+        assert all(url.startswith("data:image/png") for url in cards[chart]["thumbs"])
     at.session_state["dd_paired"] = _selection([1, 7])
     at.run()
     assert not at.exception

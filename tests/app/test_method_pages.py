@@ -375,15 +375,19 @@ def test_export_offers_every_download_and_previews_the_chosen_figure(app):
 
 def test_deep_dive_compares_two_models_on_one_slider(app):
     at = app("pages/deep_dive.py")
-    if "dd_paired" not in charts(at):
-        assert not at.toggle(key="w:dd_compare").value
-        return
+    assert at.toggle(key="w:dd_compare").value
+    assert "dd_paired" not in charts(at)  # its tab is closed on a first load: a closed tab draws nothing
+    open_tab(at, "w:dd_detail_tab", "Side by side, frame by frame")
     fig = charts(at)["dd_paired"]
     assert [a["text"] for a in fig["layout"]["annotations"][:2]] == ["model-4", "model-1"]  # the opening pair
     assert len(fig["frames"]) == 11 and len(fig["layout"]["sliders"][0]["steps"]) == 11
     at.selectbox(key="w:dd_kind").set_value("ped").run()
     assert not at.exception
     assert charts(at)["dd_paired"]["layout"]["sliders"][0]["steps"][0]["label"] == "start"
+    # one model only: no side-by-side tab, and the page falls back to the first tab
+    at.toggle(key="w:dd_compare").set_value(False).run()
+    assert not at.exception and "dd_paired" not in charts(at)
+    assert at.session_state["w:dd_detail_tab"] == "Which classes carry the score"
 
 
 def test_deep_dive_overview_map_lasso_and_colour(app):
