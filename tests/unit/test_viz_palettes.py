@@ -81,12 +81,18 @@ def test_base_layout_gives_the_same_figure_whether_or_not_its_template_is_plotly
 
 def test_pair_colors_keeps_two_compared_models_apart():
     from transvis.viz import pair_colors
-    from transvis.viz._style import MIN_PAIR_DIFFERENCE
+    from transvis.viz._style import MIN_PAIR_DIFFERENCE, PAIR_CONTRAST_COLOR
+
+    # B's contrast colour is no model's colour and stays clear of every model and class colour
+    assert PAIR_CONTRAST_COLOR not in MODEL_PALETTE
+    assert min(color_difference(PAIR_CONTRAST_COLOR, m) for m in MODEL_PALETTE) >= 20
+    assert min(color_difference(PAIR_CONTRAST_COLOR, c) for c in CLASS_PALETTE) >= MIN_MODEL_CLASS_DIFFERENCE
 
     models = [f"m/{k}" for k in range(len(MODEL_PALETTE))]
     pool = model_colors(models)
     # brick red (1) and crimson (11) read as one colour when they are the only two series
     assert color_difference(pool["m/1"], pool["m/11"]) < MIN_PAIR_DIFFERENCE
+    assert pair_colors(pool, "m/11", "m/1")["m/1"] == PAIR_CONTRAST_COLOR
     for a in models:
         for b in models:
             if a == b:
@@ -96,5 +102,7 @@ def test_pair_colors_keeps_two_compared_models_apart():
             assert color_difference(pair[a], pair[b]) >= MIN_PAIR_DIFFERENCE >= 30, (a, b)
             if color_difference(pool[a], pool[b]) >= MIN_PAIR_DIFFERENCE:
                 assert pair == pool  # already distinct: nothing changes
+            elif color_difference(pool[a], PAIR_CONTRAST_COLOR) >= MIN_PAIR_DIFFERENCE:
+                assert pair[b] == PAIR_CONTRAST_COLOR  # no other model of the pool wears it
             assert {m: c for m, c in pair.items() if m != b} == {m: c for m, c in pool.items() if m != b}
     assert pair_colors(pool, "m/1", None) == pool

@@ -56,6 +56,9 @@ MIN_MODEL_CLASS_DIFFERENCE = 25.0  # CIEDE2000 between any model colour and any 
 # Two models compared side by side: the palette's closest members (ΔE₀₀ ≈ 15, brick red and crimson) read as
 # one colour when the two are the only series, so a pair is kept at least this far apart (:func:`pair_colors`).
 MIN_PAIR_DIFFERENCE = 30.0
+# B's colour in such a pair: a charcoal outside the model palette (so no other model of the pool wears it), the
+# darkest colour ≥ 20 ΔE₀₀ from every model colour and ≥ 25 from every class colour (tested)
+PAIR_CONTRAST_COLOR = "#303038"
 
 UP_COLOR = "#2ca02c"  # rank improved (overtook someone)
 DOWN_COLOR = "#d62728"  # rank worsened
@@ -74,15 +77,17 @@ def pair_colors(colors: dict[str, str], model_a: str, model_b: str | None) -> di
     """``colors`` (the pool's :func:`model_colors`) with B recoloured when A and B would look alike.
 
     A keeps its pool colour. B keeps its own unless it is within :data:`MIN_PAIR_DIFFERENCE` (ΔE₀₀) of A's; it then
-    takes the model colour farthest from A's (every palette member has one ≥ 40 away, tested). Only the figures
-    that show the two models alone use this: in the pool's figures a model keeps its pool colour.
+    takes :data:`PAIR_CONTRAST_COLOR`, which no other model wears, or, where A's colour is near that too, the
+    model colour farthest from A's (every palette member has one ≥ 40 away, tested). The deep dive's figures of
+    the pair use this; everywhere else a model keeps its pool colour.
     """
     out = dict(colors)
     if model_b is None or model_b not in out or model_a not in out:
         return out
     colour_a = out[model_a]
     if color_difference(colour_a, out[model_b]) < MIN_PAIR_DIFFERENCE:
-        out[model_b] = max(MODEL_PALETTE, key=lambda c: color_difference(colour_a, c))
+        out[model_b] = (PAIR_CONTRAST_COLOR if color_difference(colour_a, PAIR_CONTRAST_COLOR) >= MIN_PAIR_DIFFERENCE
+                        else max(MODEL_PALETTE, key=lambda c: color_difference(colour_a, c)))
     return out
 
 
