@@ -60,7 +60,7 @@ def load_default_pool(choice: str = "auto", groundtruth_stamp: str = "") -> Pool
 
     Loaded once per server; then every object alive (the libraries' modules, the demo) leaves the garbage
     collector's generations (``gc.freeze``): a full collection, which a page run triggers every few runs, no
-    longer walks those ~200,000 objects (0.1 s each time on this machine, bench/README "Session 13")."""
+    longer walks them."""
     import gc
 
     pool = _load_default_pool(choice)

@@ -282,7 +282,7 @@ if model_b is not None:
 
 # --- per-class contributions, the pair's dynamics, confusions, the overview map ---------------------------
 # one view at a time: a closed tab draws nothing (lazy_tabs), so the page's first load draws only the open one
-# (the side-by-side animation alone made a first load ~0.7 s longer: bench/README, "Session 13")
+# (with the side-by-side animation in a tab, the first load fell below 2 s: bench/README, "Session 13")
 SIDE_BY_SIDE = "Side by side, frame by frame"
 paired_view = model_b is not None and pool.shared_samples
 detail_labels = ["Which classes carry the score", *([SIDE_BY_SIDE] if paired_view else []),
