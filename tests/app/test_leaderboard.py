@@ -130,19 +130,25 @@ def test_widget_state_survives_page_switches(app):
     assert at.multiselect(key="w:lb_metrics").value == ["logme", "sfda"]
 
 
+def _fresh_default_pool(choice: str):
+    """``load_default_pool(choice)`` loaded afresh, its cache left empty for the other tests."""
+    from pages._ui import load_default_pool
+
+    load_default_pool.clear()
+    try:
+        return load_default_pool(choice)
+    finally:
+        load_default_pool.clear()
+
+
 def test_failed_real_demo_falls_back_to_synthetic_with_a_note(monkeypatch):
     import transvis.demo
-    from pages._ui import load_default_pool
 
     def broken():
         raise FileNotFoundError("demo features not prepared")
 
     monkeypatch.setattr(transvis.demo, "load_demo", broken, raising=False)
-    load_default_pool.clear()
-    try:
-        pool = load_default_pool("auto")
-    finally:
-        load_default_pool.clear()
+    pool = _fresh_default_pool("auto")
     assert pool.origin == "synthetic"
     assert "demo features not prepared" in pool.note and "scripts/app.sh" in pool.note
 
@@ -398,15 +404,9 @@ def test_noise_of_the_default_metrics_is_estimated_in_one_call_with_the_same_val
 def test_loading_the_default_pool_takes_the_long_lived_objects_out_of_full_collections():
     import gc
 
-    from pages._ui import load_default_pool
-
     gc.unfreeze()
     assert gc.get_freeze_count() == 0
-    load_default_pool.clear()
-    try:
-        pool = load_default_pool("synthetic")
-    finally:
-        load_default_pool.clear()
+    pool = _fresh_default_pool("synthetic")
     assert pool.origin == "synthetic"
     # the libraries' modules and the pool: a full collection (gc.collect(2)) no longer walks them
     assert gc.get_freeze_count() > 10_000
