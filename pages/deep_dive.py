@@ -190,6 +190,7 @@ except Exception as err:  # noqa: BLE001
 # the key of what is computed from it once (the opening pair, the rank table, the figures)
 known = sorted(m for m in overview.metrics if overview.noise.get(m) is not None)
 overview_key = repr((metrics, variant_params(metrics), known, gt_label if groundtruth else None))
+detail_key = repr(variant_params(DETAIL_METRICS))  # the per-class views' numbers: the detail metrics' variants
 if st.session_state.get("w:dd_model_a") not in pool.models and groundtruth:
     # first visit: the pair that makes the "why" worth asking, from the numbers (transvis.demo.showcase)
     pick = _opening_pair(pool.key, gt_label, overview_key, groundtruth, groundtruth_n, overview)
@@ -320,7 +321,7 @@ with class_tab:
             tables[model] = per_class_table({k: v for k, v in results.items() if v is not None}, pool.class_names)
         filled = {short_model_name(m): t for m, t in tables.items() if not t.empty}
         # the detail metrics' point estimates of these models: built once per pool and pair
-        figures = dict(zip(filled, cached_figure(pool, ("dd_heat", pool.key, tuple(shown)),
+        figures = dict(zip(filled, cached_figure(pool, ("dd_heat", pool.key, detail_key, tuple(shown)),
                                                  lambda: per_class_heatmaps(filled)))) if filled else {}
         columns = st.columns(len(shown))
         for col, model in zip(columns, shown):
@@ -336,7 +337,8 @@ with class_tab:
         posterior = {m: detail.results["sfda"][m].trace["class_posterior"] for m in shown
                      if m in detail.results["sfda"]}
         if posterior:
-            bars = cached_figure(pool, ("dd_class_bars", pool.key, tuple(shown), tuple(colors[m] for m in shown)),
+            bars = cached_figure(pool, ("dd_class_bars", pool.key, detail_key, tuple(shown),
+                                        tuple(colors[m] for m in shown)),
                                  lambda: per_class_bars(posterior, pool.class_names, "mean true-class posterior (SFDA)",
                                                         colors, title="Per-class SFDA posterior — click or "
                                                                       "box-select classes to list their hardest "
