@@ -347,19 +347,19 @@ def metric_noise(pool: Pool, metric: str, params: dict | None = None):
     """The sampling noise of ``metric``'s scores over the pool (a ``ScoreNoise``), from its cached ranking
     (``pages._ui.ranking``: scored once per pool, metric and parameters; the demo's is precomputed); None when
     the noise was not estimated (opt-in metrics, a ranking without ``noise``) or scoring failed."""
-    return scores_and_noise(pool, metric, params)[1]
+    table = metric_ranking(pool, metric, params)
+    noise = getattr(table, "noise", None) or {}
+    return noise.get(metric) if hasattr(noise, "get") else None
 
 
-def scores_and_noise(pool: Pool, metric: str, params: dict | None = None):
-    """``(scores, noise)`` of ``metric`` over the pool at ``params`` (default: its default variant, as the race
-    scores it): the cached ranking's scores [models] and its ``ScoreNoise``, each None when not known."""
+def metric_ranking(pool: Pool, metric: str, params: dict | None = None):
+    """The cached ranking of the pool by ``metric`` at ``params`` (default: its default variant, as the race
+    scores it), its noise attached when known; None when scoring failed."""
     request = _noise_request(metric, params)
     try:
-        table = ranking(pool, [metric], {metric: request} if request else None, background_noise=True)
+        return ranking(pool, [metric], {metric: request} if request else None, background_noise=True)
     except Exception:  # noqa: BLE001 - without noise the race says so; the animation stays usable
-        return None, None
-    noise = getattr(table, "noise", None) or {}
-    return table.scores[metric], (noise.get(metric) if hasattr(noise, "get") else None)
+        return None
 
 
 def animation_section(pool: Pool, kind: str, metric: str, params: dict, model: str, key: str,

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pages._dynamics import model_select, scores_and_noise
+from pages._dynamics import metric_ranking, model_select
 from pages._ui import error_box, metric_label, noise_panels, ranking
 from transvis.ordering import tolerant_ranks
 from transvis.session import Pool
@@ -76,16 +76,22 @@ def interval_half_widths(noise, models) -> pd.Series | None:
     return pd.Series({m: noise.interval(m, 0.0)[1] for m in models if m in noise.estimate}, dtype=float)
 
 
-def unperturbed_noise(pool: Pool, metric: str, before: pd.Series):
-    """The sampling noise of ``metric`` on the pool's own features (its cached ranking at the default variant,
-    the race's) when ``before`` holds those very scores (rtol 1e-7), else None: a method that scored its wrapped
-    metric otherwise (other parameters, a PCA space) gets no borrowed interval."""
-    scores, noise = scores_and_noise(pool, metric)
-    if noise is None or scores is None:
+def unperturbed_ranking(pool: Pool, metric: str, before: pd.Series):
+    """The ranking of the pool's own features by ``metric`` (its cached ranking at the default variant, the
+    race's, with its noise when known) when ``before`` holds those very scores (rtol 1e-7), else None: a method
+    that scored its wrapped metric otherwise (other parameters, a PCA space) borrows no interval or tier."""
+    table = metric_ranking(pool, metric)
+    if table is None or metric not in table.scores:
         return None
-    same = np.isclose(scores.reindex(before.index).to_numpy(dtype=float), before.to_numpy(dtype=float),
-                      rtol=1e-7, atol=0.0)
-    return noise if bool(same.all()) else None
+    same = np.isclose(table.scores[metric].reindex(before.index).to_numpy(dtype=float),
+                      before.to_numpy(dtype=float), rtol=1e-7, atol=0.0)
+    return table if bool(same.all()) else None
+
+
+def unperturbed_noise(pool: Pool, metric: str, before: pd.Series):
+    """The ``ScoreNoise`` of :func:`unperturbed_ranking`, or None."""
+    table = unperturbed_ranking(pool, metric, before)
+    return None if table is None else table.noise.get(metric)
 
 
 def before_after_ranking(before: pd.Series, after: pd.Series, label: str, colors: dict, names: tuple[str, str],

@@ -4,11 +4,12 @@ import pandas as pd
 import streamlit as st
 
 from pages._dynamics import animation_section, kind_choices, metric_select, model_select, quantity_curves
-from pages._method_page import before_after_ranking, method_scored, trace_before_after, unperturbed_noise
+from pages._method_page import before_after_ranking, method_scored, trace_before_after, unperturbed_ranking
 from pages._ui import default, lazy_tabs, metric_label, page_header
 from transvis.app_defaults import DYNAMICS_DEFAULTS, METHOD_DEFAULTS
 from transvis.captions import official_geometry_note
 from transvis.glossary import define
+from transvis.headline import rank_text
 from transvis.viz import model_colors, short_model_name
 
 # what the animation can sweep: the choices the spread_attract dynamics declares, in the page's words
@@ -67,13 +68,18 @@ if variant == "official":
 ranking_tab, geometry_tab = lazy_tabs(["Scores and ranks", "Spread and centre distance"], "w:sa_quantities_tab")
 with ranking_tab:
     if ranking_tab.open:
+        unperturbed = unperturbed_ranking(pool, metric, before)
         ranks = before_after_ranking(before, after, metric_label(metric), colors, ("unperturbed", "perturbed"),
                                      title=f"{metric_label(metric)} before and after the perturbation",
                                      rank_title="Rank before → after", keys=("sa_scores", "sa_ranks"),
                                      noise=table.noise.get("fsp"),
-                                     before_noise=unperturbed_noise(pool, metric, before))
+                                     before_noise=None if unperturbed is None else unperturbed.noise.get(metric))
+        # ranks as the noise allows them ("1–3 of 12 (within noise)"), as the bump chart's bands show them
+        rank_before = (pd.Series({m: rank_text(unperturbed, metric, m) for m in models}) if unperturbed is not None
+                       else ranks["unperturbed"])
         summary = pd.DataFrame({"unperturbed": before, "perturbed": after, "change": after - before,
-                                "rank before": ranks["unperturbed"], "rank after": ranks["perturbed"]})
+                                "rank before": rank_before,
+                                "rank after": pd.Series({m: rank_text(table, "fsp", m) for m in models})})
         summary.index = [short_model_name(m) for m in summary.index]
         st.dataframe(summary, width="stretch", key="sa_summary")
 with geometry_tab:

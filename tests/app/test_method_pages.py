@@ -1,5 +1,7 @@
 """The four method pages, the model deep-dive and the export page, on the synthetic demo."""
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -170,6 +172,13 @@ def test_unperturbed_bars_carry_the_wrapped_metrics_noise_and_ranks_before_are_t
         assert lines[name].startswith(f"<b>{name}</b><br>unperturbed: rank ")
         first_column = lines[name].split("<br>perturbed")[0]
         assert (f"within noise of {expected}" in first_column) == bool(expected), lines[name]
+    # the summary table's ranks before say the same: a range for the models within noise of another
+    summary = next(df.value for df in at.dataframe if "rank before" in df.value.columns)
+    for model in pool.models:
+        name = model.split("/", 1)[1]
+        text = summary.loc[name, "rank before"]
+        assert text.endswith("of 5 (within noise)") == bool(within[model]), (name, text)
+        assert re.fullmatch(r"\d+(–\d+)? of 5( \(within noise\)| \(tied\))?", summary.loc[name, "rank after"])
 
 
 def test_ped_before_bars_carry_the_wrapped_metrics_noise(app):
