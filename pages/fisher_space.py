@@ -11,6 +11,7 @@ from pages._ui import default, lazy_tabs, page_header
 from transvis.app_defaults import DYNAMICS_DEFAULTS, METHOD_DEFAULTS
 from transvis.captions import fisher_directions_caption, fisher_lambda_caption, view_movement
 from transvis.glossary import define
+from transvis.headline import rank_text
 from transvis.viz import NEUTRAL_COLORS, model_colors, short_model_name
 from transvis.viz.animation import static_scatter, stratified_sample, trajectory_view
 from transvis.viz.methods import before_after_bars, distribution_boxes, matrix_heatmap, per_class_bars, spectrum_plot
@@ -97,7 +98,8 @@ with scores_tab:
                           width="stretch", key="fs_scores")
         lam = pd.DataFrame({"λ (shrinkage)": {short_model_name(m): trace[m]["shrinkage"] for m in models},
                             "SFDA": {short_model_name(m): score[m] for m in models},
-                            "rank": {short_model_name(m): table.ranks.loc[m, "sfda"] for m in models}})
+                            # the rank as the noise allows it ("1–3 of 12 (within noise)"), like the bars' whiskers
+                            "rank": {short_model_name(m): rank_text(table, "sfda", m) for m in models}})
         right.dataframe(lam, width="stretch", key="fs_lambda_table",
                         column_config={"λ (shrinkage)": st.column_config.NumberColumn(format="%.3e")})
         right.caption(fisher_lambda_caption({m: trace[m]["shrinkage"] for m in models}, adaptive=bool(adaptive)),

@@ -118,6 +118,13 @@ def test_fisher_space_score_bars_carry_the_sfda_noise_once_it_is_known(app):
     half = [expected.resampling.critical_value() * expected.se(m) for m in pool.models]
     np.testing.assert_allclose(values(scored["error_x"]["array"]).astype(float), half, rtol=1e-9)
     assert min(half) > 0
+    # the λ table's ranks say what the noise allows: a range for models within noise of another
+    lam_table = next(df.value for df in at.dataframe if "λ (shrinkage)" in df.value.columns)
+    for tier in expected.noise_groups():
+        for model in tier:
+            text = lam_table.loc[model.split("/", 1)[1], "rank"]
+            assert text.endswith("(within noise)") == (len(tier) > 1), (model, text)
+            assert re.fullmatch(r"\d+(–\d+)? of 5( \(within noise\))?", text), text
 
 
 def _wait_for_noise(at):
