@@ -61,3 +61,13 @@ def session_jobs(at, prefix: str) -> dict:
 def progress_bars(at, prefix: str) -> list:
     """The progress bars whose text starts with ``prefix``."""
     return [b for b in at.get("progress") if b.text.startswith(prefix)]
+
+
+def settle(at, prefixes=("trajectory_job:", "point_job:")) -> None:
+    """Wait for the session's background trajectories and point estimates, then rerun: under load (CI's e2e
+    servers beside a cold worker) a page's first run may hand them to the background instead of drawing them."""
+    for prefix in prefixes:
+        for job in session_jobs(at, prefix).values():
+            assert job.wait(WAIT).state in ("done", "cancelled"), job.status()  # cancelled: superseded
+    at.run()
+    assert not at.exception, at.exception

@@ -10,6 +10,7 @@ import json
 
 import numpy as np
 
+from tests.app._gates import settle
 from tests.app.conftest import charts, errors
 
 CARD = "transvis.hover_card"
@@ -50,6 +51,7 @@ def _selected_table(at):
 
 def test_without_images_the_scatter_keeps_plotly_hover_and_selection_works(app):
     at = app("pages/neural_collapse.py")
+    settle(at)
     assert not errors(at)
     assert _cards(at) == []
     samples = charts(at)["nc_still"]["data"][0]  # the one-time-control still (the default)
@@ -68,8 +70,8 @@ def test_with_images_the_card_gets_one_thumbnail_per_plotted_sample(app):
 
     at = app("pages/fisher_space.py")
     _with_images(at)
-    at.run()
-    assert not at.exception and not errors(at)
+    settle(at)
+    assert not errors(at)
     figure = charts(at)["fs_anim"]
     samples = figure["data"][0]
     plotted = [row[0] for row in samples["customdata"]]
