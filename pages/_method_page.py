@@ -118,7 +118,7 @@ def before_after_ranking(before: pd.Series, after: pd.Series, label: str, colors
         right.caption(f"Grey band: models whose {which} scores lie within noise of each other (the bars' "
                       "whiskers), so their order there is not supported by the data; rings: equal scores."
                       + ("" if len(tiers) == 2 else f" The {(set(names) - set(tiers)).pop()} scores have no "
-                         "interval here (not estimated for these parameters)."))
+                         "interval here: their noise is not known (yet) for these scores."))
     return ranks
 
 

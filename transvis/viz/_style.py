@@ -53,11 +53,12 @@ CLASS_PALETTE = [
 ]
 NEUTRAL_COLORS = ("#4D4D4D", "#A6A6A6")  # series that are neither a model nor a class (dark, light grey)
 MIN_MODEL_CLASS_DIFFERENCE = 25.0  # CIEDE2000 between any model colour and any class colour (tested)
-# Two models compared side by side: the palette's closest members (ΔE₀₀ ≈ 15, brick red and crimson) read as
-# one colour when the two are the only series, so a pair is kept at least this far apart (:func:`pair_colors`).
+# Two models compared side by side: the palette's closest members (brick red and crimson, within this of each
+# other: tested) read as one colour when the two are the only series, so a pair is kept at least this far apart
+# (:func:`pair_colors`).
 MIN_PAIR_DIFFERENCE = 30.0
-# B's colour in such a pair: a charcoal outside the model palette (so no other model of the pool wears it), the
-# darkest colour ≥ 20 ΔE₀₀ from every model colour and ≥ 25 from every class colour (tested)
+# B's colour in such a pair: a charcoal outside the model palette (so no other model of the pool wears it),
+# ≥ 20 ΔE₀₀ from every model colour and ≥ 25 from every class colour (tested)
 PAIR_CONTRAST_COLOR = "#303038"
 
 UP_COLOR = "#2ca02c"  # rank improved (overtook someone)
