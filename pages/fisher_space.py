@@ -98,10 +98,16 @@ with scores_tab:
                           width="stretch", key="fs_scores")
         lam = pd.DataFrame({"λ (shrinkage)": {short_model_name(m): trace[m]["shrinkage"] for m in models},
                             "SFDA": {short_model_name(m): score[m] for m in models},
-                            # the rank as the noise allows it ("1–3 of 12 (within noise)"), like the bars' whiskers
-                            "rank": {short_model_name(m): rank_text(table, "sfda", m) for m in models}})
+                            # the ranks the noise allows ("3–6 of 12"), like the bars' whiskers; said short, so
+                            # that the column fits this half-page table at 1280 px
+                            "rank": {short_model_name(m): rank_text(table, "sfda", m).replace(" (within noise)", "")
+                                     for m in models}})
         right.dataframe(lam, width="stretch", key="fs_lambda_table",
-                        column_config={"λ (shrinkage)": st.column_config.NumberColumn(format="%.3e")})
+                        column_config={"λ (shrinkage)": st.column_config.NumberColumn(format="%.3e"),
+                                       "rank": st.column_config.TextColumn(
+                                           "rank", help="The ranks the score's noise allows: a range such as "
+                                                        "\"3–6 of 12\" when the noise cannot order the model "
+                                                        "among its neighbours.")})
         right.caption(fisher_lambda_caption({m: trace[m]["shrinkage"] for m in models}, adaptive=bool(adaptive)),
                       help=define("λ", "adaptive λ"))
 with class_tab:
