@@ -15,8 +15,8 @@ It serves ``app.py`` headless on a free local port, then prints one table:
   arrived and when the page was drawn, both from the navigation's start (the first is the server's share of
   *first usable*, the rest is the browser's: Streamlit's React rendering and the charts' draws);
 - **plotly charts · draws** of each page's first load: the charts it mounts and their draws in all (each chart's
-  ``plotly_afterplot`` events; Streamlit draws a chart twice on mount, the first time hidden before its width is
-  measured);
+  ``plotly_afterplot`` events; Streamlit 1.67 draws a chart twice on mount, the second time a full replot:
+  bench/README, "Session 14");
 - **each control** of issue #12's list: from the input event (a slider step by the keyboard, a toggle click, an
   option chosen) to the end of the rerun it starts, measured the same way; where the rerun hands work to a
   background job (a trajectory, a noise estimate), two times: **usable** (the rerun ended, the job's progress
@@ -98,7 +98,7 @@ new MutationObserver(() => { window.__tvLastChange = Date.now(); })
   .observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
 """
 # Every plotly chart's draws (its ``plotly_afterplot`` events) since the page was opened: how many charts a page
-# mounts and how often each is drawn (Streamlit draws each twice on mount: once hidden, before its width is known).
+# mounts and how often each is drawn (Streamlit 1.67 draws each twice on mount: bench/README, "Session 14").
 DRAW_COUNT = """
 window.__tvCharts = [];
 const __tvHooked = new WeakSet();

@@ -48,8 +48,8 @@ def lazy_tabs(labels: list[str], key: str):
     pages.
 
     Why: Streamlit sends and mounts the charts of closed tabs too, and draws every plotly chart twice on mount
-    (once hidden, before its width is measured), so each chart in a closed tab cost a page's first load as much
-    as a visible one (bench/README, "Session 11")."""
+    (the first draw before the chart's width is measured; the second a full replot, bench/README "Session 14"),
+    so each chart in a closed tab cost a page's first load as much as a visible one (bench/README, "Session 11")."""
     return st.tabs(list(labels), key=key, on_change="rerun")
 
 

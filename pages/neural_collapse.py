@@ -76,12 +76,14 @@ presentation_mode(pool, "collapse", metric_key="w:nc_metric", param_keys={"to_et
 
 teaching = st.toggle("Teaching mode (the five ideas, with formulas)", key=default("w:nc_teaching", True))
 if teaching:
-    for tab, (head, (text, formula)) in zip(st.tabs(list(TEACHING)), TEACHING.items()):
+    # one idea at a time: a closed tab renders nothing (its formula is typeset when it is opened)
+    for tab, (head, (text, formula)) in zip(lazy_tabs(list(TEACHING), "w:nc_teaching_tab"), TEACHING.items()):
         with tab:
-            left, right = st.columns([2, 3], vertical_alignment="center")
-            left.caption(text)
-            with right:
-                st.latex(formula)
+            if tab.open:
+                left, right = st.columns([2, 3], vertical_alignment="center")
+                left.caption(text)
+                with right:
+                    st.latex(formula)
 
 st.subheader("Collapse every sample towards its class mean (t from 0 to 1)")
 c1, c2 = st.columns(2, vertical_alignment="bottom")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.app.conftest import charts, errors, values
+from tests.app.conftest import charts, errors, open_tab, values
 from transvis.presentation import script
 from transvis.viz.etf import vertex_edges
 
@@ -61,7 +61,15 @@ def test_latex_formulas_are_rendered(app):
     bodies = [e.value for e in at.latex]
     assert any(r"\operatorname{tr}" in b and r"\Sigma_B^{\dagger}" in b for b in bodies)
     at.toggle(key="w:present").set_value(False).run()
-    assert len(at.latex) >= 5  # the normal page's teaching tabs: one formula per idea
+    # the normal page's teaching tabs are lazy: the open idea's formula only, each other one when its tab opens
+    ideas = [tab.label for tab in at.tabs][:5]  # "Teaching mode (the five ideas, with formulas)": the first tabs
+    assert ideas[0].startswith("NC1") and len(at.latex) == 1
+    seen = [at.latex[0].value]
+    for label in ideas[1:]:
+        shown = open_tab(at, "w:nc_teaching_tab", label).latex
+        assert not at.exception and len(shown) == 1
+        seen.append(shown[0].value)
+    assert len(set(seen)) == 5 and any(r"\operatorname{tr}" in b for b in seen)
 
 
 def test_one_time_control_drives_the_figure_and_every_statistic(app):
