@@ -63,9 +63,11 @@ def progress_bars(at, prefix: str) -> list:
     return [b for b in at.get("progress") if b.text.startswith(prefix)]
 
 
-def settle(at, prefixes=("trajectory_job:", "point_job:")) -> None:
-    """Wait for the session's background trajectories and point estimates, then rerun: under load (CI's e2e
-    servers beside a cold worker) a page's first run may hand them to the background instead of drawing them."""
+def settle(at, prefixes=("trajectory_job:", "point_job:", "noise_job:")) -> None:
+    """Wait for the session's background trajectories, point estimates and noise estimates, then rerun: under load
+    (CI's e2e servers beside a cold worker) a page's first run may hand them to the background instead of drawing
+    them, and a noise estimate that lands between two of the test's runs adds whiskers to the figure, a new chart
+    to Streamlit, which drops a selection the test had set on the old one."""
     for prefix in prefixes:
         for job in session_jobs(at, prefix).values():
             assert job.wait(WAIT).state in ("done", "cancelled"), job.status()  # cancelled: superseded
