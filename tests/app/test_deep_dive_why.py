@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.app.conftest import activate_pool, charts, errors
+from tests.app.conftest import activate_pool, charts, errors, values
 
 METRICS = ["sfda", "ncm_softmax", "logme", "nc", "gbc", "face"]
 
@@ -81,3 +81,27 @@ def test_why_panel_follows_the_selected_pair(app):
     assert any(h.value == "Why does model-B rank above weak?" for h in at.subheader)
     answer = next(i.value for i in at.info if "metrics" in i.value)
     assert answer.startswith("model-B is ahead of weak")
+
+
+def test_a_leaderboard_variant_change_redraws_the_cached_per_class_heat_maps(app):
+    """The per-class heat maps are cached per pool and pair; the key holds the detail metrics' variants, so
+    choosing another LogME variant on the Leaderboard shows that variant's per-class evidence, not the last one's."""
+    from transvis.metrics import compute
+
+    pool = _one_class_pool()
+    features = pool.features["model-A"]
+    features = getattr(features, "features", features)
+
+    def logme_column(at):
+        heat = charts(at)["dd_heat_a"]["data"][0]
+        return values(heat["text"])[:, list(heat["x"]).index("LogME evidence ↑")].astype(float)
+
+    at = _open(app)
+    expected = {v: compute("logme", features, pool.labels, variant=v).trace["evidence"]
+                for v in ("exact", "official_icml")}
+    assert not np.allclose(expected["exact"], expected["official_icml"], rtol=1e-7, atol=0)  # they differ here
+    np.testing.assert_allclose(logme_column(at), expected["exact"], rtol=1e-9)
+    at.session_state["w:lb_variant_logme"] = "official_icml"
+    at.run()
+    assert not at.exception, at.exception
+    np.testing.assert_allclose(logme_column(at), expected["official_icml"], rtol=1e-9)
