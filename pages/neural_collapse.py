@@ -94,8 +94,10 @@ to_etf = c3.toggle("Also move the class means to the nearest simplex ETF",
                    key=default("w:nc_to_etf", DEFAULTS[1]["to_etf"]),
                    help="Without it only NC1 falls; with it NC2 (the Gram matrix) reaches the ETF too.")
 one_control = c4.toggle("One time control", key=default("w:nc_one_control", True),
-                        help="On: the t slider alone picks the frame of the scatter, the ranking and every number. "
-                             "Off: the figure also plays as an animation with its own ▶ slider.")
+                        help="On: the t slider alone picks the frame of the scatter, the ranking and every number; "
+                             "each step reruns the page. Off: the figure also plays as an animation with its own ▶ "
+                             "slider, which moves the scatter and the ranking in the browser without a rerun (the "
+                             "quickest way to scrub); the t slider then drives the numbers below.")
 
 traj = None
 if one_control:
