@@ -292,7 +292,8 @@ CONTROLS = [
     Control("neural_collapse", "Neural collapse: move the means to the ETF", toggle("nearest simplex ETF")),
     Control("neural_collapse", "Neural collapse: re-score frames with SFDA", choose(
         "Metric re-scored at every frame", ("SFDA", "LogME"))),
-    Control("neural_collapse", "Neural collapse: t one frame on (one time control)", slider_step("t — picks the frame")),
+    Control("neural_collapse", "Neural collapse: t one frame (one time control on)",
+            slider_step("t — picks the frame")),
     Control("deep_dive", "Model deep-dive: map → UMAP", radio("Map", ("UMAP", "PCA")),
             setup=open_tab(("Every sample on one map", "Which classes carry the score"))),
     Control("ped_dynamics", "PED: change a parameter", slider_step("Exit ratio")),
