@@ -103,11 +103,17 @@ with scores_tab:
                             "rank": {short_model_name(m): rank_text(table, "sfda", m).replace(" (within noise)", "")
                                      for m in models}})
         right.dataframe(lam, width="stretch", key="fs_lambda_table",
-                        column_config={"λ (shrinkage)": st.column_config.NumberColumn(format="%.3e"),
+                        # fixed widths that add up to the half-page column at 1280 px, so that the rank's range
+                        # ("3–6 of 12") is not cut
+                        column_config={"_index": st.column_config.Column(width=194),
+                                       "λ (shrinkage)": st.column_config.NumberColumn(
+                                           "λ", format="%.2e", width=66, help="SFDA's shrinkage λ"),
+                                       "SFDA": st.column_config.NumberColumn(format="%.4f", width=56),
                                        "rank": st.column_config.TextColumn(
-                                           "rank", help="The ranks the score's noise allows: a range such as "
-                                                        "\"3–6 of 12\" when the noise cannot order the model "
-                                                        "among its neighbours.")})
+                                           "rank", width=82,
+                                           help="The ranks the score's noise allows: a range such as "
+                                                "\"3–6 of 12\" when the noise cannot order the model "
+                                                "among its neighbours.")})
         right.caption(fisher_lambda_caption({m: trace[m]["shrinkage"] for m in models}, adaptive=bool(adaptive)),
                       help=define("λ", "adaptive λ"))
 with class_tab:
